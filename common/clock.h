@@ -1,0 +1,51 @@
+// Time sources. Everything that reads time takes a Clock& so tests and the
+// simulation can drive time by hand; only node/ and main() create a SystemClock.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace coffer {
+
+// Thread-safe. Returns microseconds since the Unix epoch (wall time, may jump)
+// and a monotonic reading for timeouts.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual int64_t WallMicros() const = 0;
+  virtual int64_t MonotonicMicros() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  int64_t WallMicros() const override {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+  }
+  int64_t MonotonicMicros() const override {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+};
+
+// A clock moved only by Advance()/SetWall(); for tests and simulation.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(int64_t start_micros = 1'700'000'000'000'000)
+      : wall_(start_micros), mono_(0) {}
+  int64_t WallMicros() const override { return wall_.load(); }
+  int64_t MonotonicMicros() const override { return mono_.load(); }
+  void Advance(int64_t micros) {
+    wall_ += micros;
+    mono_ += micros;
+  }
+  // Jumps wall time only (monotonic time never goes back).
+  void SetWall(int64_t micros) { wall_ = micros; }
+
+ private:
+  std::atomic<int64_t> wall_;
+  std::atomic<int64_t> mono_;
+};
+
+}  // namespace coffer

@@ -1,0 +1,80 @@
+// The narrow ordered key-value interface the object store is written against.
+// One implementation wraps RocksDB (rocks_kv_store.cc, the only file that
+// includes <rocksdb/...>); it runs on a real directory or on RocksDB's
+// in-memory Env. The contract test (kv_store_test.cc) runs on both.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace coffer::storage {
+
+// An ordered set of puts and deletes applied atomically by KvStore::Write.
+class WriteBatch {
+ public:
+  struct Entry {
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  void Put(std::string_view key, std::string_view value) {
+    entries_.push_back({false, std::string(key), std::string(value)});
+  }
+  void Delete(std::string_view key) { entries_.push_back({true, std::string(key), {}}); }
+  const std::vector<Entry>& entries() const { return entries_; }
+  bool empty() const { return entries_.empty(); }
+  size_t ByteSize() const {
+    size_t n = 0;
+    for (const auto& e : entries_) n += e.key.size() + e.value.size();
+    return n;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// Visitor for Scan: return false to stop early.
+using KvVisitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+// Read access. Thread-safe.
+class KvReader {
+ public:
+  virtual ~KvReader() = default;
+  // NOT_FOUND if absent; DATA_LOSS on corruption; UNAVAILABLE on I/O errors.
+  virtual Status Get(std::string_view key, std::string* value) const = 0;
+  // Visits keys starting with `prefix`, in key order, beginning at the first key
+  // >= `start` (or at `prefix` when `start` is empty).
+  virtual Status Scan(std::string_view prefix, std::string_view start,
+                      const KvVisitor& visit) const = 0;
+};
+
+class KvStore : public KvReader {
+ public:
+  // Applies every entry or none. sync=true returns only after the write is on
+  // stable storage (fsync of the WAL). RESOURCE_EXHAUSTED when the disk is full.
+  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+  // A consistent point-in-time view; valid while the store is open.
+  virtual std::unique_ptr<KvReader> NewSnapshot() const = 0;
+  // Approximate bytes on disk (SST + WAL); 0 for in-memory stores.
+  virtual uint64_t ApproximateDiskBytes() const = 0;
+};
+
+struct RocksOptions {
+  // Directory of the database; created if missing.
+  std::string path;
+  // Run on RocksDB's in-memory Env (tests, simulation). Default: false.
+  bool in_memory = false;
+  // Block cache size. Default: 64 MiB.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// Opens (creating if needed) a RocksDB-backed store. UNAVAILABLE if the
+// directory is locked by another process or cannot be opened.
+StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options);
+
+}  // namespace coffer::storage
