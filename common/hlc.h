@@ -2,6 +2,7 @@
 // strictly increasing on one node and move past every stamp the node has seen.
 #pragma once
 
+#include <algorithm>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -31,6 +32,9 @@ class HybridLogicalClock {
   // Moves the clock past a remote stamp. Returns INVALID_ARGUMENT (and leaves
   // the clock unchanged) if the stamp is more than max_offset ahead of wall time.
   Status Observe(const HlcStamp& remote);
+  // Moves the clock past a stamp this node issued before a restart, without the
+  // offset guard (a node's own persisted stamps are trusted).
+  void Restore(const HlcStamp& own) { last_ = std::max(last_, own); }
   // The last stamp issued or observed.
   HlcStamp Last() const { return last_; }
 

@@ -57,7 +57,9 @@ struct ScryptParams {
   uint32_t p = 1;
 };
 
-// INVALID_ARGUMENT for an empty passphrase.
+// INVALID_ARGUMENT for an empty passphrase, or scrypt parameters out of range
+// (n a power of two >= 2, r and p >= 1, at most about 1 GiB of scrypt memory).
+// Wrap uses `params`; Unwrap uses the parameters stored in the record.
 StatusOr<std::unique_ptr<RootOfTrust>> NewPassphraseRootOfTrust(SecretBytes passphrase,
                                                                  ScryptParams params = {});
 

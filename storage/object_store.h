@@ -1,0 +1,169 @@
+// ObjectStore: a node's key-management objects, wallets and endpoints on a
+// KvStore, with the replicated log written in the same atomic batch as every
+// change it describes.
+//
+// Two ways in:
+//  - Execute(): a client's intent (pb::Op), validated against local state
+//    (KMIP lifecycle, unique names, existence), turned into a log record
+//    stamped (this node, next seq, HLC) and applied.
+//  - ApplyRemote(): a record from another origin, applied with the pure merge
+//    rules of storage/merge.h. Idempotent (seq <= applied is a duplicate) and
+//    commutative across origins; a gap (seq > applied + 1) is refused so the
+//    caller can wait for the missing records.
+// Both paths share one Apply() so local and remote effects cannot differ.
+//
+// Threading: not thread-safe. One owner thread calls every method (the node's
+// store thread; the simulation's single thread).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/hlc.h"
+#include "common/ids.h"
+#include "common/rng.h"
+#include "common/secret.h"
+#include "common/status.h"
+#include "proto/api.pb.h"
+#include "proto/records.pb.h"
+#include "storage/crypto.h"
+#include "storage/kv_store.h"
+
+namespace coffer::storage {
+
+// Order-independent digest of the replicated state: the lane-wise sum
+// (mod 2^64) of SHA-256 over each entity's canonical replicated form.
+struct Digest {
+  std::array<uint64_t, 4> lanes{};
+  bool operator==(const Digest&) const = default;
+  std::string Hex() const;
+};
+
+enum class Durability {
+  kSync,   // fsync before returning: for acknowledged writes
+  kAsync,  // may be lost on a crash (replicated copies, benchmarks)
+};
+
+enum class ApplyOutcome { kApplied, kDuplicate };
+
+struct ObjectStoreOptions {
+  NodeId node_id{1};
+  // A node alone in its cluster confirms new names at once (it is the only
+  // enabled node); a clustered node leaves that to replication. Default: true.
+  bool confirm_names_on_apply = true;
+  // Locate answers at most this many objects when the query sets no limit.
+  uint32_t default_locate_limit = 1000;  // Default: 1000
+};
+
+// Applied version vector: origin -> highest contiguous seq applied.
+using VersionVector = std::map<uint32_t, uint64_t>;
+
+class StoreSnapshot;
+
+class ObjectStore {
+ public:
+  // Opens the store on `kv`, unwrapping the node's data key with `root` (or
+  // creating and wrapping a new one on first open). PERMISSION_DENIED if the
+  // root of trust cannot unwrap the key; DATA_LOSS if the store is damaged.
+  static StatusOr<std::unique_ptr<ObjectStore>> Open(std::unique_ptr<KvStore> kv,
+                                                     const RootOfTrust& root, const Clock& clock,
+                                                     Rng& rng, ObjectStoreOptions options = {});
+
+  // Validates and applies a client intent. `request_id` (1..128 bytes) makes a
+  // retry safe: a repeated id returns the original result and changes nothing.
+  StatusOr<pb::OpResult> Execute(const pb::Op& op, const std::string& request_id,
+                                 Durability durability = Durability::kSync);
+
+  // Applies a record from another origin (material in plaintext, as received
+  // inside TLS). INVALID_ARGUMENT for a malformed record or a record from this
+  // node's own origin; UNAVAILABLE for a gap (the caller retries after the
+  // missing records).
+  StatusOr<ApplyOutcome> ApplyRemote(const pb::LogRecord& record,
+                                     Durability durability = Durability::kSync);
+
+  // ---- Reads ----
+  // NOT_FOUND if absent; PERMISSION_DENIED for material of a non-extractable
+  // object; INVALID_STATE for material of a destroyed object; DATA_LOSS if the
+  // sealed material fails to open.
+  StatusOr<pb::ObjectView> Get(const std::string& uuid, bool include_material) const;
+  StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
+  StatusOr<std::vector<pb::WalletView>> ListWallets() const;
+  StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
+  StatusOr<std::vector<pb::EndpointView>> ListEndpoints() const;
+  StatusOr<std::vector<pb::ConflictView>> ListConflicts() const;
+
+  // Records of `origin` with seq >= from_seq, at most `limit`, material in
+  // plaintext (for sending inside TLS).
+  StatusOr<std::vector<pb::LogRecord>> ReadLog(uint32_t origin, uint64_t from_seq,
+                                               size_t limit) const;
+
+  VersionVector Applied() const { return applied_; }
+  Digest StateDigest() const { return digest_; }
+  uint64_t ObjectCount() const { return object_count_; }
+  NodeId node_id() const { return options_.node_id; }
+  uint64_t ApproximateDiskBytes() const { return kv_->ApproximateDiskBytes(); }
+
+  // A consistent view of every entity plus the applied vector (for induction).
+  std::unique_ptr<StoreSnapshot> NewSnapshot() const;
+
+  ~ObjectStore();
+
+ private:
+  class Txn;
+  ObjectStore(std::unique_ptr<KvStore> kv, std::unique_ptr<Sealer> sealer, const Clock& clock,
+              Rng& rng, ObjectStoreOptions options);
+  Status LoadState();
+
+  StatusOr<pb::LogRecord> Plan(const pb::Op& op);
+  Status Apply(Txn& txn, const pb::LogRecord& record);
+  Status Commit(Txn& txn, Durability durability);
+
+  Status ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const pb::Stamp& stamp);
+  Status ApplyAttributesSet(Txn& txn, const pb::AttributesSet& b, const pb::Stamp& stamp);
+  Status ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b);
+  Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp);
+  Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
+  Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
+
+  StatusOr<std::optional<pb::StoredObject>> ReadObject(const KvReader& r, const std::string& uuid) const;
+  StatusOr<pb::ObjectView> ViewObject(const pb::StoredObject& o, bool include_material) const;
+  // The uuid of the live entity whose effective name is `name`, if any.
+  StatusOr<std::optional<std::string>> ResolveName(pb::EntityKind kind, const std::string& name) const;
+  // True if the entity holds its supplied name (wins its claim group).
+  StatusOr<bool> HoldsName(pb::EntityKind kind, const std::string& supplied,
+                           const std::string& uuid) const;
+  StatusOr<std::string> ResolveWallet(const std::string& name_or_uuid) const;
+  StatusOr<std::string> ResolveEndpoint(const std::string& name_or_uuid) const;
+  StatusOr<pb::WalletView> ViewWallet(const pb::StoredWallet& w) const;
+
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<Sealer> sealer_;
+  const Clock& clock_;
+  Rng& rng_;
+  HybridLogicalClock hlc_;
+  ObjectStoreOptions options_;
+  VersionVector applied_;
+  Digest digest_;
+  uint64_t object_count_ = 0;
+};
+
+// A consistent point-in-time view of a store. Material is opened (plaintext)
+// because a snapshot is read to send to an inducted node inside TLS.
+class StoreSnapshot {
+ public:
+  virtual ~StoreSnapshot() = default;
+  virtual VersionVector Applied() const = 0;
+  virtual Status ForEachObject(
+      const std::function<bool(const pb::StoredObject&, const SecretBytes&)>& visit) const = 0;
+  virtual Status ForEachWallet(const std::function<bool(const pb::StoredWallet&)>& visit) const = 0;
+  virtual Status ForEachEndpoint(
+      const std::function<bool(const pb::StoredEndpoint&)>& visit) const = 0;
+};
+
+}  // namespace coffer::storage

@@ -1,0 +1,488 @@
+// ObjectStore contract, run on RocksDB on a real directory and on MemEnv.
+#include "storage/object_store.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/keys.h"
+#include "storage/test_util.h"
+
+namespace coffer::storage {
+namespace {
+
+using testing::Backend;
+
+pb::Op CreateKey(const std::string& name = "", bool activate = false) {
+  pb::Op op;
+  op.mutable_create_key()->set_name(name);
+  op.mutable_create_key()->set_activate(activate);
+  return op;
+}
+pb::Op Register(pb::ObjectType type, const std::string& material, const std::string& name = "") {
+  pb::Op op;
+  op.mutable_register_object()->set_type(type);
+  op.mutable_register_object()->set_material(material);
+  op.mutable_register_object()->set_name(name);
+  return op;
+}
+pb::Op Activate(const std::string& uuid) {
+  pb::Op op;
+  op.mutable_activate()->set_uuid(uuid);
+  return op;
+}
+pb::Op Revoke(const std::string& uuid, pb::RevocationReason reason = pb::CESSATION_OF_OPERATION) {
+  pb::Op op;
+  op.mutable_revoke()->set_uuid(uuid);
+  op.mutable_revoke()->set_reason(reason);
+  return op;
+}
+pb::Op Destroy(const std::string& uuid) {
+  pb::Op op;
+  op.mutable_destroy()->set_uuid(uuid);
+  return op;
+}
+pb::Op SetBool(const std::string& uuid, const std::string& name, bool value) {
+  pb::Op op;
+  op.mutable_set_attributes()->set_uuid(uuid);
+  (*op.mutable_set_attributes()->mutable_attributes())[name].set_boolean(value);
+  return op;
+}
+pb::Op WalletCreate(const std::string& name) {
+  pb::Op op;
+  op.mutable_wallet_create()->set_name(name);
+  return op;
+}
+
+class ObjectStoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    node_.reset();
+    node_ = testing::MakeNode(GetParam(), dir_.path() + "/db", 1);
+    ASSERT_NE(node_, nullptr);
+  }
+  ObjectStore& store() { return *node_->store; }
+  std::string Exec(const pb::Op& op) {
+    auto r = store().Execute(op, "req-" + std::to_string(next_request_++));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->uuid() : "";
+  }
+  Status ExecStatus(const pb::Op& op) {
+    return store().Execute(op, "req-" + std::to_string(next_request_++)).status();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::TestNode> node_;
+  int next_request_ = 0;
+};
+
+TEST_P(ObjectStoreContract, CreateKeyIsPreActiveAes256WithMaterial) {
+  std::string uuid = Exec(CreateKey("k1"));
+  ASSERT_TRUE(Uuid::IsValid(uuid));
+  auto view = store().Get(uuid, true);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_EQ(view->state(), pb::PRE_ACTIVE);
+  EXPECT_EQ(view->type(), pb::SYMMETRIC_KEY);
+  EXPECT_EQ(view->name(), "k1");
+  EXPECT_EQ(view->material().size(), 32u);
+  EXPECT_EQ(view->attributes().at("algorithm").text(), "AES");
+  EXPECT_EQ(view->attributes().at("length").integer(), 256);
+  EXPECT_TRUE(view->attributes().at("extractable").boolean());
+  EXPECT_EQ(store().ObjectCount(), 1u);
+}
+
+TEST_P(ObjectStoreContract, LifecycleFollowsKmipAndTombstoneStays) {
+  std::string uuid = Exec(CreateKey());
+  Status s = ExecStatus(Destroy(uuid));
+  EXPECT_TRUE(s.ok()) << "destroy of a pre-active key is allowed";
+  std::string k2 = Exec(CreateKey("", /*activate=*/true));
+  s = ExecStatus(Activate(k2));
+  EXPECT_EQ(s.code(), Code::kInvalidState);
+  EXPECT_NE(s.message().find("ACTIVE"), std::string::npos);
+  EXPECT_NE(s.message().find("PRE_ACTIVE"), std::string::npos);
+  s = ExecStatus(Destroy(k2));
+  EXPECT_EQ(s.code(), Code::kInvalidState) << "an active key must be revoked first";
+  ASSERT_TRUE(ExecStatus(Revoke(k2)).ok());
+  EXPECT_EQ(store().Get(k2, false)->state(), pb::DEACTIVATED);
+  ASSERT_TRUE(ExecStatus(Destroy(k2)).ok());
+  auto view = store().Get(k2, false);
+  ASSERT_TRUE(view.ok()) << "destroyed objects stay as tombstones";
+  EXPECT_EQ(view->state(), pb::DESTROYED);
+  EXPECT_TRUE(view->attributes().count("destroy_date"));
+  EXPECT_EQ(store().Get(k2, true).status().code(), Code::kInvalidState);
+  EXPECT_EQ(ExecStatus(Revoke(k2, pb::KEY_COMPROMISE)).code(), Code::kOk);
+  EXPECT_EQ(store().Get(k2, false)->state(), pb::DESTROYED_COMPROMISED);
+}
+
+TEST_P(ObjectStoreContract, RetryWithSameRequestIdReturnsOriginalResult) {
+  auto first = store().Execute(CreateKey(), "same-id");
+  ASSERT_TRUE(first.ok());
+  auto digest = store().StateDigest();
+  auto second = store().Execute(CreateKey(), "same-id");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->uuid(), second->uuid());
+  EXPECT_EQ(store().ObjectCount(), 1u);
+  EXPECT_EQ(store().StateDigest(), digest);
+  EXPECT_EQ(store().Execute(CreateKey(), "").status().code(), Code::kInvalidArgument);
+}
+
+TEST_P(ObjectStoreContract, NamesAreUniqueAmongLiveObjects) {
+  std::string first = Exec(CreateKey("db-master"));
+  EXPECT_EQ(ExecStatus(CreateKey("db-master")).code(), Code::kAlreadyExists);
+  EXPECT_EQ(ExecStatus(WalletCreate("db-master")).code(), Code::kOk) << "kinds are separate";
+  ASSERT_TRUE(ExecStatus(Destroy(first)).ok());
+  EXPECT_TRUE(ExecStatus(CreateKey("db-master")).ok()) << "a destroyed object frees its name";
+  EXPECT_EQ(ExecStatus(CreateKey("bad~name")).code(), Code::kInvalidArgument);
+}
+
+TEST_P(ObjectStoreContract, LocateByNameTypeStateAttributeAndTag) {
+  std::string key = Exec(CreateKey("alpha", true));
+  std::string secret = Exec(Register(pb::SECRET_DATA, "pw", "beta"));
+  ASSERT_TRUE(ExecStatus(SetBool(secret, "tag:prod", true)).ok());
+  pb::LocateRequest q;
+  q.set_name("alpha");
+  EXPECT_EQ(store().Locate(q)->size(), 1u);
+  EXPECT_EQ(store().Locate(q)->at(0).uuid(), key);
+  q.Clear();
+  q.set_type(pb::SECRET_DATA);
+  ASSERT_EQ(store().Locate(q)->size(), 1u);
+  EXPECT_EQ(store().Locate(q)->at(0).uuid(), secret);
+  q.Clear();
+  q.set_state(pb::ACTIVE);
+  ASSERT_EQ(store().Locate(q)->size(), 1u);
+  EXPECT_EQ(store().Locate(q)->at(0).uuid(), key);
+  q.Clear();
+  (*q.mutable_attributes())["tag:prod"] = "true";
+  ASSERT_EQ(store().Locate(q)->size(), 1u);
+  EXPECT_EQ(store().Locate(q)->at(0).uuid(), secret);
+  q.Clear();
+  (*q.mutable_attributes())["length"] = "256";
+  q.set_state(pb::PRE_ACTIVE);
+  EXPECT_EQ(store().Locate(q)->size(), 0u) << "criteria combine with AND";
+  q.Clear();
+  EXPECT_EQ(store().Locate(q)->size(), 2u);
+  q.set_limit(1);
+  EXPECT_EQ(store().Locate(q)->size(), 1u);
+  // After a state change the state index moves with it.
+  ASSERT_TRUE(ExecStatus(Revoke(key)).ok());
+  q.Clear();
+  q.set_state(pb::ACTIVE);
+  EXPECT_EQ(store().Locate(q)->size(), 0u);
+}
+
+TEST_P(ObjectStoreContract, NonExtractableMaterialIsNeverServed) {
+  pb::Op op = CreateKey();
+  (*op.mutable_create_key()->mutable_attributes())["extractable"].set_boolean(false);
+  std::string uuid = Exec(op);
+  EXPECT_EQ(store().Get(uuid, true).status().code(), Code::kPermissionDenied);
+  EXPECT_TRUE(store().Get(uuid, false).ok());
+  EXPECT_EQ(ExecStatus(SetBool(uuid, "extractable", true)).code(), Code::kPermissionDenied);
+}
+
+TEST_P(ObjectStoreContract, BadAttributesAreRefusedWithoutChange) {
+  std::string uuid = Exec(CreateKey());
+  auto digest = store().StateDigest();
+  pb::Op op;
+  op.mutable_set_attributes()->set_uuid(uuid);
+  (*op.mutable_set_attributes()->mutable_attributes())["algorithm"].set_text("DES");
+  EXPECT_EQ(ExecStatus(op).code(), Code::kInvalidArgument);
+  op.mutable_set_attributes()->mutable_attributes()->clear();
+  (*op.mutable_set_attributes()->mutable_attributes())["x-bad name"].set_text("v");
+  EXPECT_EQ(ExecStatus(op).code(), Code::kInvalidArgument);
+  op.mutable_set_attributes()->mutable_attributes()->clear();
+  (*op.mutable_set_attributes()->mutable_attributes())["usage_mask"].set_text("lots");
+  EXPECT_EQ(ExecStatus(op).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ExecStatus(SetBool("not-a-uuid", "tag:x", true)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ExecStatus(SetBool("aaaaaaaa-0000-4000-8000-000000000000", "tag:x", true)).code(),
+            Code::kNotFound);
+  EXPECT_EQ(ExecStatus(Register(pb::SECRET_DATA, std::string(70000, 'x'))).code(),
+            Code::kResourceExhausted);
+  EXPECT_EQ(ExecStatus(pb::Op()).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store().StateDigest(), digest);
+}
+
+TEST_P(ObjectStoreContract, WalletsAndEndpoints) {
+  std::string key = Exec(CreateKey());
+  std::string wallet = Exec(WalletCreate("payroll"));
+  auto view = store().GetWallet("payroll");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->state(), "ACTIVE") << "a single node confirms names at once";
+  pb::Op add;
+  add.mutable_wallet_member()->set_wallet("payroll");
+  add.mutable_wallet_member()->set_object(key);
+  add.mutable_wallet_member()->set_present(true);
+  ASSERT_TRUE(ExecStatus(add).ok());
+  EXPECT_EQ(ExecStatus(add).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store().GetWallet(wallet)->members_size(), 1);
+  add.mutable_wallet_member()->set_present(false);
+  ASSERT_TRUE(ExecStatus(add).ok());
+  EXPECT_EQ(ExecStatus(add).code(), Code::kNotFound);
+  EXPECT_EQ(store().GetWallet(wallet)->members_size(), 0);
+  add.mutable_wallet_member()->set_wallet("nope");
+  EXPECT_EQ(ExecStatus(add).code(), Code::kNotFound);
+
+  pb::Op endpoint;
+  endpoint.mutable_endpoint_create()->set_name("db01");
+  std::string ep = Exec(endpoint);
+  pb::Op grant;
+  grant.mutable_endpoint_grant()->set_endpoint("db01");
+  grant.mutable_endpoint_grant()->set_wallet("payroll");
+  grant.mutable_endpoint_grant()->set_access(pb::ACCESS_READ_MODIFY);
+  ASSERT_TRUE(ExecStatus(grant).ok());
+  auto endpoints = store().ListEndpoints();
+  ASSERT_TRUE(endpoints.ok());
+  ASSERT_EQ(endpoints->size(), 1u);
+  EXPECT_EQ(endpoints->at(0).uuid(), ep);
+  ASSERT_EQ(endpoints->at(0).grants_size(), 1);
+  EXPECT_EQ(endpoints->at(0).grants(0).wallet_name(), "payroll");
+  EXPECT_EQ(endpoints->at(0).grants(0).access(), pb::ACCESS_READ_MODIFY);
+}
+
+TEST_P(ObjectStoreContract, LogNeverHoldsPlaintextAndReadLogReturnsIt) {
+  const std::string marker = "MARKER-7f3a9c-plaintext";
+  std::string uuid = Exec(Register(pb::SECRET_DATA, marker));
+  auto records = store().ReadLog(1, 1, 10);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(records->at(0).object_created().material(), marker);
+  // Raw rows: no marker anywhere.
+  auto snapshot = store().NewSnapshot();
+  bool seen = false;
+  ASSERT_TRUE(snapshot->ForEachObject([&](const pb::StoredObject& o, const SecretBytes& m) {
+                        EXPECT_EQ(o.SerializeAsString().find(marker), std::string::npos);
+                        seen = m.reveal() == marker;
+                        return true;
+                      }).ok());
+  EXPECT_TRUE(seen) << "a snapshot opens material for transfer";
+}
+
+TEST_P(ObjectStoreContract, StateSurvivesReopen) {
+  if (GetParam() == Backend::kMemEnv) GTEST_SKIP() << "MemEnv lives only as long as the store";
+  std::string uuid = Exec(Register(pb::SECRET_DATA, "s3cret", "app-secret"));
+  auto digest = store().StateDigest();
+  auto applied = store().Applied();
+  HlcStamp before{node_->clock.WallMicros(), 0};
+  Reopen();
+  EXPECT_EQ(store().StateDigest(), digest);
+  EXPECT_EQ(store().Applied(), applied);
+  EXPECT_EQ(store().ObjectCount(), 1u);
+  EXPECT_EQ(store().Get(uuid, true)->material(), "s3cret");
+  // The wall clock of the reopened node starts far in the past; stamps still grow.
+  node_->clock.SetWall(before.wall_micros - 10'000'000);
+  std::string second = Exec(CreateKey());
+  auto records = store().ReadLog(1, 1, 10);
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_GT(records->at(1).hlc().wall_micros(), records->at(0).hlc().wall_micros() - 1);
+  EXPECT_TRUE(std::make_pair(records->at(1).hlc().wall_micros(), records->at(1).hlc().logical()) >
+              std::make_pair(records->at(0).hlc().wall_micros(), records->at(0).hlc().logical()));
+}
+
+TEST_P(ObjectStoreContract, SnapshotIsConsistent) {
+  Exec(CreateKey("one"));
+  auto snapshot = store().NewSnapshot();
+  Exec(CreateKey("two"));
+  int objects = 0;
+  ASSERT_TRUE(snapshot->ForEachObject([&](auto&, auto&) {
+                        ++objects;
+                        return true;
+                      }).ok());
+  EXPECT_EQ(objects, 1);
+  EXPECT_EQ(snapshot->Applied().at(1), 1u);
+  EXPECT_EQ(store().Applied().at(1), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreContract,
+                         ::testing::Values(Backend::kDisk, Backend::kMemEnv),
+                         [](const auto& info) { return testing::BackendName(info.param); });
+
+// ---- Remote records ----
+
+// A copy of one origin's records (a range-for over *ReadLog() would dangle).
+std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,
+                                 size_t limit) {
+  auto records = store.ReadLog(origin, from, limit);
+  EXPECT_TRUE(records.ok()) << records.status().ToString();
+  return records.ok() ? *records : std::vector<pb::LogRecord>{};
+}
+
+class RemoteApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = testing::MakeNode(Backend::kMemEnv, "/a", 1, 1);
+    b_ = testing::MakeNode(Backend::kMemEnv, "/b", 2, 2);
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+  }
+  std::unique_ptr<testing::TestNode> a_, b_;
+};
+
+TEST_F(RemoteApplyTest, DuplicatesAreIgnoredGapsRefusedOwnOriginRefused) {
+  ASSERT_TRUE(a_->store->Execute(CreateKey(), "r1").ok());
+  ASSERT_TRUE(a_->store->Execute(CreateKey(), "r2").ok());
+  auto records = a_->store->ReadLog(1, 1, 10);
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ(b_->store->ApplyRemote(records->at(1)).status().code(), Code::kUnavailable);
+  EXPECT_EQ(*b_->store->ApplyRemote(records->at(0)), ApplyOutcome::kApplied);
+  EXPECT_EQ(*b_->store->ApplyRemote(records->at(0)), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*b_->store->ApplyRemote(records->at(1)), ApplyOutcome::kApplied);
+  EXPECT_EQ(b_->store->StateDigest(), a_->store->StateDigest());
+  EXPECT_EQ(a_->store->ApplyRemote(records->at(0)).status().code(), Code::kInvalidArgument);
+  // A retry of the same request id on the other node returns the original result.
+  auto retried = b_->store->Execute(CreateKey(), "r1");
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->uuid(), records->at(0).result().uuid());
+  EXPECT_EQ(b_->store->ObjectCount(), 2u);
+}
+
+TEST_F(RemoteApplyTest, RecordFromTheFarFutureIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(a_->store->Execute(CreateKey(), "r1").ok());
+  auto records = a_->store->ReadLog(1, 1, 10);
+  pb::LogRecord r = records->at(0);
+  r.mutable_hlc()->set_wall_micros(b_->clock.WallMicros() + 3'600'000'000LL);
+  auto digest = b_->store->StateDigest();
+  EXPECT_EQ(b_->store->ApplyRemote(r).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(b_->store->StateDigest(), digest);
+  EXPECT_TRUE(b_->store->Applied().empty());
+}
+
+TEST_F(RemoteApplyTest, ConcurrentWalletNamesConflictAndAcceptResolves) {
+  auto wa = a_->store->Execute(WalletCreate("payroll"), "wa");
+  b_->clock.Advance(5);
+  auto wb = b_->store->Execute(WalletCreate("payroll"), "wb");
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) {
+    auto applied = b_->store->ApplyRemote(r);
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  }
+  for (const auto& r : LogOf(*b_->store, 2, 1, 10)) ASSERT_TRUE(a_->store->ApplyRemote(r).ok());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+  for (auto* node : {a_.get(), b_.get()}) {
+    auto conflicts = node->store->ListConflicts();
+    ASSERT_TRUE(conflicts.ok());
+    ASSERT_EQ(conflicts->size(), 1u);
+    EXPECT_EQ(conflicts->at(0).uuid(), wb->uuid()) << "the earlier claim keeps the name";
+    EXPECT_EQ(conflicts->at(0).generated_name(), "payroll~" + wb->uuid());
+    EXPECT_EQ(node->store->GetWallet("payroll")->uuid(), wa->uuid());
+    EXPECT_EQ(node->store->GetWallet("payroll~" + wb->uuid())->uuid(), wb->uuid());
+  }
+  pb::Op accept;
+  accept.mutable_rename()->set_kind(pb::ENTITY_WALLET);
+  accept.mutable_rename()->set_uuid(wb->uuid());
+  accept.mutable_rename()->set_accept_generated(true);
+  ASSERT_TRUE(b_->store->Execute(accept, "accept").ok());
+  EXPECT_EQ(b_->store->Execute(accept, "accept-again").status().code(), Code::kInvalidState);
+  for (const auto& r : LogOf(*b_->store, 2, 2, 10)) ASSERT_TRUE(a_->store->ApplyRemote(r).ok());
+  EXPECT_TRUE(a_->store->ListConflicts()->empty());
+  EXPECT_TRUE(b_->store->ListConflicts()->empty());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+  EXPECT_EQ(a_->store->GetWallet("payroll~" + wb->uuid())->supplied_name(), "payroll~" + wb->uuid());
+}
+
+TEST_F(RemoteApplyTest, RenameResolvesAConflict) {
+  auto ka = a_->store->Execute(CreateKey("shared"), "ka");
+  auto kb = b_->store->Execute(CreateKey("shared"), "kb");
+  ASSERT_TRUE(ka.ok() && kb.ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) {
+    auto applied = b_->store->ApplyRemote(r);
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  }
+  for (const auto& r : LogOf(*b_->store, 2, 1, 10)) ASSERT_TRUE(a_->store->ApplyRemote(r).ok());
+  auto conflicts = a_->store->ListConflicts();
+  ASSERT_EQ(conflicts->size(), 1u);
+  pb::Op rename;
+  rename.mutable_rename()->set_kind(pb::ENTITY_OBJECT);
+  rename.mutable_rename()->set_uuid(conflicts->at(0).uuid());
+  rename.mutable_rename()->set_new_name("shared-2");
+  ASSERT_TRUE(a_->store->Execute(rename, "rn").ok());
+  for (const auto& r : LogOf(*a_->store, 1, 2, 10)) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  EXPECT_TRUE(b_->store->ListConflicts()->empty());
+  EXPECT_EQ(b_->store->Get(conflicts->at(0).uuid(), false)->name(), "shared-2");
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+}
+
+TEST_F(RemoteApplyTest, DestroyErasesMaterialFromTheCreationRecordAndStillConverges) {
+  const std::string marker = "MARKER-destroy-me";
+  auto created = a_->store->Execute(Register(pb::SECRET_DATA, marker), "c");
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(a_->store->Execute(Destroy(created->uuid()), "d").ok());
+  auto log = a_->store->ReadLog(1, 1, 10);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_TRUE(log->at(0).object_created().material().empty());
+  EXPECT_EQ(log->at(0).object_created().stage(), pb::STAGE_DESTROYED);
+  for (const auto& r : *log) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+  EXPECT_EQ(b_->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
+}
+
+// ---- Integrity and the root of trust (disk) ----
+
+class IntegrityTest : public ::testing::Test {
+ protected:
+  std::string path() { return dir_.path() + "/db"; }
+  // Rewrites one object row directly in RocksDB.
+  void RewriteRow(const std::string& uuid, const std::function<void(pb::StoredObject&)>& change) {
+    auto kv = OpenRocksKvStore({path()});
+    ASSERT_TRUE(kv.ok());
+    std::string value;
+    ASSERT_TRUE((*kv)->Get(keys::Object(uuid), &value).ok());
+    pb::StoredObject o;
+    ASSERT_TRUE(o.ParseFromString(value));
+    change(o);
+    WriteBatch batch;
+    batch.Put(keys::Object(uuid), o.SerializeAsString());
+    ASSERT_TRUE((*kv)->Write(batch, true).ok());
+  }
+  std::string SealedOf(const std::string& uuid) {
+    auto kv = OpenRocksKvStore({path()});
+    std::string value;
+    EXPECT_TRUE((*kv)->Get(keys::Object(uuid), &value).ok());
+    pb::StoredObject o;
+    o.ParseFromString(value);
+    return o.sealed_material();
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(IntegrityTest, FlippedByteIsDataLossNeverServed) {
+  std::string uuid;
+  {
+    auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+    uuid = node->store->Execute(Register(pb::SECRET_DATA, "payload"), "r")->uuid();
+  }
+  RewriteRow(uuid, [](pb::StoredObject& o) {
+    std::string sealed = o.sealed_material();
+    sealed[sealed.size() / 2] ^= 0x01;
+    o.set_sealed_material(sealed);
+  });
+  auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+  auto got = node->store->Get(uuid, true);
+  EXPECT_EQ(got.status().code(), Code::kDataLoss);
+  EXPECT_TRUE(node->store->Get(uuid, false).ok()) << "metadata stays readable";
+}
+
+TEST_F(IntegrityTest, CiphertextMovedToAnotherObjectIsDataLoss) {
+  std::string a, b;
+  {
+    auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+    a = node->store->Execute(Register(pb::SECRET_DATA, "aaaa"), "ra")->uuid();
+    b = node->store->Execute(Register(pb::SECRET_DATA, "bbbb"), "rb")->uuid();
+  }
+  std::string sealed_a = SealedOf(a);
+  RewriteRow(b, [&](pb::StoredObject& o) { o.set_sealed_material(sealed_a); });
+  auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+  EXPECT_EQ(node->store->Get(b, true).status().code(), Code::kDataLoss);
+  EXPECT_EQ(node->store->Get(a, true)->material(), "aaaa");
+}
+
+TEST_F(IntegrityTest, WrongPassphraseIsRefused) {
+  { ASSERT_NE(testing::MakeNode(Backend::kDisk, path(), 1), nullptr); }
+  auto kv = OpenRocksKvStore({path()});
+  ASSERT_TRUE(kv.ok());
+  ManualClock clock;
+  SeededRng rng(1);
+  auto wrong = testing::FastRootOfTrust("another passphrase");
+  auto store = ObjectStore::Open(std::move(kv).value(), *wrong, clock, rng);
+  EXPECT_EQ(store.status().code(), Code::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace coffer::storage
