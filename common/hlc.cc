@@ -21,10 +21,9 @@ HlcStamp HybridLogicalClock::Now() {
 Status HybridLogicalClock::Observe(const HlcStamp& remote) {
   int64_t wall = clock_.WallMicros();
   if (remote.wall_micros > wall + max_offset_micros_) {
-    return InvalidArgument("stamp " + remote.ToString() + " is " +
-                           std::to_string(remote.wall_micros - wall) +
-                           "us ahead of local wall clock (max offset " +
-                           std::to_string(max_offset_micros_) + "us)");
+    return InvalidArgument(
+        "stamp " + remote.ToString() + " is " + std::to_string(remote.wall_micros - wall) +
+        "us ahead of local wall clock (max offset " + std::to_string(max_offset_micros_) + "us)");
   }
   HlcStamp next = std::max({last_, remote, HlcStamp{wall, 0}});
   if (next == last_ || next == remote) ++next.logical;

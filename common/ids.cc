@@ -5,8 +5,8 @@ namespace coffer {
 Uuid Uuid::Generate(Rng& rng) {
   uint64_t hi = rng.Next();
   uint64_t lo = rng.Next();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                    // version 4
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);        // variant 10
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;              // version 4
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // variant 10
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);

@@ -1,7 +1,7 @@
 #include "common/log.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace coffer {
@@ -14,9 +14,15 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     for (char c : msg.payload) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             dest.append(fmt::format("\\u{:04x}", static_cast<unsigned char>(c)));
@@ -49,8 +55,8 @@ Status InitLogging(const LogOptions& options) {
   std::shared_ptr<spdlog::logger> logger;
   try {
     if (options.file.empty()) {
-      logger = std::make_shared<spdlog::logger>(
-          "coffer", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      logger = std::make_shared<spdlog::logger>("coffer",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     } else {
       logger = std::make_shared<spdlog::logger>(
           "coffer", std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));

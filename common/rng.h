@@ -29,7 +29,8 @@ class SeededRng final : public Rng {
 // Seeded from std::random_device; for production ids. Not thread-safe.
 class SystemRng final : public Rng {
  public:
-  SystemRng() : engine_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
+  SystemRng()
+      : engine_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
   uint64_t Next() override { return engine_(); }
 
  private:

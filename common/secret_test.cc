@@ -17,8 +17,8 @@ TEST(SecretBytesTest, FormatsWithoutRevealingContent) {
 
 TEST(SecretBytesTest, LoggedSecretNeverReachesTheSink) {
   std::ostringstream out;
-  auto logger = std::make_shared<spdlog::logger>(
-      "t", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  auto logger =
+      std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
   logger->info("material {}", SecretBytes("TOPSECRET-1234"));
   logger->flush();
   EXPECT_EQ(out.str().find("TOPSECRET"), std::string::npos);

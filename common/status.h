@@ -84,7 +84,7 @@ class [[nodiscard]] StatusOr {
   StatusOr(Status&& status) : value_(std::move(status)) {                    // NOLINT
     assert(!std::get<Status>(value_).ok());
   }
-  StatusOr(const T& value) : value_(value) {}       // NOLINT
+  StatusOr(const T& value) : value_(value) {}        // NOLINT
   StatusOr(T&& value) : value_(std::move(value)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(value_); }
@@ -108,9 +108,9 @@ class [[nodiscard]] StatusOr {
 #define COFFER_CONCAT_(a, b) COFFER_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if it is not OK.
-#define COFFER_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    ::coffer::Status coffer_status_ = (expr);  \
+#define COFFER_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::coffer::Status coffer_status_ = (expr);        \
     if (!coffer_status_.ok()) return coffer_status_; \
   } while (0)
 

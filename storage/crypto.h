@@ -61,6 +61,6 @@ struct ScryptParams {
 // (n a power of two >= 2, r and p >= 1, at most about 1 GiB of scrypt memory).
 // Wrap uses `params`; Unwrap uses the parameters stored in the record.
 StatusOr<std::unique_ptr<RootOfTrust>> NewPassphraseRootOfTrust(SecretBytes passphrase,
-                                                                 ScryptParams params = {});
+                                                                ScryptParams params = {});
 
 }  // namespace coffer::storage

@@ -23,10 +23,12 @@ class KvStoreContract : public ::testing::TestWithParam<Backend> {
   }
   std::vector<std::string> Keys(std::string_view prefix, std::string_view start = "") {
     std::vector<std::string> out;
-    EXPECT_TRUE(kv_->Scan(prefix, start, [&](auto k, auto) {
-                      out.emplace_back(k);
-                      return true;
-                    }).ok());
+    EXPECT_TRUE(kv_->Scan(prefix, start,
+                          [&](auto k, auto) {
+                            out.emplace_back(k);
+                            return true;
+                          })
+                    .ok());
     return out;
   }
   testing::TempDir dir_;

@@ -65,13 +65,20 @@ pb::State ToState(const Lifecycle& lifecycle) {
 
 std::string_view StateName(pb::State state) {
   switch (state) {
-    case pb::PRE_ACTIVE: return "PRE_ACTIVE";
-    case pb::ACTIVE: return "ACTIVE";
-    case pb::DEACTIVATED: return "DEACTIVATED";
-    case pb::COMPROMISED: return "COMPROMISED";
-    case pb::DESTROYED: return "DESTROYED";
-    case pb::DESTROYED_COMPROMISED: return "DESTROYED_COMPROMISED";
-    default: return "UNSPECIFIED";
+    case pb::PRE_ACTIVE:
+      return "PRE_ACTIVE";
+    case pb::ACTIVE:
+      return "ACTIVE";
+    case pb::DEACTIVATED:
+      return "DEACTIVATED";
+    case pb::COMPROMISED:
+      return "COMPROMISED";
+    case pb::DESTROYED:
+      return "DESTROYED";
+    case pb::DESTROYED_COMPROMISED:
+      return "DESTROYED_COMPROMISED";
+    default:
+      return "UNSPECIFIED";
   }
 }
 

@@ -17,8 +17,8 @@ using merge::Lifecycle;
 
 std::vector<Lifecycle> AllLifecycles() {
   std::vector<Lifecycle> out;
-  for (auto stage : {pb::STAGE_PRE_ACTIVE, pb::STAGE_ACTIVE, pb::STAGE_DEACTIVATED,
-                     pb::STAGE_DESTROYED}) {
+  for (auto stage :
+       {pb::STAGE_PRE_ACTIVE, pb::STAGE_ACTIVE, pb::STAGE_DEACTIVATED, pb::STAGE_DESTROYED}) {
     for (bool compromised : {false, true}) out.push_back({stage, compromised});
   }
   return out;
@@ -361,8 +361,8 @@ TEST(ConcurrentOpsTest, EveryPairInBothOrdersConverges) {
         }
         auto final_view = f.store(3).Get(object, false);
         ASSERT_TRUE(final_view.ok());
-        bool destroyed = (ra.ok() && ops[a].first == "destroy") ||
-                         (rb.ok() && ops[b].first == "destroy");
+        bool destroyed =
+            (ra.ok() && ops[a].first == "destroy") || (rb.ok() && ops[b].first == "destroy");
         bool compromised = std::string(base.name) == "compromised" ||
                            (ra.ok() && ops[a].first == "compromise") ||
                            (rb.ok() && ops[b].first == "compromise");

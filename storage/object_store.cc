@@ -5,7 +5,6 @@
 #include <openssl/sha.h>
 
 #include <cctype>
-
 #include <set>
 
 #include "storage/keys.h"
@@ -80,10 +79,14 @@ std::array<uint64_t, 4> EntityHash(std::string_view key, std::string_view canoni
 
 std::string AttributeText(const pb::AttributeValue& v) {
   switch (v.value_case()) {
-    case pb::AttributeValue::kText: return v.text();
-    case pb::AttributeValue::kInteger: return std::to_string(v.integer());
-    case pb::AttributeValue::kBoolean: return v.boolean() ? "true" : "false";
-    default: return "";
+    case pb::AttributeValue::kText:
+      return v.text();
+    case pb::AttributeValue::kInteger:
+      return std::to_string(v.integer());
+    case pb::AttributeValue::kBoolean:
+      return v.boolean() ? "true" : "false";
+    default:
+      return "";
   }
 }
 
@@ -127,7 +130,8 @@ Status ValidateClientAttribute(const std::string& name, const pb::AttributeValue
     }
     for (char c : name) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-        return InvalidArgument("custom attribute name '" + name + "' has a character other than "
+        return InvalidArgument("custom attribute name '" + name +
+                               "' has a character other than "
                                "letters, digits, '-', '_' or '.'");
       }
     }
@@ -180,8 +184,8 @@ std::set<std::string> ObjectIndexKeys(const pb::StoredObject& o) {
   std::set<std::string> out;
   if (!o.created()) return out;
   out.insert(std::string(keys::kIndexTypePrefix) + std::to_string(o.type()) + "/" + o.uuid());
-  out.insert(std::string(keys::kIndexStatePrefix) +
-             std::to_string(merge::ToState(LifecycleOf(o))) + "/" + o.uuid());
+  out.insert(std::string(keys::kIndexStatePrefix) + std::to_string(merge::ToState(LifecycleOf(o))) +
+             "/" + o.uuid());
   for (const auto& [name, attr] : o.attributes()) {
     if (attr.value().deleted()) continue;
     std::string k(keys::kIndexAttrPrefix);
@@ -229,7 +233,9 @@ std::string Digest::Hex() const {
 class ObjectStore::Txn {
  public:
   Txn(const KvReader& base, const ObjectStore& store)
-      : base_(base), applied(store.applied_), digest(store.digest_),
+      : base_(base),
+        applied(store.applied_),
+        digest(store.digest_),
         object_count(store.object_count_) {}
 
   const KvReader& reader() const { return overlay_; }
@@ -314,7 +320,11 @@ class ObjectStore::Txn {
 
 ObjectStore::ObjectStore(std::unique_ptr<KvStore> kv, std::unique_ptr<Sealer> sealer,
                          const Clock& clock, Rng& rng, ObjectStoreOptions options)
-    : kv_(std::move(kv)), sealer_(std::move(sealer)), clock_(clock), rng_(rng), hlc_(clock),
+    : kv_(std::move(kv)),
+      sealer_(std::move(sealer)),
+      clock_(clock),
+      rng_(rng),
+      hlc_(clock),
       options_(options) {}
 
 ObjectStore::~ObjectStore() = default;
@@ -369,7 +379,8 @@ Status ObjectStore::LoadState() {
   std::string value;
   Status s = kv_->Get(keys::kMetaDigest, &value);
   if (s.ok() && value.size() == 32) {
-    for (int i = 0; i < 4; ++i) digest_.lanes[i] = keys::ReadBe64(std::string_view(value).substr(8 * i));
+    for (int i = 0; i < 4; ++i)
+      digest_.lanes[i] = keys::ReadBe64(std::string_view(value).substr(8 * i));
   } else if (s.ok() || s.code() != Code::kNotFound) {
     return s.ok() ? DataLoss("digest row has the wrong size") : s;
   }
@@ -378,8 +389,8 @@ Status ObjectStore::LoadState() {
   // Our own stamps must keep growing across restarts even if the wall clock went back.
   uint64_t own = applied_.count(options_.node_id.value) ? applied_[options_.node_id.value] : 0;
   if (own > 0) {
-    COFFER_ASSIGN_OR_RETURN(auto last, LoadMessage<pb::LogRecord>(
-                                           *kv_, keys::Log(options_.node_id.value, own)));
+    COFFER_ASSIGN_OR_RETURN(
+        auto last, LoadMessage<pb::LogRecord>(*kv_, keys::Log(options_.node_id.value, own)));
     if (last) hlc_.Restore({last->hlc().wall_micros(), last->hlc().logical()});
   }
   return Status::Ok();
@@ -396,8 +407,9 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   Status seen = kv_->Get(keys::Request(request_id), &position);
   if (seen.ok() && position.size() == 12) {
     COFFER_ASSIGN_OR_RETURN(
-        auto original, LoadMessage<pb::LogRecord>(*kv_, keys::Log(keys::ReadBe32(position),
-                                                                  keys::ReadBe64(position.substr(4)))));
+        auto original,
+        LoadMessage<pb::LogRecord>(
+            *kv_, keys::Log(keys::ReadBe32(position), keys::ReadBe64(position.substr(4)))));
     if (!original) return DataLoss("request " + request_id + " points at a missing record");
     return original->result();
   }
@@ -428,9 +440,9 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
     return InvalidArgument("record without seq or body");
   }
   if (record.format() > kRecordFormat) {
-    return Status(Code::kIncompatibleVersion,
-                  "record format " + std::to_string(record.format()) + " is newer than " +
-                      std::to_string(kRecordFormat));
+    return Status(Code::kIncompatibleVersion, "record format " + std::to_string(record.format()) +
+                                                  " is newer than " +
+                                                  std::to_string(kRecordFormat));
   }
   uint64_t have = applied_.count(record.origin()) ? applied_.at(record.origin()) : 0;
   if (record.seq() <= have) return ApplyOutcome::kDuplicate;
@@ -454,8 +466,8 @@ Status ObjectStore::Commit(Txn& txn, Durability durability) {
 }
 
 Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
-  pb::Stamp stamp = merge::MakeStamp({record.hlc().wall_micros(), record.hlc().logical()},
-                                     record.origin());
+  pb::Stamp stamp =
+      merge::MakeStamp({record.hlc().wall_micros(), record.hlc().logical()}, record.origin());
   switch (record.body_case()) {
     case pb::LogRecord::kObjectCreated:
       COFFER_RETURN_IF_ERROR(ApplyObjectCreated(txn, record, stamp));
@@ -598,8 +610,8 @@ Status ObjectStore::ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b) {
   o.set_stage(joined.stage);
   o.set_compromised(joined.compromised);
   o.set_revocation_reason(merge::JoinReason(o.revocation_reason(), b.reason()));
-  bool newly_destroyed = o.stage() == pb::STAGE_DESTROYED &&
-                         (!old || old->stage() != pb::STAGE_DESTROYED);
+  bool newly_destroyed =
+      o.stage() == pb::STAGE_DESTROYED && (!old || old->stage() != pb::STAGE_DESTROYED);
   if (newly_destroyed) {
     o.clear_sealed_material();
     // Erase the material from this node's copy of the creation record too. The
@@ -721,11 +733,12 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
                              std::string_view what) -> Status {
     COFFER_RETURN_IF_ERROR(merge::ValidateSuppliedName(name, what));
     COFFER_ASSIGN_OR_RETURN(auto holder, ResolveName(kind, name));
-    if (holder) return AlreadyExists(std::string(what) + " name '" + name + "' is taken by " + *holder);
+    if (holder)
+      return AlreadyExists(std::string(what) + " name '" + name + "' is taken by " + *holder);
     return Status::Ok();
   };
-  auto raise = [&](const std::string& uuid, const merge::Lifecycle& to,
-                   pb::RevocationReason reason, const std::string& date_attribute) {
+  auto raise = [&](const std::string& uuid, const merge::Lifecycle& to, pb::RevocationReason reason,
+                   const std::string& date_attribute) {
     auto* b = record.mutable_lifecycle_raised();
     b->set_uuid(uuid);
     b->set_stage(to.stage);
@@ -748,7 +761,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
         return InvalidArgument("AES key length must be 128, 192 or 256 bits");
       }
       COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
-      if (!c.name().empty()) COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
+      if (!c.name().empty())
+        COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
       COFFER_ASSIGN_OR_RETURN(SecretBytes material, RandomSecret(bits / 8));
       auto* b = record.mutable_object_created();
       b->set_uuid(Uuid::Generate(rng_).str());
@@ -757,7 +771,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       *b->mutable_attributes() = c.attributes();
       (*b->mutable_attributes())["algorithm"] = TextValue(algorithm);
       (*b->mutable_attributes())["length"] = IntValue(bits);
-      if (!b->attributes().count("extractable")) (*b->mutable_attributes())["extractable"] = BoolValue(true);
+      if (!b->attributes().count("extractable"))
+        (*b->mutable_attributes())["extractable"] = BoolValue(true);
       if (c.activate()) (*b->mutable_attributes())["activation_date"] = IntValue(now_micros());
       b->set_stage(c.activate() ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
       b->set_material(material.reveal());
@@ -776,13 +791,15 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
                                  " bytes; the limit is 65536");
       }
       COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
-      if (!c.name().empty()) COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
+      if (!c.name().empty())
+        COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
       auto* b = record.mutable_object_created();
       b->set_uuid(Uuid::Generate(rng_).str());
       b->set_type(c.type());
       b->set_name(c.name());
       *b->mutable_attributes() = c.attributes();
-      if (!b->attributes().count("extractable")) (*b->mutable_attributes())["extractable"] = BoolValue(true);
+      if (!b->attributes().count("extractable"))
+        (*b->mutable_attributes())["extractable"] = BoolValue(true);
       if (c.activate()) (*b->mutable_attributes())["activation_date"] = IntValue(now_micros());
       b->set_stage(c.activate() ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
       b->set_material(c.material());
@@ -835,7 +852,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
     case pb::Op::kWalletCreate: {
       const auto& c = op.wallet_create();
       COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_WALLET, c.name(), "wallet"));
-      if (c.description().size() > kMaxAttributeTextBytes) return InvalidArgument("description too long");
+      if (c.description().size() > kMaxAttributeTextBytes)
+        return InvalidArgument("description too long");
       auto* b = record.mutable_wallet_created();
       b->set_uuid(Uuid::Generate(rng_).str());
       b->set_name(c.name());
@@ -866,11 +884,13 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
     case pb::Op::kEndpointCreate: {
       const auto& c = op.endpoint_create();
       COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_ENDPOINT, c.name(), "endpoint"));
-      if (c.description().size() > kMaxAttributeTextBytes) return InvalidArgument("description too long");
+      if (c.description().size() > kMaxAttributeTextBytes)
+        return InvalidArgument("description too long");
       auto* b = record.mutable_endpoint_created();
       b->set_uuid(Uuid::Generate(rng_).str());
       b->set_name(c.name());
-      b->set_certificate_subject(c.certificate_subject().empty() ? c.name() : c.certificate_subject());
+      b->set_certificate_subject(c.certificate_subject().empty() ? c.name()
+                                                                 : c.certificate_subject());
       b->set_description(c.description());
       record.mutable_result()->set_uuid(b->uuid());
       return record;
@@ -898,10 +918,12 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
         supplied = o.name().name();
         created = IsLive(o);
       } else if (c.kind() == pb::ENTITY_WALLET) {
-        COFFER_ASSIGN_OR_RETURN(auto w, LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(c.uuid())));
+        COFFER_ASSIGN_OR_RETURN(auto w,
+                                LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(c.uuid())));
         if (w && w->created()) supplied = w->name().name(), created = true;
       } else if (c.kind() == pb::ENTITY_ENDPOINT) {
-        COFFER_ASSIGN_OR_RETURN(auto e, LoadMessage<pb::StoredEndpoint>(*kv_, keys::Endpoint(c.uuid())));
+        COFFER_ASSIGN_OR_RETURN(auto e,
+                                LoadMessage<pb::StoredEndpoint>(*kv_, keys::Endpoint(c.uuid())));
         if (e && e->created()) supplied = e->name().name(), created = true;
       } else {
         return InvalidArgument("rename needs an entity kind (object, wallet or endpoint)");
@@ -975,7 +997,8 @@ StatusOr<std::optional<std::string>> ObjectStore::ResolveName(pb::EntityKind kin
 
 StatusOr<std::string> ObjectStore::ResolveWallet(const std::string& name_or_uuid) const {
   if (Uuid::IsValid(name_or_uuid)) {
-    COFFER_ASSIGN_OR_RETURN(auto w, LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(name_or_uuid)));
+    COFFER_ASSIGN_OR_RETURN(auto w,
+                            LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(name_or_uuid)));
     if (w && w->created()) return name_or_uuid;
   }
   COFFER_ASSIGN_OR_RETURN(auto uuid, ResolveName(pb::ENTITY_WALLET, name_or_uuid));
@@ -1016,8 +1039,8 @@ StatusOr<pb::ObjectView> ObjectStore::ViewObject(const pb::StoredObject& o,
   v.set_created_micros(o.created_stamp().hlc().wall_micros());
   if (include_material) {
     if (o.stage() == pb::STAGE_DESTROYED) {
-      return InvalidState("object " + o.uuid() + " is " +
-                          std::string(merge::StateName(v.state())) + "; its material is erased");
+      return InvalidState("object " + o.uuid() + " is " + std::string(merge::StateName(v.state())) +
+                          "; its material is erased");
     }
     if (!IsExtractable(o)) {
       return PermissionDenied("object " + o.uuid() + " is not extractable");
@@ -1057,7 +1080,8 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
   } else if (!q.attributes().empty()) {
     // Deterministic choice of the index: the smallest attribute name.
     std::map<std::string, std::string> sorted(q.attributes().begin(), q.attributes().end());
-    COFFER_RETURN_IF_ERROR(collect_suffix(AttrIndexPrefix(sorted.begin()->first, sorted.begin()->second)));
+    COFFER_RETURN_IF_ERROR(
+        collect_suffix(AttrIndexPrefix(sorted.begin()->first, sorted.begin()->second)));
   } else {
     COFFER_RETURN_IF_ERROR(collect_suffix(std::string(keys::kObjectPrefix)));
   }
@@ -1067,7 +1091,8 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
     COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, uuid));
     if (!o || !o->created()) continue;
     if (q.type() != pb::OBJECT_TYPE_UNSPECIFIED && o->type() != q.type()) continue;
-    if (q.state() != pb::STATE_UNSPECIFIED && merge::ToState(LifecycleOf(*o)) != q.state()) continue;
+    if (q.state() != pb::STATE_UNSPECIFIED && merge::ToState(LifecycleOf(*o)) != q.state())
+      continue;
     bool match = true;
     for (const auto& [name, value] : q.attributes()) {
       auto it = o->attributes().find(name);
@@ -1237,10 +1262,15 @@ class KvStoreSnapshot final : public StoreSnapshot {
 
   VersionVector Applied() const override {
     VersionVector v;
-    reader_->Scan(keys::kAppliedPrefix, "", [&](auto key, auto value) {
-      if (value.size() == 8) v[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] = keys::ReadBe64(value);
-      return true;
-    }).ok();
+    reader_
+        ->Scan(keys::kAppliedPrefix, "",
+               [&](auto key, auto value) {
+                 if (value.size() == 8)
+                   v[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] =
+                       keys::ReadBe64(value);
+                 return true;
+               })
+        .ok();
     return v;
   }
 

@@ -131,10 +131,12 @@ class ObjectStore {
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
 
-  StatusOr<std::optional<pb::StoredObject>> ReadObject(const KvReader& r, const std::string& uuid) const;
+  StatusOr<std::optional<pb::StoredObject>> ReadObject(const KvReader& r,
+                                                       const std::string& uuid) const;
   StatusOr<pb::ObjectView> ViewObject(const pb::StoredObject& o, bool include_material) const;
   // The uuid of the live entity whose effective name is `name`, if any.
-  StatusOr<std::optional<std::string>> ResolveName(pb::EntityKind kind, const std::string& name) const;
+  StatusOr<std::optional<std::string>> ResolveName(pb::EntityKind kind,
+                                                   const std::string& name) const;
   // True if the entity holds its supplied name (wins its claim group).
   StatusOr<bool> HoldsName(pb::EntityKind kind, const std::string& supplied,
                            const std::string& uuid) const;

@@ -247,11 +247,13 @@ TEST_P(ObjectStoreContract, LogNeverHoldsPlaintextAndReadLogReturnsIt) {
   // Raw rows: no marker anywhere.
   auto snapshot = store().NewSnapshot();
   bool seen = false;
-  ASSERT_TRUE(snapshot->ForEachObject([&](const pb::StoredObject& o, const SecretBytes& m) {
-                        EXPECT_EQ(o.SerializeAsString().find(marker), std::string::npos);
-                        seen = m.reveal() == marker;
-                        return true;
-                      }).ok());
+  ASSERT_TRUE(snapshot
+                  ->ForEachObject([&](const pb::StoredObject& o, const SecretBytes& m) {
+                    EXPECT_EQ(o.SerializeAsString().find(marker), std::string::npos);
+                    seen = m.reveal() == marker;
+                    return true;
+                  })
+                  .ok());
   EXPECT_TRUE(seen) << "a snapshot opens material for transfer";
 }
 
@@ -281,10 +283,12 @@ TEST_P(ObjectStoreContract, SnapshotIsConsistent) {
   auto snapshot = store().NewSnapshot();
   Exec(CreateKey("two"));
   int objects = 0;
-  ASSERT_TRUE(snapshot->ForEachObject([&](auto&, auto&) {
-                        ++objects;
-                        return true;
-                      }).ok());
+  ASSERT_TRUE(snapshot
+                  ->ForEachObject([&](auto&, auto&) {
+                    ++objects;
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(objects, 1);
   EXPECT_EQ(snapshot->Applied().at(1), 1u);
   EXPECT_EQ(store().Applied().at(1), 2u);
@@ -374,7 +378,8 @@ TEST_F(RemoteApplyTest, ConcurrentWalletNamesConflictAndAcceptResolves) {
   EXPECT_TRUE(a_->store->ListConflicts()->empty());
   EXPECT_TRUE(b_->store->ListConflicts()->empty());
   EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
-  EXPECT_EQ(a_->store->GetWallet("payroll~" + wb->uuid())->supplied_name(), "payroll~" + wb->uuid());
+  EXPECT_EQ(a_->store->GetWallet("payroll~" + wb->uuid())->supplied_name(),
+            "payroll~" + wb->uuid());
 }
 
 TEST_F(RemoteApplyTest, RenameResolvesAConflict) {

@@ -61,7 +61,9 @@ class RocksReader : public KvReader {
 class RocksKvStore final : public KvStore {
  public:
   RocksKvStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, bool in_memory)
-      : env_(std::move(env)), db_(std::move(db)), reader_(db_.get(), nullptr),
+      : env_(std::move(env)),
+        db_(std::move(db)),
+        reader_(db_.get(), nullptr),
         in_memory_(in_memory) {}
   ~RocksKvStore() override {
     db_->Close().PermitUncheckedError();
@@ -135,9 +137,8 @@ StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options)
   rocksdb::DB* raw = nullptr;
   Status s = ToStatus(rocksdb::DB::Open(rocks, options.path, &raw), "open " + options.path);
   if (!s.ok()) return s;
-  return std::unique_ptr<KvStore>(
-      std::make_unique<RocksKvStore>(std::move(env), std::unique_ptr<rocksdb::DB>(raw),
-                                     options.in_memory));
+  return std::unique_ptr<KvStore>(std::make_unique<RocksKvStore>(
+      std::move(env), std::unique_ptr<rocksdb::DB>(raw), options.in_memory));
 }
 
 }  // namespace coffer::storage

@@ -15,7 +15,8 @@ namespace coffer::storage::testing {
 
 // scrypt with N=1024: fast, for tests only.
 inline std::unique_ptr<RootOfTrust> FastRootOfTrust(std::string passphrase = "test-passphrase") {
-  auto root = NewPassphraseRootOfTrust(SecretBytes(std::move(passphrase)), ScryptParams{1024, 8, 1});
+  auto root =
+      NewPassphraseRootOfTrust(SecretBytes(std::move(passphrase)), ScryptParams{1024, 8, 1});
   return std::move(root).value();
 }
 
@@ -32,8 +33,8 @@ struct TestNode {
   explicit TestNode(uint64_t seed) : rng(seed) {}
 };
 
-inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& path, uint32_t node_id,
-                                          uint64_t seed = 1) {
+inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& path,
+                                          uint32_t node_id, uint64_t seed = 1) {
   auto node = std::make_unique<TestNode>(seed);
   RocksOptions options;
   options.path = path;
@@ -42,8 +43,8 @@ inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& pa
   if (!kv.ok()) return nullptr;
   ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node_id};
-  auto store = ObjectStore::Open(std::move(kv).value(), *node->root, node->clock, node->rng,
-                                 store_options);
+  auto store =
+      ObjectStore::Open(std::move(kv).value(), *node->root, node->clock, node->rng, store_options);
   if (!store.ok()) return nullptr;
   node->store = std::move(store).value();
   return node;

@@ -1,0 +1,234 @@
+#include "node/cli_output.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+namespace coffer::node {
+
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(headers.size(), 0);
+  for (size_t i = 0; i < headers.size(); ++i) widths[i] = headers[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells, bool upper) {
+    std::string out;
+    for (size_t i = 0; i < headers.size(); ++i) {
+      std::string cell = i < cells.size() ? cells[i] : "";
+      if (upper) std::transform(cell.begin(), cell.end(), cell.begin(), ::toupper);
+      out += cell;
+      if (i + 1 < headers.size()) out += std::string(widths[i] - cell.size() + 2, ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers, true);
+  for (const auto& row : rows) out += line(row, false);
+  return out;
+}
+
+std::string RenderFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  size_t width = 0;
+  for (const auto& [k, v] : fields) width = std::max(width, k.size());
+  std::string out;
+  for (const auto& [k, v] : fields) out += k + std::string(width - k.size() + 2, ' ') + v + "\n";
+  return out;
+}
+
+std::string RenderJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) return "{\"error\": \"cannot render JSON\"}\n";
+  return out;
+}
+
+std::string ObjectTypeName(pb::ObjectType type) {
+  switch (type) {
+    case pb::SYMMETRIC_KEY:
+      return "symmetric-key";
+    case pb::PRIVATE_KEY:
+      return "private-key";
+    case pb::PUBLIC_KEY:
+      return "public-key";
+    case pb::CERTIFICATE:
+      return "certificate";
+    case pb::SECRET_DATA:
+      return "secret";
+    case pb::OPAQUE_OBJECT:
+      return "opaque";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string StateName(pb::State state) { return pb::State_Name(state); }
+
+std::string AccessName(pb::Access access) {
+  switch (access) {
+    case pb::ACCESS_READ_ONLY:
+      return "read-only";
+    case pb::ACCESS_READ_MODIFY:
+      return "read-modify";
+    default:
+      return "none";
+  }
+}
+
+std::string FormatMicros(int64_t micros) {
+  if (micros == 0) return "-";
+  std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string AttributeText(const pb::AttributeValue& v) {
+  switch (v.value_case()) {
+    case pb::AttributeValue::kText:
+      return v.text();
+    case pb::AttributeValue::kInteger:
+      return std::to_string(v.integer());
+    case pb::AttributeValue::kBoolean:
+      return v.boolean() ? "true" : "false";
+    default:
+      return "";
+  }
+}
+
+namespace {
+std::string Base64(const std::string& in) {
+  static constexpr char kChars[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  while (i + 2 < in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kChars[(n >> s) & 63]);
+    i += 3;
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = uint8_t(in[i]) << 16;
+    out += {kChars[(n >> 18) & 63], kChars[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {kChars[(n >> 18) & 63], kChars[(n >> 12) & 63], kChars[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+bool IsDateAttribute(const std::string& name) {
+  return name.size() > 5 && name.compare(name.size() - 5, 5, "_date") == 0;
+}
+}  // namespace
+
+std::string RenderObject(const pb::ObjectView& o, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(o);
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"uuid", o.uuid()},
+      {"type", ObjectTypeName(o.type())},
+      {"name", o.name().empty() ? "-" : o.name()},
+      {"state", StateName(o.state())},
+      {"created", FormatMicros(o.created_micros())},
+      {"material", std::to_string(o.material_length()) + " bytes"},
+  };
+  if (o.name_in_conflict()) {
+    fields.push_back({"name conflict", "yes (supplied '" + o.supplied_name() + "')"});
+  }
+  std::map<std::string, pb::AttributeValue> sorted(o.attributes().begin(), o.attributes().end());
+  for (const auto& [name, value] : sorted) {
+    std::string text = AttributeText(value);
+    if (IsDateAttribute(name) && value.value_case() == pb::AttributeValue::kInteger) {
+      text = FormatMicros(value.integer());
+    }
+    fields.push_back({"attr " + name, text});
+  }
+  if (!o.material().empty()) fields.push_back({"material (base64)", Base64(o.material())});
+  return RenderFields(fields);
+}
+
+std::string RenderObjects(const pb::LocateResult& result, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(result);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& o : result.objects()) {
+    rows.push_back({o.uuid(), ObjectTypeName(o.type()), o.name().empty() ? "-" : o.name(),
+                    StateName(o.state()), FormatMicros(o.created_micros())});
+  }
+  return RenderTable({"uuid", "type", "name", "state", "created"}, rows);
+}
+
+std::string RenderWallets(const pb::WalletList& list, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(list);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& w : list.wallets()) {
+    rows.push_back(
+        {w.name(), w.uuid(), w.state(), std::to_string(w.members_size()), w.description()});
+  }
+  return RenderTable({"name", "uuid", "state", "members", "description"}, rows);
+}
+
+std::string RenderWallet(const pb::WalletView& w, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(w);
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"name", w.name()},
+      {"uuid", w.uuid()},
+      {"state", w.state()},
+      {"description", w.description().empty() ? "-" : w.description()}};
+  for (const auto& m : w.members()) fields.push_back({"member", m});
+  return RenderFields(fields);
+}
+
+std::string RenderEndpoints(const pb::EndpointList& list, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(list);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : list.endpoints()) {
+    std::string grants;
+    for (const auto& g : e.grants()) {
+      if (!grants.empty()) grants += ", ";
+      grants += (g.wallet_name().empty() ? g.wallet() : g.wallet_name()) + ":" +
+                AccessName(g.access()) + (g.manage_wallet() ? "+manage" : "");
+    }
+    rows.push_back({e.name(), e.uuid(), e.certificate_subject(), grants.empty() ? "-" : grants});
+  }
+  return RenderTable({"name", "uuid", "subject", "grants"}, rows);
+}
+
+std::string RenderConflicts(const pb::ConflictList& list, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(list);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : list.conflicts()) {
+    std::string kind = c.kind() == pb::ENTITY_OBJECT   ? "object"
+                       : c.kind() == pb::ENTITY_WALLET ? "wallet"
+                                                       : "endpoint";
+    rows.push_back({kind, c.uuid(), c.supplied_name(), c.generated_name()});
+  }
+  return RenderTable({"kind", "uuid", "supplied name", "generated name"}, rows);
+}
+
+std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(s);
+  std::string applied;
+  std::map<uint32_t, uint64_t> sorted(s.applied().applied().begin(), s.applied().applied().end());
+  for (const auto& [origin, seq] : sorted) {
+    if (!applied.empty()) applied += " ";
+    applied += std::to_string(origin) + ":" + std::to_string(seq);
+  }
+  return RenderTable(
+      {"node", "id", "mode", "version", "listen", "objects", "applied", "digest", "uptime"},
+      {{s.node_name(), std::to_string(s.node_id()), s.mode(), s.version(), s.listen(),
+        std::to_string(s.object_count()), applied.empty() ? "-" : applied, s.digest().substr(0, 16),
+        std::to_string(s.uptime_seconds()) + "s"}});
+}
+
+}  // namespace coffer::node

@@ -1,0 +1,39 @@
+// Rendering of CLI results: `-o table` (aligned columns for people) and
+// `-o json` (the protobuf JSON mapping, one document per command).
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
+
+#include "proto/api.pb.h"
+
+namespace coffer::node {
+
+enum class OutputFormat { kTable, kJson };
+
+// Columns padded to the widest cell; the header row is upper-case.
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows);
+// Two columns: field, value.
+std::string RenderFields(const std::vector<std::pair<std::string, std::string>>& fields);
+// Pretty JSON with the .proto field names.
+std::string RenderJson(const google::protobuf::Message& message);
+
+std::string ObjectTypeName(pb::ObjectType type);
+std::string StateName(pb::State state);
+std::string AccessName(pb::Access access);
+std::string AttributeText(const pb::AttributeValue& value);
+std::string FormatMicros(int64_t micros);  // ISO 8601 UTC, "-" for 0
+
+// The views as text.
+std::string RenderObject(const pb::ObjectView& object, OutputFormat format);
+std::string RenderObjects(const pb::LocateResult& objects, OutputFormat format);
+std::string RenderWallets(const pb::WalletList& wallets, OutputFormat format);
+std::string RenderWallet(const pb::WalletView& wallet, OutputFormat format);
+std::string RenderEndpoints(const pb::EndpointList& endpoints, OutputFormat format);
+std::string RenderConflicts(const pb::ConflictList& conflicts, OutputFormat format);
+std::string RenderNodeStatus(const pb::NodeStatus& status, OutputFormat format);
+
+}  // namespace coffer::node

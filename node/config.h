@@ -1,0 +1,163 @@
+// Node configuration: a TOML file (the `coffer` CLI's --config) parsed into a
+// plain struct. Every setting has a default, so a missing file section or key
+// means "use the default"; DefaultConfigToml() prints the complete default file.
+//
+// File format: tables [node], [tls], [limits], [storage], [root_of_trust] and
+// [log] with the keys documented on the structs below. Unknown tables and keys
+// are rejected (a typo is an error, never silently ignored).
+//
+// Relative paths (node.data_dir, tls.*_file, root_of_trust.passphrase_file,
+// log.file) are resolved against the directory of the config file, for keys
+// given in the file and for defaults alike, so a node's files do not depend on
+// the working directory it was started from.
+//
+// Errors are INVALID_ARGUMENT with messages "FILE:LINE:COLUMN: what is wrong"
+// (one line per problem), for TOML syntax errors and for semantic errors
+// (wrong type, out of range, unknown key or table). Parse config files only in
+// main() and the CLI; libraries take the structs below or their own options.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/secret.h"
+#include "common/status.h"
+
+namespace coffer::node {
+
+struct NodeSection {
+  // The node's name in its cluster: 1 to 64 characters [A-Za-z0-9._-].
+  // Default: "node1"
+  std::string name = "node1";
+  // Directory of the node's database and wrapped data key. Default: "data/node1"
+  std::string data_dir = "data/node1";
+  // Address the node listens on, "host:port" or "[ipv6]:port", port 1..65535.
+  // Default: "127.0.0.1:7400"
+  std::string listen = "127.0.0.1:7400";
+  bool operator==(const NodeSection&) const = default;
+};
+
+struct TlsSection {
+  // PEM file of the cluster CA that signs node and client certificates.
+  // Default: "certs/ca.pem"
+  std::string ca_file = "certs/ca.pem";
+  // PEM certificate of this node. Default: "certs/node1.pem"
+  std::string cert_file = "certs/node1.pem";
+  // PEM private key of this node (keep it 0600). Default: "certs/node1.key"
+  std::string key_file = "certs/node1.key";
+  // Time allowed for a TLS handshake, in [1, 3600000] ms. Default: 5000 (5 s)
+  int64_t handshake_timeout_ms = 5000;
+  // A connection without traffic for this long is closed, in [1, 86400000] ms.
+  // Default: 300000 (5 min)
+  int64_t idle_timeout_ms = 300000;
+  bool operator==(const TlsSection&) const = default;
+};
+
+struct LimitsSection {
+  // Largest frame accepted on a connection, in [1 KiB, 64 MiB].
+  // Default: 4194304 (4 MiB)
+  int64_t max_frame_bytes = 4 * 1024 * 1024;
+  // Open connections (clients and peers) above which new ones are refused,
+  // in [1, 1000000]. Default: 1024
+  int64_t max_connections = 1024;
+  // Requests queued for execution before new ones get RESOURCE_EXHAUSTED,
+  // in [1, 1000000]. Default: 1024
+  int64_t max_queued_requests = 1024;
+  bool operator==(const LimitsSection&) const = default;
+};
+
+struct StorageSection {
+  // Sync the write-ahead log before a write is acknowledged, so an
+  // acknowledged write survives a power loss. Default: true
+  bool sync_writes = true;
+  // RocksDB block cache size in MiB, in [1, 1048576]. Default: 64
+  int64_t block_cache_mb = 64;
+  bool operator==(const StorageSection&) const = default;
+};
+
+struct RootOfTrustSection {
+  // What wraps the node's data key. Only "passphrase" so far.
+  // Default: "passphrase"
+  std::string kind = "passphrase";
+  // File holding the passphrase (one trailing newline is ignored). When
+  // empty, the passphrase comes from the environment variable below.
+  // Default: "" (use passphrase_env)
+  std::string passphrase_file;
+  // Environment variable holding the passphrase, used when passphrase_file is
+  // empty. Default: "COFFER_PASSPHRASE"
+  std::string passphrase_env = "COFFER_PASSPHRASE";
+  // scrypt cost for wrapping a new data key: a power of two in [1024, 1048576]
+  // (memory is 1 KiB * scrypt_n). Default: 32768
+  int64_t scrypt_n = 32768;
+  bool operator==(const RootOfTrustSection&) const = default;
+};
+
+// Mirrors coffer::LogOptions (common/log.h); main() copies it there.
+struct LogSection {
+  // "trace", "debug", "info", "warn", "error" or "off". Default: "info"
+  std::string level = "info";
+  // "human" or "json" (one JSON object per line). Default: "human"
+  std::string format = "human";
+  // Log file; empty means stderr. Default: ""
+  std::string file;
+  bool operator==(const LogSection&) const = default;
+};
+
+// A node's complete configuration; one member per TOML table.
+struct NodeConfig {
+  NodeSection node;
+  TlsSection tls;
+  LimitsSection limits;
+  StorageSection storage;
+  RootOfTrustSection root_of_trust;
+  LogSection log;
+  bool operator==(const NodeConfig&) const = default;
+};
+
+// Parses a config file's text. `source_name` starts every error message
+// (usually the file's path); `base_dir` is what relative paths are resolved
+// against (empty: leave them relative). The result has passed ValidateConfig.
+// INVALID_ARGUMENT, one "FILE:LINE:COLUMN: ..." line per problem, for a TOML
+// syntax error, a value of the wrong type or out of range, or an unknown key
+// or table.
+StatusOr<NodeConfig> ParseConfig(std::string_view toml_text, std::string_view source_name,
+                                 const std::string& base_dir);
+
+// Reads and parses the file at `path`, resolving relative paths against the
+// file's directory (made absolute). NOT_FOUND if the file does not exist,
+// PERMISSION_DENIED if it cannot be read, otherwise as ParseConfig.
+StatusOr<NodeConfig> LoadConfigFile(const std::string& path);
+
+// The complete default config file, every table and key present with a
+// comment. ParseConfig(DefaultConfigToml(), name, dir) equals NodeConfig{}
+// with ResolveRelativePaths(dir) applied.
+std::string DefaultConfigToml();
+
+// Makes every relative path setting relative to `base_dir` (no-op for an
+// empty base_dir, absolute paths and empty optional paths).
+void ResolveRelativePaths(const std::string& base_dir, NodeConfig* config);
+
+// Checks every setting's range and the settings' consistency (e.g. a
+// passphrase source is configured). INVALID_ARGUMENT naming the setting
+// ("tls.idle_timeout_ms: ...") for the first problem found.
+Status ValidateConfig(const NodeConfig& config);
+
+// A listen address split into host (without IPv6 brackets) and port.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// INVALID_ARGUMENT unless `text` is "host:port" or "[ipv6]:port" with a
+// non-empty host and a port in 1..65535.
+StatusOr<HostPort> ParseHostPort(std::string_view text);
+
+// The root-of-trust passphrase: the contents of root_of_trust.passphrase_file
+// (one trailing "\n" or "\r\n" removed) if set, else the value of the
+// environment variable root_of_trust.passphrase_env. NOT_FOUND naming the file
+// or variable if it does not exist, PERMISSION_DENIED if the file cannot be
+// read, INVALID_ARGUMENT if the passphrase is empty or the file larger than
+// 64 KiB. Reads the environment: call it from main() before starting threads.
+StatusOr<SecretBytes> ReadPassphrase(const NodeConfig& config);
+
+}  // namespace coffer::node

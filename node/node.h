@@ -1,0 +1,41 @@
+// Node: the composition root of one Coffer node. Opens the store, starts the
+// client API, and owns the threads:
+//  - a network thread running the Asio io_context (TLS, framing, timers);
+//  - a store thread, the ObjectStore's single owner: every request is posted
+//    there, so RocksDB work never blocks the network thread.
+// At most limits.max_queued_requests requests wait for the store thread;
+// beyond that clients get RESOURCE_EXHAUSTED at once.
+#pragma once
+
+#include <memory>
+
+#include "common/status.h"
+#include "node/config.h"
+
+namespace coffer::node {
+
+class Node {
+ public:
+  // Opens the data directory (creating the data key on first start), binds the
+  // listen address and starts serving. The passphrase unwraps the data key.
+  // UNAVAILABLE if the address is taken or the store is locked by another
+  // process; PERMISSION_DENIED for a wrong passphrase.
+  static StatusOr<std::unique_ptr<Node>> Start(const NodeConfig& config, SecretBytes passphrase);
+
+  // Blocks until SIGINT or SIGTERM, then stops serving. Returns the first
+  // fatal error, or OK after a signal.
+  Status RunUntilSignal();
+  // Stops serving and joins the threads. Idempotent.
+  void Stop();
+  // The bound client API port.
+  uint16_t port() const;
+
+  ~Node();
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coffer::node

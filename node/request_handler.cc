@@ -1,0 +1,149 @@
+#include "node/request_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include "upgrade/version.h"
+
+namespace coffer::node {
+
+pb::Response ResponseFor(const Status& status) {
+  pb::Response response;
+  response.set_code(std::string(CodeName(status.code())));
+  response.set_message(status.message());
+  return response;
+}
+
+namespace {
+
+std::string_view KindName(const pb::Request& r) {
+  switch (r.kind_case()) {
+    case pb::Request::kWrite:
+      switch (r.write().op_case()) {
+        case pb::Op::kCreateKey:
+          return "create_key";
+        case pb::Op::kRegisterObject:
+          return "register";
+        case pb::Op::kSetAttributes:
+          return "set_attributes";
+        case pb::Op::kActivate:
+          return "activate";
+        case pb::Op::kRevoke:
+          return "revoke";
+        case pb::Op::kDestroy:
+          return "destroy";
+        case pb::Op::kWalletCreate:
+          return "wallet_create";
+        case pb::Op::kWalletMember:
+          return "wallet_member";
+        case pb::Op::kEndpointCreate:
+          return "endpoint_create";
+        case pb::Op::kEndpointGrant:
+          return "endpoint_grant";
+        case pb::Op::kRename:
+          return "rename";
+        default:
+          return "write";
+      }
+    case pb::Request::kGet:
+      return "get";
+    case pb::Request::kLocate:
+      return "locate";
+    case pb::Request::kWalletList:
+      return "wallet_list";
+    case pb::Request::kWalletGet:
+      return "wallet_get";
+    case pb::Request::kEndpointList:
+      return "endpoint_list";
+    case pb::Request::kConflictList:
+      return "conflict_list";
+    case pb::Request::kNodeStatus:
+      return "node_status";
+    default:
+      return "empty";
+  }
+}
+
+template <typename T, typename Fill>
+pb::Response Answer(const StatusOr<T>& result, Fill fill) {
+  if (!result.ok()) return ResponseFor(result.status());
+  pb::Response response = ResponseFor(Status::Ok());
+  fill(response, *result);
+  return response;
+}
+
+pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, const NodeInfo& info,
+                      storage::Durability durability, const Clock& clock) {
+  switch (request.kind_case()) {
+    case pb::Request::kWrite:
+      return Answer(store.Execute(request.write(), request.request_id(), durability),
+                    [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
+    case pb::Request::kGet:
+      return Answer(store.Get(request.get().uuid(), request.get().include_material()),
+                    [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
+    case pb::Request::kLocate:
+      return Answer(store.Locate(request.locate()),
+                    [](pb::Response& r, const std::vector<pb::ObjectView>& v) {
+                      for (const auto& o : v) *r.mutable_located()->add_objects() = o;
+                    });
+    case pb::Request::kWalletList:
+      return Answer(store.ListWallets(), [](pb::Response& r, const std::vector<pb::WalletView>& v) {
+        for (const auto& w : v) *r.mutable_wallets()->add_wallets() = w;
+      });
+    case pb::Request::kWalletGet:
+      return Answer(store.GetWallet(request.wallet_get().wallet()),
+                    [](pb::Response& r, const pb::WalletView& v) { *r.mutable_wallet() = v; });
+    case pb::Request::kEndpointList:
+      return Answer(store.ListEndpoints(),
+                    [](pb::Response& r, const std::vector<pb::EndpointView>& v) {
+                      for (const auto& e : v) *r.mutable_endpoints()->add_endpoints() = e;
+                    });
+    case pb::Request::kConflictList:
+      return Answer(store.ListConflicts(),
+                    [](pb::Response& r, const std::vector<pb::ConflictView>& v) {
+                      for (const auto& c : v) *r.mutable_conflicts()->add_conflicts() = c;
+                    });
+    case pb::Request::kNodeStatus: {
+      pb::Response response = ResponseFor(Status::Ok());
+      auto* s = response.mutable_node_status();
+      s->set_node_name(info.node_name);
+      s->set_node_id(store.node_id().value);
+      s->set_version(std::string(kReleaseVersion));
+      s->set_mode("read-write");
+      for (const auto& [origin, seq] : store.Applied())
+        (*s->mutable_applied()->mutable_applied())[origin] = seq;
+      s->set_digest(store.StateDigest().Hex());
+      s->set_object_count(store.ObjectCount());
+      s->set_uptime_seconds((clock.WallMicros() - info.started_micros) / 1'000'000);
+      s->set_listen(info.listen);
+      return response;
+    }
+    default:
+      return ResponseFor(InvalidArgument("request names no operation"));
+  }
+}
+
+}  // namespace
+
+pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& request,
+                           const ClientIdentity& who, const NodeInfo& info,
+                           storage::Durability durability, const Clock& clock) {
+  pb::Response response;
+  if (who.organizational_unit != kAdminRole) {
+    response = ResponseFor(PermissionDenied("certificate role '" + who.organizational_unit +
+                                            "' may not use the client API (needs role 'admin')"));
+  } else {
+    response = Dispatch(store, request, info, durability, clock);
+  }
+  // Audit line: who did what to which object; never payloads or material.
+  std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
+  bool reads_material = request.has_get() && request.get().include_material();
+  if (request.kind_case() == pb::Request::kWrite || reads_material || response.code() != "OK") {
+    if (request.has_get()) uuid = request.get().uuid();
+    spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
+                 who.organizational_unit, KindName(request), reads_material ? "+material" : "",
+                 request.request_id(), uuid, response.code());
+  }
+  return response;
+}
+
+}  // namespace coffer::node
