@@ -1,0 +1,135 @@
+// A real `coffer node start` process on loopback for integration tests: its
+// own temp directory with a CA, node and client certificates, a config file
+// and a passphrase. Readiness and shutdown are waited for with deadlines.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "node/certs.h"
+#include "node/client.h"
+#include "node/tls.h"
+#include "storage/test_util.h"
+
+namespace coffer::integration {
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void WriteWholeFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+// Picks a free loopback port (bind to 0, read it, close). The node binds it
+// right after; a collision makes Start() fail loudly, never silently pass.
+inline uint16_t FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+class NodeProcess {
+ public:
+  NodeProcess() : port_(FreePort()) {
+    std::string dir = dir_.path();
+    ca_ = *node::CreateCertificateAuthority("test CA");
+    EXPECT_TRUE(node::WritePemPair(ca_, dir + "/ca.pem", dir + "/ca.key").ok());
+    auto node_cert = node::IssueCertificate(ca_, {"node1", "node", {"127.0.0.1"}, {}, 30});
+    EXPECT_TRUE(node::WritePemPair(*node_cert, dir + "/node1.pem", dir + "/node1.key").ok());
+    admin_ = *node::IssueCertificate(ca_, {"admin", "admin", {}, {}, 30});
+    WriteWholeFile(dir + "/passphrase", "integration-test-passphrase\n");
+    WriteWholeFile(dir + "/node.toml",
+                   "[node]\nname = \"node1\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
+                       std::to_string(port_) +
+                       "\"\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node1.pem\"\n"
+                       "key_file = \"node1.key\"\nhandshake_timeout_ms = 2000\n"
+                       "[root_of_trust]\npassphrase_file = \"passphrase\"\nscrypt_n = 1024\n"
+                       "[log]\nfile = \"node.log\"\n");
+    auto tls = node::MakeClientTlsContext(
+        node::TlsCredentials{ca_.cert_pem, admin_.cert_pem, admin_.key_pem});
+    EXPECT_TRUE(tls.ok()) << tls.status().ToString();
+    admin_tls_ = std::move(tls).value();
+  }
+  ~NodeProcess() { Kill(SIGKILL); }
+
+  const std::string& dir() const { return dir_.path(); }
+  std::string data_dir() const { return dir_.path() + "/data"; }
+  std::string log_file() const { return dir_.path() + "/node.log"; }
+  uint16_t port() const { return port_; }
+  const node::PemPair& ca() const { return ca_; }
+  boost::asio::ssl::context& admin_tls() { return *admin_tls_; }
+
+  // Starts the node and waits (up to 30 s) until it answers a status request.
+  ::testing::AssertionResult Start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string out = dir_.path() + "/node.out";
+      FILE* f = freopen(out.c_str(), "a", stdout);
+      (void)f;
+      dup2(fileno(stdout), fileno(stderr));
+      std::string config = dir_.path() + "/node.toml";
+      execl(COFFER_BIN, COFFER_BIN, "node", "start", "--config", config.c_str(), nullptr);
+      _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return ::testing::AssertionFailure()
+               << "node exited during start: " << ReadWholeFile(dir_.path() + "/node.out");
+      }
+      pb::Request request;
+      request.mutable_node_status();
+      auto response = Call(request);
+      if (response.ok() && response->code() == "OK") return ::testing::AssertionSuccess();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval, bounded
+    }
+    return ::testing::AssertionFailure() << "node did not answer within 30 s";
+  }
+
+  // Sends a signal and waits (up to 30 s) for the process to end.
+  void Kill(int signal) {
+    if (pid_ <= 0) return;
+    kill(pid_, signal);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+  }
+  bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+
+  StatusOr<std::unique_ptr<node::CofferClient>> Connect(boost::asio::ssl::context& tls) {
+    return node::CofferClient::Connect("127.0.0.1", port_, tls, std::chrono::seconds(5));
+  }
+  // One request on a fresh admin connection.
+  StatusOr<pb::Response> Call(const pb::Request& request) {
+    auto client = Connect(*admin_tls_);
+    if (!client.ok()) return client.status();
+    return (*client)->Call(request, std::chrono::seconds(10));
+  }
+
+ private:
+  storage::testing::TempDir dir_;
+  uint16_t port_;
+  node::PemPair ca_;
+  node::PemPair admin_;
+  std::unique_ptr<boost::asio::ssl::context> admin_tls_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace coffer::integration
