@@ -378,6 +378,11 @@ TEST(ConcurrentOpsTest, EveryPairInBothOrdersConverges) {
       }
     }
   }
+  for (int id = 1; id <= 4; ++id) {
+    auto recomputed = f.store(id).RecomputeDigest();
+    ASSERT_TRUE(recomputed.ok());
+    EXPECT_EQ(*recomputed, f.store(id).StateDigest()) << "incremental digest drifted on " << id;
+  }
   // Most pairs are valid on some base; a broken Plan() would shrink this.
   EXPECT_GT(executed_pairs, 400);
 }

@@ -1252,6 +1252,34 @@ StatusOr<std::vector<pb::LogRecord>> ObjectStore::ReadLog(uint32_t origin, uint6
   return out;
 }
 
+StatusOr<Digest> ObjectStore::RecomputeDigest() const {
+  Digest digest;
+  auto add = [&](std::string_view key, const std::string& canonical) {
+    auto h = EntityHash(key, canonical);
+    for (int i = 0; i < 4; ++i) digest.lanes[i] += h[i];
+  };
+  Status inner = Status::Ok();
+  auto scan = [&](std::string_view prefix, auto message_tag) -> Status {
+    using Msg = decltype(message_tag);
+    return kv_->Scan(prefix, "", [&](auto key, auto value) {
+      Msg m;
+      if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        inner = DataLoss("cannot parse row " + std::string(key));
+        return false;
+      }
+      add(key, CanonicalOf(m));
+      return true;
+    });
+  };
+  COFFER_RETURN_IF_ERROR(scan(keys::kObjectPrefix, pb::StoredObject()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kWalletPrefix, pb::StoredWallet()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kEndpointPrefix, pb::StoredEndpoint()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kMemberPrefix, pb::StoredMember()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kGrantPrefix, pb::StoredGrant()));
+  COFFER_RETURN_IF_ERROR(inner);
+  return digest;
+}
+
 // ---------------------------------------------------------------- snapshots
 
 namespace {
