@@ -1332,18 +1332,44 @@ class KvStoreSnapshot final : public StoreSnapshot {
       const std::function<bool(const pb::StoredEndpoint&)>& visit) const override {
     return ForEachRow<pb::StoredEndpoint>(keys::kEndpointPrefix, visit);
   }
+  Status ForEachMember(const std::function<bool(const std::string&, const std::string&,
+                                                const pb::StoredMember&)>& visit) const override {
+    return ForEachPair<pb::StoredMember>(keys::kMemberPrefix, visit);
+  }
+  Status ForEachGrant(const std::function<bool(const std::string&, const std::string&,
+                                               const pb::StoredGrant&)>& visit) const override {
+    return ForEachPair<pb::StoredGrant>(keys::kGrantPrefix, visit);
+  }
 
  private:
   template <typename Msg>
   Status ForEachRow(std::string_view prefix, const std::function<bool(const Msg&)>& visit) const {
+    return ForEachRowWithKey<Msg>(prefix, [&](std::string_view, const Msg& m) { return visit(m); });
+  }
+
+  // Rows keyed "<prefix><first uuid>/<second uuid>".
+  template <typename Msg>
+  Status ForEachPair(
+      std::string_view prefix,
+      const std::function<bool(const std::string&, const std::string&, const Msg&)>& visit) const {
+    return ForEachRowWithKey<Msg>(prefix, [&](std::string_view key, const Msg& m) {
+      std::string_view rest = key.substr(prefix.size());
+      size_t slash = rest.find('/');
+      if (slash == std::string_view::npos) return true;
+      return visit(std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1)), m);
+    });
+  }
+  template <typename Msg>
+  Status ForEachRowWithKey(std::string_view prefix,
+                           const std::function<bool(std::string_view, const Msg&)>& visit) const {
     Status inner = Status::Ok();
-    COFFER_RETURN_IF_ERROR(reader_->Scan(prefix, "", [&](auto, auto value) {
+    COFFER_RETURN_IF_ERROR(reader_->Scan(prefix, "", [&](auto key, auto value) {
       Msg m;
       if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        inner = DataLoss("cannot parse row");
+        inner = DataLoss("cannot parse row " + std::string(key));
         return false;
       }
-      return visit(m);
+      return visit(key, m);
     }));
     return inner;
   }

@@ -170,6 +170,13 @@ class StoreSnapshot {
   virtual Status ForEachWallet(const std::function<bool(const pb::StoredWallet&)>& visit) const = 0;
   virtual Status ForEachEndpoint(
       const std::function<bool(const pb::StoredEndpoint&)>& visit) const = 0;
+  // Membership and grant elements with their keys (wallet/object, endpoint/wallet).
+  virtual Status ForEachMember(
+      const std::function<bool(const std::string& wallet, const std::string& object,
+                               const pb::StoredMember&)>& visit) const = 0;
+  virtual Status ForEachGrant(
+      const std::function<bool(const std::string& endpoint, const std::string& wallet,
+                               const pb::StoredGrant&)>& visit) const = 0;
 };
 
 }  // namespace coffer::storage
