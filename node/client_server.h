@@ -41,8 +41,9 @@ namespace coffer::node {
 using ReplyFn = std::function<void(pb::Response)>;
 
 // Handles one request from an authenticated client. Called on the
-// connection's strand: it must not block (hand long work to another thread
-// and reply from there). Exceptions it throws are answered with INTERNAL.
+// connection's strand, concurrently for different connections, so it must be
+// thread-safe; it must not block (hand long work to another thread and reply
+// from there). Exceptions it throws are answered with INTERNAL.
 using RequestHandler = std::function<void(pb::Request, ClientIdentity, ReplyFn)>;
 
 struct ServerOptions {

@@ -1,5 +1,7 @@
 #include "node/framing.h"
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <limits>
 
 namespace coffer::node {

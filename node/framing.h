@@ -11,12 +11,9 @@
 #pragma once
 
 #include <algorithm>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
-#include <boost/asio/error.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/_experimental/test/fail_count.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <vector>
 
 namespace coffer::node {
 namespace {
