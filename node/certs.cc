@@ -16,20 +16,12 @@
 #include <cstring>
 #include <memory>
 
+#include "node/openssl_util.h"
+
 namespace coffer::node {
 namespace {
 
-template <auto kFree>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
 using BnPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
@@ -37,18 +29,6 @@ using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME
 constexpr int kMaxValidDays = 36500;
 // Tolerates clock skew between the machine that issues and the ones that verify.
 constexpr long kNotBeforeSkewSeconds = 300;
-
-// Drains OpenSSL's thread-local error queue into one line.
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 Status OpenSslFailure(std::string_view what) {
   return Internal(std::string(what) + ": " + OpenSslErrors());
@@ -206,44 +186,6 @@ StatusOr<X509Ptr> ParseCertificate(const std::string& pem) {
   return cert;
 }
 
-StatusOr<KeyPtr> ParsePrivateKey(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  // An empty passphrase callback result makes encrypted keys fail instead of prompting.
-  KeyPtr key(bio ? PEM_read_bio_PrivateKey(
-                       bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr)
-                 : nullptr);
-  if (!key) {
-    ERR_clear_error();
-    return InvalidArgument("CA key is not an unencrypted PEM private key");
-  }
-  return key;
-}
-
-StatusOr<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return NotFound("file '" + path + "' does not exist");
-    if (err == EACCES) return PermissionDenied("cannot read '" + path + "': permission denied");
-    return Unavailable("cannot open '" + path + "': " + std::strerror(err));
-  }
-  std::string contents;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Unavailable("error reading '" + path + "': " + std::strerror(errno));
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    contents.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return contents;
-}
-
 // Writes `data` to `path` through a temporary file and a rename, so readers
 // never see a partial file; the file gets `mode` whatever existed before.
 Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode) {
@@ -313,7 +255,7 @@ StatusOr<PemPair> CreateCertificateAuthority(const std::string& common_name, int
 StatusOr<PemPair> IssueCertificate(const PemPair& ca, const CertificateRequest& request) {
   if (request.common_name.empty()) return InvalidArgument("certificate common name is empty");
   COFFER_ASSIGN_OR_RETURN(X509Ptr ca_cert, ParseCertificate(ca.cert_pem));
-  COFFER_ASSIGN_OR_RETURN(KeyPtr ca_key, ParsePrivateKey(ca.key_pem));
+  COFFER_ASSIGN_OR_RETURN(KeyPtr ca_key, ParsePrivateKeyPem(ca.key_pem, "CA key"));
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
     ERR_clear_error();
     return InvalidArgument("CA key does not match the CA certificate");
@@ -357,8 +299,8 @@ StatusOr<PemPair> IssueCertificate(const PemPair& ca, const CertificateRequest& 
 
 StatusOr<PemPair> ReadPemPair(const std::string& cert_path, const std::string& key_path) {
   PemPair out;
-  COFFER_ASSIGN_OR_RETURN(out.cert_pem, ReadFile(cert_path));
-  COFFER_ASSIGN_OR_RETURN(out.key_pem, ReadFile(key_path));
+  COFFER_ASSIGN_OR_RETURN(out.cert_pem, ReadWholeFile("certificate", cert_path));
+  COFFER_ASSIGN_OR_RETURN(out.key_pem, ReadWholeFile("key", key_path));
   return out;
 }
 

@@ -6,7 +6,11 @@
 #include <ctime>
 #include <map>
 
+#include "storage/object_store.h"
+
 namespace coffer::node {
+
+using storage::AttributeText;
 
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows) {
@@ -92,19 +96,6 @@ std::string FormatMicros(int64_t micros) {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::string AttributeText(const pb::AttributeValue& v) {
-  switch (v.value_case()) {
-    case pb::AttributeValue::kText:
-      return v.text();
-    case pb::AttributeValue::kInteger:
-      return std::to_string(v.integer());
-    case pb::AttributeValue::kBoolean:
-      return v.boolean() ? "true" : "false";
-    default:
-      return "";
-  }
 }
 
 namespace {

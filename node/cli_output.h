@@ -24,7 +24,6 @@ std::string RenderJson(const google::protobuf::Message& message);
 std::string ObjectTypeName(pb::ObjectType type);
 std::string StateName(pb::State state);
 std::string AccessName(pb::Access access);
-std::string AttributeText(const pb::AttributeValue& value);
 std::string FormatMicros(int64_t micros);  // ISO 8601 UTC, "-" for 0
 
 // The views as text.

@@ -29,8 +29,13 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitDegraded = 2;
 
+// Prints the error. A node that answers but cannot take critical writes
+// (restricted or read-only) is "degraded" (exit 2), anything else exit 1.
 int Fail(const Status& status) {
   std::cerr << "error: " << status.ToString() << "\n";
+  if (status.code() == Code::kReadOnlyRestricted || status.code() == Code::kReadOnlyNode) {
+    return kExitDegraded;
+  }
   return kExitError;
 }
 
@@ -38,9 +43,10 @@ int Fail(const Status& status) {
 
 struct ClientFlags {
   std::string address = "127.0.0.1:7400";
-  std::string ca = ".cluster/certs/ca.pem";
-  std::string cert = ".cluster/certs/admin.pem";
-  std::string key = ".cluster/certs/admin.key";
+  // The same certs/ directory as the node's embedded defaults and `coffer cert`.
+  std::string ca = "certs/ca.pem";
+  std::string cert = "certs/admin.pem";
+  std::string key = "certs/admin.key";
   int timeout_ms = 10000;
   std::string output = "table";
   std::string request_id;
@@ -75,9 +81,16 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
       continue;
     }
     auto response = (*client)->Call(request, timeout);
-    if (response.ok()) return response;
-    last = response.status();
-    if (last.code() != Code::kUnavailable && last.code() != Code::kOutcomeUnknown) return last;
+    if (!response.ok()) {
+      last = response.status();
+      if (last.code() != Code::kUnavailable && last.code() != Code::kOutcomeUnknown) return last;
+      continue;
+    }
+    // The node itself may answer that the outcome is unknown (its pair peer
+    // did not confirm in time) or that it is unavailable: retry those too.
+    Code answered = StatusFromResponse(*response).code();
+    if (answered != Code::kUnavailable && answered != Code::kOutcomeUnknown) return response;
+    last = StatusFromResponse(*response);
   }
   return last;
 }
@@ -221,7 +234,7 @@ void AddConfigCommands(CLI::App& app) {
 void AddCertCommands(CLI::App& app) {
   auto* cert = app.add_subcommand("cert", "make a development CA and certificates");
   cert->require_subcommand(1);
-  static std::string dir = ".cluster/certs";
+  static std::string dir = "certs";
   static std::string name;
   static std::string role = "node";
   static std::vector<std::string> ips;

@@ -6,6 +6,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <future>
+#include <optional>
 #include <thread>
 
 #include "node/client_server.h"
@@ -31,8 +33,12 @@ struct Node::Impl {
   std::unique_ptr<boost::asio::ssl::context> tls;
   std::unique_ptr<ClientServer> server;
   std::atomic<int64_t> queued{0};
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::optional<WorkGuard> net_work;
+  std::optional<WorkGuard> store_work;
   std::thread net_thread;
   std::thread store_thread;
+  std::promise<void> net_done;
   bool stopped = false;
 
   void Handle(pb::Request request, ClientIdentity who, ReplyFn reply) {
@@ -96,17 +102,18 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   impl->info.listen = listen.host + ":" + std::to_string(impl->server->port());
   impl->info.started_micros = impl->clock.WallMicros();
 
-  impl->store_thread = std::thread([raw] {
-    auto guard = boost::asio::make_work_guard(raw->store_io);
-    raw->store_io.run();
-  });
-  impl->net_thread = std::thread([raw] {
-    auto guard = boost::asio::make_work_guard(raw->net_io);
-    raw->net_io.run();
-  });
+  // Logged before the threads start: afterwards only the store thread may
+  // touch the store.
   spdlog::info("node {} (release {}) serving on {}, data in {}, {} objects, digest {}",
                config.node.name, kReleaseVersion, impl->info.listen, config.node.data_dir,
                impl->store->ObjectCount(), impl->store->StateDigest().Hex());
+  impl->store_work.emplace(boost::asio::make_work_guard(impl->store_io));
+  impl->net_work.emplace(boost::asio::make_work_guard(impl->net_io));
+  impl->store_thread = std::thread([raw] { raw->store_io.run(); });
+  impl->net_thread = std::thread([raw] {
+    raw->net_io.run();
+    raw->net_done.set_value();
+  });
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
@@ -128,12 +135,23 @@ Status Node::RunUntilSignal() {
 void Node::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  // 1. No new connections or requests.
   impl_->server->Stop();
-  impl_->net_io.stop();
-  if (impl_->net_thread.joinable()) impl_->net_thread.join();
-  // Requests already posted to the store thread finish before it stops.
-  boost::asio::post(impl_->store_io, [this] { impl_->store_io.stop(); });
-  if (impl_->store_thread.joinable()) impl_->store_thread.join();
+  // 2. Requests already queued for the store finish; their replies go to the
+  //    network thread, so a committed write is still answered.
+  impl_->store_work.reset();
+  impl_->store_thread.join();
+  // 3. The network thread writes those replies and closes the connections.
+  //    A peer that does not read its reply gets 5 s, then is cut off.
+  impl_->net_work.reset();
+  if (impl_->net_done.get_future().wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    spdlog::warn("connections still open 5 s after stop; closing them");
+    impl_->net_io.stop();
+  }
+  impl_->net_thread.join();
+  // 4. Release the port and close the store (the RocksDB lock goes with it).
+  impl_->server.reset();
+  impl_->store.reset();
   spdlog::info("node {} stopped", impl_->config.node.name);
 }
 

@@ -14,60 +14,12 @@
 #include <exception>
 #include <vector>
 
+#include "node/openssl_util.h"
+
 namespace coffer::node {
 namespace {
 
-template <auto kFree>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* p) const {
-    kFree(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX_free>>;
-
-std::string OpenSslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-StatusOr<std::string> ReadFile(const std::string& what, const std::string& path) {
-  if (path.empty()) return InvalidArgument(what + " file is not set");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return NotFound(what + " file '" + path + "' does not exist");
-    if (err == EACCES) {
-      return PermissionDenied("cannot read " + what + " file '" + path + "': permission denied");
-    }
-    return Unavailable("cannot open " + what + " file '" + path + "': " + std::strerror(err));
-  }
-  std::string contents;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s =
-          Unavailable("error reading " + what + " file '" + path + "': " + std::strerror(errno));
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    contents.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return contents;
-}
 
 // All certificates in `pem`, in order; INVALID_ARGUMENT if there are none.
 StatusOr<std::vector<X509Ptr>> ParseCertificates(const std::string& pem, const std::string& what) {
@@ -86,19 +38,6 @@ StatusOr<std::vector<X509Ptr>> ParseCertificates(const std::string& pem, const s
   ERR_clear_error();
   if (certs.empty()) return InvalidArgument(what + " is not a PEM X.509 certificate");
   return certs;
-}
-
-StatusOr<KeyPtr> ParsePrivateKey(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return Internal("allocating BIO: " + OpenSslErrors());
-  // A callback returning no passphrase makes encrypted keys fail instead of prompting.
-  KeyPtr key(PEM_read_bio_PrivateKey(
-      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
-  if (!key) {
-    ERR_clear_error();
-    return InvalidArgument("private key is not an unencrypted PEM private key");
-  }
-  return key;
 }
 
 std::string SubjectLine(X509* cert) {
@@ -138,7 +77,7 @@ Status LoadTrustAnchors(SSL_CTX* ctx, const std::string& ca_pem, bool server) {
 Status LoadOwnCertificate(SSL_CTX* ctx, const TlsCredentials& credentials) {
   COFFER_ASSIGN_OR_RETURN(std::vector<X509Ptr> chain,
                           ParseCertificates(credentials.cert_pem, "certificate"));
-  COFFER_ASSIGN_OR_RETURN(KeyPtr key, ParsePrivateKey(credentials.key_pem));
+  COFFER_ASSIGN_OR_RETURN(KeyPtr key, ParsePrivateKeyPem(credentials.key_pem, "private key"));
   X509* leaf = chain.front().get();
   if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
@@ -202,9 +141,9 @@ StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakeContext(const TlsCreden
 
 StatusOr<TlsCredentials> LoadTlsCredentials(const TlsFiles& files) {
   TlsCredentials out;
-  COFFER_ASSIGN_OR_RETURN(out.ca_pem, ReadFile("CA", files.ca_file));
-  COFFER_ASSIGN_OR_RETURN(out.cert_pem, ReadFile("certificate", files.cert_file));
-  COFFER_ASSIGN_OR_RETURN(out.key_pem, ReadFile("key", files.key_file));
+  COFFER_ASSIGN_OR_RETURN(out.ca_pem, ReadWholeFile("CA", files.ca_file));
+  COFFER_ASSIGN_OR_RETURN(out.cert_pem, ReadWholeFile("certificate", files.cert_file));
+  COFFER_ASSIGN_OR_RETURN(out.key_pem, ReadWholeFile("key", files.key_file));
   return out;
 }
 

@@ -2,8 +2,6 @@
 // operations on one object, applied in both orders on real stores.
 #include "storage/merge.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -40,8 +38,12 @@ TEST(LifecycleJoinTest, DestroyedAndCompromisedAreNeverUndone) {
   for (const auto& a : AllLifecycles()) {
     for (const auto& b : AllLifecycles()) {
       Lifecycle j = merge::Join(a, b);
-      if (a.stage == pb::STAGE_DESTROYED) EXPECT_EQ(j.stage, pb::STAGE_DESTROYED);
-      if (a.compromised) EXPECT_TRUE(j.compromised);
+      if (a.stage == pb::STAGE_DESTROYED) {
+        EXPECT_EQ(j.stage, pb::STAGE_DESTROYED);
+      }
+      if (a.compromised) {
+        EXPECT_TRUE(j.compromised);
+      }
     }
   }
 }
@@ -252,26 +254,16 @@ std::vector<std::pair<std::string, OpMaker>> ConcurrentOps() {
 }
 
 // Views carry maps, so compare their deterministic encoding.
-std::string Deterministic(const google::protobuf::Message& msg) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  msg.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
 std::string ViewBytes(ObjectStore& store, const std::string& uuid) {
   auto view = store.Get(uuid, false);
   EXPECT_TRUE(view.ok()) << view.status().ToString();
-  return view.ok() ? Deterministic(*view) : "";
+  return view.ok() ? DeterministicBytes(*view) : "";
 }
 
 std::string WalletBytes(ObjectStore& store, const std::string& wallet) {
   auto view = store.GetWallet(wallet);
   EXPECT_TRUE(view.ok()) << view.status().ToString();
-  return view.ok() ? Deterministic(*view) : "";
+  return view.ok() ? DeterministicBytes(*view) : "";
 }
 
 TEST(ConcurrentOpsTest, EveryPairInBothOrdersConverges) {

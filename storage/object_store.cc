@@ -2,9 +2,11 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "storage/keys.h"
@@ -38,56 +40,42 @@ StatusOr<std::optional<Msg>> LoadMessage(const KvReader& reader, const std::stri
 }
 
 // Canonical replicated form: node-local fields cleared, deterministic bytes.
-std::string Canonical(google::protobuf::Message& msg) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  msg.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 std::string CanonicalOf(pb::StoredObject o) {
   o.clear_sealed_material();
   o.clear_create_origin();
   o.clear_create_seq();
-  return Canonical(o);
+  return DeterministicBytes(o);
 }
 std::string CanonicalOf(pb::StoredWallet w) {
   w.clear_confirmed();
-  return Canonical(w);
+  return DeterministicBytes(w);
 }
 template <typename Msg>
 std::string CanonicalOf(Msg m) {
-  return Canonical(m);
+  return DeterministicBytes(m);
 }
 
 std::array<uint64_t, 4> EntityHash(std::string_view key, std::string_view canonical) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, key.data(), key.size());
-  SHA256_Update(&ctx, "\0", 1);
-  SHA256_Update(&ctx, canonical.data(), canonical.size());
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256_Final(md, &ctx);
+  // Fetched once: an explicit fetch avoids a provider lookup on every hash.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  // These fail only when memory runs out; a wrong digest would silently hide
+  // divergence, so the process stops instead.
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), key.data(), key.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), "\0", 1) != 1 ||
+      EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md, &md_len) != 1 || md_len < 32) {
+    std::fputs("coffer: SHA-256 failed (out of memory?)\n", stderr);
+    std::abort();
+  }
   std::array<uint64_t, 4> lanes{};
   for (int i = 0; i < 4; ++i) {
     lanes[i] = keys::ReadBe64(std::string_view(reinterpret_cast<char*>(md) + 8 * i, 8));
   }
   return lanes;
-}
-
-std::string AttributeText(const pb::AttributeValue& v) {
-  switch (v.value_case()) {
-    case pb::AttributeValue::kText:
-      return v.text();
-    case pb::AttributeValue::kInteger:
-      return std::to_string(v.integer());
-    case pb::AttributeValue::kBoolean:
-      return v.boolean() ? "true" : "false";
-    default:
-      return "";
-  }
 }
 
 merge::Lifecycle LifecycleOf(const pb::StoredObject& o) { return {o.stage(), o.compromised()}; }
@@ -219,6 +207,29 @@ std::string EncodePosition(uint32_t origin, uint64_t seq) {
 }
 
 }  // namespace
+
+std::string AttributeText(const pb::AttributeValue& v) {
+  switch (v.value_case()) {
+    case pb::AttributeValue::kText:
+      return v.text();
+    case pb::AttributeValue::kInteger:
+      return std::to_string(v.integer());
+    case pb::AttributeValue::kBoolean:
+      return v.boolean() ? "true" : "false";
+    default:
+      return "";
+  }
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
 
 std::string Digest::Hex() const {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -386,11 +397,10 @@ Status ObjectStore::LoadState() {
   }
   s = kv_->Get(keys::kMetaObjectCount, &value);
   if (s.ok() && value.size() == 8) object_count_ = keys::ReadBe64(value);
-  // Our own stamps must keep growing across restarts even if the wall clock went back.
-  uint64_t own = applied_.count(options_.node_id.value) ? applied_[options_.node_id.value] : 0;
-  if (own > 0) {
-    COFFER_ASSIGN_OR_RETURN(
-        auto last, LoadMessage<pb::LogRecord>(*kv_, keys::Log(options_.node_id.value, own)));
+  // New stamps must stay above every stamp this node has issued or applied,
+  // across restarts and even if the wall clock went back.
+  for (const auto& [origin, seq] : applied_) {
+    COFFER_ASSIGN_OR_RETURN(auto last, LoadMessage<pb::LogRecord>(*kv_, keys::Log(origin, seq)));
     if (last) hlc_.Restore({last->hlc().wall_micros(), last->hlc().logical()});
   }
   return Status::Ok();
@@ -419,7 +429,8 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   uint32_t self = options_.node_id.value;
   HlcStamp now = hlc_.Now();
   record.set_origin(self);
-  record.set_seq(applied_[self] + 1);
+  auto own = applied_.find(self);
+  record.set_seq((own == applied_.end() ? 0 : own->second) + 1);
   record.mutable_hlc()->set_wall_micros(now.wall_micros);
   record.mutable_hlc()->set_logical(now.logical);
   record.set_request_id(request_id);
@@ -444,6 +455,9 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
                                                   " is newer than " +
                                                   std::to_string(kRecordFormat));
   }
+  if (record.has_object_created() && !record.object_created().sealed_material().empty()) {
+    return InvalidArgument("a replicated record carries material sealed by another node");
+  }
   uint64_t have = applied_.count(record.origin()) ? applied_.at(record.origin()) : 0;
   if (record.seq() <= have) return ApplyOutcome::kDuplicate;
   if (record.seq() != have + 1) {
@@ -462,6 +476,17 @@ Status ObjectStore::Commit(Txn& txn, Durability durability) {
   applied_ = std::move(txn.applied);
   digest_ = txn.digest;
   object_count_ = txn.object_count;
+  return Status::Ok();
+}
+
+// Merges one element of a membership set (a member, a grant) into its row.
+template <typename Element>
+Status ObjectStore::MergeElement(Txn& txn, const std::string& key, const Element& incoming,
+                                 void (*merge_fn)(Element*, const Element&)) {
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<Element>(txn.reader(), key));
+  Element now = old.value_or(Element());
+  merge_fn(&now, incoming);
+  txn.PutEntity(key, old, now);
   return Status::Ok();
 }
 
@@ -488,14 +513,11 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
       break;
     case pb::LogRecord::kMemberSet: {
       const auto& b = record.member_set();
-      std::string key = keys::Member(b.wallet(), b.object());
-      COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredMember>(txn.reader(), key));
-      pb::StoredMember now = old.value_or(pb::StoredMember());
       pb::StoredMember incoming;
       incoming.set_present(b.present());
       *incoming.mutable_stamp() = stamp;
-      merge::MergeMember(&now, incoming);
-      txn.PutEntity(key, old, now);
+      COFFER_RETURN_IF_ERROR(
+          MergeElement(txn, keys::Member(b.wallet(), b.object()), incoming, merge::MergeMember));
       break;
     }
     case pb::LogRecord::kEndpointCreated:
@@ -503,15 +525,12 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
       break;
     case pb::LogRecord::kGrantSet: {
       const auto& b = record.grant_set();
-      std::string key = keys::Grant(b.endpoint(), b.wallet());
-      COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredGrant>(txn.reader(), key));
-      pb::StoredGrant now = old.value_or(pb::StoredGrant());
       pb::StoredGrant incoming;
       incoming.set_access(b.access());
       incoming.set_manage_wallet(b.manage_wallet());
       *incoming.mutable_stamp() = stamp;
-      merge::MergeGrant(&now, incoming);
-      txn.PutEntity(key, old, now);
+      COFFER_RETURN_IF_ERROR(
+          MergeElement(txn, keys::Grant(b.endpoint(), b.wallet()), incoming, merge::MergeGrant));
       break;
     }
     case pb::LogRecord::kRenamed:
@@ -522,7 +541,17 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
   }
 
   // The log copy never holds plaintext: material is sealed to this position.
+  // A creation applied after its object's destroy (the destroy came from
+  // another origin first) is logged without material, as ApplyLifecycle
+  // rewrites it when the destroy comes second.
   pb::LogRecord logged = record;
+  if (logged.has_object_created()) {
+    COFFER_ASSIGN_OR_RETURN(auto row, ReadObject(txn.reader(), logged.object_created().uuid()));
+    if (row && row->stage() == pb::STAGE_DESTROYED) {
+      logged.mutable_object_created()->clear_material();
+      logged.mutable_object_created()->set_stage(pb::STAGE_DESTROYED);
+    }
+  }
   if (logged.has_object_created() && !logged.object_created().material().empty()) {
     auto* created = logged.mutable_object_created();
     COFFER_ASSIGN_OR_RETURN(
@@ -537,7 +566,27 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
   keys::AppendBe64(&seq, record.seq());
   txn.Put(keys::Applied(record.origin()), seq);
   if (!record.request_id().empty()) {
-    txn.Put(keys::Request(record.request_id()), EncodePosition(record.origin(), record.seq()));
+    // Two nodes may each have accepted the same request id (two clients chose
+    // it). Every node keeps the record with the smaller stamp, so a retry gets
+    // the same answer everywhere whatever the order of application.
+    std::string key = keys::Request(record.request_id());
+    std::string position;
+    Status seen = txn.reader().Get(key, &position);
+    bool keep_existing = false;
+    if (seen.ok() && position.size() == 12) {
+      COFFER_ASSIGN_OR_RETURN(
+          auto existing,
+          LoadMessage<pb::LogRecord>(txn.reader(), keys::Log(keys::ReadBe32(position),
+                                                             keys::ReadBe64(position.substr(4)))));
+      keep_existing =
+          existing && merge::CompareStamps(merge::MakeStamp({existing->hlc().wall_micros(),
+                                                             existing->hlc().logical()},
+                                                            existing->origin()),
+                                           stamp) < 0;
+    } else if (!seen.ok() && seen.code() != Code::kNotFound) {
+      return seen;
+    }
+    if (!keep_existing) txn.Put(key, EncodePosition(record.origin(), record.seq()));
   }
   return Status::Ok();
 }
@@ -817,9 +866,14 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       }
       if (c.attributes().empty()) return InvalidArgument("no attributes given");
       COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
+      // Only false may be set after creation: with last-writer-wins, a
+      // concurrent "true" could otherwise undo another node's "false".
       auto ex = c.attributes().find("extractable");
-      if (ex != c.attributes().end() && ex->second.boolean() && !IsExtractable(o)) {
-        return PermissionDenied("extractable cannot be turned back on once false");
+      if (ex != c.attributes().end() && ex->second.boolean()) {
+        return PermissionDenied(IsExtractable(o)
+                                    ? "extractable is already true; after creation it can only be "
+                                      "set to false"
+                                    : "extractable cannot be turned back on once false");
       }
       auto* b = record.mutable_attributes_set();
       b->set_uuid(c.uuid());

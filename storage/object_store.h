@@ -45,6 +45,14 @@ struct Digest {
   std::string Hex() const;
 };
 
+// An attribute value as text: Locate compares values in this form, and the
+// CLI prints them so. Booleans are "true"/"false", integers decimal.
+std::string AttributeText(const pb::AttributeValue& value);
+
+// The deterministic encoding of a message (map entries sorted): equal
+// messages give equal bytes, which the digest and tests rely on.
+std::string DeterministicBytes(const google::protobuf::Message& message);
+
 enum class Durability {
   kSync,   // fsync before returning: for acknowledged writes
   kAsync,  // may be lost on a crash (replicated copies, benchmarks)
@@ -134,6 +142,9 @@ class ObjectStore {
   Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
+  template <typename Element>
+  Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,
+                      void (*merge_fn)(Element*, const Element&));
 
   StatusOr<std::optional<pb::StoredObject>> ReadObject(const KvReader& r,
                                                        const std::string& uuid) const;

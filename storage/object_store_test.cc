@@ -176,6 +176,11 @@ TEST_P(ObjectStoreContract, NonExtractableMaterialIsNeverServed) {
   EXPECT_EQ(store().Get(uuid, true).status().code(), Code::kPermissionDenied);
   EXPECT_TRUE(store().Get(uuid, false).ok());
   EXPECT_EQ(ExecStatus(SetBool(uuid, "extractable", true)).code(), Code::kPermissionDenied);
+  // Even on an extractable object "true" is refused after creation: a
+  // concurrent true must never win over another node's false.
+  std::string other = Exec(CreateKey());
+  EXPECT_EQ(ExecStatus(SetBool(other, "extractable", true)).code(), Code::kPermissionDenied);
+  EXPECT_TRUE(ExecStatus(SetBool(other, "extractable", false)).ok());
 }
 
 TEST_P(ObjectStoreContract, BadAttributesAreRefusedWithoutChange) {
@@ -258,6 +263,24 @@ TEST_P(ObjectStoreContract, LogNeverHoldsPlaintextAndReadLogReturnsIt) {
 }
 
 // Disk only: an in-memory Env lives only as long as its store.
+TEST(HlcRestartTest, StampsStayAboveObservedRemoteStampsAfterRestart) {
+  testing::TempDir dir;
+  auto a = testing::MakeNode(Backend::kMemEnv, "/hlc-a", 1, 1);
+  a->clock.Advance(400'000);  // A's clock runs 400 ms ahead (within the max offset)
+  auto remote = a->store->Execute(CreateKey(), "ahead");
+  ASSERT_TRUE(remote.ok());
+  pb::LogRecord record = a->store->ReadLog(1, 1, 1)->at(0);
+  {
+    auto b = testing::MakeNode(Backend::kDisk, dir.path() + "/b", 2, 2);
+    ASSERT_TRUE(b->store->ApplyRemote(record).ok());
+  }
+  auto b = testing::MakeNode(Backend::kDisk, dir.path() + "/b", 2, 2);  // fresh clock, behind A
+  ASSERT_TRUE(b->store->Execute(CreateKey(), "after-restart").ok());
+  pb::LogRecord own = b->store->ReadLog(2, 1, 1)->at(0);
+  EXPECT_GT(std::make_pair(own.hlc().wall_micros(), own.hlc().logical()),
+            std::make_pair(record.hlc().wall_micros(), record.hlc().logical()));
+}
+
 class DiskObjectStoreTest : public ObjectStoreContract {};
 
 TEST_P(DiskObjectStoreTest, StateSurvivesReopen) {
@@ -440,6 +463,45 @@ TEST_F(RemoteApplyTest, DestroyErasesMaterialFromTheCreationRecordAndStillConver
   for (const auto& r : *log) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
   EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
   EXPECT_EQ(b_->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
+}
+
+TEST_F(RemoteApplyTest, CreationArrivingAfterItsDestroyIsLoggedWithoutMaterial) {
+  // A creates K; B applies it and destroys K; C receives B's destroy first.
+  auto c = testing::MakeNode(Backend::kMemEnv, "/c", 3, 3);
+  auto created = a_->store->Execute(Register(pb::SECRET_DATA, "MARKER-late-create"), "k");
+  ASSERT_TRUE(created.ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  ASSERT_TRUE(b_->store->Execute(Destroy(created->uuid()), "d").ok());
+  for (const auto& r : LogOf(*b_->store, 2, 1, 10)) ASSERT_TRUE(c->store->ApplyRemote(r).ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) ASSERT_TRUE(c->store->ApplyRemote(r).ok());
+  auto logged = LogOf(*c->store, 1, 1, 10);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_TRUE(logged[0].object_created().material().empty()) << "C would serve a destroyed key";
+  EXPECT_EQ(logged[0].object_created().stage(), pb::STAGE_DESTROYED);
+  EXPECT_EQ(c->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
+  EXPECT_EQ(c->store->StateDigest(), b_->store->StateDigest());
+}
+
+TEST_F(RemoteApplyTest, SameRequestIdOnTwoNodesResolvesToOneAnswerEverywhere) {
+  auto on_a = a_->store->Execute(CreateKey(), "shared-id");
+  b_->clock.Advance(10);
+  auto on_b = b_->store->Execute(CreateKey(), "shared-id");
+  ASSERT_TRUE(on_a.ok() && on_b.ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  for (const auto& r : LogOf(*b_->store, 2, 1, 10)) ASSERT_TRUE(a_->store->ApplyRemote(r).ok());
+  auto retry_a = a_->store->Execute(CreateKey(), "shared-id");
+  auto retry_b = b_->store->Execute(CreateKey(), "shared-id");
+  ASSERT_TRUE(retry_a.ok() && retry_b.ok());
+  EXPECT_EQ(retry_a->uuid(), on_a->uuid()) << "the earlier stamp answers";
+  EXPECT_EQ(retry_b->uuid(), on_a->uuid());
+}
+
+TEST_F(RemoteApplyTest, RecordCarryingForeignCiphertextIsRefused) {
+  ASSERT_TRUE(a_->store->Execute(Register(pb::SECRET_DATA, "x"), "r").ok());
+  pb::LogRecord r = LogOf(*a_->store, 1, 1, 1).at(0);
+  r.mutable_object_created()->set_sealed_material("opaque bytes from elsewhere");
+  EXPECT_EQ(b_->store->ApplyRemote(r).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(b_->store->Applied().empty());
 }
 
 // ---- Integrity and the root of trust (disk) ----
