@@ -58,6 +58,9 @@ class KvStore : public KvReader {
   // Applies every entry or none. sync=true returns only after the write is on
   // stable storage (fsync of the WAL). RESOURCE_EXHAUSTED when the disk is full.
   virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+  // Makes every write so far durable (as if the last one had been synced).
+  // Lets a caller apply many records unsynced and sync once (group commit).
+  virtual Status Sync() { return Write(WriteBatch(), /*sync=*/true); }
   // A consistent point-in-time view; valid while the store is open.
   virtual std::unique_ptr<KvReader> NewSnapshot() const = 0;
   // Approximate bytes on disk (SST + WAL); 0 for in-memory stores.

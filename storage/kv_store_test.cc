@@ -1,9 +1,11 @@
-// Contract test of KvStore, run on RocksDB on a real directory and on
-// RocksDB's in-memory Env.
+// Contract test of KvStore, run on RocksDB on a real directory, on RocksDB's
+// in-memory Env and on the simulation's MemKvDisk; then what a crash of a
+// MemKvDisk keeps.
 #include "storage/kv_store.h"
 
 #include <gtest/gtest.h>
 
+#include "storage/mem_kv_store.h"
 #include "storage/test_util.h"
 
 namespace coffer::storage {
@@ -14,10 +16,7 @@ using testing::Backend;
 class KvStoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    RocksOptions options;
-    options.path = dir_.path() + "/db";
-    options.in_memory = GetParam() == Backend::kMemEnv;
-    auto kv = OpenRocksKvStore(options);
+    auto kv = testing::OpenKvStore(GetParam(), dir_.path() + "/db");
     ASSERT_TRUE(kv.ok()) << kv.status().ToString();
     kv_ = std::move(kv).value();
   }
@@ -66,6 +65,39 @@ TEST_P(KvStoreContract, ScanVisitsOnlyThePrefixInOrderFromStart) {
   EXPECT_EQ(visited, 2);
 }
 
+TEST_P(KvStoreContract, ScanBoundaries) {
+  WriteBatch batch;
+  for (std::string k : {"p", "p/1", "p0", "q/1", "o/9"}) batch.Put(k, k);
+  ASSERT_TRUE(kv_->Write(batch, false).ok());
+  EXPECT_EQ(Keys(""), (std::vector<std::string>{"o/9", "p", "p/1", "p0", "q/1"}));
+  EXPECT_EQ(Keys("p"), (std::vector<std::string>{"p", "p/1", "p0"})) << "the prefix itself is in";
+  EXPECT_EQ(Keys("p/", "p/1"), (std::vector<std::string>{"p/1"})) << "start is inclusive";
+  EXPECT_TRUE(Keys("p/", "p/2").empty());
+  EXPECT_TRUE(Keys("p/", "q").empty()) << "a start past the prefix visits nothing";
+  EXPECT_TRUE(Keys("r").empty());
+}
+
+TEST_P(KvStoreContract, ScanVisitorMayWriteAndSeesTheStateAtItsStart) {
+  WriteBatch batch;
+  for (std::string k : {"s/1", "s/2", "s/3"}) batch.Put(k, "v");
+  ASSERT_TRUE(kv_->Write(batch, false).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(kv_->Scan("s/", "",
+                        [&](auto k, auto) {
+                          seen.emplace_back(k);
+                          WriteBatch change;
+                          change.Delete("s/3");
+                          change.Put("s/4", "late");
+                          EXPECT_TRUE(kv_->Write(change, false).ok());
+                          std::string v;
+                          EXPECT_EQ(kv_->Get("s/4", &v).code(), Code::kOk);
+                          return true;
+                        })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"s/1", "s/2", "s/3"}));
+  EXPECT_EQ(Keys("s/"), (std::vector<std::string>{"s/1", "s/2", "s/4"}));
+}
+
 TEST_P(KvStoreContract, SnapshotDoesNotSeeLaterWrites) {
   WriteBatch first;
   first.Put("k", "old");
@@ -84,7 +116,7 @@ TEST_P(KvStoreContract, SnapshotDoesNotSeeLaterWrites) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KvStoreContract,
-                         ::testing::Values(Backend::kDisk, Backend::kMemEnv),
+                         ::testing::Values(Backend::kDisk, Backend::kMemEnv, Backend::kSimMem),
                          [](const auto& info) { return testing::BackendName(info.param); });
 
 TEST(RocksKvStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
@@ -113,6 +145,133 @@ TEST(RocksKvStoreTest, SyncedWritesSurviveReopen) {
   std::string v;
   ASSERT_TRUE((*kv)->Get("durable", &v).ok());
   EXPECT_EQ(v, "yes");
+}
+
+// ---- What a crash of a simulated disk keeps ----
+
+class MemKvCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    auto kv = OpenMemKvStore(disk_);
+    ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+    kv_ = std::move(kv).value();
+  }
+  // Destroys the store, crashes the disk and opens a new store on it.
+  void CrashAndReopen() {
+    kv_.reset();
+    ASSERT_TRUE(disk_->Crash().ok());
+    Open();
+  }
+  void Put(const std::string& key, const std::string& value, bool sync) {
+    WriteBatch batch;
+    batch.Put(key, value);
+    ASSERT_TRUE(kv_->Write(batch, sync).ok());
+  }
+  // The value of `key`, or "<absent>".
+  std::string Value(const std::string& key) {
+    std::string v;
+    Status s = kv_->Get(key, &v);
+    if (s.code() == Code::kNotFound) return "<absent>";
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return v;
+  }
+
+  std::shared_ptr<MemKvDisk> disk_ = NewMemKvDisk();
+  std::unique_ptr<KvStore> kv_;
+};
+
+TEST_F(MemKvCrashTest, UnsyncedWritesVanishAfterCrash) {
+  Put("k", "v", /*sync=*/false);
+  EXPECT_EQ(Value("k"), "v") << "reads see unsynced writes";
+  EXPECT_EQ(kv_->ApproximateDiskBytes(), 0u) << "nothing is durable yet";
+  CrashAndReopen();
+  EXPECT_EQ(Value("k"), "<absent>");
+  EXPECT_EQ(disk_->unsynced_writes_lost(), 1u);
+  EXPECT_EQ(disk_->synced_writes(), 0u);
+}
+
+TEST_F(MemKvCrashTest, SyncedWritesSurviveCrash) {
+  Put("k", "v", /*sync=*/true);
+  EXPECT_EQ(kv_->ApproximateDiskBytes(), 2u);
+  CrashAndReopen();
+  EXPECT_EQ(Value("k"), "v");
+  EXPECT_EQ(disk_->synced_writes(), 1u);
+  EXPECT_EQ(disk_->unsynced_writes_lost(), 0u);
+  EXPECT_EQ(kv_->ApproximateDiskBytes(), 2u);
+}
+
+TEST_F(MemKvCrashTest, SyncedWriteMakesEarlierUnsyncedWritesDurable) {
+  Put("a", "1", /*sync=*/false);
+  Put("b", "22", /*sync=*/true);  // the WAL is sequential: "a" is durable too
+  Put("c", "333", /*sync=*/false);
+  EXPECT_EQ(kv_->ApproximateDiskBytes(), 5u) << "a=1 and b=22; c is not durable";
+  CrashAndReopen();
+  EXPECT_EQ(Value("a"), "1");
+  EXPECT_EQ(Value("b"), "22");
+  EXPECT_EQ(Value("c"), "<absent>");
+  EXPECT_EQ(disk_->unsynced_writes_lost(), 1u);
+}
+
+TEST_F(MemKvCrashTest, EmptySyncedBatchAndSyncAreSyncBarriers) {
+  Put("a", "1", /*sync=*/false);
+  ASSERT_TRUE(kv_->Write(WriteBatch(), /*sync=*/true).ok());
+  Put("b", "2", /*sync=*/false);
+  ASSERT_TRUE(kv_->Sync().ok());
+  Put("c", "3", /*sync=*/false);
+  CrashAndReopen();
+  EXPECT_EQ(Value("a") + Value("b") + Value("c"), "12<absent>");
+  EXPECT_EQ(disk_->synced_writes(), 2u);
+}
+
+TEST_F(MemKvCrashTest, BatchIsNeverHalfPresentAfterCrash) {
+  WriteBatch base;
+  base.Put("x", "1");
+  base.Put("y", "1");
+  base.Put("z", "1");
+  ASSERT_TRUE(kv_->Write(base, /*sync=*/true).ok());
+  WriteBatch lost;
+  lost.Put("x", "2");
+  lost.Delete("y");
+  lost.Put("w", "2");
+  ASSERT_TRUE(kv_->Write(lost, /*sync=*/false).ok());
+  EXPECT_EQ(Value("x") + Value("y") + Value("w"), "2<absent>2");
+  CrashAndReopen();
+  EXPECT_EQ(Value("x") + Value("y") + Value("z") + Value("w"), "111<absent>");
+  WriteBatch kept;
+  kept.Put("x", "3");
+  kept.Delete("z");
+  kept.Put("w", "3");
+  ASSERT_TRUE(kv_->Write(kept, /*sync=*/true).ok());
+  CrashAndReopen();
+  EXPECT_EQ(Value("x") + Value("y") + Value("z") + Value("w"), "31<absent>3");
+  EXPECT_EQ(kv_->ApproximateDiskBytes(), 6u);
+}
+
+TEST_F(MemKvCrashTest, SecondOpenOnAnOpenDiskIsUnavailableAndCrashWaitsForClose) {
+  auto second = OpenMemKvStore(disk_);
+  EXPECT_EQ(second.status().code(), Code::kUnavailable) << second.status().ToString();
+  Put("k", "v", /*sync=*/false);
+  EXPECT_EQ(disk_->Crash().code(), Code::kInvalidState) << "a store is still open";
+  EXPECT_EQ(Value("k"), "v") << "a refused crash drops nothing";
+  kv_.reset();
+  EXPECT_FALSE(disk_->is_open());
+  auto reopened = OpenMemKvStore(disk_);
+  ASSERT_TRUE(reopened.ok()) << "destroying the store releases the disk";
+  std::string v;
+  EXPECT_TRUE((*reopened)->Get("k", &v).ok()) << "closing is not a crash";
+}
+
+TEST_F(MemKvCrashTest, SnapshotOutlivesWritesAndCrash) {
+  Put("k", "synced", /*sync=*/true);
+  Put("k", "unsynced", /*sync=*/false);
+  auto snapshot = kv_->NewSnapshot();
+  Put("k", "later", /*sync=*/false);
+  CrashAndReopen();
+  std::string v;
+  ASSERT_TRUE(snapshot->Get("k", &v).ok());
+  EXPECT_EQ(v, "unsynced");
+  EXPECT_EQ(Value("k"), "synced");
 }
 
 }  // namespace

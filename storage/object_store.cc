@@ -413,17 +413,8 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   if (request_id.empty() || request_id.size() > kMaxRequestIdBytes) {
     return InvalidArgument("a write needs a request id of 1 to 128 bytes");
   }
-  std::string position;
-  Status seen = kv_->Get(keys::Request(request_id), &position);
-  if (seen.ok() && position.size() == 12) {
-    COFFER_ASSIGN_OR_RETURN(
-        auto original,
-        LoadMessage<pb::LogRecord>(
-            *kv_, keys::Log(keys::ReadBe32(position), keys::ReadBe64(position.substr(4)))));
-    if (!original) return DataLoss("request " + request_id + " points at a missing record");
-    return original->result();
-  }
-  if (!seen.ok() && seen.code() != Code::kNotFound) return seen;
+  COFFER_ASSIGN_OR_RETURN(auto original, FindRequest(request_id));
+  if (original) return original->result;
 
   COFFER_ASSIGN_OR_RETURN(pb::LogRecord record, Plan(op));
   uint32_t self = options_.node_id.value;
@@ -439,6 +430,42 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   COFFER_RETURN_IF_ERROR(Apply(txn, record));
   COFFER_RETURN_IF_ERROR(Commit(txn, durability));
   return record.result();
+}
+
+StatusOr<std::optional<ObjectStore::RequestRecord>> ObjectStore::FindRequest(
+    const std::string& request_id) const {
+  std::string position;
+  Status seen = kv_->Get(keys::Request(request_id), &position);
+  if (seen.code() == Code::kNotFound) return std::optional<RequestRecord>();
+  if (!seen.ok()) return seen;
+  if (position.size() != 12) return DataLoss("request row " + request_id + " is damaged");
+  uint32_t origin = keys::ReadBe32(position);
+  uint64_t seq = keys::ReadBe64(position.substr(4));
+  COFFER_ASSIGN_OR_RETURN(auto record, LoadMessage<pb::LogRecord>(*kv_, keys::Log(origin, seq)));
+  if (!record) return DataLoss("request " + request_id + " points at a missing record");
+  return std::optional<RequestRecord>(RequestRecord{origin, seq, record->result()});
+}
+
+Status ObjectStore::ConfirmNames(const VersionVector& frontier) {
+  WriteBatch batch;
+  Status inner = Status::Ok();
+  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kWalletPrefix, "", [&](auto key, auto value) {
+    pb::StoredWallet w;
+    if (!w.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      inner = DataLoss("cannot parse wallet row " + std::string(key));
+      return false;
+    }
+    auto covered = frontier.find(w.create_origin());
+    if (w.created() && !w.confirmed() && covered != frontier.end() &&
+        covered->second >= w.create_seq()) {
+      w.set_confirmed(true);  // node-local: the digest does not change
+      batch.Put(key, w.SerializeAsString());
+    }
+    return true;
+  }));
+  COFFER_RETURN_IF_ERROR(inner);
+  if (batch.empty()) return Status::Ok();
+  return kv_->Write(batch, /*sync=*/false);
 }
 
 StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
@@ -509,7 +536,7 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
       break;
     }
     case pb::LogRecord::kWalletCreated:
-      COFFER_RETURN_IF_ERROR(ApplyWalletCreated(txn, record.wallet_created(), stamp));
+      COFFER_RETURN_IF_ERROR(ApplyWalletCreated(txn, record.wallet_created(), stamp, record.seq()));
       break;
     case pb::LogRecord::kMemberSet: {
       const auto& b = record.member_set();
@@ -700,8 +727,8 @@ void FillNamedEntity(Entity* e, const Body& b, const pb::Stamp& stamp) {
 }
 }  // namespace
 
-Status ObjectStore::ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b,
-                                       const pb::Stamp& stamp) {
+Status ObjectStore::ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp,
+                                       uint64_t seq) {
   if (!Uuid::IsValid(b.uuid())) return InvalidArgument("record with a bad wallet uuid");
   std::string key = keys::Wallet(b.uuid());
   COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredWallet>(txn.reader(), key));
@@ -709,6 +736,8 @@ Status ObjectStore::ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b,
   pb::StoredWallet w = old.value_or(pb::StoredWallet());
   FillNamedEntity(&w, b, stamp);
   w.set_confirmed(options_.confirm_names_on_apply);
+  w.set_create_origin(stamp.origin());
+  w.set_create_seq(seq);
   txn.PutEntity(key, old, w);
   auto old_name = old ? NameKeyOf(pb::ENTITY_WALLET, *old, true) : std::nullopt;
   auto new_name = NameKeyOf(pb::ENTITY_WALLET, w, true);

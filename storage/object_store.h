@@ -95,6 +95,22 @@ class ObjectStore {
   StatusOr<ApplyOutcome> ApplyRemote(const pb::LogRecord& record,
                                      Durability durability = Durability::kSync);
 
+  // Where the record that answered `request_id` is, and its result; nullopt if
+  // no record here carries that id.
+  struct RequestRecord {
+    uint32_t origin;
+    uint64_t seq;
+    pb::OpResult result;
+  };
+  StatusOr<std::optional<RequestRecord>> FindRequest(const std::string& request_id) const;
+
+  // Marks wallets ACTIVE whose creation record is covered by `frontier` (the
+  // replication core's name-confirmation frontier). Node-local; idempotent.
+  Status ConfirmNames(const VersionVector& frontier);
+
+  // Makes every applied record durable (one fsync for many kAsync applies).
+  Status Sync() { return kv_->Sync(); }
+
   // ---- Reads ----
   // NOT_FOUND if absent; PERMISSION_DENIED for material of a non-extractable
   // object; INVALID_STATE for material of a destroyed object; DATA_LOSS if the
@@ -139,7 +155,8 @@ class ObjectStore {
   Status ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const pb::Stamp& stamp);
   Status ApplyAttributesSet(Txn& txn, const pb::AttributesSet& b, const pb::Stamp& stamp);
   Status ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b);
-  Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp);
+  Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp,
+                            uint64_t seq);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
   template <typename Element>

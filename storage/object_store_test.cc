@@ -1,9 +1,11 @@
-// ObjectStore contract, run on RocksDB on a real directory and on MemEnv.
+// ObjectStore contract, run on RocksDB on a real directory, on MemEnv and on
+// the simulation's MemKvDisk.
 #include "storage/object_store.h"
 
 #include <gtest/gtest.h>
 
 #include "storage/keys.h"
+#include "storage/mem_kv_store.h"
 #include "storage/test_util.h"
 
 namespace coffer::storage {
@@ -55,9 +57,12 @@ pb::Op WalletCreate(const std::string& name) {
 class ObjectStoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override { Reopen(); }
+  // Closes the node and opens it again on the same directory (Disk) or the
+  // same simulated disk (SimMem); MemEnv starts empty.
   void Reopen() {
     node_.reset();
-    node_ = testing::MakeNode(GetParam(), dir_.path() + "/db", 1);
+    node_ = GetParam() == Backend::kSimMem ? testing::MakeNodeOnDisk(disk_, 1)
+                                           : testing::MakeNode(GetParam(), dir_.path() + "/db", 1);
     ASSERT_NE(node_, nullptr);
   }
   ObjectStore& store() { return *node_->store; }
@@ -71,6 +76,7 @@ class ObjectStoreContract : public ::testing::TestWithParam<Backend> {
   }
 
   testing::TempDir dir_;
+  std::shared_ptr<MemKvDisk> disk_ = NewMemKvDisk();  // SimMem only
   std::unique_ptr<testing::TestNode> node_;
   int next_request_ = 0;
 };
@@ -339,11 +345,79 @@ TEST_P(ObjectStoreContract, SnapshotIsConsistent) {
   EXPECT_EQ(store().Applied().at(1), 5u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Disk, DiskObjectStoreTest, ::testing::Values(Backend::kDisk),
+INSTANTIATE_TEST_SUITE_P(Disk, DiskObjectStoreTest,
+                         ::testing::Values(Backend::kDisk, Backend::kSimMem),
                          [](const auto& info) { return testing::BackendName(info.param); });
 INSTANTIATE_TEST_SUITE_P(Backends, ObjectStoreContract,
-                         ::testing::Values(Backend::kDisk, Backend::kMemEnv),
+                         ::testing::Values(Backend::kDisk, Backend::kMemEnv, Backend::kSimMem),
                          [](const auto& info) { return testing::BackendName(info.param); });
+
+// ---- A crash of a simulated node ----
+
+// A synced creation, then a second one with the parameter's durability, then a
+// crash of the node's disk and a reopen.
+class CrashTest : public ::testing::TestWithParam<Durability> {};
+
+TEST_P(CrashTest, WriteSurvivesOnlyIfSyncedAndStoreReopensConsistent) {
+  auto disk = NewMemKvDisk();
+  auto node = testing::MakeNodeOnDisk(disk, 1);
+  ASSERT_NE(node, nullptr);
+  auto first = node->store->Execute(CreateKey("first"), "r1", Durability::kSync);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const Digest digest_after_first = node->store->StateDigest();
+  const VersionVector applied_after_first = node->store->Applied();
+  auto second =
+      node->store->Execute(Register(pb::SECRET_DATA, "s3cret", "second"), "r2", GetParam());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  const Digest digest_after_second = node->store->StateDigest();
+  const VersionVector applied_after_second = node->store->Applied();
+  ASSERT_NE(digest_after_first, digest_after_second);
+
+  node.reset();
+  ASSERT_TRUE(disk->Crash().ok());
+  node = testing::MakeNodeOnDisk(disk, 1, /*seed=*/2);  // a restarted node draws new uuids
+  ASSERT_NE(node, nullptr) << "the store opens cleanly after a crash";
+  ObjectStore& store = *node->store;
+  auto recomputed = store.RecomputeDigest();
+  ASSERT_TRUE(recomputed.ok()) << recomputed.status().ToString();
+  EXPECT_EQ(*recomputed, store.StateDigest());
+  EXPECT_TRUE(store.Get(first->uuid(), false).ok()) << "a synced write survives";
+
+  if (GetParam() == Durability::kAsync) {
+    EXPECT_EQ(disk->unsynced_writes_lost(), 1u);
+    EXPECT_EQ(store.Get(second->uuid(), false).status().code(), Code::kNotFound);
+    EXPECT_EQ(store.Applied(), applied_after_first);
+    EXPECT_EQ(store.StateDigest(), digest_after_first);
+    EXPECT_EQ(store.ObjectCount(), 1u);
+    EXPECT_EQ(store.ReadLog(1, 1, 10)->size(), 1u) << "the log record went with its effect";
+    pb::LocateRequest by_name;
+    by_name.set_name("second");
+    EXPECT_TRUE(store.Locate(by_name)->empty()) << "and so did the name claim";
+    // The request id went too: a retry executes again and takes the lost seq.
+    auto retried = store.Execute(Register(pb::SECRET_DATA, "s3cret", "second"), "r2");
+    ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+    EXPECT_NE(retried->uuid(), second->uuid());
+    EXPECT_EQ(store.Applied().at(1), 2u);
+    EXPECT_EQ(*store.RecomputeDigest(), store.StateDigest());
+  } else {
+    EXPECT_EQ(disk->unsynced_writes_lost(), 0u);
+    auto view = store.Get(second->uuid(), true);
+    ASSERT_TRUE(view.ok()) << view.status().ToString();
+    EXPECT_EQ(view->material(), "s3cret");
+    EXPECT_EQ(store.Applied(), applied_after_second);
+    EXPECT_EQ(store.StateDigest(), digest_after_second);
+    EXPECT_EQ(store.ObjectCount(), 2u);
+    auto retried = store.Execute(Register(pb::SECRET_DATA, "s3cret", "second"), "r2");
+    ASSERT_TRUE(retried.ok());
+    EXPECT_EQ(retried->uuid(), second->uuid()) << "an acknowledged request id survives";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Durabilities, CrashTest,
+                         ::testing::Values(Durability::kAsync, Durability::kSync),
+                         [](const auto& info) {
+                           return info.param == Durability::kAsync ? "Async" : "Sync";
+                         });
 
 // ---- Remote records ----
 

@@ -89,6 +89,8 @@ class RocksKvStore final : public KvStore {
     return ToStatus(db_->Write(options, &rocks_batch), "write");
   }
 
+  Status Sync() override { return ToStatus(db_->SyncWAL(), "sync WAL"); }
+
   std::unique_ptr<KvReader> NewSnapshot() const override {
     return std::make_unique<RocksReader>(db_.get(), db_->GetSnapshot());
   }

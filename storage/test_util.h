@@ -1,5 +1,6 @@
 // Helpers shared by storage tests, benchmarks and the simulation: stores on
-// RocksDB's in-memory Env or a real directory with a fast (test-only) scrypt.
+// RocksDB's in-memory Env, a real directory or the simulation's MemKvDisk, with
+// a fast (test-only) scrypt.
 #pragma once
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "storage/crypto.h"
+#include "storage/mem_kv_store.h"
 #include "storage/object_store.h"
 
 namespace coffer::storage::testing {
@@ -20,9 +22,33 @@ inline std::unique_ptr<RootOfTrust> FastRootOfTrust(std::string passphrase = "te
   return std::move(root).value();
 }
 
-enum class Backend { kMemEnv, kDisk };
+enum class Backend {
+  kMemEnv,  // RocksDB on its in-memory Env: gone when the store closes
+  kDisk,    // RocksDB on a real directory
+  kSimMem,  // the simulation's engine (mem_kv_store.h) on a fresh MemKvDisk
+};
 
-inline std::string BackendName(Backend b) { return b == Backend::kMemEnv ? "MemEnv" : "Disk"; }
+inline std::string BackendName(Backend b) {
+  switch (b) {
+    case Backend::kMemEnv:
+      return "MemEnv";
+    case Backend::kDisk:
+      return "Disk";
+    case Backend::kSimMem:
+      return "SimMem";
+  }
+  return "Unknown";
+}
+
+// A KvStore on `backend`. `path` is the RocksDB directory (ignored by kSimMem,
+// which opens a fresh MemKvDisk; use OpenMemKvStore to reopen a given disk).
+inline StatusOr<std::unique_ptr<KvStore>> OpenKvStore(Backend backend, const std::string& path) {
+  if (backend == Backend::kSimMem) return OpenMemKvStore(NewMemKvDisk());
+  RocksOptions options;
+  options.path = path;
+  options.in_memory = backend == Backend::kMemEnv;
+  return OpenRocksKvStore(options);
+}
 
 // A store plus what it borrows (clock, rng, root of trust), owned together.
 struct TestNode {
@@ -33,14 +59,11 @@ struct TestNode {
   explicit TestNode(uint64_t seed) : rng(seed) {}
 };
 
-inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& path,
-                                          uint32_t node_id, uint64_t seed = 1) {
-  auto node = std::make_unique<TestNode>(seed);
-  RocksOptions options;
-  options.path = path;
-  options.in_memory = backend == Backend::kMemEnv;
-  auto kv = OpenRocksKvStore(options);
+// A node on `kv`; nullptr if `kv` or the store fails to open.
+inline std::unique_ptr<TestNode> MakeNodeOn(StatusOr<std::unique_ptr<KvStore>> kv, uint32_t node_id,
+                                            uint64_t seed = 1) {
   if (!kv.ok()) return nullptr;
+  auto node = std::make_unique<TestNode>(seed);
   ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node_id};
   auto store =
@@ -48,6 +71,18 @@ inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& pa
   if (!store.ok()) return nullptr;
   node->store = std::move(store).value();
   return node;
+}
+
+inline std::unique_ptr<TestNode> MakeNode(Backend backend, const std::string& path,
+                                          uint32_t node_id, uint64_t seed = 1) {
+  return MakeNodeOn(OpenKvStore(backend, path), node_id, seed);
+}
+
+// A node on an existing simulated disk, e.g. one reopened after disk->Crash().
+// nullptr if another store is open on `disk`.
+inline std::unique_ptr<TestNode> MakeNodeOnDisk(std::shared_ptr<MemKvDisk> disk, uint32_t node_id,
+                                                uint64_t seed = 1) {
+  return MakeNodeOn(OpenMemKvStore(std::move(disk)), node_id, seed);
 }
 
 // A fresh temporary directory removed on destruction.

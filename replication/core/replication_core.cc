@@ -1,0 +1,341 @@
+#include "replication/core/replication_core.h"
+
+#include <algorithm>
+
+namespace coffer::replication {
+
+namespace {
+uint64_t At(const VersionVector& v, uint32_t origin) {
+  auto it = v.find(origin);
+  return it == v.end() ? 0 : it->second;
+}
+
+void RaiseTo(VersionVector* v, const VersionVector& other) {
+  for (const auto& [origin, seq] : other) {
+    uint64_t& mine = (*v)[origin];
+    mine = std::max(mine, seq);
+  }
+}
+}  // namespace
+
+bool Covers(const VersionVector& a, const VersionVector& b) {
+  for (const auto& [origin, seq] : b) {
+    if (At(a, origin) < seq) return false;
+  }
+  return true;
+}
+
+VersionVector ToVector(const pb::VersionVector& proto) {
+  return VersionVector(proto.applied().begin(), proto.applied().end());
+}
+
+pb::VersionVector ToProto(const VersionVector& vector) {
+  pb::VersionVector out;
+  for (const auto& [origin, seq] : vector) (*out.mutable_applied())[origin] = seq;
+  return out;
+}
+
+std::string_view WriteModeName(WriteMode mode) {
+  switch (mode) {
+    case WriteMode::kReadWrite:
+      return "read-write";
+    case WriteMode::kRestricted:
+      return "restricted";
+    case WriteMode::kReadOnlyNode:
+      return "read-only";
+  }
+  return "unknown";
+}
+
+ReplicationCore::ReplicationCore(uint32_t self, std::vector<Member> members, VersionVector durable,
+                                 CoreOptions options, int64_t now_micros)
+    : self_(self),
+      members_(std::move(members)),
+      options_(options),
+      now_(now_micros),
+      durable_(std::move(durable)),
+      handed_out_(durable_) {
+  for (const auto& m : members_) {
+    if (m.id != self_) links_[m.id] = Link{};
+  }
+  UpdateMode(now_);
+  UpdateConfirmFrontier();
+}
+
+const Member* ReplicationCore::Find(uint32_t id) const {
+  for (const auto& m : members_) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+bool ReplicationCore::LinkUp(const Link& link, int64_t now) const {
+  return link.last_heard > 0 && now - link.last_heard <= options_.failure_detection_micros;
+}
+
+LinkView ReplicationCore::link(uint32_t peer) const {
+  LinkView view;
+  auto it = links_.find(peer);
+  if (it == links_.end()) return view;
+  view.up = LinkUp(it->second, now_);
+  view.last_heard_micros = it->second.last_heard;
+  view.peer_applied = it->second.reported;
+  for (const auto& [origin, seq] : it->second.sent) {
+    uint64_t have = At(it->second.reported, origin);
+    if (seq > have) view.inflight_records += seq - have;
+  }
+  return view;
+}
+
+// ---------------------------------------------------------------- events
+
+void ReplicationCore::Tick(int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  for (auto& [peer, link] : links_) {
+    if (now_ - link.last_report_sent >= options_.heartbeat_interval_micros) SendReport(peer, now_);
+  }
+  SettleAcks(now_);
+  UpdateMode(now_);
+  ScheduleSends(now_);
+  UpdateConfirmFrontier();
+}
+
+void ReplicationCore::Receive(uint32_t from, const pb::ReplicationMessage& message,
+                              int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  auto it = links_.find(from);
+  if (it == links_.end()) return;  // not a member: the link handshake refuses these
+  Link& link = it->second;
+  link.last_heard = now_;
+  if (message.has_report()) {
+    VersionVector before = link.reported;
+    RaiseTo(&link.reported, ToVector(message.report().applied()));
+    if (link.reported != before) link.last_progress = now_;
+    // Nothing to resend below what the peer has.
+    RaiseTo(&link.sent, link.reported);
+  } else if (message.has_records()) {
+    for (const auto& record : message.records().records()) {
+      uint32_t origin = record.origin();
+      if (origin == 0 || record.seq() <= At(handed_out_, origin)) continue;  // duplicate
+      auto& buffer = buffered_[origin];
+      if (buffer.size() >= options_.max_buffered_records && !buffer.count(record.seq())) {
+        continue;  // dropped: the sender retransmits after its timeout
+      }
+      buffer.emplace(record.seq(), record);
+    }
+    // Acknowledge even an all-duplicate batch, so the sender learns what we have.
+    link.report_due = true;
+    ReleaseContiguous();
+  }
+  SettleAcks(now_);
+  UpdateMode(now_);
+  ScheduleSends(now_);
+  UpdateConfirmFrontier();
+}
+
+Status ReplicationCore::CheckCriticalWrite() const {
+  switch (mode_) {
+    case WriteMode::kReadWrite:
+      return Status::Ok();
+    case WriteMode::kReadOnlyNode:
+      return Status(Code::kReadOnlyNode,
+                    "this is a read-only node; send critical writes to a read-write node");
+    case WriteMode::kRestricted:
+      break;
+  }
+  return Status(Code::kReadOnlyRestricted,
+                mode_reason_ +
+                    "; critical writes are refused until the pair is back, "
+                    "send them to another read-write node");
+}
+
+void ReplicationCore::OnLocalCommit(uint64_t seq, std::optional<uint64_t> token,
+                                    int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  durable_[self_] = std::max(At(durable_, self_), seq);
+  handed_out_[self_] = std::max(At(handed_out_, self_), seq);
+  if (token) {
+    if (options_.test_only_ack_before_peer_persisted) {
+      out_.acked.push_back(*token);
+    } else {
+      pending_acks_[seq] = PendingAck{*token, now_ + options_.pair_ack_timeout_micros};
+    }
+  }
+  ScheduleSends(now_);
+  UpdateConfirmFrontier();
+}
+
+void ReplicationCore::OnApplied(const VersionVector& durable, int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  VersionVector before = durable_;
+  RaiseTo(&durable_, durable);
+  // Anything handed out but not applied (the store refused it) must be
+  // received again: forget it, and the sender's retransmission brings it back.
+  for (auto& [origin, seq] : handed_out_) seq = At(durable_, origin);
+  RaiseTo(&handed_out_, durable_);
+  if (durable_ != before) {
+    for (auto& [peer, link] : links_) {
+      if (link.report_due || LinkUp(link, now_)) SendReport(peer, now_);
+    }
+  }
+  SettleAcks(now_);
+  UpdateMode(now_);
+  ScheduleSends(now_);
+  UpdateConfirmFrontier();
+}
+
+void ReplicationCore::OnSendFailed(uint32_t peer) {
+  auto it = links_.find(peer);
+  if (it != links_.end()) it->second.sent = it->second.reported;
+}
+
+ReplicationCore::Output ReplicationCore::TakeOutput() {
+  Output out = std::move(out_);
+  out_ = Output{};
+  return out;
+}
+
+// ---------------------------------------------------------------- decisions
+
+void ReplicationCore::SendReport(uint32_t to, int64_t now) {
+  Outbound outbound{to, {}};
+  auto* report = outbound.message.mutable_report();
+  *report->mutable_applied() = ToProto(durable_);
+  report->set_sent_micros(now);
+  out_.messages.push_back(std::move(outbound));
+  Link& link = links_[to];
+  link.last_report_sent = now;
+  link.report_due = false;
+}
+
+void ReplicationCore::ReleaseContiguous() {
+  for (auto& [origin, buffer] : buffered_) {
+    uint64_t next = At(handed_out_, origin) + 1;
+    while (!buffer.empty() && buffer.begin()->first < next) buffer.erase(buffer.begin());
+    while (!buffer.empty() && buffer.begin()->first == next) {
+      out_.to_apply.push_back(std::move(buffer.begin()->second));
+      buffer.erase(buffer.begin());
+      handed_out_[origin] = next++;
+    }
+  }
+}
+
+void ReplicationCore::SettleAcks(int64_t now) {
+  const Member* me = Find(self_);
+  uint64_t confirmed = 0;
+  if (me != nullptr && me->peer != 0) confirmed = At(links_[me->peer].reported, self_);
+  for (auto it = pending_acks_.begin(); it != pending_acks_.end();) {
+    if (it->first <= confirmed) {
+      out_.acked.push_back(it->second.token);
+      it = pending_acks_.erase(it);
+    } else if (now >= it->second.deadline) {
+      out_.failed.emplace_back(
+          it->second.token,
+          Status(Code::kOutcomeUnknown,
+                 "the pair peer did not confirm record " + std::to_string(it->first) + " within " +
+                     std::to_string(options_.pair_ack_timeout_micros / 1000) +
+                     " ms; retry with the same request id (on any node)"));
+      it = pending_acks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ReplicationCore::UpdateMode(int64_t now) {
+  const Member* me = Find(self_);
+  if (me == nullptr) {
+    mode_ = WriteMode::kRestricted;
+    mode_reason_ = "node is not a member";
+    return;
+  }
+  if (me->role == Role::kReadOnly) {
+    mode_ = WriteMode::kReadOnlyNode;
+    mode_reason_ = "read-only node";
+    return;
+  }
+  if (me->peer == 0) {
+    mode_ = WriteMode::kRestricted;
+    mode_reason_ = "read-only restricted: no read-write peer";
+    return;
+  }
+  const Link& link = links_[me->peer];
+  if (!LinkUp(link, now)) {
+    mode_ = WriteMode::kRestricted;
+    mode_reason_ =
+        link.last_heard == 0
+            ? "read-only restricted: peer node " + std::to_string(me->peer) + " not heard from yet"
+            : "read-only restricted: link to peer node " + std::to_string(me->peer) + " down for " +
+                  std::to_string((now - link.last_heard) / 1000) + " ms";
+    return;
+  }
+  if (mode_ == WriteMode::kReadWrite) return;
+  // Back to read-write only once the pair has caught up with each other.
+  bool peer_has_mine = At(link.reported, self_) >= At(durable_, self_);
+  bool have_peers = At(durable_, me->peer) >= At(link.reported, me->peer);
+  if (peer_has_mine && have_peers) {
+    mode_ = WriteMode::kReadWrite;
+    mode_reason_.clear();
+  } else {
+    mode_ = WriteMode::kRestricted;
+    mode_reason_ = "read-only restricted: catching up with peer node " + std::to_string(me->peer);
+  }
+}
+
+void ReplicationCore::ScheduleSends(int64_t now) {
+  for (auto& [peer, link] : links_) {
+    if (!LinkUp(link, now)) continue;
+    uint64_t inflight = 0;
+    for (const auto& [origin, seq] : link.sent) {
+      uint64_t have = At(link.reported, origin);
+      if (seq > have) inflight += seq - have;
+    }
+    if (inflight > 0 && now - link.last_progress > options_.retransmit_micros) {
+      link.sent = link.reported;  // nothing acknowledged for a while: send again
+      link.last_progress = now;
+      inflight = 0;
+    }
+    for (const auto& [origin, have] : durable_) {
+      uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
+      while (next <= have && inflight < options_.max_inflight_records) {
+        uint64_t count = std::min<uint64_t>({options_.max_batch_records, have - next + 1,
+                                             options_.max_inflight_records - inflight});
+        out_.sends.push_back(SendRecords{peer, origin, next, count});
+        if (inflight == 0) link.last_progress = now;  // the retransmit clock starts now
+        link.sent[origin] = next + count - 1;
+        inflight += count;
+        next += count;
+      }
+    }
+  }
+}
+
+void ReplicationCore::UpdateConfirmFrontier() {
+  // A record is confirmed once every enabled node reported a vector covering
+  // it and this node applied everything those reports cover (semantics 4.5).
+  std::vector<const VersionVector*> reports;
+  for (const auto& m : members_) {
+    if (!m.enabled) continue;
+    if (m.id == self_) {
+      reports.push_back(&durable_);
+    } else {
+      reports.push_back(&links_[m.id].reported);
+    }
+  }
+  if (reports.empty()) return;
+  VersionVector max_v;
+  for (const auto* r : reports) RaiseTo(&max_v, *r);
+  if (!Covers(durable_, max_v)) return;
+  VersionVector min_v = max_v;
+  for (auto& [origin, seq] : min_v) {
+    for (const auto* r : reports) seq = std::min(seq, At(*r, origin));
+  }
+  VersionVector merged = frontier_;
+  RaiseTo(&merged, min_v);
+  if (merged != frontier_) {
+    frontier_ = merged;
+    out_.confirm_frontier = frontier_;
+  }
+}
+
+}  // namespace coffer::replication

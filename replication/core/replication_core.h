@@ -1,0 +1,182 @@
+// ReplicationCore: the replication protocol of one node as a state machine
+// without I/O (architecture.md example 3). It reads no clock, opens no socket,
+// starts no thread and touches no storage: the driver (replication/replicator.h
+// for real nodes and the simulation) feeds it events with the current time and
+// performs what TakeOutput() returns.
+//
+// What it decides:
+//  - per link: up or down (failure detection from heard messages), what the
+//    peer has durably applied (its reported version vector), what was sent to
+//    it and not yet acknowledged (a bounded window: backpressure);
+//  - which records to send to which peer, from any origin, in batches, so a
+//    node can catch up from anyone;
+//  - which received records are contiguous per origin and may be applied, in
+//    order and exactly once (duplicates dropped, gaps wait);
+//  - the node's write mode: read-write, READ_ONLY_RESTRICTED (no peer, or the
+//    peer link down longer than the detection bound, until the pair has caught
+//    up again) or READ_ONLY_NODE;
+//  - when a critical write may be acknowledged (its pair peer reported it
+//    durably applied) or must fail with OUTCOME_UNKNOWN (pair timeout);
+//  - the name-confirmation frontier (semantics.md 4.5).
+//
+// Threading: not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "proto/replication.pb.h"
+
+namespace coffer::replication {
+
+// origin -> highest contiguous seq applied.
+using VersionVector = std::map<uint32_t, uint64_t>;
+
+// a >= b in every component (missing components are 0).
+bool Covers(const VersionVector& a, const VersionVector& b);
+VersionVector ToVector(const pb::VersionVector& proto);
+pb::VersionVector ToProto(const VersionVector& vector);
+
+enum class Role { kReadWrite, kReadOnly };
+
+struct Member {
+  uint32_t id = 0;
+  Role role = Role::kReadWrite;
+  uint32_t peer = 0;    // the read-write peer, 0 if none
+  bool enabled = true;  // counts for name confirmation and is replicated with
+};
+
+struct CoreOptions {
+  // A heartbeat (Report) goes to every peer this often. Default: 100 ms.
+  int64_t heartbeat_interval_micros = 100'000;
+  // A link with nothing heard for this long is down. Default: 1 s.
+  int64_t failure_detection_micros = 1'000'000;
+  // A critical write not confirmed by the pair peer within this time fails
+  // with OUTCOME_UNKNOWN. Default: 2 s.
+  int64_t pair_ack_timeout_micros = 2'000'000;
+  // Sent but unacknowledged records are sent again after this. Default: 300 ms.
+  int64_t retransmit_micros = 300'000;
+  // Records per batch. Default: 256.
+  uint32_t max_batch_records = 256;
+  // Unacknowledged records in flight per peer (backpressure). Default: 4096.
+  uint32_t max_inflight_records = 4096;
+  // Received records held while waiting for a gap to fill, per origin. Default: 8192.
+  uint32_t max_buffered_records = 8192;
+  // TEST ONLY: acknowledge critical writes before the pair peer has them. A
+  // planted bug that the simulation's checkers must catch. Default: false.
+  bool test_only_ack_before_peer_persisted = false;
+};
+
+enum class WriteMode { kReadWrite, kRestricted, kReadOnlyNode };
+std::string_view WriteModeName(WriteMode mode);
+
+struct LinkView {
+  bool up = false;
+  int64_t last_heard_micros = 0;  // 0: never
+  VersionVector peer_applied;     // as last reported
+  uint64_t inflight_records = 0;
+};
+
+class ReplicationCore {
+ public:
+  // `members` must contain `self`. `durable` is what the local store has
+  // durably applied (after a restart: what survived).
+  ReplicationCore(uint32_t self, std::vector<Member> members, VersionVector durable,
+                  CoreOptions options, int64_t now_micros);
+
+  // ---- Events ----
+  void Tick(int64_t now_micros);
+  // A message from a linked node. Records from the future beyond the clock
+  // guard are the store's concern (ApplyRemote refuses them).
+  void Receive(uint32_t from, const pb::ReplicationMessage& message, int64_t now_micros);
+  // OK if a critical write may be accepted now, else READ_ONLY_RESTRICTED
+  // (with the reason) or READ_ONLY_NODE. Nothing is written when refused.
+  Status CheckCriticalWrite() const;
+  // A local write was durably committed as (self, seq). For critical writes
+  // `token` is acknowledged once the pair peer reports it, or failed.
+  void OnLocalCommit(uint64_t seq, std::optional<uint64_t> token, int64_t now_micros);
+  // The driver durably applied records; `durable` is the store's new vector.
+  void OnApplied(const VersionVector& durable, int64_t now_micros);
+  // The driver could not read records it was asked to send (e.g. collected
+  // by log GC); they are asked for again later.
+  void OnSendFailed(uint32_t peer);
+
+  // ---- Output ----
+  struct SendRecords {
+    uint32_t peer;
+    uint32_t origin;
+    uint64_t from_seq;
+    uint64_t count;
+  };
+  struct Outbound {
+    uint32_t to;
+    pb::ReplicationMessage message;
+  };
+  struct Output {
+    std::vector<Outbound> messages;
+    // Read these records from the local log and send them as a RecordBatch.
+    std::vector<SendRecords> sends;
+    // Apply in this order (each origin contiguous from the durable vector).
+    std::vector<pb::LogRecord> to_apply;
+    std::vector<uint64_t> acked;                      // critical writes done
+    std::vector<std::pair<uint64_t, Status>> failed;  // OUTCOME_UNKNOWN
+    std::optional<VersionVector> confirm_frontier;    // grew since last output
+    bool empty() const {
+      return messages.empty() && sends.empty() && to_apply.empty() && acked.empty() &&
+             failed.empty() && !confirm_frontier;
+    }
+  };
+  Output TakeOutput();
+
+  // ---- Observation ----
+  WriteMode mode() const { return mode_; }
+  const std::string& mode_reason() const { return mode_reason_; }
+  const VersionVector& durable() const { return durable_; }
+  LinkView link(uint32_t peer) const;
+  const VersionVector& confirm_frontier() const { return frontier_; }
+  size_t pending_critical_writes() const { return pending_acks_.size(); }
+
+ private:
+  struct Link {
+    int64_t last_heard = 0;  // 0: never
+    int64_t last_progress = 0;
+    int64_t last_report_sent = 0;
+    VersionVector reported;  // peer's durable vector
+    VersionVector sent;      // highest seq sent per origin (optimistic)
+    bool report_due = false;
+  };
+  struct PendingAck {
+    uint64_t token;
+    int64_t deadline;
+  };
+
+  const Member* Find(uint32_t id) const;
+  bool LinkUp(const Link& link, int64_t now) const;
+  void UpdateMode(int64_t now);
+  void ScheduleSends(int64_t now);
+  void ReleaseContiguous();
+  void SettleAcks(int64_t now);
+  void UpdateConfirmFrontier();
+  void SendReport(uint32_t to, int64_t now);
+
+  uint32_t self_;
+  std::vector<Member> members_;
+  CoreOptions options_;
+  int64_t now_;
+  VersionVector durable_;
+  VersionVector handed_out_;  // given to the driver to apply (>= durable_)
+  std::map<uint32_t, Link> links_;
+  std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
+  std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack
+  WriteMode mode_ = WriteMode::kRestricted;
+  std::string mode_reason_;
+  VersionVector frontier_;
+  Output out_;
+};
+
+}  // namespace coffer::replication

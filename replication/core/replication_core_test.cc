@@ -1,0 +1,194 @@
+// The core alone: messages in, decisions out, time given by the test.
+#include "replication/core/replication_core.h"
+
+#include <gtest/gtest.h>
+
+namespace coffer::replication {
+namespace {
+
+constexpr int64_t kMs = 1000;
+
+std::vector<Member> Pair() {
+  return {{1, Role::kReadWrite, 2, true}, {2, Role::kReadWrite, 1, true}};
+}
+
+pb::ReplicationMessage ReportOf(const VersionVector& v) {
+  pb::ReplicationMessage m;
+  *m.mutable_report()->mutable_applied() = ToProto(v);
+  return m;
+}
+
+pb::LogRecord Record(uint32_t origin, uint64_t seq) {
+  pb::LogRecord r;
+  r.set_origin(origin);
+  r.set_seq(seq);
+  return r;
+}
+
+pb::ReplicationMessage Batch(std::vector<pb::LogRecord> records) {
+  pb::ReplicationMessage m;
+  for (auto& r : records) *m.mutable_records()->add_records() = r;
+  return m;
+}
+
+TEST(ReplicationCoreTest, UnpairedReadWriteNodeIsRestrictedAndReadOnlyNodeRefuses) {
+  ReplicationCore alone(1, {{1, Role::kReadWrite, 0, true}}, {}, {}, 0);
+  EXPECT_EQ(alone.CheckCriticalWrite().code(), Code::kReadOnlyRestricted);
+  EXPECT_NE(alone.CheckCriticalWrite().message().find("no read-write peer"), std::string::npos);
+  ReplicationCore ro(3,
+                     {{1, Role::kReadWrite, 2, true},
+                      {2, Role::kReadWrite, 1, true},
+                      {3, Role::kReadOnly, 0, true}},
+                     {}, {}, 0);
+  EXPECT_EQ(ro.CheckCriticalWrite().code(), Code::kReadOnlyNode);
+}
+
+TEST(ReplicationCoreTest, PairBecomesReadWriteWhenCaughtUpAndRestrictedAfterDetectionBound) {
+  ReplicationCore a(1, Pair(), {}, {}, 0);
+  EXPECT_EQ(a.mode(), WriteMode::kRestricted) << "peer not heard from yet";
+  a.Receive(2, ReportOf({}), 10 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kReadWrite);
+  a.Tick(10 * kMs + 900 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kReadWrite) << "within the detection bound";
+  a.Tick(10 * kMs + 1001 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kRestricted);
+  EXPECT_EQ(a.CheckCriticalWrite().code(), Code::kReadOnlyRestricted);
+}
+
+TEST(ReplicationCoreTest, ReturnsToReadWriteOnlyAfterThePairCaughtUp) {
+  ReplicationCore a(1, Pair(), {{1, 5}}, {}, 0);
+  a.Receive(2, ReportOf({{1, 3}}), 10 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kRestricted) << "peer lacks records 4 and 5";
+  EXPECT_NE(a.mode_reason().find("catching up"), std::string::npos);
+  a.Receive(2, ReportOf({{1, 5}, {2, 2}}), 20 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kRestricted) << "we lack the peer's records";
+  a.OnApplied({{1, 5}, {2, 2}}, 30 * kMs);
+  EXPECT_EQ(a.mode(), WriteMode::kReadWrite);
+}
+
+TEST(ReplicationCoreTest, CriticalWriteIsAckedOnlyWhenThePeerReportsIt) {
+  ReplicationCore a(1, Pair(), {}, {}, 0);
+  a.Receive(2, ReportOf({}), 1 * kMs);
+  ASSERT_TRUE(a.CheckCriticalWrite().ok());
+  a.OnLocalCommit(1, 77, 2 * kMs);
+  auto out = a.TakeOutput();
+  EXPECT_TRUE(out.acked.empty());
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].peer, 2u);
+  EXPECT_EQ(out.sends[0].origin, 1u);
+  EXPECT_EQ(out.sends[0].from_seq, 1u);
+  EXPECT_EQ(out.sends[0].count, 1u);
+  a.Receive(2, ReportOf({{1, 1}}), 3 * kMs);
+  out = a.TakeOutput();
+  ASSERT_EQ(out.acked.size(), 1u);
+  EXPECT_EQ(out.acked[0], 77u);
+}
+
+TEST(ReplicationCoreTest, UnconfirmedCriticalWriteFailsWithOutcomeUnknown) {
+  CoreOptions options;
+  options.pair_ack_timeout_micros = 50 * kMs;
+  ReplicationCore a(1, Pair(), {}, options, 0);
+  a.Receive(2, ReportOf({}), 1 * kMs);
+  a.OnLocalCommit(1, 5, 2 * kMs);
+  a.Tick(40 * kMs);
+  EXPECT_TRUE(a.TakeOutput().failed.empty());
+  a.Tick(60 * kMs);
+  auto out = a.TakeOutput();
+  ASSERT_EQ(out.failed.size(), 1u);
+  EXPECT_EQ(out.failed[0].first, 5u);
+  EXPECT_EQ(out.failed[0].second.code(), Code::kOutcomeUnknown);
+}
+
+TEST(ReplicationCoreTest, PlantedBugAcksBeforeThePeerHasTheRecord) {
+  CoreOptions options;
+  options.test_only_ack_before_peer_persisted = true;
+  ReplicationCore a(1, Pair(), {}, options, 0);
+  a.Receive(2, ReportOf({}), 1 * kMs);
+  a.OnLocalCommit(1, 9, 2 * kMs);
+  EXPECT_EQ(a.TakeOutput().acked.size(), 1u);
+}
+
+TEST(ReplicationCoreTest, RecordsApplyInOrderExactlyOnceAndGapsWait) {
+  ReplicationCore b(2, Pair(), {}, {}, 0);
+  b.Receive(1, Batch({Record(1, 2), Record(1, 3)}), 1 * kMs);
+  EXPECT_TRUE(b.TakeOutput().to_apply.empty()) << "seq 1 missing";
+  b.Receive(1, Batch({Record(1, 1), Record(1, 2)}), 2 * kMs);
+  auto out = b.TakeOutput();
+  ASSERT_EQ(out.to_apply.size(), 3u);
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(out.to_apply[i].seq(), i + 1);
+  b.OnApplied({{1, 3}}, 3 * kMs);
+  b.Receive(1, Batch({Record(1, 3)}), 4 * kMs);
+  EXPECT_TRUE(b.TakeOutput().to_apply.empty()) << "duplicate";
+}
+
+TEST(ReplicationCoreTest, RecordsTheStoreRefusedAreReceivedAgain) {
+  ReplicationCore b(2, Pair(), {}, {}, 0);
+  b.Receive(1, Batch({Record(1, 1)}), 1 * kMs);
+  ASSERT_EQ(b.TakeOutput().to_apply.size(), 1u);
+  b.OnApplied({}, 2 * kMs);  // the store did not apply it
+  b.Receive(1, Batch({Record(1, 1)}), 3 * kMs);
+  EXPECT_EQ(b.TakeOutput().to_apply.size(), 1u);
+}
+
+TEST(ReplicationCoreTest, SendsWhatThePeerLacksFromAnyOriginWithinTheWindow) {
+  CoreOptions options;
+  options.max_batch_records = 10;
+  options.max_inflight_records = 25;
+  ReplicationCore c(3,
+                    {{1, Role::kReadWrite, 2, true},
+                     {2, Role::kReadWrite, 1, true},
+                     {3, Role::kReadOnly, 0, true}},
+                    {{1, 100}, {2, 4}}, options, 0);
+  c.Receive(2, ReportOf({{1, 90}, {2, 4}}), 1 * kMs);
+  auto out = c.TakeOutput();
+  uint64_t to_peer2 = 0;
+  for (const auto& s : out.sends) {
+    if (s.peer == 2) {
+      EXPECT_EQ(s.origin, 1u);
+      to_peer2 += s.count;
+    }
+  }
+  EXPECT_EQ(to_peer2, 10u) << "origin 1 records 91..100, nothing of origin 2";
+  c.Receive(1, ReportOf({{2, 0}}), 2 * kMs);
+  out = c.TakeOutput();
+  uint64_t to_peer1 = 0;
+  for (const auto& s : out.sends) {
+    if (s.peer == 1) to_peer1 += s.count;
+  }
+  EXPECT_EQ(to_peer1, 25u) << "bounded by the in-flight window";
+  EXPECT_EQ(c.link(1).inflight_records, 25u);
+}
+
+TEST(ReplicationCoreTest, UnacknowledgedRecordsAreResentAfterTheRetransmitTimeout) {
+  ReplicationCore a(1, Pair(), {{1, 3}}, {}, 0);
+  a.Receive(2, ReportOf({}), 1 * kMs);
+  ASSERT_EQ(a.TakeOutput().sends.size(), 1u);
+  a.Receive(2, ReportOf({}), 100 * kMs);
+  EXPECT_TRUE(a.TakeOutput().sends.empty()) << "still in flight";
+  a.Receive(2, ReportOf({}), 400 * kMs);
+  auto out = a.TakeOutput();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].from_seq, 1u);
+}
+
+TEST(ReplicationCoreTest, NamesConfirmOnceEveryEnabledNodeReportedAndWeAppliedTheirReports) {
+  std::vector<Member> three = {{1, Role::kReadWrite, 2, true},
+                               {2, Role::kReadWrite, 1, true},
+                               {3, Role::kReadOnly, 0, true}};
+  ReplicationCore a(1, three, {{1, 1}}, {}, 0);
+  a.Receive(2, ReportOf({{1, 1}, {2, 1}}), 1 * kMs);
+  EXPECT_FALSE(Covers(a.confirm_frontier(), {{1, 1}})) << "node 3 has not reported";
+  a.Receive(3, ReportOf({{1, 1}}), 2 * kMs);
+  EXPECT_FALSE(Covers(a.confirm_frontier(), {{1, 1}})) << "we lack node 2's record 2:1";
+  a.OnApplied({{1, 1}, {2, 1}}, 3 * kMs);
+  EXPECT_TRUE(Covers(a.confirm_frontier(), {{1, 1}}));
+  EXPECT_FALSE(Covers(a.confirm_frontier(), {{2, 1}})) << "node 3 lacks 2:1";
+  // A disabled node does not hold confirmation back.
+  three[2].enabled = false;
+  ReplicationCore b(1, three, {{1, 1}, {2, 1}}, {}, 0);
+  b.Receive(2, ReportOf({{1, 1}, {2, 1}}), 1 * kMs);
+  EXPECT_TRUE(Covers(b.confirm_frontier(), {{1, 1}, {2, 1}}));
+}
+
+}  // namespace
+}  // namespace coffer::replication

@@ -1,0 +1,111 @@
+#include "replication/replicator.h"
+
+namespace coffer::replication {
+
+Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
+                       CoreOptions options, Transport& transport, const Clock& clock)
+    : store_(store),
+      transport_(transport),
+      clock_(clock),
+      core_(store.node_id().value, std::move(members), store.Applied(), options,
+            clock.MonotonicMicros()) {
+  Pump();
+}
+
+void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDone done) {
+  int64_t now = clock_.MonotonicMicros();
+  auto prior = store_.FindRequest(request_id);
+  if (!prior.ok()) return done(prior.status());
+  if (*prior) {
+    // A retry. Our own record is answered once the pair peer has it (the
+    // original attempt may have ended with OUTCOME_UNKNOWN); a record from
+    // another origin is already on two nodes: its origin and this one.
+    uint64_t token = next_token_++;
+    waiting_[token] = Waiting{(*prior)->result, std::move(done)};
+    if ((*prior)->origin == store_.node_id().value && core_.mode() != WriteMode::kReadOnlyNode) {
+      core_.OnLocalCommit((*prior)->seq, token, now);
+    } else {
+      Finish(token, (*prior)->result);
+    }
+    Pump();
+    return;
+  }
+  Status allowed = core_.CheckCriticalWrite();
+  if (!allowed.ok()) return done(allowed);
+  auto result = store_.Execute(op, request_id, storage::Durability::kSync);
+  if (!result.ok()) return done(result.status());
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{*result, std::move(done)};
+  core_.OnLocalCommit(store_.Applied().at(store_.node_id().value), token, now);
+  Pump();
+}
+
+void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
+  core_.Receive(from, message, clock_.MonotonicMicros());
+  Pump();
+}
+
+void Replicator::Tick() {
+  core_.Tick(clock_.MonotonicMicros());
+  Pump();
+}
+
+void Replicator::Finish(uint64_t token, StatusOr<pb::OpResult> result) {
+  auto it = waiting_.find(token);
+  if (it == waiting_.end()) return;
+  WriteDone done = std::move(it->second.done);
+  waiting_.erase(it);
+  done(std::move(result));
+}
+
+void Replicator::Pump() {
+  // Bounded: each round either drains output or the core has nothing new.
+  for (int round = 0; round < 64; ++round) {
+    ReplicationCore::Output out = core_.TakeOutput();
+    if (out.empty()) return;
+    for (const auto& m : out.messages) transport_.Send(m.to, m.message);
+    for (const auto& s : out.sends) {
+      auto records = store_.ReadLog(s.origin, s.from_seq, s.count);
+      if (!records.ok() || records->empty()) {
+        core_.OnSendFailed(s.peer);
+        continue;
+      }
+      pb::ReplicationMessage batch;
+      for (auto& r : *records) *batch.mutable_records()->add_records() = std::move(r);
+      transport_.Send(s.peer, batch);
+      if (records->size() < s.count) core_.OnSendFailed(s.peer);
+    }
+    if (!out.to_apply.empty()) {
+      // Group commit: apply unsynced, then one sync makes them all durable
+      // before the core reports them (and so acknowledges them to the sender).
+      std::map<uint32_t, bool> origin_failed;
+      for (const auto& record : out.to_apply) {
+        if (origin_failed[record.origin()]) continue;  // later records would be gaps
+        auto applied = store_.ApplyRemote(record, storage::Durability::kAsync);
+        if (!applied.ok()) {
+          origin_failed[record.origin()] = true;
+          ++apply_errors_;
+          last_apply_error_ = applied.status();
+        }
+      }
+      Status synced = store_.Sync();
+      if (!synced.ok()) {
+        ++apply_errors_;
+        last_apply_error_ = synced;
+      } else {
+        core_.OnApplied(store_.Applied(), clock_.MonotonicMicros());
+      }
+    }
+    for (uint64_t token : out.acked) {
+      auto it = waiting_.find(token);
+      if (it != waiting_.end()) Finish(token, it->second.result);
+    }
+    for (auto& [token, status] : out.failed) Finish(token, status);
+    if (out.confirm_frontier) {
+      Status confirmed = store_.ConfirmNames(*out.confirm_frontier);
+      if (!confirmed.ok()) last_apply_error_ = confirmed;
+    }
+  }
+}
+
+}  // namespace coffer::replication

@@ -1,0 +1,68 @@
+// Replicator: one node's replication driver. Binds the sans-IO
+// ReplicationCore to the node's ObjectStore and a Transport, and performs what
+// the core decides: sends messages, reads records to send from the log,
+// applies received records (many unsynced, then one sync: group commit),
+// acknowledges or fails client writes, confirms names.
+//
+// It reads time from the injected Clock and does no other I/O of its own, so
+// the simulation runs the same code as a real node.
+//
+// Threading: not thread-safe; the node's store thread (or the simulation)
+// calls every method. Callbacks run on that thread, inside the call.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "common/clock.h"
+#include "replication/core/replication_core.h"
+#include "replication/transport.h"
+#include "storage/object_store.h"
+
+namespace coffer::replication {
+
+class Replicator {
+ public:
+  using WriteDone = std::function<void(StatusOr<pb::OpResult>)>;
+
+  // The store must outlive the replicator and be used only through it.
+  Replicator(storage::ObjectStore& store, std::vector<Member> members, CoreOptions options,
+             Transport& transport, const Clock& clock);
+
+  // A client's critical write. `done` runs once: with the result after the
+  // pair peer durably applied the record, or with READ_ONLY_RESTRICTED /
+  // READ_ONLY_NODE (nothing written), a validation error (nothing written),
+  // or OUTCOME_UNKNOWN (pair timeout; a retry with the same request id is
+  // safe on any node). A retry of an id this node already has is answered
+  // once the pair peer has that record.
+  void Write(const pb::Op& op, const std::string& request_id, WriteDone done);
+
+  void Receive(uint32_t from, const pb::ReplicationMessage& message);
+  // Heartbeats, timeouts, sends. Call it often (every few ms).
+  void Tick();
+
+  const ReplicationCore& core() const { return core_; }
+  // Errors met while applying or reading records (counted, then retried by the protocol).
+  uint64_t apply_errors() const { return apply_errors_; }
+  const Status& last_apply_error() const { return last_apply_error_; }
+
+ private:
+  void Pump();
+  void Finish(uint64_t token, StatusOr<pb::OpResult> result);
+
+  storage::ObjectStore& store_;
+  Transport& transport_;
+  const Clock& clock_;
+  ReplicationCore core_;
+  uint64_t next_token_ = 1;
+  struct Waiting {
+    pb::OpResult result;
+    WriteDone done;
+  };
+  std::map<uint64_t, Waiting> waiting_;
+  uint64_t apply_errors_ = 0;
+  Status last_apply_error_;
+};
+
+}  // namespace coffer::replication

@@ -1,0 +1,197 @@
+#include "storage/mem_kv_store.h"
+
+#include <utility>
+
+namespace coffer::storage {
+namespace {
+
+using Map = std::map<std::string, std::string, std::less<>>;
+
+// Applies `batch` to `map` in order; keeps `*bytes` (if set) equal to the sum
+// of key and value sizes in `map`.
+void ApplyBatch(const WriteBatch& batch, Map& map, uint64_t* bytes) {
+  uint64_t unused = 0;
+  uint64_t& total = bytes != nullptr ? *bytes : unused;
+  for (const auto& e : batch.entries()) {
+    auto it = map.find(e.key);
+    if (it != map.end()) {
+      total -= it->first.size() + it->second.size();
+      if (e.is_delete) {
+        map.erase(it);
+      } else {
+        it->second = e.value;
+        total += it->first.size() + it->second.size();
+      }
+    } else if (!e.is_delete) {
+      map.emplace(e.key, e.value);
+      total += e.key.size() + e.value.size();
+    }
+  }
+}
+
+// Same rules as the RocksDB store: seek to `start` (or `prefix` when `start` is
+// empty), stop at the first key outside `prefix`.
+Status ScanMap(const Map& map, std::string_view prefix, std::string_view start,
+               const KvVisitor& visit) {
+  std::string_view seek = start.empty() ? prefix : start;
+  for (auto it = map.lower_bound(seek); it != map.end(); ++it) {
+    std::string_view key = it->first;
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, it->second)) break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// Keeps one version readable without the mutex until destroyed.
+class MemKvDisk::Pin {
+ public:
+  explicit Pin(std::shared_ptr<const MemKvDisk> disk)
+      : disk_(std::move(disk)), version_(disk_->PinCurrent()) {}
+  Pin(const Pin&) = delete;
+  Pin& operator=(const Pin&) = delete;
+  ~Pin() { disk_->Unpin(*version_); }
+  const Map& map() const { return version_->map; }
+
+ private:
+  std::shared_ptr<const MemKvDisk> disk_;
+  std::shared_ptr<Version> version_;
+};
+
+// A snapshot: reads one pinned version.
+class MemKvDisk::Reader final : public KvReader {
+ public:
+  explicit Reader(std::shared_ptr<const MemKvDisk> disk) : pin_(std::move(disk)) {}
+
+  Status Get(std::string_view key, std::string* value) const override {
+    auto it = pin_.map().find(key);
+    if (it == pin_.map().end()) return NotFound("get: " + std::string(key));
+    *value = it->second;
+    return Status::Ok();
+  }
+  Status Scan(std::string_view prefix, std::string_view start,
+              const KvVisitor& visit) const override {
+    return ScanMap(pin_.map(), prefix, start, visit);
+  }
+
+ private:
+  Pin pin_;
+};
+
+class MemKvDisk::Store final : public KvStore {
+ public:
+  explicit Store(std::shared_ptr<MemKvDisk> disk) : disk_(std::move(disk)) {}
+  ~Store() override {
+    std::lock_guard<std::mutex> lock(disk_->mu_);
+    disk_->open_ = false;
+  }
+
+  Status Get(std::string_view key, std::string* value) const override {
+    return disk_->Get(key, value);
+  }
+  // Reads a pinned version, like a RocksDB iterator's implicit snapshot, so
+  // the visitor may read and write the store.
+  Status Scan(std::string_view prefix, std::string_view start,
+              const KvVisitor& visit) const override {
+    Pin pin(disk_);
+    return ScanMap(pin.map(), prefix, start, visit);
+  }
+  Status Write(const WriteBatch& batch, bool sync) override { return disk_->Write(batch, sync); }
+  std::unique_ptr<KvReader> NewSnapshot() const override { return std::make_unique<Reader>(disk_); }
+  uint64_t ApproximateDiskBytes() const override { return disk_->DurableBytes(); }
+
+ private:
+  std::shared_ptr<MemKvDisk> disk_;
+};
+
+MemKvDisk::MemKvDisk() : live_(std::make_shared<Version>()) {}
+MemKvDisk::~MemKvDisk() = default;
+
+std::shared_ptr<MemKvDisk> NewMemKvDisk() { return std::shared_ptr<MemKvDisk>(new MemKvDisk()); }
+
+StatusOr<std::unique_ptr<KvStore>> OpenMemKvStore(std::shared_ptr<MemKvDisk> disk) {
+  if (disk == nullptr) return InvalidArgument("open: no disk");
+  {
+    std::lock_guard<std::mutex> lock(disk->mu_);
+    if (disk->open_) return Unavailable("open: another store is open on this disk");
+    disk->open_ = true;
+  }
+  return std::unique_ptr<KvStore>(std::make_unique<MemKvDisk::Store>(std::move(disk)));
+}
+
+Status MemKvDisk::Crash() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (open_) return InvalidState("crash: a store is open on this disk; destroy it first");
+  if (unsynced_.empty()) return Status::Ok();  // live_ already equals durable_
+  unsynced_writes_lost_ += unsynced_.size();
+  unsynced_.clear();
+  auto version = std::make_shared<Version>();
+  version->map = durable_;
+  live_ = std::move(version);
+  return Status::Ok();
+}
+
+uint64_t MemKvDisk::synced_writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return synced_writes_;
+}
+
+uint64_t MemKvDisk::unsynced_writes_lost() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unsynced_writes_lost_;
+}
+
+bool MemKvDisk::is_open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_;
+}
+
+Status MemKvDisk::Get(std::string_view key, std::string* value) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_->map.find(key);
+  if (it == live_->map.end()) return NotFound("get: " + std::string(key));
+  *value = it->second;
+  return Status::Ok();
+}
+
+Status MemKvDisk::Write(const WriteBatch& batch, bool sync) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!batch.empty()) {
+    if (live_->pins > 0) {
+      // A scan or snapshot reads this version without the mutex: copy on write.
+      auto copy = std::make_shared<Version>();
+      copy->map = live_->map;
+      live_ = std::move(copy);
+    }
+    ApplyBatch(batch, live_->map, nullptr);
+  }
+  if (!sync) {
+    if (!batch.empty()) unsynced_.push_back(batch);
+    return Status::Ok();
+  }
+  // The WAL is sequential: syncing this write makes every earlier one durable.
+  for (const auto& earlier : unsynced_) ApplyBatch(earlier, durable_, &durable_bytes_);
+  unsynced_.clear();
+  ApplyBatch(batch, durable_, &durable_bytes_);
+  ++synced_writes_;
+  return Status::Ok();
+}
+
+std::shared_ptr<MemKvDisk::Version> MemKvDisk::PinCurrent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++live_->pins;
+  return live_;
+}
+
+void MemKvDisk::Unpin(Version& version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  --version.pins;
+}
+
+uint64_t MemKvDisk::DurableBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return durable_bytes_;
+}
+
+}  // namespace coffer::storage
