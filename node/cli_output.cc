@@ -199,9 +199,10 @@ std::string RenderConflicts(const pb::ConflictList& list, OutputFormat format) {
   if (format == OutputFormat::kJson) return RenderJson(list);
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : list.conflicts()) {
-    std::string kind = c.kind() == pb::ENTITY_OBJECT   ? "object"
-                       : c.kind() == pb::ENTITY_WALLET ? "wallet"
-                                                       : "endpoint";
+    std::string kind = c.kind() == pb::ENTITY_OBJECT     ? "object"
+                       : c.kind() == pb::ENTITY_WALLET   ? "wallet"
+                       : c.kind() == pb::ENTITY_ENDPOINT ? "endpoint"
+                                                         : "node";
     rows.push_back({kind, c.uuid(), c.supplied_name(), c.generated_name()});
   }
   return RenderTable({"kind", "uuid", "supplied name", "generated name"}, rows);
@@ -220,6 +221,29 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
       {{s.node_name(), std::to_string(s.node_id()), s.mode(), s.version(), s.listen(),
         std::to_string(s.object_count()), applied.empty() ? "-" : applied, s.digest().substr(0, 16),
         std::to_string(s.uptime_seconds()) + "s"}});
+}
+
+std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(c);
+  std::string out;
+  if (c.cluster_id().empty()) {
+    out += "standalone node (no cluster yet: coffer cluster init --name NAME)\n\n";
+    return out + RenderNodeStatus(c.self(), format);
+  }
+  out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
+         " node" + (c.members_size() == 1 ? "" : "s") + "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : c.members()) {
+    bool self = m.node_id() == c.self().node_id();
+    rows.push_back({m.name() + (self ? " *" : ""), std::to_string(m.node_id()), m.role(),
+                    m.peer() == 0 ? "-" : std::to_string(m.peer()), self ? c.self().mode() : "-",
+                    m.version(), m.client_address().empty() ? "-" : m.client_address(),
+                    self ? c.self().digest().substr(0, 16) : "-"});
+  }
+  out += RenderTable({"node", "id", "role", "peer", "mode", "version", "client address", "digest"},
+                     rows);
+  out += "(* this node; the state of the others arrives with node-to-node links)\n";
+  return out;
 }
 
 }  // namespace coffer::node

@@ -34,5 +34,6 @@ std::string RenderWallet(const pb::WalletView& wallet, OutputFormat format);
 std::string RenderEndpoints(const pb::EndpointList& endpoints, OutputFormat format);
 std::string RenderConflicts(const pb::ConflictList& conflicts, OutputFormat format);
 std::string RenderNodeStatus(const pb::NodeStatus& status, OutputFormat format);
+std::string RenderClusterStatus(const pb::ClusterStatus& status, OutputFormat format);
 
 }  // namespace coffer::node

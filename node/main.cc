@@ -585,6 +585,30 @@ void AddWalletCommands(CLI::App& app, ClientFlags& flags) {
   });
 }
 
+void AddClusterCommands(CLI::App& app, ClientFlags& flags) {
+  static std::string name, node_name;
+  auto* c = app.add_subcommand("cluster", "cluster formation and status");
+  c->require_subcommand(1);
+  auto* init = ClientCommand(c, "init", "make this standalone node the first node of a new cluster",
+                             flags, false, [](auto& f) {
+                               pb::Op op;
+                               op.mutable_cluster_init()->set_name(name);
+                               op.mutable_cluster_init()->set_node_name(node_name);
+                               return RunWrite(f, op);
+                             });
+  init->add_option("--name", name, "cluster name")->required();
+  init->add_option("--node-name", node_name,
+                   "this node's name (default: node.name from its config)");
+  ClientCommand(c, "status", "the cluster's members and this node's state", flags, true,
+                [](auto& f) {
+                  pb::Request r;
+                  r.mutable_cluster_status();
+                  return Run(f, r, [&](const pb::Response& resp) {
+                    return RenderClusterStatus(resp.cluster_status(), Format(f));
+                  });
+                });
+}
+
 void AddConflictCommands(CLI::App& app, ClientFlags& flags) {
   static std::string kind = "wallet", uuid, new_name;
   auto* c = app.add_subcommand("conflict", "unique-name conflicts between concurrent creations");
@@ -642,6 +666,7 @@ int main(int argc, char** argv) {
   AddObjectCommands(app, flags);
   AddWalletCommands(app, flags);
   AddConflictCommands(app, flags);
+  AddClusterCommands(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

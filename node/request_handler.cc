@@ -41,6 +41,8 @@ std::string_view KindName(const pb::Request& r) {
           return "endpoint_grant";
         case pb::Op::kRename:
           return "rename";
+        case pb::Op::kClusterInit:
+          return "cluster_init";
         default:
           return "write";
       }
@@ -58,6 +60,8 @@ std::string_view KindName(const pb::Request& r) {
       return "conflict_list";
     case pb::Request::kNodeStatus:
       return "node_status";
+    case pb::Request::kClusterStatus:
+      return "cluster_status";
     default:
       return "empty";
   }
@@ -74,9 +78,18 @@ pb::Response Answer(const StatusOr<T>& result, Fill fill) {
 pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, const NodeInfo& info,
                       storage::Durability durability, const Clock& clock) {
   switch (request.kind_case()) {
-    case pb::Request::kWrite:
-      return Answer(store.Execute(request.write(), request.request_id(), durability),
+    case pb::Request::kWrite: {
+      pb::Op op = request.write();
+      if (op.has_cluster_init()) {
+        // What only the node knows about itself.
+        auto* c = op.mutable_cluster_init();
+        if (c->node_name().empty()) c->set_node_name(info.node_name);
+        c->set_client_address(info.listen);
+        c->set_release_version(std::string(kReleaseVersion));
+      }
+      return Answer(store.Execute(op, request.request_id(), durability),
                     [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
+    }
     case pb::Request::kGet:
       return Answer(store.Get(request.get().uuid(), request.get().include_material()),
                     [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
@@ -102,6 +115,34 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
                     [](pb::Response& r, const std::vector<pb::ConflictView>& v) {
                       for (const auto& c : v) *r.mutable_conflicts()->add_conflicts() = c;
                     });
+    case pb::Request::kClusterStatus: {
+      auto cluster = store.Cluster();
+      if (!cluster.ok()) return ResponseFor(cluster.status());
+      auto members = store.Members();
+      if (!members.ok()) return ResponseFor(members.status());
+      pb::Request self_status;
+      self_status.mutable_node_status();
+      pb::Response response = Dispatch(store, self_status, info, durability, clock);
+      pb::NodeStatus self = response.node_status();
+      auto* c = response.mutable_cluster_status();
+      *c->mutable_self() = self;
+      if (*cluster) {
+        c->set_cluster_id((*cluster)->cluster_id());
+        c->set_name((*cluster)->name());
+      }
+      for (const auto& n : *members) {
+        auto* m = c->add_members();
+        m->set_node_id(n.node_id());
+        m->set_name(n.name().name());
+        m->set_role(n.role() == pb::NODE_READ_ONLY ? "read-only" : "read-write");
+        m->set_peer(n.peer());
+        m->set_subgroup(n.subgroup());
+        m->set_peer_address(n.peer_address());
+        m->set_client_address(n.client_address());
+        m->set_version(n.release_version());
+      }
+      return response;
+    }
     case pb::Request::kNodeStatus: {
       pb::Response response = ResponseFor(Status::Ok());
       auto* s = response.mutable_node_status();

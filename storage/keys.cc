@@ -38,6 +38,11 @@ std::string Request(std::string_view id) { return std::string(kRequestPrefix).ap
 std::string Object(std::string_view uuid) { return std::string(kObjectPrefix).append(uuid); }
 std::string Wallet(std::string_view uuid) { return std::string(kWalletPrefix).append(uuid); }
 std::string Endpoint(std::string_view uuid) { return std::string(kEndpointPrefix).append(uuid); }
+std::string Node(uint32_t node_id) {
+  std::string k(kNodePrefix);
+  AppendBe32(&k, node_id);
+  return k;
+}
 std::string MemberPrefix(std::string_view wallet) {
   return std::string(kMemberPrefix).append(wallet).append("/");
 }

@@ -22,6 +22,8 @@ inline constexpr std::string_view kWalletPrefix = "W/";            // + uuid -> 
 inline constexpr std::string_view kEndpointPrefix = "E/";          // + uuid -> StoredEndpoint
 inline constexpr std::string_view kMemberPrefix = "WM/";       // + wallet/object -> StoredMember
 inline constexpr std::string_view kGrantPrefix = "EG/";        // + endpoint/wallet -> StoredGrant
+inline constexpr std::string_view kClusterKey = "C/cluster";   // StoredCluster
+inline constexpr std::string_view kNodePrefix = "ND/";         // + be32 node id -> StoredNode
 inline constexpr std::string_view kNamePrefix = "N/";          // + kind/name\0claim -> uuid
 inline constexpr std::string_view kIndexTypePrefix = "I/t/";   // + type/uuid
 inline constexpr std::string_view kIndexStatePrefix = "I/s/";  // + state/uuid
@@ -40,6 +42,7 @@ std::string Object(std::string_view uuid);
 std::string Wallet(std::string_view uuid);
 std::string Endpoint(std::string_view uuid);
 std::string Member(std::string_view wallet, std::string_view object);
+std::string Node(uint32_t node_id);
 std::string MemberPrefix(std::string_view wallet);
 std::string Grant(std::string_view endpoint, std::string_view wallet);
 std::string GrantPrefix(std::string_view endpoint);

@@ -563,6 +563,12 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     case pb::LogRecord::kRenamed:
       COFFER_RETURN_IF_ERROR(ApplyRenamed(txn, record.renamed(), stamp));
       break;
+    case pb::LogRecord::kClusterCreated:
+      COFFER_RETURN_IF_ERROR(ApplyClusterCreated(txn, record.cluster_created(), stamp));
+      break;
+    case pb::LogRecord::kNodeAdded:
+      COFFER_RETURN_IF_ERROR(ApplyNodeAdded(txn, record.node_added(), stamp));
+      break;
     default:
       return InvalidArgument("record has no known body");
   }
@@ -794,6 +800,50 @@ Status ObjectStore::ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp
     default:
       return InvalidArgument("rename of an unknown entity kind");
   }
+}
+
+Status ObjectStore::ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b,
+                                        const pb::Stamp& stamp) {
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  // One cluster per store: the earliest creation wins, whatever the order.
+  if (!old || merge::CompareStamps(stamp, old->created_stamp()) < 0) {
+    pb::StoredCluster cluster;
+    cluster.set_cluster_id(b.cluster_id());
+    cluster.set_name(b.name());
+    *cluster.mutable_created_stamp() = stamp;
+    txn.PutEntity(key, old, cluster);
+  }
+  return ApplyNodeAdded(txn, b.first_node(), stamp);
+}
+
+Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::Stamp& stamp) {
+  if (b.node_id() == 0) return InvalidArgument("record adds node id 0");
+  std::string key = keys::Node(b.node_id());
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredNode>(txn.reader(), key));
+  // Node ids are unique; should two additions claim one id, the earlier keeps it.
+  if (old && old->created() && merge::CompareStamps(old->created_stamp(), stamp) <= 0) {
+    return Status::Ok();
+  }
+  pb::StoredNode n;
+  n.set_uuid(std::to_string(b.node_id()));
+  n.set_created(true);
+  *n.mutable_created_stamp() = stamp;
+  n.mutable_name()->set_name(b.name());
+  *n.mutable_name()->mutable_stamp() = stamp;
+  n.set_node_id(b.node_id());
+  n.set_role(b.role());
+  n.set_peer(b.peer());
+  n.set_subgroup(b.subgroup());
+  n.set_peer_address(b.peer_address());
+  n.set_client_address(b.client_address());
+  n.set_release_version(b.release_version());
+  txn.PutEntity(key, old, n);
+  auto old_name = old ? NameKeyOf(pb::ENTITY_NODE, *old, true) : std::nullopt;
+  auto new_name = NameKeyOf(pb::ENTITY_NODE, n, true);
+  txn.ReplaceIndex(old_name ? std::set{*old_name} : std::set<std::string>{},
+                   new_name ? std::set{*new_name} : std::set<std::string>{}, n.uuid());
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------- planning
@@ -1028,6 +1078,29 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       b->set_uuid(c.uuid());
       b->set_name(name);
       record.mutable_result()->set_uuid(c.uuid());
+      return record;
+    }
+    case pb::Op::kClusterInit: {
+      const auto& c = op.cluster_init();
+      COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+      if (cluster) {
+        return AlreadyExists("this node already belongs to cluster '" + cluster->name() + "' (" +
+                             cluster->cluster_id() + ")");
+      }
+      COFFER_RETURN_IF_ERROR(merge::ValidateSuppliedName(c.name(), "cluster"));
+      COFFER_RETURN_IF_ERROR(merge::ValidateSuppliedName(c.node_name(), "node"));
+      auto* b = record.mutable_cluster_created();
+      b->set_cluster_id(Uuid::Generate(rng_).str());
+      b->set_name(c.name());
+      auto* first = b->mutable_first_node();
+      first->set_node_id(options_.node_id.value);
+      first->set_name(c.node_name());
+      first->set_role(pb::NODE_READ_WRITE);
+      first->set_subgroup(c.subgroup());
+      first->set_peer_address(c.peer_address());
+      first->set_client_address(c.client_address());
+      first->set_release_version(c.release_version());
+      record.mutable_result()->set_uuid(b->cluster_id());
       return record;
     }
     default:
@@ -1306,6 +1379,36 @@ StatusOr<std::vector<pb::ConflictView>> ObjectStore::ListConflicts() const {
   return out;
 }
 
+StatusOr<std::optional<pb::StoredCluster>> ObjectStore::Cluster() const {
+  return LoadMessage<pb::StoredCluster>(*kv_, std::string(keys::kClusterKey));
+}
+
+StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
+  std::vector<pb::StoredNode> nodes;
+  Status inner = Status::Ok();
+  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kNodePrefix, "", [&](auto key, auto value) {
+    pb::StoredNode n;
+    if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      inner = DataLoss("cannot parse node row " + std::string(key));
+      return false;
+    }
+    if (n.created()) nodes.push_back(std::move(n));
+    return true;
+  }));
+  COFFER_RETURN_IF_ERROR(inner);
+  for (auto& n : nodes) {
+    // A pair is recorded on the node that joined; show it on both sides.
+    if (n.peer() == 0 && n.role() == pb::NODE_READ_WRITE) {
+      for (const auto& other : nodes) {
+        if (other.peer() == n.node_id()) n.set_peer(other.node_id());
+      }
+    }
+    COFFER_ASSIGN_OR_RETURN(bool holds, HoldsName(pb::ENTITY_NODE, n.name().name(), n.uuid()));
+    if (!holds) n.mutable_name()->set_name(merge::GeneratedName(n.name().name(), n.uuid()));
+  }
+  return nodes;
+}
+
 StatusOr<std::vector<pb::LogRecord>> ObjectStore::ReadLog(uint32_t origin, uint64_t from_seq,
                                                           size_t limit) const {
   std::vector<pb::LogRecord> out;
@@ -1359,6 +1462,8 @@ StatusOr<Digest> ObjectStore::RecomputeDigest() const {
   COFFER_RETURN_IF_ERROR(scan(keys::kEndpointPrefix, pb::StoredEndpoint()));
   COFFER_RETURN_IF_ERROR(scan(keys::kMemberPrefix, pb::StoredMember()));
   COFFER_RETURN_IF_ERROR(scan(keys::kGrantPrefix, pb::StoredGrant()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kNodePrefix, pb::StoredNode()));
+  COFFER_RETURN_IF_ERROR(scan(keys::kClusterKey, pb::StoredCluster()));
   COFFER_RETURN_IF_ERROR(inner);
   return digest;
 }

@@ -121,6 +121,11 @@ class ObjectStore {
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
   StatusOr<std::vector<pb::EndpointView>> ListEndpoints() const;
   StatusOr<std::vector<pb::ConflictView>> ListConflicts() const;
+  // The cluster this node belongs to, if any (after `cluster init` or induction).
+  StatusOr<std::optional<pb::StoredCluster>> Cluster() const;
+  // Every member, by node id. Names are effective (unique) names; a read-write
+  // node's peer is filled in from either side of the pair.
+  StatusOr<std::vector<pb::StoredNode>> Members() const;
 
   // Records of `origin` with seq >= from_seq, at most `limit`, material in
   // plaintext (for sending inside TLS).
@@ -159,6 +164,8 @@ class ObjectStore {
                             uint64_t seq);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
+  Status ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b, const pb::Stamp& stamp);
+  Status ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::Stamp& stamp);
   template <typename Element>
   Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,
                       void (*merge_fn)(Element*, const Element&));

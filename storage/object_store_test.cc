@@ -578,6 +578,79 @@ TEST_F(RemoteApplyTest, RecordCarryingForeignCiphertextIsRefused) {
   EXPECT_TRUE(b_->store->Applied().empty());
 }
 
+pb::Op ClusterInit(const std::string& name, const std::string& node_name) {
+  pb::Op op;
+  op.mutable_cluster_init()->set_name(name);
+  op.mutable_cluster_init()->set_node_name(node_name);
+  return op;
+}
+
+pb::LogRecord NodeAddedRecord(uint32_t origin, uint64_t seq, int64_t wall, uint32_t id,
+                              const std::string& name, pb::NodeRole role, uint32_t peer) {
+  pb::LogRecord r;
+  r.set_origin(origin);
+  r.set_seq(seq);
+  r.mutable_hlc()->set_wall_micros(wall);
+  r.set_format(1);
+  auto* n = r.mutable_node_added();
+  n->set_node_id(id);
+  n->set_name(name);
+  n->set_role(role);
+  n->set_peer(peer);
+  return r;
+}
+
+TEST_F(RemoteApplyTest, ClusterInitMakesTheFirstMemberAndReplicates) {
+  ASSERT_EQ(a_->store->Execute(ClusterInit("", "alpha"), "i0").status().code(),
+            Code::kInvalidArgument);
+  auto created = a_->store->Execute(ClusterInit("prod", "alpha"), "i1");
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(a_->store->Execute(ClusterInit("again", "alpha"), "i2").status().code(),
+            Code::kAlreadyExists);
+  auto cluster = a_->store->Cluster();
+  ASSERT_TRUE(cluster.ok() && cluster->has_value());
+  EXPECT_EQ((*cluster)->name(), "prod");
+  EXPECT_EQ((*cluster)->cluster_id(), created->uuid());
+  auto members = a_->store->Members();
+  ASSERT_EQ(members->size(), 1u);
+  EXPECT_EQ(members->at(0).node_id(), 1u);
+  EXPECT_EQ(members->at(0).name().name(), "alpha");
+  EXPECT_EQ(members->at(0).role(), pb::NODE_READ_WRITE);
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  EXPECT_EQ((*b_->store->Cluster())->cluster_id(), created->uuid());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+  EXPECT_EQ(*a_->store->RecomputeDigest(), a_->store->StateDigest());
+}
+
+TEST_F(RemoteApplyTest, NodeNamesAreUniqueAndPairsShowOnBothSides) {
+  ASSERT_TRUE(a_->store->Execute(ClusterInit("prod", "alpha"), "i1").ok());
+  int64_t later = a_->clock.WallMicros() + 10;
+  // Node 4 joins as node 1's read-write peer; node 3 claims the name "alpha" too.
+  std::vector<pb::LogRecord> records = {
+      NodeAddedRecord(3, 1, later, 3, "alpha", pb::NODE_READ_ONLY, 0),
+      NodeAddedRecord(3, 2, later + 1, 4, "delta", pb::NODE_READ_WRITE, 1)};
+  for (const auto& r : records) ASSERT_TRUE(a_->store->ApplyRemote(r).ok());
+  // b receives the same records in the other order of origins.
+  for (const auto& r : records) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  for (const auto& r : LogOf(*a_->store, 1, 1, 10)) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+  for (auto* node : {a_.get(), b_.get()}) {
+    auto members = node->store->Members();
+    ASSERT_TRUE(members.ok());
+    ASSERT_EQ(members->size(), 3u);
+    std::map<uint32_t, pb::StoredNode> by_id;
+    for (const auto& m : *members) by_id[m.node_id()] = m;
+    EXPECT_EQ(by_id[1].name().name(), "alpha") << "the earlier claim keeps the name";
+    EXPECT_EQ(by_id[3].name().name(), "alpha~3");
+    EXPECT_EQ(by_id[1].peer(), 4u) << "pair recorded on node 4, shown on node 1";
+    EXPECT_EQ(by_id[4].peer(), 1u);
+    auto conflicts = node->store->ListConflicts();
+    ASSERT_EQ(conflicts->size(), 1u);
+    EXPECT_EQ(conflicts->at(0).kind(), pb::ENTITY_NODE);
+    EXPECT_EQ(conflicts->at(0).uuid(), "3");
+  }
+}
+
 // ---- Integrity and the root of trust (disk) ----
 
 class IntegrityTest : public ::testing::Test {

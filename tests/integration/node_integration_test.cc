@@ -55,6 +55,13 @@ std::string DigestOf(NodeProcess& node) {
 class NodeIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(node_.Start()); }
+  // Flags that point the `coffer` CLI at this node with an admin certificate.
+  std::string CliFlags() {
+    auto admin = *node::IssueCertificate(node_.ca(), {"cli", "admin", {}, {}, 30});
+    EXPECT_TRUE(node::WritePemPair(admin, node_.dir() + "/cli.pem", node_.dir() + "/cli.key").ok());
+    return " --address 127.0.0.1:" + std::to_string(node_.port()) + " --ca " + node_.dir() +
+           "/ca.pem --cert " + node_.dir() + "/cli.pem --key " + node_.dir() + "/cli.key";
+  }
   // Calls and expects a response (which may carry an error code).
   pb::Response Call(const pb::Request& request) {
     auto response = node_.Call(request);
@@ -326,11 +333,7 @@ int RunCli(const std::string& args, std::string* output = nullptr) {
 }
 
 TEST_F(NodeIntegrationTest, CliExitCodesAndJsonOutput) {
-  std::string flags =
-      " --address 127.0.0.1:" + std::to_string(node_.port()) + " --ca " + node_.dir() + "/ca.pem";
-  auto admin = *node::IssueCertificate(node_.ca(), {"cli", "admin", {}, {}, 30});
-  ASSERT_TRUE(node::WritePemPair(admin, node_.dir() + "/cli.pem", node_.dir() + "/cli.key").ok());
-  flags += " --cert " + node_.dir() + "/cli.pem --key " + node_.dir() + "/cli.key";
+  std::string flags = CliFlags();
   std::string out;
   ASSERT_EQ(RunCli("key create --name cli-key" + flags, &out), 0) << out;
   std::string uuid = out.substr(0, 36);
@@ -349,6 +352,24 @@ TEST_F(NodeIntegrationTest, CliExitCodesAndJsonOutput) {
                    &out),
             1);
   EXPECT_THAT(out, ::testing::HasSubstr("UNAVAILABLE"));
+}
+
+TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {
+  std::string flags = CliFlags();
+  std::string out;
+  ASSERT_EQ(RunCli("cluster status" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("standalone"));
+  ASSERT_EQ(RunCli("cluster init --name prod" + flags, &out), 0) << out;
+  std::string cluster_id = out.substr(0, 36);
+  EXPECT_TRUE(Uuid::IsValid(cluster_id)) << out;
+  EXPECT_EQ(RunCli("cluster init --name other" + flags, &out), 1);
+  EXPECT_THAT(out, ::testing::HasSubstr("ALREADY_EXISTS"));
+  ASSERT_EQ(RunCli("cluster status -o json" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"cluster_id\": \"" + cluster_id + "\""));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"name\": \"node1\""));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"role\": \"read-write\""));
+  ASSERT_EQ(RunCli("cluster status" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster prod"));
 }
 
 TEST(ConfigCliTest, CheckReportsLineAndColumn) {
