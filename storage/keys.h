@@ -10,16 +10,17 @@
 
 namespace coffer::storage::keys {
 
-inline constexpr std::string_view kMetaDataKey = "M/data_key";     // WrappedDataKey
-inline constexpr std::string_view kMetaFormat = "M/format";        // store format, decimal
-inline constexpr std::string_view kMetaDigest = "M/digest";        // 32 bytes, 4 lanes
-inline constexpr std::string_view kMetaObjectCount = "M/objects";  // be64
-inline constexpr std::string_view kLogPrefix = "L/";               // + be32 origin + be64 seq
-inline constexpr std::string_view kAppliedPrefix = "V/";           // + be32 origin -> be64 seq
-inline constexpr std::string_view kRequestPrefix = "R/";           // + request id -> be32+be64
-inline constexpr std::string_view kObjectPrefix = "O/";            // + uuid -> StoredObject
-inline constexpr std::string_view kWalletPrefix = "W/";            // + uuid -> StoredWallet
-inline constexpr std::string_view kEndpointPrefix = "E/";          // + uuid -> StoredEndpoint
+inline constexpr std::string_view kMetaDataKey = "M/data_key";       // WrappedDataKey
+inline constexpr std::string_view kMetaFormat = "M/format";          // store format, decimal
+inline constexpr std::string_view kMetaDigest = "M/digest";          // 32 bytes, 4 lanes
+inline constexpr std::string_view kMetaObjectCount = "M/objects";    // be64
+inline constexpr std::string_view kMetaInstalling = "M/installing";  // resume key of an install
+inline constexpr std::string_view kLogPrefix = "L/";                 // + be32 origin + be64 seq
+inline constexpr std::string_view kAppliedPrefix = "V/";             // + be32 origin -> be64 seq
+inline constexpr std::string_view kRequestPrefix = "R/";             // + request id -> be32+be64
+inline constexpr std::string_view kObjectPrefix = "O/";              // + uuid -> StoredObject
+inline constexpr std::string_view kWalletPrefix = "W/";              // + uuid -> StoredWallet
+inline constexpr std::string_view kEndpointPrefix = "E/";            // + uuid -> StoredEndpoint
 inline constexpr std::string_view kMemberPrefix = "WM/";       // + wallet/object -> StoredMember
 inline constexpr std::string_view kGrantPrefix = "EG/";        // + endpoint/wallet -> StoredGrant
 inline constexpr std::string_view kClusterKey = "C/cluster";   // StoredCluster

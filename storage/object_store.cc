@@ -199,13 +199,6 @@ std::optional<std::string> NameKeyOf(pb::EntityKind kind, const Entity& e, bool 
   return keys::NameClaim(kind, e.name().name(), e.created_stamp(), e.uuid());
 }
 
-std::string EncodePosition(uint32_t origin, uint64_t seq) {
-  std::string v;
-  keys::AppendBe32(&v, origin);
-  keys::AppendBe64(&v, seq);
-  return v;
-}
-
 }  // namespace
 
 std::string AttributeText(const pb::AttributeValue& v) {
@@ -434,16 +427,10 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
 
 StatusOr<std::optional<ObjectStore::RequestRecord>> ObjectStore::FindRequest(
     const std::string& request_id) const {
-  std::string position;
-  Status seen = kv_->Get(keys::Request(request_id), &position);
-  if (seen.code() == Code::kNotFound) return std::optional<RequestRecord>();
-  if (!seen.ok()) return seen;
-  if (position.size() != 12) return DataLoss("request row " + request_id + " is damaged");
-  uint32_t origin = keys::ReadBe32(position);
-  uint64_t seq = keys::ReadBe64(position.substr(4));
-  COFFER_ASSIGN_OR_RETURN(auto record, LoadMessage<pb::LogRecord>(*kv_, keys::Log(origin, seq)));
-  if (!record) return DataLoss("request " + request_id + " points at a missing record");
-  return std::optional<RequestRecord>(RequestRecord{origin, seq, record->result()});
+  COFFER_ASSIGN_OR_RETURN(auto row,
+                          LoadMessage<pb::StoredRequest>(*kv_, keys::Request(request_id)));
+  if (!row) return std::optional<RequestRecord>();
+  return std::optional<RequestRecord>(RequestRecord{row->origin(), row->seq(), row->result()});
 }
 
 Status ObjectStore::ConfirmNames(const VersionVector& frontier) {
@@ -603,23 +590,15 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     // it). Every node keeps the record with the smaller stamp, so a retry gets
     // the same answer everywhere whatever the order of application.
     std::string key = keys::Request(record.request_id());
-    std::string position;
-    Status seen = txn.reader().Get(key, &position);
-    bool keep_existing = false;
-    if (seen.ok() && position.size() == 12) {
-      COFFER_ASSIGN_OR_RETURN(
-          auto existing,
-          LoadMessage<pb::LogRecord>(txn.reader(), keys::Log(keys::ReadBe32(position),
-                                                             keys::ReadBe64(position.substr(4)))));
-      keep_existing =
-          existing && merge::CompareStamps(merge::MakeStamp({existing->hlc().wall_micros(),
-                                                             existing->hlc().logical()},
-                                                            existing->origin()),
-                                           stamp) < 0;
-    } else if (!seen.ok() && seen.code() != Code::kNotFound) {
-      return seen;
+    COFFER_ASSIGN_OR_RETURN(auto existing, LoadMessage<pb::StoredRequest>(txn.reader(), key));
+    if (!existing || merge::CompareStamps(stamp, existing->stamp()) < 0) {
+      pb::StoredRequest row;
+      row.set_origin(record.origin());
+      row.set_seq(record.seq());
+      *row.mutable_stamp() = stamp;
+      *row.mutable_result() = record.result();
+      txn.Put(key, row.SerializeAsString());
     }
-    if (!keep_existing) txn.Put(key, EncodePosition(record.origin(), record.seq()));
   }
   return Status::Ok();
 }
@@ -1468,13 +1447,116 @@ StatusOr<Digest> ObjectStore::RecomputeDigest() const {
   return digest;
 }
 
+// ---------------------------------------------------------------- induction
+
+StatusOr<std::optional<std::string>> ObjectStore::InstallResumePoint() const {
+  std::string value;
+  Status s = kv_->Get(keys::kMetaInstalling, &value);
+  if (s.code() == Code::kNotFound) return std::optional<std::string>();
+  if (!s.ok()) return s;
+  return std::optional<std::string>(value);
+}
+
+Status ObjectStore::InstallSnapshotChunk(const pb::SnapshotChunk& chunk) {
+  COFFER_ASSIGN_OR_RETURN(auto resume, InstallResumePoint());
+  if (resume) {
+    if (chunk.after() != *resume) {
+      return InvalidState("the install continues after key '" + *resume +
+                          "', but this chunk starts after '" + chunk.after() + "'");
+    }
+  } else {
+    COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+    if (!applied_.empty() || cluster || !chunk.after().empty()) {
+      return InvalidState("a snapshot installs only on a fresh node (no records, no cluster)");
+    }
+  }
+  Txn txn(*kv_, *this);
+  for (const auto& entry : chunk.entries()) {
+    switch (entry.entry_case()) {
+      case pb::SnapshotEntry::kObject: {
+        pb::StoredObject o = entry.object();
+        if (!Uuid::IsValid(o.uuid())) return InvalidArgument("snapshot object with a bad uuid");
+        if (!entry.material().empty() && o.stage() != pb::STAGE_DESTROYED) {
+          COFFER_ASSIGN_OR_RETURN(std::string sealed,
+                                  sealer_->Seal(entry.material(), ObjectAad(o.uuid())));
+          o.set_sealed_material(std::move(sealed));
+        }
+        txn.PutEntity(keys::Object(o.uuid()), std::optional<pb::StoredObject>(), o);
+        txn.ReplaceIndex({}, ObjectIndexKeys(o));
+        if (auto name = NameKeyOf(pb::ENTITY_OBJECT, o, IsLive(o))) txn.Put(*name, o.uuid());
+        if (o.created()) ++txn.object_count;
+        break;
+      }
+      case pb::SnapshotEntry::kWallet: {
+        pb::StoredWallet w = entry.wallet();
+        w.set_confirmed(options_.confirm_names_on_apply);
+        txn.PutEntity(keys::Wallet(w.uuid()), std::optional<pb::StoredWallet>(), w);
+        if (auto name = NameKeyOf(pb::ENTITY_WALLET, w, true)) txn.Put(*name, w.uuid());
+        break;
+      }
+      case pb::SnapshotEntry::kEndpoint: {
+        const auto& e = entry.endpoint();
+        txn.PutEntity(keys::Endpoint(e.uuid()), std::optional<pb::StoredEndpoint>(), e);
+        if (auto name = NameKeyOf(pb::ENTITY_ENDPOINT, e, true)) txn.Put(*name, e.uuid());
+        break;
+      }
+      case pb::SnapshotEntry::kMember:
+        txn.PutEntity(keys::Member(entry.member().first(), entry.member().second()),
+                      std::optional<pb::StoredMember>(), entry.member().member());
+        break;
+      case pb::SnapshotEntry::kGrant:
+        txn.PutEntity(keys::Grant(entry.grant().first(), entry.grant().second()),
+                      std::optional<pb::StoredGrant>(), entry.grant().grant());
+        break;
+      case pb::SnapshotEntry::kNode: {
+        const auto& n = entry.node();
+        txn.PutEntity(keys::Node(n.node_id()), std::optional<pb::StoredNode>(), n);
+        if (auto name = NameKeyOf(pb::ENTITY_NODE, n, true)) txn.Put(*name, n.uuid());
+        break;
+      }
+      case pb::SnapshotEntry::kCluster:
+        txn.PutEntity(std::string(keys::kClusterKey), std::optional<pb::StoredCluster>(),
+                      entry.cluster());
+        break;
+      case pb::SnapshotEntry::kRequest:
+        txn.Put(keys::Request(entry.request().request_id()),
+                entry.request().row().SerializeAsString());
+        break;
+      default:
+        return InvalidArgument("snapshot entry of an unknown kind");
+    }
+  }
+  if (!chunk.last()) {
+    txn.Put(std::string(keys::kMetaInstalling), chunk.resume_after());
+    return Commit(txn, Durability::kSync);
+  }
+  std::string expected;
+  for (uint64_t lane : txn.digest.lanes) keys::AppendBe64(&expected, lane);
+  if (expected != chunk.digest()) {
+    return DataLoss(
+        "the installed snapshot's digest differs from the sender's; the transfer "
+        "was damaged: wipe this node's data directory and induct it again");
+  }
+  for (const auto& [origin, seq] : chunk.applied().applied()) {
+    txn.applied[origin] = seq;
+    std::string value;
+    keys::AppendBe64(&value, seq);
+    txn.Put(keys::Applied(origin), value);
+  }
+  txn.Delete(std::string(keys::kMetaInstalling));
+  COFFER_RETURN_IF_ERROR(Commit(txn, Durability::kSync));
+  // New stamps must stay above everything the snapshot holds.
+  hlc_.Restore({chunk.hlc().wall_micros(), chunk.hlc().logical()});
+  return LoadState();
+}
+
 // ---------------------------------------------------------------- snapshots
 
 namespace {
 class KvStoreSnapshot final : public StoreSnapshot {
  public:
-  KvStoreSnapshot(std::unique_ptr<KvReader> reader, const Sealer& sealer)
-      : reader_(std::move(reader)), sealer_(sealer) {}
+  KvStoreSnapshot(std::unique_ptr<KvReader> reader, const Sealer& sealer, HlcStamp hlc)
+      : reader_(std::move(reader)), sealer_(sealer), hlc_(hlc) {}
 
   VersionVector Applied() const override {
     VersionVector v;
@@ -1513,6 +1595,55 @@ class KvStoreSnapshot final : public StoreSnapshot {
     return inner;
   }
 
+  StatusOr<pb::SnapshotChunk> ReadChunk(const std::string& after,
+                                        size_t max_entries) const override {
+    // Entity prefixes in key order, so `after` orders the whole snapshot.
+    static constexpr std::string_view kPrefixes[] = {keys::kClusterKey.substr(0, 2),
+                                                     keys::kEndpointPrefix,
+                                                     keys::kGrantPrefix,
+                                                     keys::kNodePrefix,
+                                                     keys::kObjectPrefix,
+                                                     keys::kRequestPrefix,
+                                                     keys::kWalletPrefix,
+                                                     keys::kMemberPrefix};
+    pb::SnapshotChunk chunk;
+    chunk.set_after(after);
+    std::string start = after.empty() ? "" : after + std::string(1, '\0');
+    Status inner = Status::Ok();
+    bool full = false;
+    for (std::string_view prefix : kPrefixes) {
+      if (full) break;
+      std::string from = std::max(std::string(prefix), start);
+      COFFER_RETURN_IF_ERROR(reader_->Scan(prefix, from, [&](auto key, auto value) {
+        Status s = AddEntry(prefix, key, value, chunk.add_entries());
+        if (!s.ok()) {
+          inner = s;
+          return false;
+        }
+        if (static_cast<size_t>(chunk.entries_size()) >= max_entries) {
+          chunk.set_resume_after(std::string(key));
+          full = true;
+          return false;
+        }
+        return true;
+      }));
+      COFFER_RETURN_IF_ERROR(inner);
+    }
+    if (!full) {
+      chunk.set_last(true);
+      chunk.set_resume_after(after);
+      for (const auto& [origin, seq] : Applied())
+        (*chunk.mutable_applied()->mutable_applied())[origin] = seq;
+      std::string digest;
+      Status s = reader_->Get(keys::kMetaDigest, &digest);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+      chunk.set_digest(s.ok() ? digest : std::string(32, '\0'));
+      chunk.mutable_hlc()->set_wall_micros(hlc_.wall_micros);
+      chunk.mutable_hlc()->set_logical(hlc_.logical);
+    }
+    return chunk;
+  }
+
   Status ForEachWallet(const std::function<bool(const pb::StoredWallet&)>& visit) const override {
     return ForEachRow<pb::StoredWallet>(keys::kWalletPrefix, visit);
   }
@@ -1533,6 +1664,53 @@ class KvStoreSnapshot final : public StoreSnapshot {
   template <typename Msg>
   Status ForEachRow(std::string_view prefix, const std::function<bool(const Msg&)>& visit) const {
     return ForEachRowWithKey<Msg>(prefix, [&](std::string_view, const Msg& m) { return visit(m); });
+  }
+
+  Status AddEntry(std::string_view prefix, std::string_view key, std::string_view value,
+                  pb::SnapshotEntry* entry) const {
+    auto parse = [&](google::protobuf::Message* m) -> Status {
+      if (!m->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        return DataLoss("cannot parse row " + std::string(key));
+      }
+      return Status::Ok();
+    };
+    auto element = [&](pb::SnapshotElement* e) {
+      std::string_view rest = key.substr(prefix.size());
+      size_t slash = rest.find('/');
+      e->set_first(std::string(rest.substr(0, slash)));
+      e->set_second(slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1)));
+    };
+    if (prefix == keys::kObjectPrefix) {
+      pb::StoredObject* o = entry->mutable_object();
+      COFFER_RETURN_IF_ERROR(parse(o));
+      if (!o->sealed_material().empty()) {
+        COFFER_ASSIGN_OR_RETURN(SecretBytes material,
+                                sealer_.Open(o->sealed_material(), ObjectAad(o->uuid())));
+        entry->set_material(material.reveal());
+      }
+      o->clear_sealed_material();
+      o->clear_create_origin();
+      o->clear_create_seq();
+    } else if (prefix == keys::kWalletPrefix) {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_wallet()));
+      entry->mutable_wallet()->clear_confirmed();  // node-local
+    } else if (prefix == keys::kEndpointPrefix) {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_endpoint()));
+    } else if (prefix == keys::kMemberPrefix) {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_member()->mutable_member()));
+      element(entry->mutable_member());
+    } else if (prefix == keys::kGrantPrefix) {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_grant()->mutable_grant()));
+      element(entry->mutable_grant());
+    } else if (prefix == keys::kNodePrefix) {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_node()));
+    } else if (prefix == keys::kRequestPrefix) {
+      entry->mutable_request()->set_request_id(std::string(key.substr(prefix.size())));
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_request()->mutable_row()));
+    } else {
+      COFFER_RETURN_IF_ERROR(parse(entry->mutable_cluster()));
+    }
+    return Status::Ok();
   }
 
   // Rows keyed "<prefix><first uuid>/<second uuid>".
@@ -1564,11 +1742,12 @@ class KvStoreSnapshot final : public StoreSnapshot {
 
   std::unique_ptr<KvReader> reader_;
   const Sealer& sealer_;
+  HlcStamp hlc_;
 };
 }  // namespace
 
 std::unique_ptr<StoreSnapshot> ObjectStore::NewSnapshot() const {
-  return std::make_unique<KvStoreSnapshot>(kv_->NewSnapshot(), *sealer_);
+  return std::make_unique<KvStoreSnapshot>(kv_->NewSnapshot(), *sealer_, hlc_.Last());
 }
 
 }  // namespace coffer::storage

@@ -145,6 +145,17 @@ class ObjectStore {
   // A consistent view of every entity plus the applied vector (for induction).
   std::unique_ptr<StoreSnapshot> NewSnapshot() const;
 
+  // ---- Induction: installing another node's snapshot on this fresh store ----
+  // Writes one chunk (chunks in order; each chunk is one atomic batch). The
+  // last chunk also sets the applied vector, after checking that the installed
+  // state has the sender's digest (DATA_LOSS otherwise: nothing is marked
+  // applied). INVALID_STATE unless the store is fresh (no records, no cluster)
+  // or in the middle of an install whose resume point is chunk.resume_after of
+  // the previous chunk.
+  Status InstallSnapshotChunk(const pb::SnapshotChunk& chunk);
+  // The key after which an interrupted install continues; nullopt if none.
+  StatusOr<std::optional<std::string>> InstallResumePoint() const;
+
   ~ObjectStore();
 
  private:
@@ -206,6 +217,10 @@ class StoreSnapshot {
   virtual Status ForEachEndpoint(
       const std::function<bool(const pb::StoredEndpoint&)>& visit) const = 0;
   // Membership and grant elements with their keys (wallet/object, endpoint/wallet).
+  // Up to `max_entries` entities after key `after` ("" = from the start), with
+  // material opened for transfer. The last chunk carries applied and digest.
+  virtual StatusOr<pb::SnapshotChunk> ReadChunk(const std::string& after,
+                                                size_t max_entries) const = 0;
   virtual Status ForEachMember(
       const std::function<bool(const std::string& wallet, const std::string& object,
                                const pb::StoredMember&)>& visit) const = 0;
