@@ -45,6 +45,11 @@ void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
   Pump();
 }
 
+void Replicator::SetMembers(std::vector<Member> members) {
+  core_.SetMembers(std::move(members), clock_.MonotonicMicros());
+  Pump();
+}
+
 void Replicator::Tick() {
   core_.Tick(clock_.MonotonicMicros());
   Pump();

@@ -39,6 +39,8 @@ class Replicator {
   void Write(const pb::Op& op, const std::string& request_id, WriteDone done);
 
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
+  // Membership changed (see ReplicationCore::SetMembers).
+  void SetMembers(std::vector<Member> members);
   // Heartbeats, timeouts, sends. Call it often (every few ms).
   void Tick();
 

@@ -184,6 +184,23 @@ void ReplicationCore::OnApplied(const VersionVector& durable, int64_t now_micros
   UpdateConfirmFrontier();
 }
 
+void ReplicationCore::SetMembers(std::vector<Member> members, int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  members_ = std::move(members);
+  std::set<uint32_t> ids;
+  for (const auto& m : members_) {
+    if (m.id == self_) continue;
+    ids.insert(m.id);
+    links_.try_emplace(m.id);
+  }
+  for (auto it = links_.begin(); it != links_.end();) {
+    it = ids.count(it->first) ? std::next(it) : links_.erase(it);
+  }
+  UpdateMode(now_);
+  ScheduleSends(now_);
+  UpdateConfirmFrontier();
+}
+
 void ReplicationCore::OnSendFailed(uint32_t peer) {
   auto it = links_.find(peer);
   if (it != links_.end()) it->second.sent = it->second.reported;

@@ -102,6 +102,9 @@ class ReplicationCore {
   void OnLocalCommit(uint64_t seq, std::optional<uint64_t> token, int64_t now_micros);
   // The driver durably applied records; `durable` is the store's new vector.
   void OnApplied(const VersionVector& durable, int64_t now_micros);
+  // Membership changed (a node was inducted, or its role or pair changed).
+  // Links to new members start; links to removed members end.
+  void SetMembers(std::vector<Member> members, int64_t now_micros);
   // The driver could not read records it was asked to send (e.g. collected
   // by log GC); they are asked for again later.
   void OnSendFailed(uint32_t peer);

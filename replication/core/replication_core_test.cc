@@ -190,5 +190,24 @@ TEST(ReplicationCoreTest, NamesConfirmOnceEveryEnabledNodeReportedAndWeAppliedTh
   EXPECT_TRUE(Covers(b.confirm_frontier(), {{1, 1}, {2, 1}}));
 }
 
+TEST(ReplicationCoreTest, AnInductedMemberGetsLinkedAndHoldsConfirmationUntilItReports) {
+  ReplicationCore a(1, Pair(), {{1, 2}}, {}, 0);
+  a.Receive(2, ReportOf({{1, 2}}), 1 * kMs);
+  EXPECT_TRUE(Covers(a.confirm_frontier(), {{1, 2}}));
+  std::vector<Member> three = Pair();
+  three.push_back({3, Role::kReadOnly, 0, true});
+  a.SetMembers(three, 2 * kMs);
+  a.OnLocalCommit(3, std::nullopt, 3 * kMs);
+  a.Receive(2, ReportOf({{1, 3}}), 4 * kMs);
+  EXPECT_FALSE(Covers(a.confirm_frontier(), {{1, 3}})) << "node 3 has not reported yet";
+  a.Receive(3, ReportOf({{1, 2}}), 5 * kMs);
+  auto out = a.TakeOutput();
+  bool sent_to_new = false;
+  for (const auto& s : out.sends) sent_to_new |= s.peer == 3 && s.from_seq == 3;
+  EXPECT_TRUE(sent_to_new) << "the new node gets the log from its position";
+  a.Receive(3, ReportOf({{1, 3}}), 6 * kMs);
+  EXPECT_TRUE(Covers(a.confirm_frontier(), {{1, 3}}));
+}
+
 }  // namespace
 }  // namespace coffer::replication

@@ -64,6 +64,8 @@ struct SimNode {
   bool up() const { return replicator != nullptr; }
   // uuid -> (seen destroyed, seen compromised)
   std::map<std::string, std::pair<bool, bool>> seen;
+  // An inducted node's log starts after its snapshot's position.
+  std::map<uint32_t, uint64_t> log_starts_after;
 };
 
 struct AckedWrite {
@@ -123,7 +125,9 @@ class Simulation {
   double Chance() { return static_cast<double>(rng_.Uniform(1'000'000)) / 1e6; }
 
   void BuildTopology();
+  bool OpenStore(SimNode& node);
   void Boot(SimNode& node);
+  void Induct();
   void Crash(SimNode& node);
   void ClientOp();
   void OnWriteDone(uint32_t node, const IssuedWrite& write, const StatusOr<pb::OpResult>& result);
@@ -181,30 +185,88 @@ void Simulation::BuildTopology() {
   }
 }
 
-void Simulation::Boot(SimNode& node) {
+bool Simulation::OpenStore(SimNode& node) {
   node.rng = std::make_unique<SeededRng>(options_.seed * 1000003ULL + node.id * 7919ULL +
                                          node.incarnation);
   auto kv = storage::OpenMemKvStore(node.disk);
-  if (!kv.ok()) return Violation("node " + std::to_string(node.id) + " cannot open its disk");
+  if (!kv.ok()) {
+    Violation("node " + std::to_string(node.id) + " cannot open its disk");
+    return false;
+  }
   storage::ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node.id};
   store_options.confirm_names_on_apply = false;
   auto store = storage::ObjectStore::Open(std::move(kv).value(), *node.root, *node.clock, *node.rng,
                                           store_options);
   if (!store.ok()) {
-    return Violation("node " + std::to_string(node.id) +
-                     " cannot reopen its store: " + store.status().ToString());
+    Violation("node " + std::to_string(node.id) +
+              " cannot reopen its store: " + store.status().ToString());
+    return false;
   }
   node.store = std::move(store).value();
   auto recomputed = node.store->RecomputeDigest();
   if (!recomputed.ok() || !(*recomputed == node.store->StateDigest())) {
     Violation("node " + std::to_string(node.id) + " reopened with a digest that does not match");
   }
+  return true;
+}
+
+void Simulation::Boot(SimNode& node) {
+  if (!node.store && !OpenStore(node)) return;
   replication::CoreOptions core;
   core.test_only_ack_before_peer_persisted = options_.plant_ack_before_peer_persisted;
   node.replicator = std::make_unique<replication::Replicator>(*node.store, members_, core,
                                                               *node.transport, *node.clock);
   Trace("boot", node.id, node.incarnation, 0);
+}
+
+void Simulation::Induct() {
+  std::vector<uint32_t> up;
+  for (auto& [id, node] : nodes_) {
+    if (node->up()) up.push_back(id);
+  }
+  if (up.empty()) return;
+  SimNode& controller = *nodes_[up[rng_.Uniform(up.size())]];
+  Member m;
+  m.id = nodes_.rbegin()->first + 1;
+  m.role = Role::kReadOnly;
+  auto node = std::make_unique<SimNode>();
+  node->id = m.id;
+  node->member = m;
+  node->clock = std::make_unique<SimClock>(&now_, 0);
+  node->transport = std::make_unique<SimTransport>(this, m.id);
+  SimNode& candidate = *node;
+  nodes_[m.id] = std::move(node);
+  if (!OpenStore(candidate)) return;
+  // The snapshot in chunks; the candidate may crash mid-transfer and resume.
+  auto snapshot = controller.store->NewSnapshot();
+  bool crash_once = Chance() < 0.4;
+  for (int chunks = 0; chunks < 100000; ++chunks) {
+    auto resume = candidate.store->InstallResumePoint();
+    auto chunk = snapshot->ReadChunk(resume.ok() ? resume->value_or("") : "", 20);
+    if (!chunk.ok()) return Violation("snapshot read failed: " + chunk.status().ToString());
+    Status installed = candidate.store->InstallSnapshotChunk(*chunk);
+    if (!installed.ok()) return Violation("snapshot install failed: " + installed.ToString());
+    if (chunk->last()) break;
+    if (crash_once) {
+      crash_once = false;
+      candidate.store.reset();
+      (void)candidate.disk->Crash();
+      ++candidate.incarnation;
+      ++result_.crashes;
+      if (!OpenStore(candidate)) return;
+    }
+  }
+  candidate.log_starts_after = candidate.store->Applied();
+  ++result_.inducted;
+  Trace("induct", m.id, controller.id, 0);
+  // Membership is a replicated record in the real cluster; here every node
+  // learns it at once (nodes that are down learn it when they boot).
+  members_.push_back(m);
+  for (auto& [id, n] : nodes_) {
+    if (n->up()) n->replicator->SetMembers(members_);
+  }
+  Boot(candidate);
 }
 
 void Simulation::Crash(SimNode& node) {
@@ -445,18 +507,22 @@ void Simulation::FinalChecks() {
                   std::to_string(id));
       }
     }
-    // Per-origin order: records 1..n, the same at each position everywhere.
+    // Per-origin order: records 1..n (an inducted node: from its snapshot's
+    // position on), the same at each position everywhere.
     for (const auto& [origin, count] : node->store->Applied()) {
-      auto records = node->store->ReadLog(origin, 1, count + 1);
-      auto expected = reference.store->ReadLog(origin, 1, count + 1);
-      if (!records.ok() || records->size() != count) {
+      auto start = node->log_starts_after.find(origin);
+      uint64_t first = (start == node->log_starts_after.end() ? 0 : start->second) + 1;
+      if (first > count) continue;
+      auto records = node->store->ReadLog(origin, first, count + 1);
+      auto expected = reference.store->ReadLog(origin, first, count + 1);
+      if (!records.ok() || records->size() != count - first + 1) {
         Violation("node " + std::to_string(id) + " has a gap in origin " + std::to_string(origin));
         continue;
       }
-      for (uint64_t i = 0; i < count; ++i) {
-        if ((*records)[i].seq() != i + 1) {
+      for (uint64_t i = 0; i < records->size(); ++i) {
+        if ((*records)[i].seq() != first + i) {
           Violation("node " + std::to_string(id) + " origin " + std::to_string(origin) +
-                    " out of order at " + std::to_string(i + 1));
+                    " out of order at " + std::to_string(first + i));
           break;
         }
         if (!expected.ok() || expected->size() <= i) continue;
@@ -468,7 +534,7 @@ void Simulation::FinalChecks() {
           }
         }
         if (storage::DeterministicBytes(x) != storage::DeterministicBytes(y)) {
-          Violation("record " + std::to_string(origin) + ":" + std::to_string(i + 1) +
+          Violation("record " + std::to_string(origin) + ":" + std::to_string(first + i) +
                     " differs between nodes " + std::to_string(id) + " and " +
                     std::to_string(reference.id));
           break;
@@ -516,6 +582,9 @@ SimResult Simulation::Run() {
     if (next < fault_end) At(next, fault);
   };
   if (options_.faults) At(300 * kMs, fault);
+  // Half of the seeds induct a read-only node while faults are going on.
+  if (rng_.Uniform(2) == 0)
+    At(kSecond + static_cast<int64_t>(rng_.Uniform(fault_end / 2)), [&] { Induct(); });
   At(fault_end, [&] { HealAll(); });
 
   int64_t next_convergence_check = fault_end + 100 * kMs;
@@ -560,8 +629,8 @@ std::string SimResult::Summary() const {
   std::ostringstream out;
   out << "seed " << seed << (ok ? " ok" : " FAILED") << ": " << nodes << " nodes, " << acked_writes
       << " acked, " << refused_writes << " refused, " << messages_delivered << " delivered, "
-      << messages_dropped << " dropped, " << crashes << " crashes (" << unsynced_writes_lost
-      << " unsynced batches lost), converged " << converged_after_seconds
+      << messages_dropped << " dropped, " << inducted << " inducted, " << crashes << " crashes ("
+      << unsynced_writes_lost << " unsynced batches lost), converged " << converged_after_seconds
       << " s after healing, trace " << std::hex << trace_hash;
   return out.str();
 }

@@ -4,7 +4,9 @@
 // and ReplicationCore; only the network, the clocks and the clients are
 // simulated. One seed fixes everything: the topology, the workload, the
 // faults (drop, delay, duplicate, reorder, partitions incl. one-way, crashes
-// that lose unsynced writes, restarts) and so the whole trace.
+// that lose unsynced writes, restarts), a read-only node inducted mid-run in
+// half the seeds (snapshot from a live node, possibly interrupted by a crash
+// and resumed, then the log), and so the whole trace.
 //
 // After the faults heal, the checkers run:
 //  - convergence: every node ends with the same state digest;
@@ -49,6 +51,7 @@ struct SimResult {
   uint64_t messages_delivered = 0;
   uint64_t messages_dropped = 0;
   uint64_t crashes = 0;
+  uint64_t inducted = 0;  // nodes inducted mid-run (snapshot, then the log)
   uint64_t unsynced_writes_lost = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
