@@ -39,6 +39,22 @@ StatusOr<std::optional<Msg>> LoadMessage(const KvReader& reader, const std::stri
   return std::optional<Msg>(std::move(msg));
 }
 
+// Visits every row under `prefix`, parsed as Msg, in key order; `visit`
+// returns false to stop. DATA_LOSS for a row that does not parse.
+template <typename Msg, typename Visit>
+Status ForEachRow(const KvReader& reader, std::string_view prefix, Visit visit) {
+  Status inner = Status::Ok();
+  COFFER_RETURN_IF_ERROR(reader.Scan(prefix, "", [&](std::string_view key, std::string_view value) {
+    Msg m;
+    if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      inner = DataLoss("cannot parse row " + std::string(key));
+      return false;
+    }
+    return visit(key, m);
+  }));
+  return inner;
+}
+
 // Canonical replicated form: node-local fields cleared, deterministic bytes.
 std::string CanonicalOf(pb::StoredObject o) {
   o.clear_sealed_material();
@@ -435,22 +451,16 @@ StatusOr<std::optional<ObjectStore::RequestRecord>> ObjectStore::FindRequest(
 
 Status ObjectStore::ConfirmNames(const VersionVector& frontier) {
   WriteBatch batch;
-  Status inner = Status::Ok();
-  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kWalletPrefix, "", [&](auto key, auto value) {
-    pb::StoredWallet w;
-    if (!w.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      inner = DataLoss("cannot parse wallet row " + std::string(key));
-      return false;
-    }
-    auto covered = frontier.find(w.create_origin());
-    if (w.created() && !w.confirmed() && covered != frontier.end() &&
-        covered->second >= w.create_seq()) {
-      w.set_confirmed(true);  // node-local: the digest does not change
-      batch.Put(key, w.SerializeAsString());
-    }
-    return true;
-  }));
-  COFFER_RETURN_IF_ERROR(inner);
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredWallet>(*kv_, keys::kWalletPrefix, [&](auto key, auto w) {
+        auto covered = frontier.find(w.create_origin());
+        if (w.created() && !w.confirmed() && covered != frontier.end() &&
+            covered->second >= w.create_seq()) {
+          w.set_confirmed(true);  // node-local: the digest does not change
+          batch.Put(key, w.SerializeAsString());
+        }
+        return true;
+      }));
   if (batch.empty()) return Status::Ok();
   return kv_->Write(batch, /*sync=*/false);
 }
@@ -1253,29 +1263,21 @@ StatusOr<pb::WalletView> ObjectStore::ViewWallet(const pb::StoredWallet& w) cons
   v.set_state(w.confirmed() ? "ACTIVE" : "PENDING");
   v.set_description(w.description());
   std::string prefix = keys::MemberPrefix(w.uuid());
-  COFFER_RETURN_IF_ERROR(kv_->Scan(prefix, "", [&](auto key, auto value) {
-    pb::StoredMember m;
-    if (m.ParseFromArray(value.data(), static_cast<int>(value.size())) && m.present()) {
-      v.add_members(std::string(key.substr(prefix.size())));
-    }
-    return true;
-  }));
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredMember>(*kv_, prefix, [&](auto key, const pb::StoredMember& m) {
+        if (m.present()) v.add_members(std::string(key.substr(prefix.size())));
+        return true;
+      }));
   return v;
 }
 
 StatusOr<std::vector<pb::WalletView>> ObjectStore::ListWallets() const {
   std::vector<pb::StoredWallet> wallets;
-  Status parse = Status::Ok();
-  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kWalletPrefix, "", [&](auto key, auto value) {
-    pb::StoredWallet w;
-    if (!w.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      parse = DataLoss("cannot parse wallet row " + std::string(key));
-      return false;
-    }
-    if (w.created()) wallets.push_back(std::move(w));
-    return true;
-  }));
-  COFFER_RETURN_IF_ERROR(parse);
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredWallet>(*kv_, keys::kWalletPrefix, [&](auto, const pb::StoredWallet& w) {
+        if (w.created()) wallets.push_back(w);
+        return true;
+      }));
   std::vector<pb::WalletView> out;
   for (const auto& w : wallets) {
     COFFER_ASSIGN_OR_RETURN(pb::WalletView v, ViewWallet(w));
@@ -1364,17 +1366,11 @@ StatusOr<std::optional<pb::StoredCluster>> ObjectStore::Cluster() const {
 
 StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
   std::vector<pb::StoredNode> nodes;
-  Status inner = Status::Ok();
-  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kNodePrefix, "", [&](auto key, auto value) {
-    pb::StoredNode n;
-    if (!n.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      inner = DataLoss("cannot parse node row " + std::string(key));
-      return false;
-    }
-    if (n.created()) nodes.push_back(std::move(n));
-    return true;
-  }));
-  COFFER_RETURN_IF_ERROR(inner);
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredNode>(*kv_, keys::kNodePrefix, [&](auto, const pb::StoredNode& n) {
+        if (n.created()) nodes.push_back(n);
+        return true;
+      }));
   for (auto& n : nodes) {
     // A pair is recorded on the node that joined; show it on both sides.
     if (n.peer() == 0 && n.role() == pb::NODE_READ_WRITE) {
@@ -1423,15 +1419,9 @@ StatusOr<Digest> ObjectStore::RecomputeDigest() const {
     auto h = EntityHash(key, canonical);
     for (int i = 0; i < 4; ++i) digest.lanes[i] += h[i];
   };
-  Status inner = Status::Ok();
   auto scan = [&](std::string_view prefix, auto message_tag) -> Status {
     using Msg = decltype(message_tag);
-    return kv_->Scan(prefix, "", [&](auto key, auto value) {
-      Msg m;
-      if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        inner = DataLoss("cannot parse row " + std::string(key));
-        return false;
-      }
+    return ForEachRow<Msg>(*kv_, prefix, [&](auto key, const Msg& m) {
       add(key, CanonicalOf(m));
       return true;
     });
@@ -1443,7 +1433,6 @@ StatusOr<Digest> ObjectStore::RecomputeDigest() const {
   COFFER_RETURN_IF_ERROR(scan(keys::kGrantPrefix, pb::StoredGrant()));
   COFFER_RETURN_IF_ERROR(scan(keys::kNodePrefix, pb::StoredNode()));
   COFFER_RETURN_IF_ERROR(scan(keys::kClusterKey, pb::StoredCluster()));
-  COFFER_RETURN_IF_ERROR(inner);
   return digest;
 }
 
@@ -1728,16 +1717,7 @@ class KvStoreSnapshot final : public StoreSnapshot {
   template <typename Msg>
   Status ForEachRowWithKey(std::string_view prefix,
                            const std::function<bool(std::string_view, const Msg&)>& visit) const {
-    Status inner = Status::Ok();
-    COFFER_RETURN_IF_ERROR(reader_->Scan(prefix, "", [&](auto key, auto value) {
-      Msg m;
-      if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-        inner = DataLoss("cannot parse row " + std::string(key));
-        return false;
-      }
-      return visit(key, m);
-    }));
-    return inner;
+    return storage::ForEachRow<Msg>(*reader_, prefix, visit);
   }
 
   std::unique_ptr<KvReader> reader_;
