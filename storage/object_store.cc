@@ -865,6 +865,25 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
     record.mutable_result()->set_uuid(uuid);
   };
 
+  // The creation record shared by create-key and register.
+  auto created = [&](pb::ObjectType type, const std::string& name,
+                     google::protobuf::Map<std::string, pb::AttributeValue> attributes,
+                     bool activate, const std::string& material) -> StatusOr<pb::LogRecord> {
+    if (!name.empty()) COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, name, "object"));
+    if (!attributes.count("extractable")) attributes["extractable"] = BoolValue(true);
+    if (activate) attributes["activation_date"] = IntValue(now_micros());
+    auto* b = record.mutable_object_created();
+    b->set_uuid(Uuid::Generate(rng_).str());
+    b->set_type(type);
+    b->set_name(name);
+    *b->mutable_attributes() = std::move(attributes);
+    b->set_stage(activate ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
+    b->set_material(material);
+    b->set_material_length(static_cast<uint32_t>(material.size()));
+    record.mutable_result()->set_uuid(b->uuid());
+    return record;
+  };
+
   switch (op.op_case()) {
     case pb::Op::kCreateKey: {
       const auto& c = op.create_key();
@@ -877,25 +896,13 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       if (bits != 128 && bits != 192 && bits != 256) {
         return InvalidArgument("AES key length must be 128, 192 or 256 bits");
       }
-      COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
-      if (!c.name().empty())
-        COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
+      google::protobuf::Map<std::string, pb::AttributeValue> attributes = c.attributes();
+      COFFER_RETURN_IF_ERROR(ValidateClientAttributes(attributes));
       COFFER_ASSIGN_OR_RETURN(SecretBytes material, RandomSecret(bits / 8));
-      auto* b = record.mutable_object_created();
-      b->set_uuid(Uuid::Generate(rng_).str());
-      b->set_type(pb::SYMMETRIC_KEY);
-      b->set_name(c.name());
-      *b->mutable_attributes() = c.attributes();
-      (*b->mutable_attributes())["algorithm"] = TextValue(algorithm);
-      (*b->mutable_attributes())["length"] = IntValue(bits);
-      if (!b->attributes().count("extractable"))
-        (*b->mutable_attributes())["extractable"] = BoolValue(true);
-      if (c.activate()) (*b->mutable_attributes())["activation_date"] = IntValue(now_micros());
-      b->set_stage(c.activate() ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
-      b->set_material(material.reveal());
-      b->set_material_length(static_cast<uint32_t>(material.size()));
-      record.mutable_result()->set_uuid(b->uuid());
-      return record;
+      attributes["algorithm"] = TextValue(algorithm);
+      attributes["length"] = IntValue(bits);
+      return created(pb::SYMMETRIC_KEY, c.name(), std::move(attributes), c.activate(),
+                     material.reveal());
     }
     case pb::Op::kRegisterObject: {
       const auto& c = op.register_object();
@@ -908,21 +915,7 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
                                  " bytes; the limit is 65536");
       }
       COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
-      if (!c.name().empty())
-        COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_OBJECT, c.name(), "object"));
-      auto* b = record.mutable_object_created();
-      b->set_uuid(Uuid::Generate(rng_).str());
-      b->set_type(c.type());
-      b->set_name(c.name());
-      *b->mutable_attributes() = c.attributes();
-      if (!b->attributes().count("extractable"))
-        (*b->mutable_attributes())["extractable"] = BoolValue(true);
-      if (c.activate()) (*b->mutable_attributes())["activation_date"] = IntValue(now_micros());
-      b->set_stage(c.activate() ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
-      b->set_material(c.material());
-      b->set_material_length(static_cast<uint32_t>(c.material().size()));
-      record.mutable_result()->set_uuid(b->uuid());
-      return record;
+      return created(c.type(), c.name(), c.attributes(), c.activate(), c.material());
     }
     case pb::Op::kSetAttributes: {
       const auto& c = op.set_attributes();
