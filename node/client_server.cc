@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "node/accept_util.h"
+
 namespace coffer::node {
 
 namespace client_server_internal {
@@ -321,22 +323,13 @@ void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket so
     std::lock_guard<std::mutex> lock(state->mu);
     if (state->stopped) return;
   }
-  if (ec) {
-    // E.g. out of file descriptors: retry later instead of spinning.
-    spdlog::warn("client API: accept failed: {}; retrying", ec.message());
-    state->retry_timer.expires_after(std::chrono::milliseconds(100));
-    state->retry_timer.async_wait([state](error_code wait_ec) {
-      if (!wait_ec) DoAccept(state);
-    });
-    return;
-  }
+  if (ec)
+    return RetryAcceptLater(state->retry_timer, "client API", ec, [state] { DoAccept(state); });
   uint64_t open = state->accepted.load() - state->closed.load();
   if (open >= state->options.max_connections) {
     state->rejected.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("client API: {} connections open (the maximum); refusing a new one", open);
-    error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    RefuseConnection(socket);
     return DoAccept(state);
   }
   auto connection = std::make_shared<Connection>(state, std::move(socket));

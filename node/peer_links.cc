@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/accept_util.h"
 #include "node/framing.h"
 
 namespace coffer::node {
@@ -705,15 +706,9 @@ void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket so
     std::lock_guard<std::mutex> lock(state->mu);
     if (state->stopped) return;
   }
-  if (ec) {
-    // E.g. out of file descriptors: retry later instead of spinning.
-    spdlog::warn("peer links: accept failed: {}; retrying", ec.message());
-    state->accept_retry_timer.expires_after(std::chrono::milliseconds(100));
-    state->accept_retry_timer.async_wait([state](error_code wait_ec) {
-      if (!wait_ec) DoAccept(state);
-    });
-    return;
-  }
+  if (ec)
+    return RetryAcceptLater(state->accept_retry_timer, "peer links", ec,
+                            [state] { DoAccept(state); });
   std::shared_ptr<InLink> link;
   {
     std::lock_guard<std::mutex> lock(state->mu);
@@ -728,9 +723,7 @@ void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket so
   } else {
     spdlog::warn("peer links: {} incoming connections open (the maximum); refusing a new one",
                  state->options.max_incoming_connections);
-    error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    RefuseConnection(socket);
   }
   DoAccept(state);
 }
