@@ -208,19 +208,53 @@ std::string RenderConflicts(const pb::ConflictList& list, OutputFormat format) {
   return RenderTable({"kind", "uuid", "supplied name", "generated name"}, rows);
 }
 
-std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
-  if (format == OutputFormat::kJson) return RenderJson(s);
+namespace {
+
+// "origin:seq ..." in origin order, "-" if empty.
+std::string AppliedText(const pb::VersionVector& vector) {
   std::string applied;
-  std::map<uint32_t, uint64_t> sorted(s.applied().applied().begin(), s.applied().applied().end());
+  std::map<uint32_t, uint64_t> sorted(vector.applied().begin(), vector.applied().end());
   for (const auto& [origin, seq] : sorted) {
     if (!applied.empty()) applied += " ";
     applied += std::to_string(origin) + ":" + std::to_string(seq);
   }
-  return RenderTable(
+  return applied.empty() ? "-" : applied;
+}
+
+// "2:up 3:DOWN" for the links a node reports.
+std::string LinksText(const pb::NodeStatus& s) {
+  std::string text;
+  for (const auto& l : s.links()) {
+    if (!text.empty()) text += " ";
+    text += std::to_string(l.peer()) + (l.up() ? ":up" : ":DOWN");
+  }
+  return text.empty() ? "-" : text;
+}
+
+}  // namespace
+
+std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderJson(s);
+  std::string out = RenderTable(
       {"node", "id", "mode", "version", "listen", "objects", "applied", "digest", "uptime"},
       {{s.node_name(), std::to_string(s.node_id()), s.mode(), s.version(), s.listen(),
-        std::to_string(s.object_count()), applied.empty() ? "-" : applied, s.digest().substr(0, 16),
+        std::to_string(s.object_count()), AppliedText(s.applied()), s.digest().substr(0, 16),
         std::to_string(s.uptime_seconds()) + "s"}});
+  if (!s.mode_reason().empty()) out += "mode: " + s.mode_reason() + "\n";
+  if (s.links_size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& l : s.links()) {
+      rows.push_back(
+          {std::to_string(l.peer()), l.up() ? "up" : "DOWN",
+           l.last_heard_ms_ago() < 0 ? "never" : std::to_string(l.last_heard_ms_ago()) + " ms",
+           l.outgoing_connected() ? "yes" : "no", l.incoming_connected() ? "yes" : "no",
+           std::to_string(l.inflight_records()), l.last_error().empty() ? "-" : l.last_error()});
+    }
+    out += "\n" +
+           RenderTable({"link to", "state", "last heard", "out", "in", "in flight", "last error"},
+                       rows);
+  }
+  return out;
 }
 
 std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format) {
@@ -232,17 +266,33 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   }
   out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
          " node" + (c.members_size() == 1 ? "" : "s") + "\n\n";
+  std::map<uint32_t, const pb::NodeStatus*> by_id;
+  by_id[c.self().node_id()] = &c.self();
+  for (const auto& n : c.nodes()) by_id[n.node_id()] = &n;
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : c.members()) {
-    bool self = m.node_id() == c.self().node_id();
-    rows.push_back({m.name() + (self ? " *" : ""), std::to_string(m.node_id()), m.role(),
-                    m.peer() == 0 ? "-" : std::to_string(m.peer()), self ? c.self().mode() : "-",
-                    m.version(), m.client_address().empty() ? "-" : m.client_address(),
-                    self ? c.self().digest().substr(0, 16) : "-"});
+    auto it = by_id.find(m.node_id());
+    const pb::NodeStatus* s = it == by_id.end() ? nullptr : it->second;
+    bool unreachable = c.unreachable().contains(m.node_id());
+    std::string mode = s ? s->mode() : unreachable ? "unreachable" : "-";
+    rows.push_back({m.name(), std::to_string(m.node_id()), m.role(),
+                    m.peer() == 0 ? "-" : std::to_string(m.peer()), "ACTIVE", mode,
+                    s ? s->version() : m.version(), s ? AppliedText(s->applied()) : "-",
+                    s ? s->digest().substr(0, 16) : "-", s ? LinksText(*s) : "-",
+                    m.client_address().empty() ? "-" : m.client_address()});
   }
-  out += RenderTable({"node", "id", "role", "peer", "mode", "version", "client address", "digest"},
+  out += RenderTable({"node", "id", "role", "peer", "state", "mode", "version", "applied", "digest",
+                      "links", "client address"},
                      rows);
-  out += "(* this node; the state of the others arrives with node-to-node links)\n";
+  for (const auto& [id, error] :
+       std::map<uint32_t, std::string>(c.unreachable().begin(), c.unreachable().end())) {
+    out += "node " + std::to_string(id) + " unreachable: " + error + "\n";
+  }
+  for (const auto& [id, s] : by_id) {
+    if (!s->mode_reason().empty() && s->mode() == "restricted") {
+      out += "node " + std::to_string(id) + ": " + s->mode_reason() + "\n";
+    }
+  }
   return out;
 }
 

@@ -35,6 +35,14 @@ struct NodeSection {
   // Address the node listens on, "host:port" or "[ipv6]:port", port 1..65535.
   // Default: "127.0.0.1:7400"
   std::string listen = "127.0.0.1:7400";
+  // Address other nodes' links connect to, "host:port". Default: "127.0.0.1:7500"
+  std::string peer_listen = "127.0.0.1:7500";
+  // Address recorded in membership for other nodes to dial, when it differs
+  // from peer_listen (NAT, a proxy). "" means peer_listen. Default: ""
+  std::string peer_advertise = "";
+  // Subgroup (site) this node belongs to, fixed at induction; clients try
+  // their own subgroup first. 0 to 64 characters [A-Za-z0-9._-]. Default: ""
+  std::string subgroup = "";
   bool operator==(const NodeSection&) const = default;
 };
 

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -18,6 +19,7 @@
 #include "node/cli_output.h"
 #include "node/client.h"
 #include "node/config.h"
+#include "node/join.h"
 #include "node/node.h"
 #include "node/tls.h"
 #include "upgrade/version.h"
@@ -282,7 +284,14 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
   node->require_subcommand(1);
   auto* start = node->add_subcommand("start", "run a node in the foreground until SIGINT/SIGTERM");
   static std::string config_path;
+  static std::string join_address, join_token;
   start->add_option("--config", config_path, "node config file (TOML); omitted: embedded defaults");
+  auto* join = start->add_option(
+      "--join", join_address,
+      "join a cluster first: the client API address (host:port) of a controller node");
+  start->add_option("--token", join_token, "the join token from `coffer cluster join-token`")
+      ->needs(join);
+  join->needs("--token");
   start->final_callback([] {
     NodeConfig config;
     if (!config_path.empty()) {
@@ -298,6 +307,17 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
     if (!s.ok()) throw CLI::RuntimeError(Fail(s));
     auto passphrase = ReadPassphrase(config);
     if (!passphrase.ok()) throw CLI::RuntimeError(Fail(passphrase.status()));
+    if (!join_address.empty()) {
+      JoinOptions options{join_address, join_token};
+      s = JoinCluster(config, *passphrase, options, [](const JoinProgress& p) {
+        std::cerr << "\rsnapshot: " << p.chunks << " chunks, " << p.entries << " entries, "
+                  << p.bytes / 1024 << " KiB" << (p.done ? " - installed\n" : "") << std::flush;
+      });
+      if (!s.ok()) {
+        spdlog::error("cannot join: {}", s.ToString());
+        throw CLI::RuntimeError(Fail(s));
+      }
+    }
     auto running = Node::Start(config, std::move(passphrase).value());
     if (!running.ok()) {
       spdlog::error("cannot start: {}", running.status().ToString());
@@ -585,6 +605,60 @@ void AddWalletCommands(CLI::App& app, ClientFlags& flags) {
   });
 }
 
+// The cluster status from the node at --address, plus every other member's
+// own status, asked at its client address with the same credentials.
+StatusOr<pb::ClusterStatus> GatherClusterStatus(const ClientFlags& flags) {
+  pb::Request request;
+  request.mutable_cluster_status();
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  pb::ClusterStatus status = response.cluster_status();
+  for (const auto& m : status.members()) {
+    if (m.node_id() == status.self().node_id()) continue;
+    ClientFlags member = flags;
+    member.address = m.client_address();
+    pb::Request ask;
+    ask.mutable_node_status();
+    auto answer = Call(member, ask);
+    Status s = answer.ok() ? StatusFromResponse(*answer) : answer.status();
+    if (!s.ok()) {
+      (*status.mutable_unreachable())[m.node_id()] = s.ToString();
+      continue;
+    }
+    *status.add_nodes() = answer->node_status();
+  }
+  return status;
+}
+
+// Degraded: a member did not answer, or a read-write member is restricted.
+bool Degraded(const pb::ClusterStatus& status) {
+  if (!status.unreachable().empty()) return true;
+  if (status.self().mode() == "restricted") return true;
+  for (const auto& n : status.nodes()) {
+    if (n.mode() == "restricted") return true;
+  }
+  return false;
+}
+
+// "" if every member answered with the same digest; else what differs.
+std::string DigestVerdict(const pb::ClusterStatus& status) {
+  if (!status.unreachable().empty()) {
+    return std::to_string(status.unreachable_size()) + " of " +
+           std::to_string(status.members_size()) + " nodes did not answer";
+  }
+  std::map<std::string, std::vector<std::string>> by_digest;
+  by_digest[status.self().digest()].push_back(status.self().node_name());
+  for (const auto& n : status.nodes()) by_digest[n.digest()].push_back(n.node_name());
+  if (by_digest.size() == 1) return "";
+  std::string text = "digests differ:";
+  for (const auto& [digest, names] : by_digest) {
+    text += " " + digest.substr(0, 16) + " on";
+    for (const auto& name : names) text += " " + name;
+    text += ";";
+  }
+  return text;
+}
+
 void AddClusterCommands(CLI::App& app, ClientFlags& flags) {
   static std::string name, node_name;
   auto* c = app.add_subcommand("cluster", "cluster formation and status");
@@ -599,14 +673,67 @@ void AddClusterCommands(CLI::App& app, ClientFlags& flags) {
   init->add_option("--name", name, "cluster name")->required();
   init->add_option("--node-name", node_name,
                    "this node's name (default: node.name from its config)");
-  ClientCommand(c, "status", "the cluster's members and this node's state", flags, true,
-                [](auto& f) {
-                  pb::Request r;
-                  r.mutable_cluster_status();
-                  return Run(f, r, [&](const pb::Response& resp) {
-                    return RenderClusterStatus(resp.cluster_status(), Format(f));
-                  });
+  static std::string role = "read-only";
+  static int64_t ttl_seconds = 3600;
+  auto* token =
+      ClientCommand(c, "join-token", "issue a one-time token for inducting a node through this one",
+                    flags, true, [](auto& f) {
+                      pb::Request r;
+                      r.mutable_join_token()->set_role(role == "read-write" ? pb::NODE_READ_WRITE
+                                                                            : pb::NODE_READ_ONLY);
+                      r.mutable_join_token()->set_ttl_seconds(ttl_seconds);
+                      return Run(f, r, [&](const pb::Response& resp) {
+                        if (Format(f) == OutputFormat::kJson) return RenderJson(resp.join_token());
+                        return resp.join_token().token() + "\n";
+                      });
+                    });
+  token
+      ->add_option("--role", role,
+                   "read-write: the candidate becomes this node's peer (it must have none); "
+                   "read-only: a read-only node")
+      ->check(CLI::IsMember({"read-write", "read-only"}))
+      ->capture_default_str();
+  token->add_option("--ttl", ttl_seconds, "seconds the token stays valid")
+      ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}))
+      ->capture_default_str();
+  ClientCommand(c, "status",
+                "every member's role, mode, position and digest (each member is asked)", flags,
+                true, [](auto& f) {
+                  auto status = GatherClusterStatus(f);
+                  if (!status.ok()) return Fail(status.status());
+                  std::cout << RenderClusterStatus(*status, Format(f));
+                  return Degraded(*status) ? kExitDegraded : kExitOk;
                 });
+  static int verify_wait_seconds = 10;
+  auto* verify = ClientCommand(
+      c, "verify", "compare the digests of every member; exit 1 if they differ", flags, true,
+      [](auto& f) {
+        // Writes in flight make digests differ for a moment: poll until they
+        // agree or the wait is over.
+        auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::seconds(verify_wait_seconds);
+        while (true) {
+          auto status = GatherClusterStatus(f);
+          if (!status.ok()) return Fail(status.status());
+          std::string verdict = DigestVerdict(*status);
+          if (verdict.empty() || std::chrono::steady_clock::now() >= deadline) {
+            std::cout << RenderClusterStatus(*status, Format(f));
+            if (verdict.empty()) {
+              std::cout << "verified: " << status->members_size() << " nodes have the same digest "
+                        << status->self().digest() << "\n";
+              return kExitOk;
+            }
+            std::cerr << "error: " << verdict << "\n";
+            return kExitError;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+        }
+      });
+  verify
+      ->add_option("--wait", verify_wait_seconds,
+                   "seconds to wait for the digests to agree (writes may be in flight)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
 }
 
 void AddConflictCommands(CLI::App& app, ClientFlags& flags) {

@@ -6,31 +6,70 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "node/client_server.h"
+#include "node/data_dir.h"
+#include "node/join_tokens.h"
+#include "node/peer_links.h"
 #include "node/request_handler.h"
 #include "node/tls.h"
-#include "storage/crypto.h"
-#include "storage/kv_store.h"
-#include "storage/object_store.h"
+#include "replication/replicator.h"
 #include "upgrade/version.h"
 
 namespace coffer::node {
+
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(10);
+constexpr int64_t kMembershipRefreshMicros = 100'000;
+constexpr uint32_t kDefaultSnapshotChunkEntries = 512;
+constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
+
+std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes) {
+  std::vector<replication::Member> members;
+  for (const auto& n : nodes) {
+    members.push_back(replication::Member{.id = n.node_id(),
+                                          .role = n.role() == pb::NODE_READ_ONLY
+                                                      ? replication::Role::kReadOnly
+                                                      : replication::Role::kReadWrite,
+                                          .peer = n.peer(),
+                                          .enabled = true});
+  }
+  return members;
+}
+
+std::string ModeText(replication::WriteMode mode) {
+  switch (mode) {
+    case replication::WriteMode::kReadWrite:
+      return "read-write";
+    case replication::WriteMode::kRestricted:
+      return "restricted";
+    case replication::WriteMode::kReadOnlyNode:
+      return "read-only";
+  }
+  return "unknown";
+}
+
+}  // namespace
 
 struct Node::Impl {
   NodeConfig config;
   SystemClock clock;
   SystemRng rng;
-  std::unique_ptr<storage::RootOfTrust> root;
-  std::unique_ptr<storage::ObjectStore> store;
+  OpenedStore opened;
+  storage::ObjectStore* store = nullptr;
+  uint32_t node_id = 1;
   NodeInfo info;
 
   boost::asio::io_context net_io;
   boost::asio::io_context store_io;
   std::unique_ptr<boost::asio::ssl::context> tls;
+  std::unique_ptr<boost::asio::ssl::context> peer_client_tls;
   std::unique_ptr<ClientServer> server;
   std::atomic<int64_t> queued{0};
   using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
@@ -40,6 +79,25 @@ struct Node::Impl {
   std::thread store_thread;
   std::promise<void> net_done;
   bool stopped = false;
+  std::atomic<bool> stopping{false};
+
+  // ---- Cluster mode (store thread, except where noted) ----
+  std::unique_ptr<PeerLinks> links;
+  std::unique_ptr<replication::Replicator> replicator;
+  boost::asio::steady_timer tick_timer{store_io};
+  int64_t last_membership_refresh = 0;
+  std::string members_fingerprint;
+  std::vector<pb::StoredNode> members;
+  bool flush_posted = false;
+  JoinTokens join_tokens;
+  // Induction snapshots being sent, by candidate node id; dropped once the
+  // candidate is heard on a link.
+  std::map<uint32_t, std::unique_ptr<storage::StoreSnapshot>> snapshots;
+  // Read by the links' admission check on the network thread.
+  mutable std::mutex admit_mu;
+  std::map<uint32_t, pb::StoredNode> admitted;
+
+  // ---- Client requests ----
 
   void Handle(pb::Request request, ClientIdentity who, ReplyFn reply) {
     if (queued.fetch_add(1) >= config.limits.max_queued_requests) {
@@ -52,10 +110,301 @@ struct Node::Impl {
     boost::asio::post(store_io, [this, request = std::move(request), who = std::move(who),
                                  reply = std::move(reply)]() mutable {
       queued.fetch_sub(1);
-      auto durability =
-          config.storage.sync_writes ? storage::Durability::kSync : storage::Durability::kAsync;
-      reply(HandleRequest(*store, request, who, info, durability, clock));
+      Serve(request, who, std::move(reply));
     });
+  }
+
+  // Store thread.
+  void Serve(const pb::Request& request, const ClientIdentity& who, ReplyFn reply) {
+    auto answer = [&](pb::Response response) {
+      AuditRequest(request, who, response);
+      reply(std::move(response));
+    };
+    Status allowed = AuthorizeRequest(request, who);
+    if (!allowed.ok()) return answer(ResponseFor(allowed));
+    switch (request.kind_case()) {
+      case pb::Request::kJoinToken: {
+        auto issued = IssueJoinToken(request.join_token());
+        if (!issued.ok()) return answer(ResponseFor(issued.status()));
+        pb::Response response = ResponseFor(Status::Ok());
+        *response.mutable_join_token() = *issued;
+        return answer(std::move(response));
+      }
+      case pb::Request::kJoin: {
+        auto joined = Join(request.join(), who);
+        if (!joined.ok()) return answer(ResponseFor(joined.status()));
+        pb::Response response = ResponseFor(Status::Ok());
+        *response.mutable_join_answer() = *joined;
+        return answer(std::move(response));
+      }
+      case pb::Request::kSnapshotChunk: {
+        auto chunk = ServeSnapshotChunk(request.snapshot_chunk(), who);
+        if (!chunk.ok()) return answer(ResponseFor(chunk.status()));
+        pb::Response response = ResponseFor(Status::Ok());
+        *response.mutable_snapshot_chunk() = std::move(chunk).value();
+        return answer(std::move(response));
+      }
+      case pb::Request::kWrite:
+        if (replicator && !request.write().has_cluster_init()) {
+          // A critical write: acknowledged once the pair peer has it.
+          replicator->Write(PrepareWrite(request.write(), info), request.request_id(),
+                            [request, who, reply](StatusOr<pb::OpResult> result) {
+                              pb::Response response = ResponseForWrite(result);
+                              AuditRequest(request, who, response);
+                              reply(std::move(response));
+                            });
+          ScheduleFlush();
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    auto durability =
+        config.storage.sync_writes ? storage::Durability::kSync : storage::Durability::kAsync;
+    pb::Response response = HandleRequest(*store, request, who, info, durability, clock);
+    bool initialized =
+        request.has_write() && request.write().has_cluster_init() && response.code() == "OK";
+    reply(std::move(response));
+    if (initialized && !replicator) {
+      Status entered = EnterClusterMode();
+      if (!entered.ok()) spdlog::error("cannot start replication: {}", entered.ToString());
+    }
+  }
+
+  // Group commit: the flush runs after every request already queued on the
+  // store thread, so one fsync covers all the writes among them.
+  void ScheduleFlush() {
+    if (flush_posted) return;
+    flush_posted = true;
+    boost::asio::post(store_io, [this] {
+      flush_posted = false;
+      if (replicator) replicator->Flush();
+    });
+  }
+
+  // ---- Cluster mode ----
+
+  // Starts the peer links and the replicator. The store has a cluster record.
+  Status EnterClusterMode() {
+    COFFER_ASSIGN_OR_RETURN(auto cluster, store->Cluster());
+    if (!cluster) return Internal("no cluster record");
+    COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
+    if (!identity) {
+      COFFER_RETURN_IF_ERROR(
+          WriteIdentity(config.node.data_dir, NodeIdentity{node_id, cluster->cluster_id()}));
+    } else if (identity->cluster_id != cluster->cluster_id()) {
+      return DataLoss("identity file names cluster " + identity->cluster_id +
+                      " but the store belongs to cluster " + cluster->cluster_id());
+    }
+    store->set_confirm_names_on_apply(false);
+    COFFER_ASSIGN_OR_RETURN(HostPort peer_listen, ParseHostPort(config.node.peer_listen));
+    PeerLinksOptions options;
+    options.listen_host = peer_listen.host;
+    options.port = peer_listen.port;
+    options.cluster_id = cluster->cluster_id();
+    options.self_id = node_id;
+    options.release_version = std::string(kReleaseVersion);
+    options.handshake_timeout = std::chrono::milliseconds(config.tls.handshake_timeout_ms);
+    COFFER_ASSIGN_OR_RETURN(
+        links, PeerLinks::Start(
+                   net_io, *tls, *peer_client_tls, options,
+                   [this](const pb::PeerHello& hello, const ClientIdentity& certificate) {
+                     return Admit(hello, certificate);
+                   },
+                   [this](uint32_t from, pb::ReplicationMessage message) {
+                     Deliver(from, std::move(message));
+                   }));
+    COFFER_ASSIGN_OR_RETURN(members, store->Members());
+    replicator = std::make_unique<replication::Replicator>(
+        *store, ToMembers(members), replication::CoreOptions{}, *links, clock);
+    replicator->EnableGroupCommit();
+    members_fingerprint.clear();
+    RefreshMembership();
+    info.fill_replication = [this](pb::NodeStatus* status) { FillReplication(status); };
+    spdlog::info("cluster '{}' ({}): node id {}, peer links on {}", cluster->name(),
+                 cluster->cluster_id(), node_id, config.node.peer_listen);
+    ArmTick();
+    return Status::Ok();
+  }
+
+  // Re-reads membership; on a change, tells the replicator, the links and the
+  // admission check.
+  void RefreshMembership() {
+    last_membership_refresh = clock.MonotonicMicros();
+    auto current = store->Members();
+    if (!current.ok()) {
+      spdlog::warn("cannot read membership: {}", current.status().ToString());
+      return;
+    }
+    std::string fingerprint;
+    for (const auto& m : *current) fingerprint += m.SerializeAsString() + "|";
+    if (fingerprint == members_fingerprint) return;
+    members_fingerprint = std::move(fingerprint);
+    members = *current;
+    std::map<uint32_t, std::string> peers;
+    {
+      std::lock_guard lock(admit_mu);
+      admitted.clear();
+      for (const auto& m : members) {
+        admitted[m.node_id()] = m;
+        if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
+      }
+    }
+    replicator->SetMembers(ToMembers(members));
+    links->SetPeers(std::move(peers));
+    spdlog::info("membership: {} nodes", members.size());
+  }
+
+  // Network thread: may `hello`'s sender link to this node?
+  Status Admit(const pb::PeerHello& hello, const ClientIdentity& certificate) const {
+    std::lock_guard lock(admit_mu);
+    auto it = admitted.find(hello.node_id());
+    if (it == admitted.end()) {
+      return NotFound("node " + std::to_string(hello.node_id()) +
+                      " is not a member of this cluster (unknown or deleted)");
+    }
+    if (certificate.common_name != it->second.name().name()) {
+      return PermissionDenied(
+          "certificate CN '" + certificate.common_name + "' does not match the name of node " +
+          std::to_string(hello.node_id()) + " ('" + it->second.name().name() + "')");
+    }
+    return CheckCompatibleRelease(hello.release_version());
+  }
+
+  // Network thread: hands a message to the store thread.
+  void Deliver(uint32_t from, pb::ReplicationMessage message) {
+    if (stopping.load()) return;
+    boost::asio::post(store_io, [this, from, message = std::move(message)] {
+      if (replicator) replicator->Receive(from, message);
+    });
+  }
+
+  void ArmTick() {
+    tick_timer.expires_after(kTickInterval);
+    tick_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping.load()) return;
+      replicator->Tick();
+      if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
+        RefreshMembership();
+        std::erase_if(snapshots, [&](const auto& entry) {
+          return replicator->core().link(entry.first).last_heard_micros != 0;
+        });
+      }
+      ArmTick();
+    });
+  }
+
+  void FillReplication(pb::NodeStatus* status) const {
+    const auto& core = replicator->core();
+    status->set_mode(ModeText(core.mode()));
+    status->set_mode_reason(core.mode_reason());
+    status->set_pending_critical_writes(core.pending_critical_writes());
+    std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
+    for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
+    int64_t now = clock.MonotonicMicros();
+    for (const auto& m : members) {
+      if (m.node_id() == node_id) continue;
+      replication::LinkView view = core.link(m.node_id());
+      auto* l = status->add_links();
+      l->set_peer(m.node_id());
+      l->set_up(view.up);
+      l->set_last_heard_ms_ago(view.last_heard_micros == 0 ? -1
+                                                           : (now - view.last_heard_micros) / 1000);
+      *l->mutable_peer_applied() = replication::ToProto(view.peer_applied);
+      l->set_inflight_records(view.inflight_records);
+      auto s = link_statuses.find(m.node_id());
+      if (s != link_statuses.end()) {
+        l->set_outgoing_connected(s->second.outgoing_connected);
+        l->set_incoming_connected(s->second.incoming_connected);
+        l->set_last_error(s->second.last_error);
+      }
+    }
+  }
+
+  // ---- Induction, controller side ----
+
+  StatusOr<pb::JoinToken> IssueJoinToken(const pb::JoinTokenRequest& request) {
+    if (!replicator) {
+      return InvalidState("this node is standalone: run `coffer cluster init` before inducting");
+    }
+    COFFER_ASSIGN_OR_RETURN(
+        auto issued, join_tokens.Issue(request.role(), request.ttl_seconds(), clock.WallMicros()));
+    pb::JoinToken token;
+    token.set_token(issued.token);
+    token.set_expires_micros(issued.expires_micros);
+    token.set_role(request.role());
+    return token;
+  }
+
+  StatusOr<pb::JoinAnswer> Join(const pb::JoinRequest& join, const ClientIdentity& who) {
+    if (!replicator) {
+      return InvalidState("this node is standalone; a controller must be a cluster member");
+    }
+    if (who.common_name != join.name()) {
+      return PermissionDenied("certificate CN '" + who.common_name +
+                              "' does not match the joining node's name '" + join.name() + "'");
+    }
+    COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version()));
+    COFFER_ASSIGN_OR_RETURN(auto redeemed,
+                            join_tokens.Redeem(join.token(), join.name(), clock.WallMicros()));
+    pb::Op op;
+    auto* add = op.mutable_node_add();
+    add->set_name(join.name());
+    add->set_role(redeemed.role);
+    add->set_subgroup(join.subgroup());
+    add->set_peer_address(join.peer_address());
+    add->set_client_address(join.client_address());
+    add->set_release_version(join.release_version());
+    COFFER_ASSIGN_OR_RETURN(pb::OpResult added, replicator->WriteUnpaired(op, redeemed.id));
+    uint32_t id = static_cast<uint32_t>(std::stoul(added.uuid()));
+    RefreshMembership();
+    COFFER_ASSIGN_OR_RETURN(auto cluster, store->Cluster());
+    pb::JoinAnswer answer;
+    answer.set_cluster_id(cluster->cluster_id());
+    answer.set_cluster_name(cluster->name());
+    answer.set_node_id(id);
+    answer.set_controller_id(node_id);
+    for (const auto& m : members) {
+      if (m.node_id() != id) continue;
+      answer.set_role(m.role());
+      answer.set_peer(m.peer());
+    }
+    snapshots.erase(id);  // a repeated join starts a fresh transfer
+    spdlog::info(
+        "inducting node {} '{}' as {}", id, join.name(),
+        redeemed.role == pb::NODE_READ_WRITE ? "this node's read-write peer" : "a read-only node");
+    return answer;
+  }
+
+  StatusOr<pb::SnapshotChunk> ServeSnapshotChunk(const pb::SnapshotChunkRequest& request,
+                                                 const ClientIdentity& who) {
+    if (!replicator) return InvalidState("this node is standalone");
+    const pb::StoredNode* member = nullptr;
+    for (const auto& m : members) {
+      if (m.node_id() == request.node_id()) member = &m;
+    }
+    if (member == nullptr)
+      return NotFound("node " + std::to_string(request.node_id()) +
+                      " is not a member of this cluster");
+    if (member->name().name() != who.common_name) {
+      return PermissionDenied("certificate CN '" + who.common_name + "' is not node " +
+                              std::to_string(request.node_id()));
+    }
+    auto it = snapshots.find(request.node_id());
+    if (it == snapshots.end()) {
+      if (!request.after().empty()) {
+        return Unavailable(
+            "no snapshot transfer for node " + std::to_string(request.node_id()) +
+            " is open on this controller (it restarted, or the node was heard on a link since): "
+            "wipe the candidate's data directory and induct it again with a new token");
+      }
+      it = snapshots.emplace(request.node_id(), store->NewSnapshot()).first;
+    }
+    uint32_t n = request.max_entries() == 0
+                     ? kDefaultSnapshotChunkEntries
+                     : std::min(request.max_entries(), kMaxSnapshotChunkEntries);
+    return it->second->ReadChunk(request.after(), n);
   }
 };
 
@@ -66,24 +415,22 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   COFFER_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config.node.listen));
+  COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
+  if (identity) impl->node_id = identity->node_id;
+  COFFER_ASSIGN_OR_RETURN(impl->opened,
+                          OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
+                                        /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
+  impl->store = impl->opened.store.get();
+  COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
+  if (install_point) {
+    return InvalidState(
+        "the induction of this node did not finish: run `coffer node start` "
+        "with --join and --token again to resume it");
+  }
 
-  storage::ScryptParams scrypt;
-  scrypt.n = static_cast<uint64_t>(config.root_of_trust.scrypt_n);
-  COFFER_ASSIGN_OR_RETURN(impl->root,
-                          storage::NewPassphraseRootOfTrust(std::move(passphrase), scrypt));
-  storage::RocksOptions rocks;
-  rocks.path = config.node.data_dir + "/db";
-  rocks.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
-  COFFER_ASSIGN_OR_RETURN(auto kv, storage::OpenRocksKvStore(rocks));
-  storage::ObjectStoreOptions store_options;
-  store_options.node_id = NodeId{1};
-  COFFER_ASSIGN_OR_RETURN(
-      impl->store, storage::ObjectStore::Open(std::move(kv), *impl->root, impl->clock, impl->rng,
-                                              store_options));
-
-  COFFER_ASSIGN_OR_RETURN(
-      impl->tls, MakeServerTlsContext(
-                     TlsFiles{config.tls.ca_file, config.tls.cert_file, config.tls.key_file}));
+  TlsFiles tls_files{config.tls.ca_file, config.tls.cert_file, config.tls.key_file};
+  COFFER_ASSIGN_OR_RETURN(impl->tls, MakeServerTlsContext(tls_files));
+  COFFER_ASSIGN_OR_RETURN(impl->peer_client_tls, MakeClientTlsContext(tls_files));
   ServerOptions server_options;
   server_options.listen_host = listen.host;
   server_options.port = listen.port;
@@ -100,7 +447,14 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           }));
   impl->info.node_name = config.node.name;
   impl->info.listen = listen.host + ":" + std::to_string(impl->server->port());
+  impl->info.peer_listen = config.node.peer_listen;
+  impl->info.peer_address =
+      config.node.peer_advertise.empty() ? config.node.peer_listen : config.node.peer_advertise;
+  impl->info.subgroup = config.node.subgroup;
   impl->info.started_micros = impl->clock.WallMicros();
+
+  COFFER_ASSIGN_OR_RETURN(auto cluster, impl->store->Cluster());
+  if (cluster) COFFER_RETURN_IF_ERROR(impl->EnterClusterMode());
 
   // Logged before the threads start: afterwards only the store thread may
   // touch the store.
@@ -135,10 +489,24 @@ Status Node::RunUntilSignal() {
 void Node::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  // 1. No new connections or requests.
+  impl_->stopping = true;
+  // 1. No new connections, requests or replication messages.
   impl_->server->Stop();
+  if (impl_->links) impl_->links->Stop();
   // 2. Requests already queued for the store finish; their replies go to the
-  //    network thread, so a committed write is still answered.
+  //    network thread, so a committed write is still answered. Writes still
+  //    waiting for the pair peer end with OUTCOME_UNKNOWN.
+  Impl* raw = impl_.get();
+  boost::asio::post(raw->store_io, [raw] {
+    raw->tick_timer.cancel();
+    if (raw->replicator) {
+      raw->replicator->Flush();
+      raw->replicator->AbandonWaiting(
+          Status(Code::kOutcomeUnknown,
+                 "the node stopped before its pair peer confirmed the write; retry with the same "
+                 "request id"));
+    }
+  });
   impl_->store_work.reset();
   impl_->store_thread.join();
   // 3. The network thread writes those replies and closes the connections.
@@ -149,9 +517,12 @@ void Node::Stop() {
     impl_->net_io.stop();
   }
   impl_->net_thread.join();
-  // 4. Release the port and close the store (the RocksDB lock goes with it).
+  // 4. Release the ports and close the store (the RocksDB lock goes with it).
   impl_->server.reset();
-  impl_->store.reset();
+  impl_->replicator.reset();
+  impl_->links.reset();
+  impl_->snapshots.clear();
+  impl_->opened.store.reset();
   spdlog::info("node {} stopped", impl_->config.node.name);
 }
 

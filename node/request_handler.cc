@@ -43,6 +43,8 @@ std::string_view KindName(const pb::Request& r) {
           return "rename";
         case pb::Op::kClusterInit:
           return "cluster_init";
+        case pb::Op::kNodeAdd:
+          return "node_add";
         default:
           return "write";
       }
@@ -62,6 +64,12 @@ std::string_view KindName(const pb::Request& r) {
       return "node_status";
     case pb::Request::kClusterStatus:
       return "cluster_status";
+    case pb::Request::kJoinToken:
+      return "join_token";
+    case pb::Request::kJoin:
+      return "join";
+    case pb::Request::kSnapshotChunk:
+      return "snapshot_chunk";
     default:
       return "empty";
   }
@@ -78,18 +86,9 @@ pb::Response Answer(const StatusOr<T>& result, Fill fill) {
 pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, const NodeInfo& info,
                       storage::Durability durability, const Clock& clock) {
   switch (request.kind_case()) {
-    case pb::Request::kWrite: {
-      pb::Op op = request.write();
-      if (op.has_cluster_init()) {
-        // What only the node knows about itself.
-        auto* c = op.mutable_cluster_init();
-        if (c->node_name().empty()) c->set_node_name(info.node_name);
-        c->set_client_address(info.listen);
-        c->set_release_version(std::string(kReleaseVersion));
-      }
-      return Answer(store.Execute(op, request.request_id(), durability),
-                    [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
-    }
+    case pb::Request::kWrite:
+      return ResponseForWrite(
+          store.Execute(PrepareWrite(request.write(), info), request.request_id(), durability));
     case pb::Request::kGet:
       return Answer(store.Get(request.get().uuid(), request.get().include_material()),
                     [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
@@ -150,6 +149,10 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       s->set_node_id(store.node_id().value);
       s->set_version(std::string(kReleaseVersion));
       s->set_mode("read-write");
+      s->set_peer_listen(info.peer_listen);
+      auto cluster = store.Cluster();
+      if (cluster.ok() && *cluster) s->set_cluster_id((*cluster)->cluster_id());
+      if (info.fill_replication) info.fill_replication(s);
       for (const auto& [origin, seq] : store.Applied())
         (*s->mutable_applied()->mutable_applied())[origin] = seq;
       s->set_digest(store.StateDigest().Hex());
@@ -168,23 +171,49 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
 pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& request,
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock) {
-  pb::Response response;
-  if (who.organizational_unit != kAdminRole) {
-    response = ResponseFor(PermissionDenied("certificate role '" + who.organizational_unit +
-                                            "' may not use the client API (needs role 'admin')"));
-  } else {
-    response = Dispatch(store, request, info, durability, clock);
+  Status allowed = AuthorizeRequest(request, who);
+  pb::Response response =
+      allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
+  AuditRequest(request, who, response);
+  return response;
+}
+
+Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
+  if (who.organizational_unit == kAdminRole) return Status::Ok();
+  bool node_request = request.has_join() || request.has_snapshot_chunk();
+  if (node_request && who.organizational_unit == kNodeRole) return Status::Ok();
+  return PermissionDenied(
+      "certificate role '" + who.organizational_unit + "' may not use the " +
+      (node_request ? "join requests (needs role 'node')" : "client API (needs role 'admin')"));
+}
+
+pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
+  if (op.has_cluster_init()) {
+    auto* c = op.mutable_cluster_init();
+    if (c->node_name().empty()) c->set_node_name(info.node_name);
+    c->set_client_address(info.listen);
+    c->set_peer_address(info.peer_address);
+    c->set_subgroup(info.subgroup);
+    c->set_release_version(std::string(kReleaseVersion));
   }
-  // Audit line: who did what to which object; never payloads or material.
+  return op;
+}
+
+pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result) {
+  return Answer(result, [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
+}
+
+void AuditRequest(const pb::Request& request, const ClientIdentity& who,
+                  const pb::Response& response) {
   std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
   bool reads_material = request.has_get() && request.get().include_material();
-  if (request.kind_case() == pb::Request::kWrite || reads_material || response.code() != "OK") {
-    if (request.has_get()) uuid = request.get().uuid();
-    spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
-                 who.organizational_unit, KindName(request), reads_material ? "+material" : "",
-                 request.request_id(), uuid, response.code());
-  }
-  return response;
+  bool logged = request.kind_case() == pb::Request::kWrite || request.has_join() ||
+                request.has_join_token() || reads_material || response.code() != "OK";
+  if (!logged) return;
+  if (request.has_get()) uuid = request.get().uuid();
+  spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
+               who.organizational_unit, KindName(request), reads_material ? "+material" : "",
+               request.request_id(), uuid, response.code());
 }
 
 }  // namespace coffer::node

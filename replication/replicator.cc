@@ -9,6 +9,9 @@ Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
       clock_(clock),
       core_(store.node_id().value, std::move(members), store.Applied(), options,
             clock.MonotonicMicros()) {
+  auto applied = store.Applied();
+  auto own = applied.find(store.node_id().value);
+  if (own != applied.end()) flushed_seq_ = own->second;
   Pump();
 }
 
@@ -23,7 +26,12 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDon
     uint64_t token = next_token_++;
     waiting_[token] = Waiting{(*prior)->result, std::move(done)};
     if ((*prior)->origin == store_.node_id().value && core_.mode() != WriteMode::kReadOnlyNode) {
-      core_.OnLocalCommit((*prior)->seq, token, now);
+      if ((*prior)->seq > flushed_seq_) {
+        unsynced_.push_back(Unsynced{(*prior)->seq, token});
+        if (!group_commit_) Flush();
+      } else {
+        core_.OnLocalCommit((*prior)->seq, token, now);
+      }
     } else {
       Finish(token, (*prior)->result);
     }
@@ -32,12 +40,56 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDon
   }
   Status allowed = core_.CheckCriticalWrite();
   if (!allowed.ok()) return done(allowed);
-  auto result = store_.Execute(op, request_id, storage::Durability::kSync);
+  auto result = store_.Execute(
+      op, request_id, group_commit_ ? storage::Durability::kAsync : storage::Durability::kSync);
   if (!result.ok()) return done(result.status());
   uint64_t token = next_token_++;
   waiting_[token] = Waiting{*result, std::move(done)};
-  core_.OnLocalCommit(store_.Applied().at(store_.node_id().value), token, now);
+  uint64_t seq = store_.Applied().at(store_.node_id().value);
+  if (group_commit_) {
+    unsynced_.push_back(Unsynced{seq, token});
+    return;  // the caller's Flush() syncs the batch
+  }
+  flushed_seq_ = std::max(flushed_seq_, seq);
+  core_.OnLocalCommit(seq, token, now);
   Pump();
+}
+
+void Replicator::Flush() {
+  if (unsynced_.empty()) return;
+  std::vector<Unsynced> batch;
+  batch.swap(unsynced_);
+  Status synced = store_.Sync();
+  if (!synced.ok()) {
+    // The records may or may not be on disk: the clients must retry.
+    for (const auto& u : batch) {
+      Finish(u.token, Status(Code::kOutcomeUnknown, "commit failed to sync (" + synced.ToString() +
+                                                        "); retry with the same request id"));
+    }
+    return;
+  }
+  int64_t now = clock_.MonotonicMicros();
+  for (const auto& u : batch) {
+    flushed_seq_ = std::max(flushed_seq_, u.seq);
+    core_.OnLocalCommit(u.seq, u.token, now);
+  }
+  Pump();
+}
+
+StatusOr<pb::OpResult> Replicator::WriteUnpaired(const pb::Op& op, const std::string& request_id) {
+  Flush();
+  COFFER_ASSIGN_OR_RETURN(pb::OpResult result,
+                          store_.Execute(op, request_id, storage::Durability::kSync));
+  uint64_t seq = store_.Applied().at(store_.node_id().value);
+  flushed_seq_ = std::max(flushed_seq_, seq);
+  core_.OnLocalCommit(seq, std::nullopt, clock_.MonotonicMicros());
+  Pump();
+  return result;
+}
+
+void Replicator::AbandonWaiting(const Status& status) {
+  unsynced_.clear();
+  while (!waiting_.empty()) Finish(waiting_.begin()->first, status);
 }
 
 void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
@@ -51,6 +103,7 @@ void Replicator::SetMembers(std::vector<Member> members) {
 }
 
 void Replicator::Tick() {
+  Flush();
   core_.Tick(clock_.MonotonicMicros());
   Pump();
 }

@@ -38,6 +38,24 @@ class Replicator {
   // once the pair peer has that record.
   void Write(const pb::Op& op, const std::string& request_id, WriteDone done);
 
+  // Group commit for client writes. When enabled, Write() commits without an
+  // fsync and the caller calls Flush() once a batch of Writes is in: one sync
+  // makes them all durable, and only then are they sent or acknowledged (a
+  // record is never sent before it is durable here). Tick() also flushes.
+  // Default: off (each Write syncs).
+  void EnableGroupCommit() { group_commit_ = true; }
+  void Flush();
+
+  // A write the node makes itself that needs no pair acknowledgement and is
+  // not refused by the write mode: the controller's NodeAdded during
+  // induction (the candidate receives it in its snapshot, which makes the
+  // second copy). Synced before it returns.
+  StatusOr<pb::OpResult> WriteUnpaired(const pb::Op& op, const std::string& request_id);
+
+  // Fails every write still waiting (for a flush or the pair peer) with
+  // `status`; for shutdown.
+  void AbandonWaiting(const Status& status);
+
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
   // Membership changed (see ReplicationCore::SetMembers).
   void SetMembers(std::vector<Member> members);
@@ -63,6 +81,13 @@ class Replicator {
     WriteDone done;
   };
   std::map<uint64_t, Waiting> waiting_;
+  bool group_commit_ = false;
+  struct Unsynced {
+    uint64_t seq;
+    uint64_t token;
+  };
+  std::vector<Unsynced> unsynced_;  // committed without fsync, awaiting Flush()
+  uint64_t flushed_seq_ = 0;        // own records up to here are durable
   uint64_t apply_errors_ = 0;
   Status last_apply_error_;
 };

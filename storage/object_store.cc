@@ -1085,6 +1085,48 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       record.mutable_result()->set_uuid(b->cluster_id());
       return record;
     }
+    case pb::Op::kNodeAdd: {
+      const auto& c = op.node_add();
+      COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+      if (!cluster) {
+        return InvalidState(
+            "this node is standalone: run `coffer cluster init` before adding nodes");
+      }
+      if (c.role() != pb::NODE_READ_WRITE && c.role() != pb::NODE_READ_ONLY) {
+        return InvalidArgument("a new node's role must be read-write or read-only");
+      }
+      COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_NODE, c.name(), "node"));
+      COFFER_ASSIGN_OR_RETURN(auto members, Members());
+      // Ids are never reused: above every member and every origin seen here.
+      uint32_t highest = options_.node_id.value;
+      const pb::StoredNode* self = nullptr;
+      for (const auto& m : members) {
+        highest = std::max(highest, m.node_id());
+        if (m.node_id() == options_.node_id.value) self = &m;
+      }
+      for (const auto& [origin, seq] : applied_) highest = std::max(highest, origin);
+      if (self == nullptr) return InvalidState("this node is not a member of its cluster");
+      auto* b = record.mutable_node_added();
+      b->set_node_id(highest + 1);
+      b->set_name(c.name());
+      b->set_role(c.role());
+      if (c.role() == pb::NODE_READ_WRITE) {
+        // The pairing induction: the candidate becomes this node's peer.
+        if (self->peer() != 0) {
+          return InvalidState("node " + self->name().name() + " already has read-write peer " +
+                              std::to_string(self->peer()) +
+                              "; induct the candidate as read-only, or through a node without a "
+                              "peer");
+        }
+        b->set_peer(options_.node_id.value);
+      }
+      b->set_subgroup(c.subgroup());
+      b->set_peer_address(c.peer_address());
+      b->set_client_address(c.client_address());
+      b->set_release_version(c.release_version());
+      record.mutable_result()->set_uuid(std::to_string(b->node_id()));
+      return record;
+    }
     default:
       return InvalidArgument("request has no operation");
   }
@@ -1364,11 +1406,16 @@ StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
         if (n.created()) nodes.push_back(n);
         return true;
       }));
+  const std::vector<pb::StoredNode> recorded = nodes;
   for (auto& n : nodes) {
-    // A pair is recorded on the node that joined; show it on both sides.
-    if (n.peer() == 0 && n.role() == pb::NODE_READ_WRITE) {
-      for (const auto& other : nodes) {
-        if (other.peer() == n.node_id()) n.set_peer(other.node_id());
+    // A pair is recorded on the node that joined; show it on both sides. A
+    // read-only node that inducted a read-write peer is read-write from then on.
+    if (n.peer() == 0) {
+      for (const auto& other : recorded) {
+        if (other.peer() == n.node_id()) {
+          n.set_peer(other.node_id());
+          n.set_role(pb::NODE_READ_WRITE);
+        }
       }
     }
     COFFER_ASSIGN_OR_RETURN(bool holds, HoldsName(pb::ENTITY_NODE, n.name().name(), n.uuid()));

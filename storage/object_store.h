@@ -108,6 +108,10 @@ class ObjectStore {
   // replication core's name-confirmation frontier). Node-local; idempotent.
   Status ConfirmNames(const VersionVector& frontier);
 
+  // Switches name confirmation to replication (ConfirmNames) once the node
+  // joins a cluster (see ObjectStoreOptions::confirm_names_on_apply).
+  void set_confirm_names_on_apply(bool confirm) { options_.confirm_names_on_apply = confirm; }
+
   // Makes every applied record durable (one fsync for many kAsync applies).
   Status Sync() { return kv_->Sync(); }
 

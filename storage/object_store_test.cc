@@ -651,6 +651,55 @@ TEST_F(RemoteApplyTest, NodeNamesAreUniqueAndPairsShowOnBothSides) {
   }
 }
 
+pb::Op NodeAdd(const std::string& name, pb::NodeRole role) {
+  pb::Op op;
+  op.mutable_node_add()->set_name(name);
+  op.mutable_node_add()->set_role(role);
+  return op;
+}
+
+TEST_F(RemoteApplyTest, NodeAddPicksFreshIdsAndKeepsOnePeerPerNode) {
+  EXPECT_EQ(a_->store->Execute(NodeAdd("beta", pb::NODE_READ_WRITE), "n0").status().code(),
+            Code::kInvalidState)
+      << "a standalone node adds no nodes";
+  ASSERT_TRUE(a_->store->Execute(ClusterInit("prod", "alpha"), "i1").ok());
+  EXPECT_EQ(a_->store->Execute(NodeAdd("alpha", pb::NODE_READ_ONLY), "n1").status().code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(a_->store->Execute(NodeAdd("beta", pb::NODE_ROLE_UNSPECIFIED), "n2").status().code(),
+            Code::kInvalidArgument);
+  auto beta = a_->store->Execute(NodeAdd("beta", pb::NODE_READ_WRITE), "n3");
+  ASSERT_TRUE(beta.ok()) << beta.status().ToString();
+  EXPECT_EQ(beta->uuid(), "2");
+  EXPECT_EQ(a_->store->Execute(NodeAdd("gamma", pb::NODE_READ_WRITE), "n4").status().code(),
+            Code::kInvalidState)
+      << "node 1 already has a peer";
+  // An origin seen in the log counts even if its node is not a member here.
+  ASSERT_TRUE(a_->store
+                  ->ApplyRemote(NodeAddedRecord(7, 1, a_->clock.WallMicros() + 5, 9, "x",
+                                                pb::NODE_READ_ONLY, 0))
+                  .ok());
+  auto gamma = a_->store->Execute(NodeAdd("gamma", pb::NODE_READ_ONLY), "n5");
+  ASSERT_TRUE(gamma.ok());
+  EXPECT_EQ(gamma->uuid(), "10");
+  auto members = a_->store->Members();
+  std::map<uint32_t, pb::StoredNode> by_id;
+  for (const auto& m : *members) by_id[m.node_id()] = m;
+  EXPECT_EQ(by_id[1].peer(), 2u);
+  EXPECT_EQ(by_id[2].peer(), 1u);
+  EXPECT_EQ(by_id[2].role(), pb::NODE_READ_WRITE);
+  EXPECT_EQ(by_id[10].role(), pb::NODE_READ_ONLY);
+  // A read-only node that inducts a read-write peer becomes read-write.
+  ASSERT_TRUE(a_->store
+                  ->ApplyRemote(NodeAddedRecord(7, 2, a_->clock.WallMicros() + 6, 11, "delta",
+                                                pb::NODE_READ_WRITE, 10))
+                  .ok());
+  members = a_->store->Members();
+  by_id.clear();
+  for (const auto& m : *members) by_id[m.node_id()] = m;
+  EXPECT_EQ(by_id[10].role(), pb::NODE_READ_WRITE);
+  EXPECT_EQ(by_id[10].peer(), 11u);
+}
+
 // ---- Integrity and the root of trust (disk) ----
 
 class IntegrityTest : public ::testing::Test {

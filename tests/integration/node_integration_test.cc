@@ -364,12 +364,18 @@ TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {
   EXPECT_TRUE(Uuid::IsValid(cluster_id)) << out;
   EXPECT_EQ(RunCli("cluster init --name other" + flags, &out), 1);
   EXPECT_THAT(out, ::testing::HasSubstr("ALREADY_EXISTS"));
-  ASSERT_EQ(RunCli("cluster status -o json" + flags, &out), 0) << out;
+  // The first node has no read-write peer yet: restricted (exit 2, degraded)
+  // until a peer is inducted.
+  ASSERT_EQ(RunCli("cluster status -o json" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("\"cluster_id\": \"" + cluster_id + "\""));
   EXPECT_THAT(out, ::testing::HasSubstr("\"name\": \"node1\""));
   EXPECT_THAT(out, ::testing::HasSubstr("\"role\": \"read-write\""));
-  ASSERT_EQ(RunCli("cluster status" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"mode\": \"restricted\""));
+  ASSERT_EQ(RunCli("cluster status" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("cluster prod"));
+  EXPECT_THAT(out, ::testing::HasSubstr("no read-write peer"));
+  EXPECT_EQ(RunCli("key create --name k1" + flags, &out), 2) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("READ_ONLY_RESTRICTED"));
 }
 
 TEST(ConfigCliTest, CheckReportsLineAndColumn) {

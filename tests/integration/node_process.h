@@ -53,6 +53,7 @@ class NodeProcess {
     WriteWholeFile(dir + "/node.toml",
                    "[node]\nname = \"node1\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
                        std::to_string(port_) +
+                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(FreePort()) +
                        "\"\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node1.pem\"\n"
                        "key_file = \"node1.key\"\nhandshake_timeout_ms = 2000\n"
                        "[root_of_trust]\npassphrase_file = \"passphrase\"\nscrypt_n = 1024\n"

@@ -1,0 +1,108 @@
+#include "node/join.h"
+
+#include <spdlog/spdlog.h>
+
+#include "node/client.h"
+#include "node/data_dir.h"
+#include "node/tls.h"
+#include "upgrade/version.h"
+
+namespace coffer::node {
+
+namespace {
+
+// One request to the controller on a fresh connection.
+StatusOr<pb::Response> CallController(const JoinOptions& options, boost::asio::ssl::context& tls,
+                                      const pb::Request& request) {
+  COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(options.controller));
+  COFFER_ASSIGN_OR_RETURN(
+      auto client, CofferClient::Connect(address.host, address.port, tls, options.call_timeout));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, client->Call(request, options.call_timeout));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  return response;
+}
+
+}  // namespace
+
+Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
+                   const JoinOptions& options,
+                   const std::function<void(const JoinProgress&)>& progress) {
+  SystemClock clock;
+  SystemRng rng;
+  COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
+  // The node id matters only for local writes, which an install makes none of.
+  NodeId node_id{identity ? identity->node_id : 1};
+  COFFER_ASSIGN_OR_RETURN(OpenedStore opened,
+                          OpenNodeStore(config, passphrase, node_id,
+                                        /*confirm_names_on_apply=*/false, clock, rng));
+  storage::ObjectStore& store = *opened.store;
+  COFFER_ASSIGN_OR_RETURN(auto resume, store.InstallResumePoint());
+  COFFER_ASSIGN_OR_RETURN(auto cluster, store.Cluster());
+  if (identity && cluster && !resume) {
+    spdlog::info("node {} is already a member of cluster {}; --join ignored", identity->node_id,
+                 cluster->cluster_id());
+    return Status::Ok();
+  }
+  COFFER_ASSIGN_OR_RETURN(
+      auto tls, MakeClientTlsContext(
+                    TlsFiles{config.tls.ca_file, config.tls.cert_file, config.tls.key_file}));
+  if (!identity) {
+    if (!store.Applied().empty() || cluster || resume) {
+      return InvalidState("data directory " + config.node.data_dir +
+                          " already holds data: a candidate must start from an empty data "
+                          "directory");
+    }
+    pb::Request request;
+    auto* join = request.mutable_join();
+    join->set_token(options.token);
+    join->set_name(config.node.name);
+    join->set_subgroup(config.node.subgroup);
+    join->set_peer_address(config.node.peer_advertise.empty() ? config.node.peer_listen
+                                                              : config.node.peer_advertise);
+    join->set_client_address(config.node.listen);
+    join->set_release_version(std::string(kReleaseVersion));
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, CallController(options, *tls, request));
+    const pb::JoinAnswer& answer = response.join_answer();
+    if (answer.node_id() == 0) return Internal("the controller answered without a node id");
+    identity = NodeIdentity{answer.node_id(), answer.cluster_id()};
+    COFFER_RETURN_IF_ERROR(WriteIdentity(config.node.data_dir, *identity));
+    spdlog::info("joined cluster '{}' ({}) as node {} ({}), through node {}", answer.cluster_name(),
+                 answer.cluster_id(), answer.node_id(),
+                 answer.role() == pb::NODE_READ_ONLY
+                     ? "read-only"
+                     : "read-write peer of node " + std::to_string(answer.peer()),
+                 answer.controller_id());
+  } else {
+    spdlog::info("resuming the induction of node {} after key position {}", identity->node_id,
+                 resume ? "(a chunk boundary)" : "(the start)");
+  }
+
+  JoinProgress state;
+  state.node_id = identity->node_id;
+  std::string after = resume.value_or("");
+  // Each round installs one chunk and advances `after`; the controller's
+  // snapshot is finite, and a chunk that does not advance is an error.
+  while (true) {
+    pb::Request request;
+    request.mutable_snapshot_chunk()->set_node_id(identity->node_id);
+    request.mutable_snapshot_chunk()->set_after(after);
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, CallController(options, *tls, request));
+    const pb::SnapshotChunk& chunk = response.snapshot_chunk();
+    COFFER_RETURN_IF_ERROR(store.InstallSnapshotChunk(chunk));
+    state.chunks++;
+    state.entries += static_cast<uint64_t>(chunk.entries_size());
+    state.bytes += chunk.ByteSizeLong();
+    state.done = chunk.last();
+    if (progress) progress(state);
+    if (chunk.last()) break;
+    if (chunk.resume_after() <= after) {
+      return DataLoss("the controller sent a snapshot chunk that does not advance");
+    }
+    after = chunk.resume_after();
+  }
+  spdlog::info("snapshot installed: {} entries in {} chunks, digest {}", state.entries,
+               state.chunks, store.StateDigest().Hex());
+  return Status::Ok();
+}
+
+}  // namespace coffer::node

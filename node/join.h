@@ -1,0 +1,49 @@
+// The candidate side of induction (`coffer node start --join HOST:PORT
+// --token T`): joins a cluster through a controller and installs its
+// snapshot, before the node starts serving.
+//
+//  1. A fresh data directory (no records, no cluster) is required; anything
+//     else is INVALID_STATE and nothing is sent.
+//  2. JoinRequest to the controller's client API, with this node's
+//     certificate (OU "node", CN = node.name): the controller checks the
+//     token, the release and the pairing rule and adds the node (NodeAdded).
+//  3. The identity (node id, cluster id) is written to the data directory.
+//  4. Snapshot chunks are fetched in key order and installed, each chunk in
+//     one batch with its resume point; the last one checks the controller's
+//     digest.
+// A join interrupted in step 4 resumes from the last installed chunk when run
+// again (the same controller, which keeps the transfer open until the node
+// links to it; a restarted controller cannot resume: wipe and join again). A
+// node that already finished its join starts normally (--join is ignored).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "common/secret.h"
+#include "common/status.h"
+#include "node/config.h"
+
+namespace coffer::node {
+
+struct JoinOptions {
+  std::string controller;  // the controller's client API, "host:port"
+  std::string token;       // from `coffer cluster join-token` on the controller
+  std::chrono::milliseconds call_timeout{30000};
+};
+
+struct JoinProgress {
+  uint32_t node_id = 0;
+  uint64_t chunks = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  bool done = false;
+};
+
+// Runs steps 1 to 4; `progress` (optional) is called after each chunk.
+Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
+                   const JoinOptions& options,
+                   const std::function<void(const JoinProgress&)>& progress);
+
+}  // namespace coffer::node
