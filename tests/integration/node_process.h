@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "node/certs.h"
 #include "node/client.h"
@@ -40,22 +41,36 @@ inline uint16_t FreePort() {
   return acceptor.local_endpoint().port();
 }
 
+// How a NodeProcess is made. Defaults: a node "node1" with a CA of its own.
+struct NodeProcessOptions {
+  std::string name = "node1";
+  // Shared by the nodes of one cluster; nullptr: a new CA for this node.
+  const node::PemPair* ca = nullptr;
+  // Extra lines for the [node] table (e.g. peer_advertise).
+  std::string node_config;
+  // The peer link port; 0: a free one.
+  uint16_t peer_port = 0;
+};
+
 class NodeProcess {
  public:
-  NodeProcess() : port_(FreePort()) {
+  explicit NodeProcess(NodeProcessOptions options = {})
+      : name_(options.name),
+        port_(FreePort()),
+        peer_port_(options.peer_port != 0 ? options.peer_port : FreePort()) {
     std::string dir = dir_.path();
-    ca_ = *node::CreateCertificateAuthority("test CA");
+    ca_ = options.ca != nullptr ? *options.ca : *node::CreateCertificateAuthority("test CA");
     EXPECT_TRUE(node::WritePemPair(ca_, dir + "/ca.pem", dir + "/ca.key").ok());
-    auto node_cert = node::IssueCertificate(ca_, {"node1", "node", {"127.0.0.1"}, {}, 30});
-    EXPECT_TRUE(node::WritePemPair(*node_cert, dir + "/node1.pem", dir + "/node1.key").ok());
+    auto node_cert = node::IssueCertificate(ca_, {name_, "node", {"127.0.0.1"}, {}, 30});
+    EXPECT_TRUE(node::WritePemPair(*node_cert, dir + "/node.pem", dir + "/node.key").ok());
     admin_ = *node::IssueCertificate(ca_, {"admin", "admin", {}, {}, 30});
     WriteWholeFile(dir + "/passphrase", "integration-test-passphrase\n");
     WriteWholeFile(dir + "/node.toml",
-                   "[node]\nname = \"node1\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
-                       std::to_string(port_) +
-                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(FreePort()) +
-                       "\"\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node1.pem\"\n"
-                       "key_file = \"node1.key\"\nhandshake_timeout_ms = 2000\n"
+                   "[node]\nname = \"" + name_ + "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
+                       std::to_string(port_) + "\"\npeer_listen = \"127.0.0.1:" +
+                       std::to_string(peer_port_) + "\"\n" + options.node_config +
+                       "\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node.pem\"\n"
+                       "key_file = \"node.key\"\nhandshake_timeout_ms = 2000\n"
                        "[root_of_trust]\npassphrase_file = \"passphrase\"\nscrypt_n = 1024\n"
                        "[log]\nfile = \"node.log\"\n");
     auto tls = node::MakeClientTlsContext(
@@ -69,11 +84,15 @@ class NodeProcess {
   std::string data_dir() const { return dir_.path() + "/data"; }
   std::string log_file() const { return dir_.path() + "/node.log"; }
   uint16_t port() const { return port_; }
+  uint16_t peer_port() const { return peer_port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& name() const { return name_; }
   const node::PemPair& ca() const { return ca_; }
   boost::asio::ssl::context& admin_tls() { return *admin_tls_; }
 
   // Starts the node and waits (up to 30 s) until it answers a status request.
-  ::testing::AssertionResult Start() {
+  // `extra_args` go after `node start --config FILE` (e.g. --join, --token).
+  ::testing::AssertionResult Start(std::vector<std::string> extra_args = {}) {
     pid_ = fork();
     if (pid_ == 0) {
       std::string out = dir_.path() + "/node.out";
@@ -81,7 +100,12 @@ class NodeProcess {
       (void)f;
       dup2(fileno(stdout), fileno(stderr));
       std::string config = dir_.path() + "/node.toml";
-      execl(COFFER_BIN, COFFER_BIN, "node", "start", "--config", config.c_str(), nullptr);
+      std::vector<std::string> args = {COFFER_BIN, "node", "start", "--config", config};
+      args.insert(args.end(), extra_args.begin(), extra_args.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(COFFER_BIN, argv.data());
       _exit(127);
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -126,7 +150,9 @@ class NodeProcess {
 
  private:
   storage::testing::TempDir dir_;
+  std::string name_;
   uint16_t port_;
+  uint16_t peer_port_;
   node::PemPair ca_;
   node::PemPair admin_;
   std::unique_ptr<boost::asio::ssl::context> admin_tls_;
