@@ -88,7 +88,11 @@ struct Node::Impl {
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
   std::vector<pb::StoredNode> members;
-  bool flush_posted = false;
+  bool sync_in_flight = false;  // a group-commit fsync runs on sync_thread
+  bool sync_wanted = false;     // writes came in during it
+  boost::asio::io_context sync_io;
+  std::optional<WorkGuard> sync_work;
+  std::thread sync_thread;
   JoinTokens join_tokens;
   // Induction snapshots being sent, by candidate node id; dropped once the
   // candidate is heard on a link.
@@ -172,14 +176,28 @@ struct Node::Impl {
     }
   }
 
-  // Group commit: the flush runs after every request already queued on the
-  // store thread, so one fsync covers all the writes among them.
+  // Group commit. The fsync runs on the sync thread while the store thread
+  // goes on executing writes; those wait for the next sync, which starts as
+  // soon as the previous one is done. One fsync covers every write that came
+  // in while the previous one ran.
   void ScheduleFlush() {
-    if (flush_posted) return;
-    flush_posted = true;
-    boost::asio::post(store_io, [this] {
-      flush_posted = false;
-      if (replicator) replicator->Flush();
+    if (sync_in_flight) {
+      sync_wanted = true;
+      return;
+    }
+    auto batch = replicator->TakeUnsynced();
+    if (batch.empty()) return;
+    sync_in_flight = true;
+    boost::asio::post(sync_io, [this, batch = std::move(batch)]() mutable {
+      Status synced = store->Sync();
+      boost::asio::post(store_io, [this, batch = std::move(batch), synced] {
+        sync_in_flight = false;
+        if (replicator) replicator->Committed(batch, synced);
+        if (sync_wanted && replicator) {
+          sync_wanted = false;
+          ScheduleFlush();
+        }
+      });
     });
   }
 
@@ -463,6 +481,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                impl->store->ObjectCount(), impl->store->StateDigest().Hex());
   impl->store_work.emplace(boost::asio::make_work_guard(impl->store_io));
   impl->net_work.emplace(boost::asio::make_work_guard(impl->net_io));
+  impl->sync_work.emplace(boost::asio::make_work_guard(impl->sync_io));
+  impl->sync_thread = std::thread([raw] { raw->sync_io.run(); });
   impl->store_thread = std::thread([raw] { raw->store_io.run(); });
   impl->net_thread = std::thread([raw] {
     raw->net_io.run();
@@ -509,6 +529,9 @@ void Node::Stop() {
   });
   impl_->store_work.reset();
   impl_->store_thread.join();
+  // A sync still running finishes before the store closes.
+  impl_->sync_work.reset();
+  impl_->sync_thread.join();
   // 3. The network thread writes those replies and closes the connections.
   //    A peer that does not read its reply gets 5 s, then is cut off.
   impl_->net_work.reset();

@@ -57,9 +57,18 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDon
 
 void Replicator::Flush() {
   if (unsynced_.empty()) return;
+  std::vector<Unsynced> batch = TakeUnsynced();
+  Committed(batch, store_.Sync());
+}
+
+std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
   std::vector<Unsynced> batch;
   batch.swap(unsynced_);
-  Status synced = store_.Sync();
+  return batch;
+}
+
+void Replicator::Committed(const std::vector<Unsynced>& batch, const Status& synced) {
+  if (batch.empty()) return;
   if (!synced.ok()) {
     // The records may or may not be on disk: the clients must retry.
     for (const auto& u : batch) {

@@ -46,6 +46,18 @@ class Replicator {
   void EnableGroupCommit() { group_commit_ = true; }
   void Flush();
 
+  // Flush() in two halves, so the fsync can run on another thread while this
+  // one goes on executing writes (whatever arrives meanwhile joins the next
+  // batch): TakeUnsynced() hands out the writes waiting for a sync; after a
+  // KvStore sync that started after TakeUnsynced() returned, Committed()
+  // sends and acknowledges them (or fails them if the sync failed).
+  struct Unsynced {
+    uint64_t seq;
+    uint64_t token;
+  };
+  std::vector<Unsynced> TakeUnsynced();
+  void Committed(const std::vector<Unsynced>& batch, const Status& synced);
+
   // A write the node makes itself that needs no pair acknowledgement and is
   // not refused by the write mode: the controller's NodeAdded during
   // induction (the candidate receives it in its snapshot, which makes the
@@ -82,10 +94,6 @@ class Replicator {
   };
   std::map<uint64_t, Waiting> waiting_;
   bool group_commit_ = false;
-  struct Unsynced {
-    uint64_t seq;
-    uint64_t token;
-  };
   std::vector<Unsynced> unsynced_;  // committed without fsync, awaiting Flush()
   uint64_t flushed_seq_ = 0;        // own records up to here are durable
   uint64_t apply_errors_ = 0;

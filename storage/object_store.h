@@ -113,6 +113,9 @@ class ObjectStore {
   void set_confirm_names_on_apply(bool confirm) { options_.confirm_names_on_apply = confirm; }
 
   // Makes every applied record durable (one fsync for many kAsync applies).
+  // The one method that may be called from another thread, concurrently with
+  // the owner's calls (group commit syncs on its own thread): it covers every
+  // write that returned before it started.
   Status Sync() { return kv_->Sync(); }
 
   // ---- Reads ----
