@@ -38,22 +38,28 @@ std::string NewRequestId() {
   return Uuid::Generate(rng).str() + "-" + std::to_string(next++);
 }
 
+// One request on `node`: its response, or the error the node (or the
+// connection) gave.
+StatusOr<pb::Response> Ask(NodeProcess& node, const pb::Request& request) {
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
+  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  return response;
+}
+
 // A write on `node`: its result, or the error the node (or the connection) gave.
 StatusOr<pb::OpResult> Write(NodeProcess& node, const pb::Op& op,
                              const std::string& request_id = NewRequestId()) {
   pb::Request request;
   request.set_request_id(request_id);
   *request.mutable_write() = op;
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(node, request));
   return response.op_result();
 }
 
 StatusOr<pb::NodeStatus> StatusOf(NodeProcess& node) {
   pb::Request request;
   request.mutable_node_status();
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(node, request));
   return response.node_status();
 }
 
@@ -80,24 +86,21 @@ pb::Op RegisterSecret(const std::string& name, const std::string& material) {
 StatusOr<pb::WalletView> GetWallet(NodeProcess& node, const std::string& name) {
   pb::Request request;
   request.mutable_wallet_get()->set_wallet(name);
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(node, request));
   return response.wallet();
 }
 
 StatusOr<pb::ObjectView> GetObject(NodeProcess& node, const std::string& uuid) {
   pb::Request request;
   request.mutable_get()->set_uuid(uuid);
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(node, request));
   return response.object();
 }
 
 StatusOr<std::vector<pb::ConflictView>> Conflicts(NodeProcess& node) {
   pb::Request request;
   request.mutable_conflict_list();
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(node, request));
   return std::vector<pb::ConflictView>(response.conflicts().conflicts().begin(),
                                        response.conflicts().conflicts().end());
 }
@@ -125,8 +128,7 @@ class ClusterTest : public ::testing::Test {
   StatusOr<std::string> Token(NodeProcess& controller, pb::NodeRole role) {
     pb::Request request;
     request.mutable_join_token()->set_role(role);
-    COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
-    COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, Ask(controller, request));
     return response.join_token().token();
   }
 
