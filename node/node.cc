@@ -440,7 +440,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
   COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
-  if (install_point) {
+  COFFER_ASSIGN_OR_RETURN(auto joined_cluster, impl->store->Cluster());
+  if (install_point || (identity && !joined_cluster)) {
     return InvalidState(
         "the induction of this node did not finish: run `coffer node start` "
         "with --join and --token again to resume it");

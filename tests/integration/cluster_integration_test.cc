@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -247,6 +248,18 @@ TEST_F(ClusterTest, JoinRefusalsChangeNothing) {
   auto after = StatusOf(a);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->digest(), before->digest()) << "refused joins changed the controller";
+}
+
+// A node whose induction stopped after it got its id but before the snapshot
+// was installed must not start as a standalone node under that id.
+TEST_F(ClusterTest, UnfinishedInductionRefusesToStartWithoutJoin) {
+  NodeProcess& n = Add("zeta");
+  std::filesystem::create_directories(n.data_dir());
+  WriteWholeFile(n.data_dir() + "/identity",
+                 "node_id = 5\ncluster_id = 00000000-0000-4000-8000-000000000000\n");
+  EXPECT_FALSE(n.Start());
+  EXPECT_THAT(ReadWholeFile(n.dir() + "/node.out"),
+              ::testing::HasSubstr("induction of this node did not finish"));
 }
 
 // The pair guarantee: with the link between the two nodes of a pair cut (both
