@@ -11,16 +11,31 @@ namespace coffer::node {
 
 namespace {
 
-// One request to the controller on a fresh connection.
-StatusOr<pb::Response> CallController(const JoinOptions& options, boost::asio::ssl::context& tls,
-                                      const pb::Request& request) {
-  COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(options.controller));
-  COFFER_ASSIGN_OR_RETURN(
-      auto client, CofferClient::Connect(address.host, address.port, tls, options.call_timeout));
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, client->Call(request, options.call_timeout));
-  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
-  return response;
-}
+// Requests to the controller on one connection, made again after a failure
+// (a failed call closes it; node/client.h).
+class ControllerConnection {
+ public:
+  ControllerConnection(const JoinOptions& options, boost::asio::ssl::context& tls)
+      : options_(options), tls_(tls) {}
+
+  StatusOr<pb::Response> Call(const pb::Request& request) {
+    if (!client_) {
+      COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(options_.controller));
+      COFFER_ASSIGN_OR_RETURN(
+          client_, CofferClient::Connect(address.host, address.port, tls_, options_.call_timeout));
+    }
+    auto response = client_->Call(request, options_.call_timeout);
+    if (!response.ok()) client_.reset();
+    COFFER_ASSIGN_OR_RETURN(pb::Response answered, std::move(response));
+    COFFER_RETURN_IF_ERROR(StatusFromResponse(answered));
+    return answered;
+  }
+
+ private:
+  const JoinOptions& options_;
+  boost::asio::ssl::context& tls_;
+  std::unique_ptr<CofferClient> client_;
+};
 
 }  // namespace
 
@@ -46,6 +61,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
   COFFER_ASSIGN_OR_RETURN(
       auto tls, MakeClientTlsContext(
                     TlsFiles{config.tls.ca_file, config.tls.cert_file, config.tls.key_file}));
+  ControllerConnection controller(options, *tls);
   if (!identity) {
     if (!store.Applied().empty() || cluster || resume) {
       return InvalidState("data directory " + config.node.data_dir +
@@ -61,7 +77,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
                                                               : config.node.peer_advertise);
     join->set_client_address(config.node.listen);
     join->set_release_version(std::string(kReleaseVersion));
-    COFFER_ASSIGN_OR_RETURN(pb::Response response, CallController(options, *tls, request));
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
     const pb::JoinAnswer& answer = response.join_answer();
     if (answer.node_id() == 0) return Internal("the controller answered without a node id");
     identity = NodeIdentity{answer.node_id(), answer.cluster_id()};
@@ -86,7 +102,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     pb::Request request;
     request.mutable_snapshot_chunk()->set_node_id(identity->node_id);
     request.mutable_snapshot_chunk()->set_after(after);
-    COFFER_ASSIGN_OR_RETURN(pb::Response response, CallController(options, *tls, request));
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
     const pb::SnapshotChunk& chunk = response.snapshot_chunk();
     COFFER_RETURN_IF_ERROR(store.InstallSnapshotChunk(chunk));
     state.chunks++;

@@ -472,8 +472,7 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   impl->info.subgroup = config.node.subgroup;
   impl->info.started_micros = impl->clock.WallMicros();
 
-  COFFER_ASSIGN_OR_RETURN(auto cluster, impl->store->Cluster());
-  if (cluster) COFFER_RETURN_IF_ERROR(impl->EnterClusterMode());
+  if (joined_cluster) COFFER_RETURN_IF_ERROR(impl->EnterClusterMode());
 
   // Logged before the threads start: afterwards only the store thread may
   // touch the store.

@@ -66,9 +66,10 @@ class NodeProcess {
     admin_ = *node::IssueCertificate(ca_, {"admin", "admin", {}, {}, 30});
     WriteWholeFile(dir + "/passphrase", "integration-test-passphrase\n");
     WriteWholeFile(dir + "/node.toml",
-                   "[node]\nname = \"" + name_ + "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
-                       std::to_string(port_) + "\"\npeer_listen = \"127.0.0.1:" +
-                       std::to_string(peer_port_) + "\"\n" + options.node_config +
+                   "[node]\nname = \"" + name_ +
+                       "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" + std::to_string(port_) +
+                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(peer_port_) + "\"\n" +
+                       options.node_config +
                        "\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node.pem\"\n"
                        "key_file = \"node.key\"\nhandshake_timeout_ms = 2000\n"
                        "[root_of_trust]\npassphrase_file = \"passphrase\"\nscrypt_n = 1024\n"
