@@ -5,6 +5,7 @@
 // Exit codes: 0 ok, 1 error, 2 degraded (the node answers but cannot take
 // critical writes).
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -52,7 +53,30 @@ struct ClientFlags {
   int timeout_ms = 10000;
   std::string output = "table";
   std::string request_id;
+  std::string retry_of;  // "ORIGIN:SEQ" from an earlier OUTCOME_UNKNOWN
 };
+
+// Parses "ORIGIN:SEQ" (a record named by an OUTCOME_UNKNOWN answer).
+StatusOr<pb::RecordRef> ParseRecordRef(const std::string& text) {
+  size_t colon = text.find(':');
+  uint64_t origin = 0, seq = 0;
+  if (colon != std::string::npos) {
+    auto parse = [](std::string_view digits, uint64_t* out) {
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
+      return ec == std::errc() && end == digits.data() + digits.size();
+    };
+    std::string_view all(text);
+    if (parse(all.substr(0, colon), &origin) && parse(all.substr(colon + 1), &seq) && origin > 0 &&
+        origin <= UINT32_MAX && seq > 0) {
+      pb::RecordRef ref;
+      ref.set_origin(static_cast<uint32_t>(origin));
+      ref.set_seq(seq);
+      return ref;
+    }
+  }
+  return InvalidArgument("--retry-of '" + text +
+                         "' is not ORIGIN:SEQ (two numbers above 0, as an OUTCOME_UNKNOWN names)");
+}
 
 OutputFormat Format(const ClientFlags& flags) {
   return flags.output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
@@ -60,7 +84,9 @@ OutputFormat Format(const ClientFlags& flags) {
 
 // Sends one request; on UNAVAILABLE or OUTCOME_UNKNOWN retries (at most three
 // attempts) on a new connection with the same request id, which makes the
-// retry of a write safe.
+// retry of a write safe; a retry after an OUTCOME_UNKNOWN that named its
+// record names it too (Request.retry_of), which makes it safe on any node.
+// An outcome still unknown at the end is reported with the flags that retry it.
 StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
   COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(flags.address));
   COFFER_ASSIGN_OR_RETURN(auto tls,
@@ -73,6 +99,19 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
       request.set_request_id(Uuid::Generate(rng).str());
     }
   }
+  if (request.has_write() && !flags.retry_of.empty()) {
+    COFFER_ASSIGN_OR_RETURN(*request.mutable_retry_of(), ParseRecordRef(flags.retry_of));
+  }
+  auto how_to_retry = [&](const Status& status) {
+    if (status.code() != Code::kOutcomeUnknown || !request.has_write()) return status;
+    std::string flags_text = "--request-id " + request.request_id();
+    if (request.has_retry_of()) {
+      flags_text += " --retry-of " + std::to_string(request.retry_of().origin()) + ":" +
+                    std::to_string(request.retry_of().seq());
+    }
+    return Status(status.code(),
+                  status.message() + "\nretry on any node with the same command and " + flags_text);
+  };
   auto timeout = std::chrono::milliseconds(flags.timeout_ms);
   Status last = Unavailable("no attempt made");
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -93,8 +132,9 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
     Code answered = StatusFromResponse(*response).code();
     if (answered != Code::kUnavailable && answered != Code::kOutcomeUnknown) return response;
     last = StatusFromResponse(*response);
+    if (response->has_outcome_record()) *request.mutable_retry_of() = response->outcome_record();
   }
-  return last;
+  return how_to_retry(last);
 }
 
 // Calls and prints: the rendered result on success, the error otherwise.
@@ -139,6 +179,9 @@ void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
   if (!read_command) {
     app->add_option("--request-id", flags->request_id,
                     "id that makes a retry safe (default: a new random id)");
+    app->add_option("--retry-of", flags->retry_of,
+                    "ORIGIN:SEQ named by an OUTCOME_UNKNOWN: with the same --request-id, makes "
+                    "the retry safe on any node");
   }
 }
 

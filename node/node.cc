@@ -151,12 +151,22 @@ struct Node::Impl {
       case pb::Request::kWrite:
         if (replicator && !request.write().has_cluster_init()) {
           // A critical write: acknowledged once the pair peer has it.
-          replicator->Write(PrepareWrite(request.write(), info), request.request_id(),
-                            [request, who, reply](StatusOr<pb::OpResult> result) {
-                              pb::Response response = ResponseForWrite(result);
-                              AuditRequest(request, who, response);
-                              reply(std::move(response));
-                            });
+          std::optional<replication::RecordRef> retry_of;
+          if (request.has_retry_of()) {
+            retry_of =
+                replication::RecordRef{request.retry_of().origin(), request.retry_of().seq()};
+          }
+          replicator->Write(
+              PrepareWrite(request.write(), info), request.request_id(), retry_of,
+              [request, who, reply](replication::WriteAnswer answer) {
+                pb::Response response = ResponseForWrite(answer.result);
+                if (answer.record) {
+                  response.mutable_outcome_record()->set_origin(answer.record->origin);
+                  response.mutable_outcome_record()->set_seq(answer.record->seq);
+                }
+                AuditRequest(request, who, response);
+                reply(std::move(response));
+              });
           ScheduleFlush();
           return;
         }
@@ -294,7 +304,9 @@ struct Node::Impl {
   void Deliver(uint32_t from, pb::ReplicationMessage message) {
     if (stopping.load()) return;
     boost::asio::post(store_io, [this, from, message = std::move(message)] {
-      if (replicator) replicator->Receive(from, message);
+      if (!replicator) return;
+      replicator->Receive(from, message);
+      ScheduleFlush();  // retries released by the record's arrival
     });
   }
 
@@ -303,6 +315,7 @@ struct Node::Impl {
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping.load()) return;
       replicator->Tick();
+      ScheduleFlush();  // retries released by Tick
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         std::erase_if(snapshots, [&](const auto& entry) {

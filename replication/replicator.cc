@@ -8,23 +8,53 @@ Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
       transport_(transport),
       clock_(clock),
       core_(store.node_id().value, std::move(members), store.Applied(), options,
-            clock.MonotonicMicros()) {
+            clock.MonotonicMicros()),
+      retry_hold_micros_(options.pair_ack_timeout_micros) {
   auto applied = store.Applied();
   auto own = applied.find(store.node_id().value);
   if (own != applied.end()) flushed_seq_ = own->second;
   Pump();
 }
 
-void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDone done) {
+namespace {
+
+std::string RecordName(const RecordRef& record) {
+  return std::to_string(record.origin) + ":" + std::to_string(record.seq);
+}
+
+}  // namespace
+
+void Replicator::Write(const pb::Op& op, const std::string& request_id,
+                       std::optional<RecordRef> retry_of, WriteDone done) {
   int64_t now = clock_.MonotonicMicros();
+  if (retry_of) {
+    if (retry_of->origin == 0 || retry_of->seq == 0) {
+      return done({InvalidArgument("retry_of must name a record: origin and seq above 0"), {}});
+    }
+    // Our own records reach us only from ourselves: one we lack was lost
+    // with the unsynced writes of a crash, so the write never took effect
+    // and runs as new below.
+    if (retry_of->origin != store_.node_id().value && !HasApplied(*retry_of)) {
+      if (held_retries_.size() >= kMaxHeldRetries) {
+        return done({ResourceExhausted(std::to_string(kMaxHeldRetries) +
+                                       " retries are already waiting for their records; retry "
+                                       "later"),
+                     retry_of});
+      }
+      held_retries_.push_back(
+          HeldRetry{op, request_id, *retry_of, now + retry_hold_micros_, std::move(done)});
+      return;
+    }
+  }
   auto prior = store_.FindRequest(request_id);
-  if (!prior.ok()) return done(prior.status());
+  if (!prior.ok()) return done({prior.status(), {}});
   if (*prior) {
     // A retry. Our own record is answered once the pair peer has it (the
     // original attempt may have ended with OUTCOME_UNKNOWN); a record from
     // another origin is already on two nodes: its origin and this one.
     uint64_t token = next_token_++;
-    waiting_[token] = Waiting{(*prior)->result, std::move(done)};
+    waiting_[token] =
+        Waiting{(*prior)->result, std::move(done), RecordRef{(*prior)->origin, (*prior)->seq}};
     if ((*prior)->origin == store_.node_id().value && core_.mode() != WriteMode::kReadOnlyNode) {
       if ((*prior)->seq > flushed_seq_) {
         unsynced_.push_back(Unsynced{(*prior)->seq, token});
@@ -39,13 +69,13 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id, WriteDon
     return;
   }
   Status allowed = core_.CheckCriticalWrite();
-  if (!allowed.ok()) return done(allowed);
+  if (!allowed.ok()) return done({allowed, {}});
   auto result = store_.Execute(
       op, request_id, group_commit_ ? storage::Durability::kAsync : storage::Durability::kSync);
-  if (!result.ok()) return done(result.status());
+  if (!result.ok()) return done({result.status(), {}});
   uint64_t token = next_token_++;
-  waiting_[token] = Waiting{*result, std::move(done)};
   uint64_t seq = store_.Applied().at(store_.node_id().value);
+  waiting_[token] = Waiting{*result, std::move(done), RecordRef{store_.node_id().value, seq}};
   if (group_commit_) {
     unsynced_.push_back(Unsynced{seq, token});
     return;  // the caller's Flush() syncs the batch
@@ -99,11 +129,15 @@ StatusOr<pb::OpResult> Replicator::WriteUnpaired(const pb::Op& op, const std::st
 void Replicator::AbandonWaiting(const Status& status) {
   unsynced_.clear();
   while (!waiting_.empty()) Finish(waiting_.begin()->first, status);
+  std::deque<HeldRetry> held;
+  held.swap(held_retries_);
+  for (auto& h : held) h.done({status, h.retry_of});
 }
 
 void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
   core_.Receive(from, message, clock_.MonotonicMicros());
   Pump();
+  ReleaseHeldRetries();
 }
 
 void Replicator::SetMembers(std::vector<Member> members) {
@@ -115,14 +149,54 @@ void Replicator::Tick() {
   Flush();
   core_.Tick(clock_.MonotonicMicros());
   Pump();
+  ReleaseHeldRetries();
+}
+
+bool Replicator::HasApplied(const RecordRef& record) const {
+  auto applied = store_.Applied();
+  auto it = applied.find(record.origin);
+  return it != applied.end() && it->second >= record.seq;
+}
+
+void Replicator::ReleaseHeldRetries() {
+  if (held_retries_.empty()) return;
+  int64_t now = clock_.MonotonicMicros();
+  std::vector<HeldRetry> ready;
+  std::deque<HeldRetry> still_held;
+  for (auto& held : held_retries_) {
+    bool release = HasApplied(held.retry_of) || now >= held.deadline_micros;
+    (release ? ready.emplace_back(std::move(held)) : still_held.emplace_back(std::move(held)));
+  }
+  held_retries_.swap(still_held);
+  for (auto& held : ready) {
+    if (HasApplied(held.retry_of)) {
+      // The record is here: answered from it if it carries this request id,
+      // else (its origin lost the original) the write runs as new.
+      Write(held.op, held.request_id, std::nullopt, std::move(held.done));
+    } else {
+      held.done({Status(Code::kOutcomeUnknown,
+                        "record " + RecordName(held.retry_of) +
+                            " has not reached this node in time; retry with the same request id "
+                            "and retry_of"),
+                 held.retry_of});
+    }
+  }
 }
 
 void Replicator::Finish(uint64_t token, StatusOr<pb::OpResult> result) {
   auto it = waiting_.find(token);
   if (it == waiting_.end()) return;
   WriteDone done = std::move(it->second.done);
+  std::optional<RecordRef> record = it->second.record;
   waiting_.erase(it);
-  done(std::move(result));
+  if (result.ok() || result.status().code() != Code::kOutcomeUnknown) {
+    record.reset();
+  } else if (record) {
+    result = Status(Code::kOutcomeUnknown, result.status().message() + " (the write is record " +
+                                               RecordName(*record) +
+                                               ": a retry naming it is safe on any node)");
+  }
+  done(WriteAnswer{std::move(result), record});
 }
 
 void Replicator::Pump() {

@@ -11,9 +11,11 @@
 // calls every method. Callbacks run on that thread, inside the call.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "common/clock.h"
 #include "replication/core/replication_core.h"
@@ -22,9 +24,28 @@
 
 namespace coffer::replication {
 
+// Names one log record: the `seq`-th record made by node `origin`.
+struct RecordRef {
+  uint32_t origin = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const RecordRef&, const RecordRef&) = default;
+};
+
+// The answer to a client write.
+struct WriteAnswer {
+  StatusOr<pb::OpResult> result;
+  // With OUTCOME_UNKNOWN: the record that carries the write if it took
+  // effect. A retry that names it (Write's `retry_of`) is safe on any node.
+  std::optional<RecordRef> record;
+};
+
 class Replicator {
  public:
-  using WriteDone = std::function<void(StatusOr<pb::OpResult>)>;
+  using WriteDone = std::function<void(WriteAnswer)>;
+
+  // At most this many retries wait for their record at once (more are
+  // refused with RESOURCE_EXHAUSTED).
+  static constexpr size_t kMaxHeldRetries = 4096;
 
   // The store must outlive the replicator and be used only through it.
   Replicator(storage::ObjectStore& store, std::vector<Member> members, CoreOptions options,
@@ -33,10 +54,18 @@ class Replicator {
   // A client's critical write. `done` runs once: with the result after the
   // pair peer durably applied the record, or with READ_ONLY_RESTRICTED /
   // READ_ONLY_NODE (nothing written), a validation error (nothing written),
-  // or OUTCOME_UNKNOWN (pair timeout; a retry with the same request id is
-  // safe on any node). A retry of an id this node already has is answered
-  // once the pair peer has that record.
-  void Write(const pb::Op& op, const std::string& request_id, WriteDone done);
+  // or OUTCOME_UNKNOWN naming the record (pair timeout or failed sync).
+  //
+  // Retries reuse the request id. A retry of an id this node already has is
+  // answered from its record, once the pair peer has that record. A retry
+  // that names the record of an earlier OUTCOME_UNKNOWN (`retry_of`, from
+  // any node) is held until this node has applied that record, then
+  // answered the same way; if the record was lost with its origin's unsynced
+  // writes, the write runs as new. A held retry that sees no record within
+  // the pair timeout gets OUTCOME_UNKNOWN again. So a retry with `retry_of`
+  // is safe on any node; without it, only on a node that has the record.
+  void Write(const pb::Op& op, const std::string& request_id, std::optional<RecordRef> retry_of,
+             WriteDone done);
 
   // Group commit for client writes. When enabled, Write() commits without an
   // fsync and the caller calls Flush() once a batch of Writes is in: one sync
@@ -82,6 +111,9 @@ class Replicator {
  private:
   void Pump();
   void Finish(uint64_t token, StatusOr<pb::OpResult> result);
+  // Runs the held retries whose record has arrived; fails those past their deadline.
+  void ReleaseHeldRetries();
+  bool HasApplied(const RecordRef& record) const;
 
   storage::ObjectStore& store_;
   Transport& transport_;
@@ -91,8 +123,18 @@ class Replicator {
   struct Waiting {
     pb::OpResult result;
     WriteDone done;
+    std::optional<RecordRef> record;  // named in an OUTCOME_UNKNOWN answer
   };
   std::map<uint64_t, Waiting> waiting_;
+  struct HeldRetry {
+    pb::Op op;
+    std::string request_id;
+    RecordRef retry_of;
+    int64_t deadline_micros;
+    WriteDone done;
+  };
+  std::deque<HeldRetry> held_retries_;  // waiting for their record, oldest first
+  int64_t retry_hold_micros_;
   bool group_commit_ = false;
   std::vector<Unsynced> unsynced_;  // committed without fsync, awaiting Flush()
   uint64_t flushed_seq_ = 0;        // own records up to here are durable

@@ -251,7 +251,7 @@ void ReplicationCore::SettleAcks(int64_t now) {
           Status(Code::kOutcomeUnknown,
                  "the pair peer did not confirm record " + std::to_string(it->first) + " within " +
                      std::to_string(options_.pair_ack_timeout_micros / 1000) +
-                     " ms; retry with the same request id (on any node)"));
+                     " ms; retry with the same request id"));
       it = pending_acks_.erase(it);
     } else {
       ++it;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -431,6 +432,107 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
     auto renamed = GetWallet(*n, "renamed-by-operator");
     ASSERT_TRUE(renamed.ok()) << n->name();
     EXPECT_EQ(renamed->uuid(), loser_by_name[conflicted[1]]);
+  }
+}
+
+// A write whose outcome is unknown (its pair peer went silent) is retried on
+// a node of the other pair, naming the record the OUTCOME_UNKNOWN answer
+// named. While that node lacks the record it holds the retry and answers
+// OUTCOME_UNKNOWN again; once the record has arrived, it answers with the
+// original result. The write takes effect once.
+TEST_F(ClusterTest, OutcomeUnknownRetryNamingItsRecordIsSafeOnAnotherNode) {
+  // Every node's incoming peer traffic passes through its own fault proxy.
+  std::vector<std::unique_ptr<FaultProxy>> proxies;
+  auto add_proxied = [&](const std::string& name) -> NodeProcess& {
+    uint16_t peer_port = FreePort();
+    proxies.push_back(FaultProxy::Start("127.0.0.1", "127.0.0.1", peer_port));
+    EXPECT_TRUE(proxies.back() != nullptr);
+    std::string advertise =
+        "peer_advertise = \"127.0.0.1:" + std::to_string(proxies.back()->port()) + "\"\n";
+    return Add(name, {.node_config = advertise, .peer_port = peer_port});
+  };
+  NodeProcess& a = add_proxied("alpha");
+  NodeProcess& b = add_proxied("beta");
+  NodeProcess& c = add_proxied("gamma");
+  NodeProcess& d = add_proxied("delta");
+  FaultProxy& into_a = *proxies[0];
+  FaultProxy& into_c = *proxies[2];
+  Init(a);
+  Join(b, a, pb::NODE_READ_WRITE);
+  Join(c, a, pb::NODE_READ_ONLY);
+  Join(d, c, pb::NODE_READ_WRITE);  // c and d form the second pair
+  std::vector<NodeProcess*> all = {&a, &b, &c, &d};
+  auto all_read_write = [&] {
+    for (auto* n : all) {
+      if (!InMode(*n, "read-write")) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(all_read_write, 30s));
+
+  // Cut everything into gamma, then everything into alpha: alpha's write
+  // reaches beta and delta but not gamma, and beta's confirmation never
+  // reaches alpha. A write accepted before alpha notices (1 s) ends
+  // OUTCOME_UNKNOWN; one refused as restricted is tried again after healing.
+  const pb::Op create = RegisterSecret("unknown-outcome", "secret material");
+  pb::Request request;
+  request.set_request_id(NewRequestId());
+  *request.mutable_write() = create;
+  std::optional<pb::RecordRef> record;
+  for (int attempt = 0; attempt < 5 && !record; ++attempt) {
+    into_c.SetMode(FaultProxy::Mode::kBlackhole);
+    into_a.SetMode(FaultProxy::Mode::kBlackhole);
+    auto answer = a.Call(request);
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    if (answer->code() == "OUTCOME_UNKNOWN") {
+      ASSERT_TRUE(answer->has_outcome_record()) << "OUTCOME_UNKNOWN must name its record";
+      record = answer->outcome_record();
+      break;
+    }
+    ASSERT_EQ(answer->code(), "READ_ONLY_RESTRICTED") << answer->message();
+    into_a.SetMode(FaultProxy::Mode::kPass);
+    into_c.SetMode(FaultProxy::Mode::kPass);
+    ASSERT_TRUE(WaitFor(all_read_write, 30s));
+  }
+  ASSERT_TRUE(record) << "no write was accepted before alpha noticed the cut, in 5 tries";
+  auto alpha_status = StatusOf(a);
+  ASSERT_TRUE(alpha_status.ok());
+  EXPECT_EQ(record->origin(), alpha_status->node_id());
+
+  // Gamma lacks the record: it holds the retry, then answers OUTCOME_UNKNOWN
+  // naming the same record (without retry_of it would run the write again).
+  pb::Request retry = request;
+  *retry.mutable_retry_of() = *record;
+  auto held = c.Call(retry);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(held->code(), "OUTCOME_UNKNOWN") << held->message();
+  EXPECT_EQ(held->outcome_record().SerializeAsString(), record->SerializeAsString());
+
+  // Heal: the record reaches gamma, and the retry gets the original result.
+  into_a.SetMode(FaultProxy::Mode::kPass);
+  into_c.SetMode(FaultProxy::Mode::kPass);
+  StatusOr<pb::Response> answered = Unavailable("not asked yet");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        answered = c.Call(retry);
+        return answered.ok() && answered->code() == "OK";
+      },
+      30s))
+      << (answered.ok() ? answered->code() + ": " + answered->message()
+                        : answered.status().ToString());
+  auto on_delta = Write(d, create, request.request_id());
+  ASSERT_TRUE(on_delta.ok()) << on_delta.status().ToString();
+  EXPECT_EQ(on_delta->uuid(), answered->op_result().uuid());
+
+  // One object, the one alpha created, on every node.
+  ASSERT_TRUE(WaitFor([&] { return Converged(all); }, 30s));
+  for (auto* n : all) {
+    pb::Request locate;
+    locate.mutable_locate()->set_name("unknown-outcome");
+    auto found = Ask(*n, locate);
+    ASSERT_TRUE(found.ok()) << n->name() << ": " << found.status().ToString();
+    ASSERT_EQ(found->located().objects_size(), 1) << n->name();
+    EXPECT_EQ(found->located().objects(0).uuid(), answered->op_result().uuid()) << n->name();
   }
 }
 

@@ -352,6 +352,19 @@ TEST_F(NodeIntegrationTest, CliExitCodesAndJsonOutput) {
                    &out),
             1);
   EXPECT_THAT(out, ::testing::HasSubstr("UNAVAILABLE"));
+  // A retry with the same --request-id (and the record an OUTCOME_UNKNOWN
+  // named) answers the original result; a malformed --retry-of is refused
+  // before anything is sent.
+  ASSERT_EQ(RunCli("key create --name retried --request-id cli-retry-1" + flags, &out), 0) << out;
+  std::string first = out.substr(0, 36);
+  ASSERT_EQ(
+      RunCli("key create --name retried --request-id cli-retry-1 --retry-of 1:1" + flags, &out), 0)
+      << out;
+  EXPECT_EQ(out.substr(0, 36), first);
+  EXPECT_EQ(RunCli("key create --name other --retry-of 1:0" + flags, &out), 1);
+  EXPECT_THAT(out, ::testing::HasSubstr("is not ORIGIN:SEQ"));
+  EXPECT_EQ(RunCli("key create --name other --retry-of x" + flags, &out), 1);
+  EXPECT_THAT(out, ::testing::HasSubstr("INVALID_ARGUMENT"));
 }
 
 TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {

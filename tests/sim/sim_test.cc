@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "tests/sim/simulation.h"
 
@@ -28,7 +29,7 @@ void ExpectClean(const SimResult& r) {
 TEST(Simulation, Seeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
   uint64_t count = EnvOr("COFFER_SIM_SEEDS", 500);
-  uint64_t failed = 0, acked = 0, crashes = 0;
+  uint64_t failed = 0, acked = 0, crashes = 0, ahead = 0;
   double worst_convergence = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
@@ -38,11 +39,13 @@ TEST(Simulation, Seeds) {
     failed += r.ok ? 0 : 1;
     acked += r.acked_writes;
     crashes += r.crashes;
+    ahead += r.retries_ahead_of_record;
     worst_convergence = std::max(worst_convergence, r.converged_after_seconds);
   }
   std::cout << count << " seeds from " << first << ": " << failed << " failed, " << acked
-            << " acknowledged writes, " << crashes << " crashes, slowest convergence "
-            << worst_convergence << " s after healing\n";
+            << " acknowledged writes, " << crashes << " crashes, " << ahead
+            << " retries sent ahead of their record, slowest convergence " << worst_convergence
+            << " s after healing\n";
 }
 
 TEST(Simulation, ReplaySeed) {
@@ -75,22 +78,44 @@ TEST(Simulation, CleanNetworkConvergesAndAcknowledgesWrites) {
   EXPECT_EQ(r.crashes, 0u);
 }
 
-TEST(Simulation, PlantedAckBeforePeerPersistedIsCaught) {
-  int caught = 0;
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+// Runs seeds 1, 2, ... with a planted bug until `enough` of them show a
+// violation containing `symptom`, or `max_seeds` ran. Prints and returns how
+// many caught it.
+int SeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view symptom,
+                  int max_seeds, int enough) {
+  int caught = 0, seeds = 0;
+  for (uint64_t seed = 1; seeds < max_seeds && caught < enough; ++seed, ++seeds) {
     SimOptions options;
     options.seed = seed;
-    options.plant_ack_before_peer_persisted = true;
+    plant(options);
     SimResult r = RunSimulation(options);
     for (const auto& v : r.violations) {
-      if (v.find("before its pair peer") != std::string::npos) {
+      if (v.find(symptom) != std::string::npos) {
         ++caught;
         break;
       }
     }
   }
+  std::cout << "planted " << bug << " caught in " << caught << " of " << seeds << " seeds\n";
+  return caught;
+}
+
+TEST(Simulation, PlantedAckBeforePeerPersistedIsCaught) {
+  int caught = SeedsCatching(
+      "ack before peer persisted", [](SimOptions& o) { o.plant_ack_before_peer_persisted = true; },
+      "before its pair peer",
+      /*max_seeds=*/20, /*enough=*/20);
   EXPECT_GT(caught, 0) << "the pair-guarantee checker missed the planted bug in 20 seeds";
-  std::cout << "planted bug caught in " << caught << " of 20 seeds\n";
+}
+
+// The client half of the retry contract: an OUTCOME_UNKNOWN retried on
+// another node without naming its record can run the write twice. The
+// checkers must see that (the request id then answers differently).
+TEST(Simulation, PlantedRetryWithoutRecordIsCaught) {
+  int caught = SeedsCatching(
+      "retry without record", [](SimOptions& o) { o.plant_retry_without_record = true; },
+      "answers differently", /*max_seeds=*/300, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "no checker saw a retry run twice in 300 seeds";
 }
 
 }  // namespace

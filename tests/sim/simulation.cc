@@ -79,12 +79,12 @@ struct IssuedWrite {
   std::string request_id;
 };
 
-// A write the client may send again with the same request id: one that was
-// refused (nothing was written: any node), or one whose outcome is unknown
-// (retried where the record is: the node that answered OUTCOME_UNKNOWN).
+// A write the client sends again, with the same request id, to any node: one
+// that was refused (nothing was written), or one whose outcome is unknown
+// (the retry names the record the OUTCOME_UNKNOWN answer named).
 struct Retryable {
   IssuedWrite write;
-  uint32_t node;  // 0: any node
+  std::optional<replication::RecordRef> retry_of;
 };
 
 class Simulation {
@@ -129,8 +129,12 @@ class Simulation {
   void Boot(SimNode& node);
   void Induct();
   void Crash(SimNode& node);
+  std::vector<uint32_t> UpNodes() const;
   void ClientOp();
-  void OnWriteDone(uint32_t node, const IssuedWrite& write, const StatusOr<pb::OpResult>& result);
+  // Sends `write` to `target` (a retry names the record of its OUTCOME_UNKNOWN).
+  void Issue(uint32_t target, const IssuedWrite& write,
+             std::optional<replication::RecordRef> retry_of, bool retry);
+  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer);
   bool HeldDurably(SimNode& node, uint32_t origin, uint64_t seq);
   void Fault();
   void HealAll();
@@ -221,10 +225,7 @@ void Simulation::Boot(SimNode& node) {
 }
 
 void Simulation::Induct() {
-  std::vector<uint32_t> up;
-  for (auto& [id, node] : nodes_) {
-    if (node->up()) up.push_back(id);
-  }
+  std::vector<uint32_t> up = UpNodes();
   if (up.empty()) return;
   SimNode& controller = *nodes_[up[rng_.Uniform(up.size())]];
   Member m;
@@ -317,12 +318,28 @@ bool Simulation::HeldDurably(SimNode& node, uint32_t origin, uint64_t seq) {
 }
 
 void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
-                             const StatusOr<pb::OpResult>& result) {
+                             const replication::WriteAnswer& answer) {
+  const StatusOr<pb::OpResult>& result = answer.result;
   Trace("done", node_id, static_cast<uint64_t>(result.status().code()), retryable_.size());
   if (!result.ok()) {
     ++result_.refused_writes;
-    bool unknown = result.status().code() == Code::kOutcomeUnknown;
-    retryable_.push_back(Retryable{write, unknown ? node_id : 0});
+    if (result.status().code() == Code::kOutcomeUnknown && !answer.record) {
+      Violation("OUTCOME_UNKNOWN for " + write.request_id + " on node " + std::to_string(node_id) +
+                " names no record");
+    }
+    if (result.status().code() != Code::kOutcomeUnknown) {
+      retryable_.push_back(Retryable{write, std::nullopt});
+      return;
+    }
+    // The client must learn the outcome: it retries soon, on any node.
+    std::optional<replication::RecordRef> retry_of = answer.record;
+    if (options_.plant_retry_without_record) retry_of.reset();
+    int64_t delay = 20 * kMs + static_cast<int64_t>(rng_.Uniform(300 * kMs));
+    At(now_ + delay, [this, write, retry_of] {
+      std::vector<uint32_t> up = UpNodes();
+      if (up.empty()) return retryable_.push_back(Retryable{write, retry_of});
+      Issue(up[rng_.Uniform(up.size())], write, retry_of, /*retry=*/true);
+    });
     return;
   }
   ++result_.acked_writes;
@@ -351,14 +368,20 @@ void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
   if (write.op.has_create_key()) known_objects_.push_back(result->uuid());
 }
 
-void Simulation::ClientOp() {
+std::vector<uint32_t> Simulation::UpNodes() const {
   std::vector<uint32_t> up;
   for (auto& [id, node] : nodes_) {
     if (node->up()) up.push_back(id);
   }
+  return up;
+}
+
+void Simulation::ClientOp() {
+  std::vector<uint32_t> up = UpNodes();
   if (up.empty()) return;
   uint32_t target = up[rng_.Uniform(up.size())];
   IssuedWrite write;
+  std::optional<replication::RecordRef> retry_of;
   bool retry = false;
   double r = Chance();
   auto some_object = [&]() -> std::string {
@@ -367,13 +390,9 @@ void Simulation::ClientOp() {
   };
   if (r < 0.08 && !retryable_.empty()) {
     size_t pick = rng_.Uniform(retryable_.size());
-    Retryable again = retryable_[pick];
+    retry_of = retryable_[pick].retry_of;
+    write = retryable_[pick].write;
     retryable_.erase(retryable_.begin() + static_cast<std::ptrdiff_t>(pick));
-    if (again.node != 0) {
-      if (!nodes_[again.node]->up()) return;  // the client waits for that node
-      target = again.node;
-    }
-    write = again.write;
     retry = true;
   } else {
     write.request_id = "s" + std::to_string(options_.seed) + "-" + std::to_string(next_request_++);
@@ -398,10 +417,19 @@ void Simulation::ClientOp() {
       write.op.mutable_destroy()->set_uuid(some_object());
     }
   }
+  Issue(target, write, retry_of, retry);
+}
+
+void Simulation::Issue(uint32_t target, const IssuedWrite& write,
+                       std::optional<replication::RecordRef> retry_of, bool retry) {
+  if (retry_of && !HeldDurably(*nodes_[target], retry_of->origin, retry_of->seq)) {
+    ++result_.retries_ahead_of_record;
+  }
   Trace(retry ? "retry" : "write", target, next_request_, 0);
-  nodes_[target]->replicator->Write(
-      write.op, write.request_id,
-      [this, target, write](StatusOr<pb::OpResult> result) { OnWriteDone(target, write, result); });
+  nodes_[target]->replicator->Write(write.op, write.request_id, retry_of,
+                                    [this, target, write](replication::WriteAnswer answer) {
+                                      OnWriteDone(target, write, answer);
+                                    });
 }
 
 void Simulation::Fault() {
@@ -629,8 +657,9 @@ std::string SimResult::Summary() const {
   std::ostringstream out;
   out << "seed " << seed << (ok ? " ok" : " FAILED") << ": " << nodes << " nodes, " << acked_writes
       << " acked, " << refused_writes << " refused, " << messages_delivered << " delivered, "
-      << messages_dropped << " dropped, " << inducted << " inducted, " << crashes << " crashes ("
-      << unsynced_writes_lost << " unsynced batches lost), converged " << converged_after_seconds
+      << messages_dropped << " dropped, " << inducted << " inducted, " << retries_ahead_of_record
+      << " retries ahead of their record, " << crashes << " crashes (" << unsynced_writes_lost
+      << " unsynced batches lost), converged " << converged_after_seconds
       << " s after healing, trace " << std::hex << trace_hash;
   return out.str();
 }

@@ -38,6 +38,9 @@ struct SimOptions {
   bool faults = true;
   // The planted bug (replication CoreOptions): acknowledge before the peer has it.
   bool plant_ack_before_peer_persisted = false;
+  // A planted client bug: retry OUTCOME_UNKNOWN on any node without naming
+  // the record (Request.retry_of), which can run the write twice.
+  bool plant_retry_without_record = false;
 };
 
 struct SimResult {
@@ -53,6 +56,9 @@ struct SimResult {
   uint64_t crashes = 0;
   uint64_t inducted = 0;  // nodes inducted mid-run (snapshot, then the log)
   uint64_t unsynced_writes_lost = 0;
+  // OUTCOME_UNKNOWN retries sent to a node that had not yet applied the
+  // record they name (the node must hold them until it arrives).
+  uint64_t retries_ahead_of_record = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
