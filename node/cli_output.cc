@@ -276,9 +276,10 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
     bool unreachable = c.unreachable().contains(m.node_id());
     std::string mode = s ? s->mode() : unreachable ? "unreachable" : "-";
     rows.push_back({m.name(), std::to_string(m.node_id()), m.role(),
-                    m.peer() == 0 ? "-" : std::to_string(m.peer()), "ACTIVE", mode,
-                    s ? s->version() : m.version(), s ? AppliedText(s->applied()) : "-",
-                    s ? s->digest().substr(0, 16) : "-", s ? LinksText(*s) : "-",
+                    m.peer() == 0 ? "-" : std::to_string(m.peer()),
+                    m.state().empty() ? "ACTIVE" : m.state(), mode, s ? s->version() : m.version(),
+                    s ? AppliedText(s->applied()) : "-", s ? s->digest().substr(0, 16) : "-",
+                    s ? LinksText(*s) : "-",
                     m.client_address().empty() ? "-" : m.client_address()});
   }
   out += RenderTable({"node", "id", "role", "peer", "state", "mode", "version", "applied", "digest",
@@ -287,6 +288,18 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   for (const auto& [id, error] :
        std::map<uint32_t, std::string>(c.unreachable().begin(), c.unreachable().end())) {
     out += "node " + std::to_string(id) + " unreachable: " + error + "\n";
+  }
+  for (const auto& m : c.members()) {
+    if (m.disable_seconds_left() < 0) continue;
+    out += "node " + m.name() + " " + m.state() + ": " +
+           (m.disable_seconds_left() == 0
+                ? std::string("past the maximum disable duration (enable is refused; force-delete "
+                              "it and induct it anew)")
+                : std::to_string(m.disable_seconds_left()) + " s left to enable it") +
+           "; " + std::to_string(m.retained_records()) + " records (" +
+           std::to_string(m.retained_bytes()) +
+           " bytes) retained for it here, what enabling "
+           "transfers\n";
   }
   for (const auto& [id, s] : by_id) {
     if (!s->mode_reason().empty() && s->mode() == "restricted") {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -322,6 +323,8 @@ void AddCertCommands(CLI::App& app) {
   });
 }
 
+void AddNodeLifecycleCommands(CLI::App* node, ClientFlags& flags);
+
 void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
   auto* node = app.add_subcommand("node", "run a node and ask it about itself");
   node->require_subcommand(1);
@@ -370,6 +373,7 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
     if (!s.ok()) throw CLI::RuntimeError(Fail(s));
   });
 
+  AddNodeLifecycleCommands(node, flags);
   auto* status = node->add_subcommand("status", "the node's identity, mode, position and digest");
   AddClientFlags(status, &flags, true);
   status->final_callback([&flags] {
@@ -382,6 +386,47 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
     std::cout << RenderNodeStatus(response->node_status(), Format(flags));
     if (response->node_status().mode() != "read-write") throw CLI::RuntimeError(kExitDegraded);
   });
+}
+
+// Finds a member by name or id, as the node at --address sees membership.
+StatusOr<pb::MemberView> FindMember(const ClientFlags& flags, const std::string& node) {
+  pb::Request request;
+  request.mutable_cluster_status();
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  for (const auto& m : response.cluster_status().members()) {
+    if (m.name() == node || std::to_string(m.node_id()) == node) return m;
+  }
+  return NotFound("no member '" + node + "' in the cluster as " + flags.address + " sees it");
+}
+
+// Polls the node at --address until member `node_id` is in one of `states`
+// ("" = no longer a member), printing each change; at most `timeout_seconds`.
+int WaitForMemberState(const ClientFlags& flags, uint32_t node_id,
+                       const std::set<std::string>& states, int timeout_seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  std::string last = "?";
+  while (true) {
+    pb::Request request;
+    request.mutable_cluster_status();
+    auto response = Call(flags, request);
+    std::string state;
+    if (response.ok() && StatusFromResponse(*response).ok()) {
+      for (const auto& m : response->cluster_status().members()) {
+        if (m.node_id() == node_id) state = m.state();
+      }
+      if (state != last)
+        std::cout << "node " << node_id << ": " << (state.empty() ? "deleted" : state) << "\n";
+      last = state;
+      if (states.contains(state)) return kExitOk;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::cerr << "error: UNAVAILABLE: node " << node_id
+                << " did not reach the expected state within " << timeout_seconds << " s\n";
+      return kExitError;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+  }
 }
 
 // Registers a client command whose callback builds a request and prints.
@@ -702,6 +747,59 @@ std::string DigestVerdict(const pb::ClusterStatus& status) {
   return text;
 }
 
+// coffer node disable|enable|delete|force-delete NODE [--wait]
+void AddNodeLifecycleCommands(CLI::App* node, ClientFlags& flags) {
+  static std::string target;
+  static bool wait = false, allow_multiple = false;
+  static int wait_seconds = 600;
+  struct Step {
+    const char* name;
+    const char* help;
+    std::set<std::string> done;  // states that end --wait ("" = deleted)
+  };
+  static const Step kSteps[] = {
+      {"disable",
+       "stop client writes on NODE, hand its records to the others, then DISABLED (any node)",
+       {"DISABLED", "EXPIRED"}},
+      {"enable",
+       "bring a DISABLED node back: run it on that node; ACTIVE once caught up",
+       {"ACTIVE"}},
+      {"delete", "remove a DISABLED node from the cluster (run it on another node)", {""}},
+      {"force-delete",
+       "remove any other node: dead, unreachable or EXPIRED (records only it holds are lost)",
+       {""}},
+  };
+  for (const Step& step : kSteps) {
+    auto* cmd = ClientCommand(node, step.name, step.help, flags, false, [&step](auto& f) {
+      auto member = FindMember(f, target);
+      if (!member.ok()) return Fail(member.status());
+      pb::Op op;
+      std::string verb = step.name;
+      if (verb == "disable" || verb == "enable") {
+        op.mutable_node_state()->set_node_id(member->node_id());
+        op.mutable_node_state()->set_state(verb == "disable" ? pb::NODE_DISABLING
+                                                             : pb::NODE_ENABLING);
+        op.mutable_node_state()->set_allow_multiple_disabled(allow_multiple);
+      } else {
+        op.mutable_node_delete()->set_node_id(member->node_id());
+        op.mutable_node_delete()->set_force(verb == "force-delete");
+      }
+      int code = RunWrite(f, op);
+      if (code != kExitOk || !wait) return code;
+      return WaitForMemberState(f, member->node_id(), step.done, wait_seconds);
+    });
+    cmd->add_option("NODE", target, "node name or id")->required();
+    cmd->add_flag("--wait", wait, "wait until the step has finished, printing each state");
+    cmd->add_option("--wait-timeout", wait_seconds, "seconds --wait waits at most")
+        ->check(CLI::Range(1, 7 * 24 * 3600))
+        ->capture_default_str();
+    if (std::string(step.name) == "disable") {
+      cmd->add_flag("--allow-multiple", allow_multiple,
+                    "disable although another node is already disabled");
+    }
+  }
+}
+
 void AddClusterCommands(CLI::App& app, ClientFlags& flags) {
   static std::string name, node_name;
   auto* c = app.add_subcommand("cluster", "cluster formation and status");
@@ -747,6 +845,18 @@ void AddClusterCommands(CLI::App& app, ClientFlags& flags) {
                   std::cout << RenderClusterStatus(*status, Format(f));
                   return Degraded(*status) ? kExitDegraded : kExitOk;
                 });
+  static uint64_t max_disable_seconds = 0;
+  auto* set = ClientCommand(
+      c, "set", "change cluster settings (replicated to every node)", flags, false, [](auto& f) {
+        pb::Op op;
+        op.mutable_cluster_set()->set_max_disable_seconds(max_disable_seconds);
+        return RunWrite(f, op);
+      });
+  set->add_option("--max-disable-duration", max_disable_seconds,
+                  "seconds a disabled node may stay disabled and still be enabled (default of a "
+                  "new cluster: 86400); the others retain its missing records that long")
+      ->required()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{365ULL * 24 * 3600}));
   static int verify_wait_seconds = 10;
   auto* verify = ClientCommand(
       c, "verify", "compare the digests of every member; exit 1 if they differ", flags, true,

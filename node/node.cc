@@ -19,6 +19,7 @@
 #include "node/request_handler.h"
 #include "node/tls.h"
 #include "replication/replicator.h"
+#include "storage/membership.h"
 #include "upgrade/version.h"
 
 namespace coffer::node {
@@ -30,6 +31,18 @@ constexpr int64_t kMembershipRefreshMicros = 100'000;
 constexpr uint32_t kDefaultSnapshotChunkEntries = 512;
 constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
 
+// How the replication protocol treats a member (see replication::MemberState).
+replication::MemberState MemberStateOf(const pb::StoredNode& node) {
+  switch (storage::StoredState(node)) {
+    case pb::NODE_DISABLING:
+      return replication::MemberState::kDisabling;
+    case pb::NODE_DISABLED:
+      return replication::MemberState::kDisabled;
+    default:
+      return replication::MemberState::kActive;
+  }
+}
+
 std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes) {
   std::vector<replication::Member> members;
   for (const auto& n : nodes) {
@@ -38,21 +51,9 @@ std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& no
                                                       ? replication::Role::kReadOnly
                                                       : replication::Role::kReadWrite,
                                           .peer = n.peer(),
-                                          .enabled = true});
+                                          .state = MemberStateOf(n)});
   }
   return members;
-}
-
-std::string ModeText(replication::WriteMode mode) {
-  switch (mode) {
-    case replication::WriteMode::kReadWrite:
-      return "read-write";
-    case replication::WriteMode::kRestricted:
-      return "restricted";
-    case replication::WriteMode::kReadOnlyNode:
-      return "read-only";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -87,6 +88,7 @@ struct Node::Impl {
   boost::asio::steady_timer tick_timer{store_io};
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
+  bool catching_up = false;  // PENDING or ENABLING: StartCatchUp was called
   std::vector<pb::StoredNode> members;
   bool sync_in_flight = false;  // a group-commit fsync runs on sync_thread
   bool sync_wanted = false;     // writes came in during it
@@ -148,7 +150,17 @@ struct Node::Impl {
         *response.mutable_snapshot_chunk() = std::move(chunk).value();
         return answer(std::move(response));
       }
+      case pb::Request::kGet:
+      case pb::Request::kLocate:
+      case pb::Request::kWalletList:
+      case pb::Request::kWalletGet:
+      case pb::Request::kEndpointList:
+        if (Status serving = CheckServesData(); !serving.ok()) return answer(ResponseFor(serving));
+        break;
       case pb::Request::kWrite:
+        if (replicator && IsLifecycleOp(request.write())) {
+          return answer(ResponseForWrite(WriteLifecycle(request.write(), request.request_id())));
+        }
         if (replicator && !request.write().has_cluster_init()) {
           // A critical write: acknowledged once the pair peer has it.
           std::optional<replication::RecordRef> retry_of;
@@ -184,6 +196,91 @@ struct Node::Impl {
       Status entered = EnterClusterMode();
       if (!entered.ok()) spdlog::error("cannot start replication: {}", entered.ToString());
     }
+  }
+
+  // ---- Node lifecycle (semantics.md section 5) ----
+
+  const pb::StoredNode* Self() const {
+    for (const auto& m : members) {
+      if (m.node_id() == node_id) return &m;
+    }
+    return nullptr;
+  }
+
+  // A node that is not ACTIVE (or PENDING) may hold stale data: client reads
+  // go to another node.
+  Status CheckServesData() const {
+    const pb::StoredNode* me = replicator ? Self() : nullptr;
+    if (me == nullptr) return Status::Ok();
+    pb::NodeState state = storage::StoredState(*me);
+    if (state == pb::NODE_ACTIVE || state == pb::NODE_PENDING) return Status::Ok();
+    return Unavailable("this node is " + StateName(*me) +
+                       ": its data may be stale; ask another node");
+  }
+
+  std::string StateName(const pb::StoredNode& node) const {
+    auto cluster = store->Cluster();
+    pb::StoredCluster settings = cluster.ok() && *cluster ? **cluster : pb::StoredCluster();
+    return std::string(storage::NodeStateName(node, settings, clock.WallMicros()));
+  }
+
+  static bool IsLifecycleOp(const pb::Op& op) {
+    return op.has_node_state() || op.has_node_delete() || op.has_cluster_set();
+  }
+
+  // Disable (DISABLING), enable (ENABLING), delete, force-delete and cluster
+  // settings: written on this node without waiting for the pair peer (they
+  // must work on a disabled or restricted node) and replicated like any
+  // record. DISABLED and ACTIVE are the lifecycle driver's, not a client's.
+  StatusOr<pb::OpResult> WriteLifecycle(const pb::Op& op, const std::string& request_id) {
+    if (op.has_node_state() && op.node_state().state() != pb::NODE_DISABLING &&
+        op.node_state().state() != pb::NODE_ENABLING) {
+      return InvalidArgument(
+          "a client may set DISABLING (disable) or ENABLING (enable); DISABLED and ACTIVE follow "
+          "by themselves");
+    }
+    COFFER_ASSIGN_OR_RETURN(pb::OpResult result, replicator->WriteUnpaired(op, request_id));
+    RefreshMembership(/*force=*/true);
+    return result;
+  }
+
+  // Tick: this node's own steps. DISABLING -> DISABLED once every other
+  // enabled node has all of its records; PENDING or ENABLING -> ACTIVE once
+  // replication works both ways with every other enabled node and this node
+  // has caught up (ReplicationCore::CaughtUp).
+  void DriveLifecycle() {
+    const pb::StoredNode* me = Self();
+    if (me == nullptr) return;
+    pb::NodeState state = storage::StoredState(*me);
+    const auto& core = replicator->core();
+    std::optional<pb::NodeState> next;
+    if (state == pb::NODE_DISABLING && core.mode() == replication::WriteMode::kUnavailable &&
+        core.pending_critical_writes() == 0 && core.OwnRecordsEverywhere()) {
+      next = pb::NODE_DISABLED;
+    }
+    if (state == pb::NODE_PENDING || state == pb::NODE_ENABLING) {
+      if (!catching_up) {
+        replicator->StartCatchUp();
+        catching_up = true;
+      } else if (core.CaughtUp()) {
+        next = pb::NODE_ACTIVE;
+      }
+    } else {
+      catching_up = false;
+    }
+    if (!next) return;
+    pb::Op op;
+    op.mutable_node_state()->set_node_id(node_id);
+    op.mutable_node_state()->set_state(*next);
+    SystemRng rng;
+    auto written = replicator->WriteUnpaired(op, "lifecycle-" + Uuid::Generate(rng).str());
+    if (!written.ok()) {
+      spdlog::warn("cannot record node state change: {}", written.status().ToString());
+      return;
+    }
+    spdlog::info("node {} is now {}", config.node.name,
+                 *next == pb::NODE_ACTIVE ? "ACTIVE" : "DISABLED");
+    RefreshMembership(/*force=*/true);
   }
 
   // Group commit. The fsync runs on the sync thread while the store thread
@@ -258,7 +355,8 @@ struct Node::Impl {
 
   // Re-reads membership; on a change, tells the replicator, the links and the
   // admission check.
-  void RefreshMembership() {
+  void RefreshMembership(bool force = false) {
+    if (force) members_fingerprint.clear();
     last_membership_refresh = clock.MonotonicMicros();
     auto current = store->Members();
     if (!current.ok()) {
@@ -316,6 +414,7 @@ struct Node::Impl {
       if (ec || stopping.load()) return;
       replicator->Tick();
       ScheduleFlush();  // retries released by Tick
+      DriveLifecycle();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         std::erase_if(snapshots, [&](const auto& entry) {
@@ -328,9 +427,10 @@ struct Node::Impl {
 
   void FillReplication(pb::NodeStatus* status) const {
     const auto& core = replicator->core();
-    status->set_mode(ModeText(core.mode()));
+    status->set_mode(std::string(replication::WriteModeName(core.mode())));
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
+    if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
     std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
     for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
     int64_t now = clock.MonotonicMicros();
@@ -344,6 +444,8 @@ struct Node::Impl {
                                                            : (now - view.last_heard_micros) / 1000);
       *l->mutable_peer_applied() = replication::ToProto(view.peer_applied);
       l->set_inflight_records(view.inflight_records);
+      l->set_replication_lag_ms(
+          view.behind_since_micros == 0 ? 0 : (now - view.behind_since_micros) / 1000);
       auto s = link_statuses.find(m.node_id());
       if (s != link_statuses.end()) {
         l->set_outgoing_connected(s->second.outgoing_connected);

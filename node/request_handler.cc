@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "storage/membership.h"
 #include "upgrade/version.h"
 
 namespace coffer::node {
@@ -139,6 +140,21 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
         m->set_peer_address(n.peer_address());
         m->set_client_address(n.client_address());
         m->set_version(n.release_version());
+        const pb::StoredCluster settings = *cluster ? **cluster : pb::StoredCluster();
+        const int64_t now = clock.WallMicros();
+        m->set_state(std::string(storage::NodeStateName(n, settings, now)));
+        int64_t left = storage::DisableTimeLeftMicros(n, settings, now);
+        m->set_disable_seconds_left(left < 0 ? -1 : left / 1'000'000);
+        if (left >= 0) {
+          for (const auto& [origin, seq] : store.Applied()) {
+            auto had = n.disabled_applied().applied().find(origin);
+            auto span = store.LogAfter(
+                origin, had == n.disabled_applied().applied().end() ? 0 : had->second);
+            if (!span.ok()) return ResponseFor(span.status());
+            m->set_retained_records(m->retained_records() + span->records);
+            m->set_retained_bytes(m->retained_bytes() + span->bytes);
+          }
+        }
       }
       return response;
     }

@@ -100,6 +100,8 @@ class Replicator {
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
   // Membership changed (see ReplicationCore::SetMembers).
   void SetMembers(std::vector<Member> members);
+  // ENABLING or PENDING: starts the wait for ACTIVE (ReplicationCore::CaughtUp).
+  void StartCatchUp() { core_.StartCatchUp(clock_.MonotonicMicros()); }
   // Heartbeats, timeouts, sends. Call it often (every few ms).
   void Tick();
 

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "storage/keys.h"
+#include "storage/membership.h"
 #include "storage/merge.h"
 
 namespace coffer::storage {
@@ -566,6 +567,15 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     case pb::LogRecord::kNodeAdded:
       COFFER_RETURN_IF_ERROR(ApplyNodeAdded(txn, record.node_added(), stamp));
       break;
+    case pb::LogRecord::kNodeStateSet:
+      COFFER_RETURN_IF_ERROR(ApplyNodeStateSet(txn, record.node_state_set(), stamp));
+      break;
+    case pb::LogRecord::kNodeDeleted:
+      COFFER_RETURN_IF_ERROR(ApplyNodeDeleted(txn, record.node_deleted()));
+      break;
+    case pb::LogRecord::kClusterSettingSet:
+      COFFER_RETURN_IF_ERROR(ApplyClusterSettingSet(txn, record.cluster_setting_set(), stamp));
+      break;
     default:
       return InvalidArgument("record has no known body");
   }
@@ -797,7 +807,7 @@ Status ObjectStore::ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b,
   COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
   // One cluster per store: the earliest creation wins, whatever the order.
   if (!old || merge::CompareStamps(stamp, old->created_stamp()) < 0) {
-    pb::StoredCluster cluster;
+    pb::StoredCluster cluster = old.value_or(pb::StoredCluster());  // keeps the settings
     cluster.set_cluster_id(b.cluster_id());
     cluster.set_name(b.name());
     *cluster.mutable_created_stamp() = stamp;
@@ -814,7 +824,13 @@ Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::S
   if (old && old->created() && merge::CompareStamps(old->created_stamp(), stamp) <= 0) {
     return Status::Ok();
   }
-  pb::StoredNode n;
+  // Records from other origins may have come first (the node's own state
+  // changes, a deletion): the row keeps them.
+  pb::StoredNode n = old.value_or(pb::StoredNode());
+  if (!n.has_state_stamp()) {
+    n.set_state(b.state() == pb::NODE_STATE_UNSPECIFIED ? pb::NODE_ACTIVE : b.state());
+    *n.mutable_state_stamp() = stamp;
+  }
   n.set_uuid(std::to_string(b.node_id()));
   n.set_created(true);
   *n.mutable_created_stamp() = stamp;
@@ -828,10 +844,66 @@ Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::S
   n.set_client_address(b.client_address());
   n.set_release_version(b.release_version());
   txn.PutEntity(key, old, n);
-  auto old_name = old ? NameKeyOf(pb::ENTITY_NODE, *old, true) : std::nullopt;
-  auto new_name = NameKeyOf(pb::ENTITY_NODE, n, true);
+  auto old_name = old && old->created() ? NameKeyOf(pb::ENTITY_NODE, *old, true) : std::nullopt;
+  auto new_name = n.deleted() ? std::nullopt : NameKeyOf(pb::ENTITY_NODE, n, true);
   txn.ReplaceIndex(old_name ? std::set{*old_name} : std::set<std::string>{},
                    new_name ? std::set{*new_name} : std::set<std::string>{}, n.uuid());
+  return Status::Ok();
+}
+
+// A node's row, or a placeholder for records that arrived before its NodeAdded.
+StatusOr<pb::StoredNode> ObjectStore::NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
+                                                           std::optional<pb::StoredNode>* old) {
+  if (node_id == 0) return InvalidArgument("record names node id 0");
+  COFFER_ASSIGN_OR_RETURN(*old, LoadMessage<pb::StoredNode>(txn.reader(), keys::Node(node_id)));
+  if (*old) return **old;
+  pb::StoredNode n;
+  n.set_uuid(std::to_string(node_id));
+  n.set_node_id(node_id);
+  return n;
+}
+
+Status ObjectStore::ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp) {
+  std::optional<pb::StoredNode> old;
+  COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
+  if (n.deleted()) return Status::Ok();
+  if (n.has_state_stamp() && merge::CompareStamps(stamp, n.state_stamp()) <= 0) {
+    return Status::Ok();  // an older state change: the newer one stays
+  }
+  n.set_state(b.state());
+  *n.mutable_state_stamp() = stamp;
+  if (b.state() == pb::NODE_DISABLED) {
+    n.set_disabled_at_micros(stamp.hlc().wall_micros());
+    *n.mutable_disabled_applied() = b.applied();
+  }
+  txn.PutEntity(keys::Node(b.node_id()), old, n);
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyNodeDeleted(Txn& txn, const pb::NodeDeleted& b) {
+  std::optional<pb::StoredNode> old;
+  COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
+  if (n.deleted()) return Status::Ok();
+  n.set_deleted(true);
+  txn.PutEntity(keys::Node(b.node_id()), old, n);
+  // The name is free again (a wiped node comes back as a new node).
+  auto old_name = old && old->created() ? NameKeyOf(pb::ENTITY_NODE, *old, true) : std::nullopt;
+  if (old_name) txn.ReplaceIndex(std::set{*old_name}, {}, n.uuid());
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b,
+                                           const pb::Stamp& stamp) {
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  pb::StoredCluster cluster = old.value_or(pb::StoredCluster());
+  if (b.max_disable_seconds() != 0 &&
+      (!cluster.has_max_disable_stamp() ||
+       merge::CompareStamps(cluster.max_disable_stamp(), stamp) < 0)) {
+    cluster.set_max_disable_seconds(b.max_disable_seconds());
+    *cluster.mutable_max_disable_stamp() = stamp;
+  }
+  txn.PutEntity(key, old, cluster);
   return Status::Ok();
 }
 
@@ -1097,11 +1169,16 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       }
       COFFER_RETURN_IF_ERROR(check_free_name(pb::ENTITY_NODE, c.name(), "node"));
       COFFER_ASSIGN_OR_RETURN(auto members, Members());
-      // Ids are never reused: above every member and every origin seen here.
+      // Ids are never reused: above every member (deleted ones too) and
+      // every origin seen here.
       uint32_t highest = options_.node_id.value;
+      COFFER_RETURN_IF_ERROR(
+          ForEachRow<pb::StoredNode>(*kv_, keys::kNodePrefix, [&](auto, const pb::StoredNode& n) {
+            highest = std::max(highest, n.node_id());
+            return true;
+          }));
       const pb::StoredNode* self = nullptr;
       for (const auto& m : members) {
-        highest = std::max(highest, m.node_id());
         if (m.node_id() == options_.node_id.value) self = &m;
       }
       for (const auto& [origin, seq] : applied_) highest = std::max(highest, origin);
@@ -1110,6 +1187,7 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       b->set_node_id(highest + 1);
       b->set_name(c.name());
       b->set_role(c.role());
+      b->set_state(pb::NODE_PENDING);
       if (c.role() == pb::NODE_READ_WRITE) {
         // The pairing induction: the candidate becomes this node's peer.
         if (self->peer() != 0) {
@@ -1127,9 +1205,136 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       record.mutable_result()->set_uuid(std::to_string(b->node_id()));
       return record;
     }
+    case pb::Op::kNodeState:
+      return PlanNodeState(op.node_state(), std::move(record));
+    case pb::Op::kNodeDelete:
+      return PlanNodeDelete(op.node_delete(), std::move(record));
+    case pb::Op::kClusterSet: {
+      const auto& c = op.cluster_set();
+      COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+      if (!cluster) return InvalidState("this node is standalone: there are no cluster settings");
+      constexpr uint64_t kMaxSeconds = 365ULL * 24 * 3600;
+      if (c.max_disable_seconds() == 0 || c.max_disable_seconds() > kMaxSeconds) {
+        return InvalidArgument("the maximum disable duration must be 1 s to 365 days");
+      }
+      record.mutable_cluster_setting_set()->set_max_disable_seconds(c.max_disable_seconds());
+      record.mutable_result()->set_uuid(cluster->cluster_id());
+      return record;
+    }
     default:
       return InvalidArgument("request has no operation");
   }
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c, pb::LogRecord record) {
+  COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+  if (!cluster) return InvalidState("this node is standalone: it has no node states");
+  COFFER_ASSIGN_OR_RETURN(auto members, Members());
+  const uint32_t self = options_.node_id.value;
+  const int64_t now = clock_.WallMicros();
+  const pb::StoredNode* target = nullptr;
+  for (const auto& m : members) {
+    if (m.node_id() == c.node_id()) target = &m;
+  }
+  if (target == nullptr)
+    return NotFound("node " + std::to_string(c.node_id()) + " is not a member");
+  const std::string who =
+      "node " + target->name().name() + " (" + std::to_string(c.node_id()) + ")";
+  const pb::NodeState current = StoredState(*target);
+  const std::string current_name(NodeStateName(*target, *cluster, now));
+  auto must_be_self = [&](std::string_view step) -> Status {
+    if (c.node_id() == self) return Status::Ok();
+    return InvalidArgument(std::string(step) + " is issued on the node itself: run it on " + who);
+  };
+  auto* b = record.mutable_node_state_set();
+  switch (c.state()) {
+    case pb::NODE_DISABLING: {
+      if (current != pb::NODE_ACTIVE) {
+        return InvalidState(who + " is " + current_name + "; only an ACTIVE node can be disabled");
+      }
+      int others_enabled = 0;
+      for (const auto& m : members) {
+        if (m.node_id() == c.node_id()) continue;
+        pb::NodeState s = StoredState(m);
+        if (s != pb::NODE_DISABLED) ++others_enabled;
+        bool disabled = s == pb::NODE_DISABLING || s == pb::NODE_DISABLED || s == pb::NODE_ENABLING;
+        if (disabled && !c.allow_multiple_disabled()) {
+          return InvalidState("node " + m.name().name() + " is already " +
+                              std::string(NodeStateName(m, *cluster, now)) +
+                              "; only one node may be disabled at a time (override: "
+                              "--allow-multiple)");
+        }
+      }
+      if (others_enabled == 0) {
+        return InvalidState(who +
+                            " is the only enabled node: there is no node to hand its records to");
+      }
+      break;
+    }
+    case pb::NODE_DISABLED:
+      COFFER_RETURN_IF_ERROR(must_be_self("DISABLED"));
+      if (current != pb::NODE_DISABLING)
+        return InvalidState(who + " is " + current_name + ", not DISABLING");
+      for (const auto& [origin, seq] : applied_)
+        (*b->mutable_applied()->mutable_applied())[origin] = seq;
+      break;
+    case pb::NODE_ENABLING:
+      COFFER_RETURN_IF_ERROR(must_be_self("enable"));
+      if (current != pb::NODE_DISABLED) {
+        return InvalidState(who + " is " + current_name + "; only a DISABLED node can be enabled");
+      }
+      if (DisableExpired(*target, *cluster, now)) {
+        return Status(Code::kDisableExpired,
+                      who + " was disabled longer than the maximum disable duration (" +
+                          std::to_string(MaxDisableMicros(*cluster) / 1'000'000) +
+                          " s): its data is never merged again. Force-delete it on another node, "
+                          "wipe its data directory and induct it as a new node");
+      }
+      break;
+    case pb::NODE_ACTIVE:
+      COFFER_RETURN_IF_ERROR(must_be_self("ACTIVE"));
+      if (current != pb::NODE_ENABLING && current != pb::NODE_PENDING) {
+        return InvalidState(who + " is " + current_name +
+                            "; only PENDING or ENABLING become ACTIVE");
+      }
+      break;
+    default:
+      return InvalidArgument("a node can be set to DISABLING, DISABLED, ENABLING or ACTIVE");
+  }
+  b->set_node_id(c.node_id());
+  b->set_state(c.state());
+  record.mutable_result()->set_uuid(std::to_string(c.node_id()));
+  return record;
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanNodeDelete(const pb::NodeDeleteOp& c,
+                                                    pb::LogRecord record) {
+  COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+  if (!cluster) return InvalidState("this node is standalone: it has no members to delete");
+  COFFER_ASSIGN_OR_RETURN(auto members, Members());
+  const pb::StoredNode* target = nullptr;
+  for (const auto& m : members) {
+    if (m.node_id() == c.node_id()) target = &m;
+  }
+  if (target == nullptr) {
+    return NotFound("node " + std::to_string(c.node_id()) +
+                    " is not a member (or already deleted)");
+  }
+  const std::string who =
+      "node " + target->name().name() + " (" + std::to_string(c.node_id()) + ")";
+  if (c.node_id() == options_.node_id.value) {
+    return InvalidArgument("a node cannot delete itself: run the delete on another node");
+  }
+  const int64_t now = clock_.WallMicros();
+  if (!c.force() &&
+      (StoredState(*target) != pb::NODE_DISABLED || DisableExpired(*target, *cluster, now))) {
+    return InvalidState(who + " is " + std::string(NodeStateName(*target, *cluster, now)) +
+                        ": delete removes a DISABLED node; force-delete removes any other node "
+                        "(dead, unreachable or EXPIRED; records only it holds are lost)");
+  }
+  record.mutable_node_deleted()->set_node_id(c.node_id());
+  record.mutable_result()->set_uuid(std::to_string(c.node_id()));
+  return record;
 }
 
 // ---------------------------------------------------------------- reads
@@ -1403,11 +1608,15 @@ StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
   std::vector<pb::StoredNode> nodes;
   COFFER_RETURN_IF_ERROR(
       ForEachRow<pb::StoredNode>(*kv_, keys::kNodePrefix, [&](auto, const pb::StoredNode& n) {
-        if (n.created()) nodes.push_back(n);
+        if (n.created() && !n.deleted()) nodes.push_back(n);
         return true;
       }));
   const std::vector<pb::StoredNode> recorded = nodes;
   for (auto& n : nodes) {
+    // A deleted peer leaves its partner unpaired (it may induct a new peer).
+    bool peer_present = false;
+    for (const auto& other : recorded) peer_present |= other.node_id() == n.peer();
+    if (!peer_present) n.set_peer(0);
     // A pair is recorded on the node that joined; show it on both sides. A
     // read-only node that inducted a read-write peer is read-write from then on.
     if (n.peer() == 0) {
@@ -1422,6 +1631,17 @@ StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
     if (!holds) n.mutable_name()->set_name(merge::GeneratedName(n.name().name(), n.uuid()));
   }
   return nodes;
+}
+
+StatusOr<ObjectStore::LogSpan> ObjectStore::LogAfter(uint32_t origin, uint64_t after_seq) const {
+  LogSpan span;
+  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, after_seq + 1),
+                                   [&](auto key, auto value) {
+                                     ++span.records;
+                                     span.bytes += key.size() + value.size();
+                                     return true;
+                                   }));
+  return span;
 }
 
 StatusOr<std::vector<pb::LogRecord>> ObjectStore::ReadLog(uint32_t origin, uint64_t from_seq,
@@ -1540,7 +1760,8 @@ Status ObjectStore::InstallSnapshotChunk(const pb::SnapshotChunk& chunk) {
       case pb::SnapshotEntry::kNode: {
         const auto& n = entry.node();
         txn.PutEntity(keys::Node(n.node_id()), std::optional<pb::StoredNode>(), n);
-        if (auto name = NameKeyOf(pb::ENTITY_NODE, n, true)) txn.Put(*name, n.uuid());
+        auto name = n.deleted() ? std::nullopt : NameKeyOf(pb::ENTITY_NODE, n, true);
+        if (name) txn.Put(*name, n.uuid());
         break;
       }
       case pb::SnapshotEntry::kCluster:

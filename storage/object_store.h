@@ -134,6 +134,15 @@ class ObjectStore {
   // node's peer is filled in from either side of the pair.
   StatusOr<std::vector<pb::StoredNode>> Members() const;
 
+  // The records of `origin` after `after_seq` in this node's log, and their
+  // size: what the node retains for a member that applied up to after_seq.
+  // Scans those records.
+  struct LogSpan {
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+  };
+  StatusOr<LogSpan> LogAfter(uint32_t origin, uint64_t after_seq) const;
+
   // Records of `origin` with seq >= from_seq, at most `limit`, material in
   // plaintext (for sending inside TLS).
   StatusOr<std::vector<pb::LogRecord>> ReadLog(uint32_t origin, uint64_t from_seq,
@@ -184,6 +193,13 @@ class ObjectStore {
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
   Status ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b, const pb::Stamp& stamp);
   Status ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::Stamp& stamp);
+  Status ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp);
+  Status ApplyNodeDeleted(Txn& txn, const pb::NodeDeleted& b);
+  StatusOr<pb::LogRecord> PlanNodeState(const pb::NodeStateOp& c, pb::LogRecord record);
+  StatusOr<pb::LogRecord> PlanNodeDelete(const pb::NodeDeleteOp& c, pb::LogRecord record);
+  Status ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b, const pb::Stamp& stamp);
+  StatusOr<pb::StoredNode> NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
+                                                std::optional<pb::StoredNode>* old);
   template <typename Element>
   Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,
                       void (*merge_fn)(Element*, const Element&));

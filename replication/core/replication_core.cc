@@ -43,6 +43,8 @@ std::string_view WriteModeName(WriteMode mode) {
       return "restricted";
     case WriteMode::kReadOnlyNode:
       return "read-only";
+    case WriteMode::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }
@@ -69,6 +71,11 @@ const Member* ReplicationCore::Find(uint32_t id) const {
   return nullptr;
 }
 
+bool ReplicationCore::SelfDisabled() const {
+  const Member* me = Find(self_);
+  return me != nullptr && me->state == MemberState::kDisabled;
+}
+
 bool ReplicationCore::LinkUp(const Link& link, int64_t now) const {
   return link.last_heard > 0 && now - link.last_heard <= options_.failure_detection_micros;
 }
@@ -80,6 +87,8 @@ LinkView ReplicationCore::link(uint32_t peer) const {
   view.up = LinkUp(it->second, now_);
   view.last_heard_micros = it->second.last_heard;
   view.peer_applied = it->second.reported;
+  view.behind_since_micros = it->second.behind_since;
+  view.echoed_micros = it->second.echoed;
   for (const auto& [origin, seq] : it->second.sent) {
     uint64_t have = At(it->second.reported, origin);
     if (seq > have) view.inflight_records += seq - have;
@@ -113,7 +122,17 @@ void ReplicationCore::Receive(uint32_t from, const pb::ReplicationMessage& messa
     if (link.reported != before) link.last_progress = now_;
     // Nothing to resend below what the peer has.
     RaiseTo(&link.sent, link.reported);
-  } else if (message.has_records()) {
+    link.peer_report_sent = std::max(link.peer_report_sent, message.report().sent_micros());
+    link.echoed = std::max(link.echoed, message.report().echo_micros());
+    if (Covers(link.reported, durable_)) {
+      link.behind_since = 0;
+    } else if (link.behind_since == 0) {
+      link.behind_since = now_;
+    }
+    if (catch_up_started_ && !link.catch_up_target && link.echoed >= *catch_up_started_) {
+      link.catch_up_target = link.reported;
+    }
+  } else if (message.has_records() && !SelfDisabled()) {
     for (const auto& record : message.records().records()) {
       uint32_t origin = record.origin();
       if (origin == 0 || record.seq() <= At(handed_out_, origin)) continue;  // duplicate
@@ -140,6 +159,8 @@ Status ReplicationCore::CheckCriticalWrite() const {
     case WriteMode::kReadOnlyNode:
       return Status(Code::kReadOnlyNode,
                     "this is a read-only node; send critical writes to a read-write node");
+    case WriteMode::kUnavailable:
+      return Status(Code::kUnavailable, mode_reason_ + "; send writes to another node");
     case WriteMode::kRestricted:
       break;
   }
@@ -176,6 +197,7 @@ void ReplicationCore::OnApplied(const VersionVector& durable, int64_t now_micros
   if (durable_ != before) {
     for (auto& [peer, link] : links_) {
       if (link.report_due || LinkUp(link, now_)) SendReport(peer, now_);
+      if (link.behind_since == 0 && !Covers(link.reported, durable_)) link.behind_since = now_;
     }
   }
   SettleAcks(now_);
@@ -212,15 +234,45 @@ ReplicationCore::Output ReplicationCore::TakeOutput() {
   return out;
 }
 
+// ---------------------------------------------------------------- lifecycle
+
+bool ReplicationCore::OwnRecordsEverywhere() const {
+  uint64_t own = At(durable_, self_);
+  for (const auto& m : members_) {
+    if (m.id == self_ || m.state == MemberState::kDisabled) continue;
+    auto it = links_.find(m.id);
+    if (it == links_.end() || At(it->second.reported, self_) < own) return false;
+  }
+  return true;
+}
+
+void ReplicationCore::StartCatchUp(int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  catch_up_started_ = now_;
+  for (auto& [peer, link] : links_) link.catch_up_target.reset();
+}
+
+bool ReplicationCore::CaughtUp() const {
+  if (!catch_up_started_) return false;
+  for (const auto& m : members_) {
+    if (m.id == self_ || m.state == MemberState::kDisabled) continue;
+    auto it = links_.find(m.id);
+    if (it == links_.end() || !LinkUp(it->second, now_)) return false;
+    if (!it->second.catch_up_target || !Covers(durable_, *it->second.catch_up_target)) return false;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------- decisions
 
 void ReplicationCore::SendReport(uint32_t to, int64_t now) {
   Outbound outbound{to, {}};
+  Link& link = links_[to];
   auto* report = outbound.message.mutable_report();
   *report->mutable_applied() = ToProto(durable_);
   report->set_sent_micros(now);
+  report->set_echo_micros(link.peer_report_sent);
   out_.messages.push_back(std::move(outbound));
-  Link& link = links_[to];
   link.last_report_sent = now;
   link.report_due = false;
 }
@@ -266,6 +318,12 @@ void ReplicationCore::UpdateMode(int64_t now) {
     mode_reason_ = "node is not a member";
     return;
   }
+  if (me->state != MemberState::kActive) {
+    mode_ = WriteMode::kUnavailable;
+    mode_reason_ =
+        me->state == MemberState::kDisabling ? "this node is DISABLING" : "this node is DISABLED";
+    return;
+  }
   if (me->role == Role::kReadOnly) {
     mode_ = WriteMode::kReadOnlyNode;
     mode_reason_ = "read-only node";
@@ -274,6 +332,13 @@ void ReplicationCore::UpdateMode(int64_t now) {
   if (me->peer == 0) {
     mode_ = WriteMode::kRestricted;
     mode_reason_ = "read-only restricted: no read-write peer";
+    return;
+  }
+  const Member* peer = Find(me->peer);
+  if (peer != nullptr && peer->state == MemberState::kDisabled) {
+    mode_ = WriteMode::kRestricted;
+    mode_reason_ =
+        "read-only restricted: pair peer node " + std::to_string(me->peer) + " is disabled";
     return;
   }
   const Link& link = links_[me->peer];
@@ -300,8 +365,13 @@ void ReplicationCore::UpdateMode(int64_t now) {
 }
 
 void ReplicationCore::ScheduleSends(int64_t now) {
+  // A disabled node sends only its own records: its DISABLED and ENABLING
+  // state changes (it writes nothing else while disabled).
+  const bool self_disabled = SelfDisabled();
   for (auto& [peer, link] : links_) {
     if (!LinkUp(link, now)) continue;
+    const Member* member = Find(peer);
+    if (member == nullptr || member->state == MemberState::kDisabled) continue;
     uint64_t inflight = 0;
     for (const auto& [origin, seq] : link.sent) {
       uint64_t have = At(link.reported, origin);
@@ -313,6 +383,7 @@ void ReplicationCore::ScheduleSends(int64_t now) {
       inflight = 0;
     }
     for (const auto& [origin, have] : durable_) {
+      if (self_disabled && origin != self_) continue;
       uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
       while (next <= have && inflight < options_.max_inflight_records) {
         uint64_t count = std::min<uint64_t>({options_.max_batch_records, have - next + 1,
@@ -332,7 +403,7 @@ void ReplicationCore::UpdateConfirmFrontier() {
   // it and this node applied everything those reports cover (semantics 4.5).
   std::vector<const VersionVector*> reports;
   for (const auto& m : members_) {
-    if (!m.enabled) continue;
+    if (m.state == MemberState::kDisabled) continue;
     if (m.id == self_) {
       reports.push_back(&durable_);
     } else {

@@ -44,11 +44,18 @@ pb::VersionVector ToProto(const VersionVector& vector);
 
 enum class Role { kReadWrite, kReadOnly };
 
+// How a member takes part (semantics.md section 5). kActive covers PENDING,
+// ACTIVE and ENABLING (replicating both ways). kDisabling: replicating, but
+// taking no client writes while its records reach the others. kDisabled (also
+// EXPIRED): no records to it or from it, not counted for name confirmation,
+// and its pair peer is restricted.
+enum class MemberState { kActive, kDisabling, kDisabled };
+
 struct Member {
   uint32_t id = 0;
   Role role = Role::kReadWrite;
-  uint32_t peer = 0;    // the read-write peer, 0 if none
-  bool enabled = true;  // counts for name confirmation and is replicated with
+  uint32_t peer = 0;  // the read-write peer, 0 if none
+  MemberState state = MemberState::kActive;
 };
 
 struct CoreOptions {
@@ -72,7 +79,8 @@ struct CoreOptions {
   bool test_only_ack_before_peer_persisted = false;
 };
 
-enum class WriteMode { kReadWrite, kRestricted, kReadOnlyNode };
+// kUnavailable: this node is DISABLING or DISABLED (writes go elsewhere).
+enum class WriteMode { kReadWrite, kRestricted, kReadOnlyNode, kUnavailable };
 std::string_view WriteModeName(WriteMode mode);
 
 struct LinkView {
@@ -80,6 +88,12 @@ struct LinkView {
   int64_t last_heard_micros = 0;  // 0: never
   VersionVector peer_applied;     // as last reported
   uint64_t inflight_records = 0;
+  // Since when the peer lacks some record this node has (0: it lacks none,
+  // as of its last report): the link's replication lag is now minus this.
+  int64_t behind_since_micros = 0;
+  // Both directions worked at this time (the peer echoed a report of ours
+  // sent then; 0: not yet).
+  int64_t echoed_micros = 0;
 };
 
 class ReplicationCore {
@@ -95,7 +109,8 @@ class ReplicationCore {
   // guard are the store's concern (ApplyRemote refuses them).
   void Receive(uint32_t from, const pb::ReplicationMessage& message, int64_t now_micros);
   // OK if a critical write may be accepted now, else READ_ONLY_RESTRICTED
-  // (with the reason) or READ_ONLY_NODE. Nothing is written when refused.
+  // (with the reason), READ_ONLY_NODE, or UNAVAILABLE (this node is
+  // DISABLING or DISABLED). Nothing is written when refused.
   Status CheckCriticalWrite() const;
   // A local write was durably committed as (self, seq). For critical writes
   // `token` is acknowledged once the pair peer reports it, or failed.
@@ -136,6 +151,17 @@ class ReplicationCore {
   };
   Output TakeOutput();
 
+  // ---- Lifecycle (semantics.md section 5) ----
+  // DISABLING is done handing off: every other enabled member reported all
+  // of this node's own records.
+  bool OwnRecordsEverywhere() const;
+  // ENABLING or PENDING: starts the wait for ACTIVE at `now`.
+  void StartCatchUp(int64_t now_micros);
+  // Since StartCatchUp: every other enabled member's link is up, echoed a
+  // report sent after the start (both directions work), and this node has
+  // applied everything that member had when it first echoed.
+  bool CaughtUp() const;
+
   // ---- Observation ----
   WriteMode mode() const { return mode_; }
   const std::string& mode_reason() const { return mode_reason_; }
@@ -152,6 +178,10 @@ class ReplicationCore {
     VersionVector reported;  // peer's durable vector
     VersionVector sent;      // highest seq sent per origin (optimistic)
     bool report_due = false;
+    int64_t peer_report_sent = 0;  // sent_micros of the peer's newest report (echoed back)
+    int64_t echoed = 0;            // newest of our report times the peer echoed
+    int64_t behind_since = 0;      // see LinkView
+    std::optional<VersionVector> catch_up_target;  // see CaughtUp()
   };
   struct PendingAck {
     uint64_t token;
@@ -159,6 +189,7 @@ class ReplicationCore {
   };
 
   const Member* Find(uint32_t id) const;
+  bool SelfDisabled() const;
   bool LinkUp(const Link& link, int64_t now) const;
   void UpdateMode(int64_t now);
   void ScheduleSends(int64_t now);
@@ -179,6 +210,7 @@ class ReplicationCore {
   WriteMode mode_ = WriteMode::kRestricted;
   std::string mode_reason_;
   VersionVector frontier_;
+  std::optional<int64_t> catch_up_started_;
   Output out_;
 };
 

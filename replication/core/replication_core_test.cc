@@ -8,9 +8,7 @@ namespace {
 
 constexpr int64_t kMs = 1000;
 
-std::vector<Member> Pair() {
-  return {{1, Role::kReadWrite, 2, true}, {2, Role::kReadWrite, 1, true}};
-}
+std::vector<Member> Pair() { return {{1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}}; }
 
 pb::ReplicationMessage ReportOf(const VersionVector& v) {
   pb::ReplicationMessage m;
@@ -32,14 +30,11 @@ pb::ReplicationMessage Batch(std::vector<pb::LogRecord> records) {
 }
 
 TEST(ReplicationCoreTest, UnpairedReadWriteNodeIsRestrictedAndReadOnlyNodeRefuses) {
-  ReplicationCore alone(1, {{1, Role::kReadWrite, 0, true}}, {}, {}, 0);
+  ReplicationCore alone(1, {{1, Role::kReadWrite, 0}}, {}, {}, 0);
   EXPECT_EQ(alone.CheckCriticalWrite().code(), Code::kReadOnlyRestricted);
   EXPECT_NE(alone.CheckCriticalWrite().message().find("no read-write peer"), std::string::npos);
-  ReplicationCore ro(3,
-                     {{1, Role::kReadWrite, 2, true},
-                      {2, Role::kReadWrite, 1, true},
-                      {3, Role::kReadOnly, 0, true}},
-                     {}, {}, 0);
+  ReplicationCore ro(
+      3, {{1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}, {3, Role::kReadOnly, 0}}, {}, {}, 0);
   EXPECT_EQ(ro.CheckCriticalWrite().code(), Code::kReadOnlyNode);
 }
 
@@ -135,9 +130,7 @@ TEST(ReplicationCoreTest, SendsWhatThePeerLacksFromAnyOriginWithinTheWindow) {
   options.max_batch_records = 10;
   options.max_inflight_records = 25;
   ReplicationCore c(3,
-                    {{1, Role::kReadWrite, 2, true},
-                     {2, Role::kReadWrite, 1, true},
-                     {3, Role::kReadOnly, 0, true}},
+                    {{1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}, {3, Role::kReadOnly, 0}},
                     {{1, 100}, {2, 4}}, options, 0);
   c.Receive(2, ReportOf({{1, 90}, {2, 4}}), 1 * kMs);
   auto out = c.TakeOutput();
@@ -172,9 +165,8 @@ TEST(ReplicationCoreTest, UnacknowledgedRecordsAreResentAfterTheRetransmitTimeou
 }
 
 TEST(ReplicationCoreTest, NamesConfirmOnceEveryEnabledNodeReportedAndWeAppliedTheirReports) {
-  std::vector<Member> three = {{1, Role::kReadWrite, 2, true},
-                               {2, Role::kReadWrite, 1, true},
-                               {3, Role::kReadOnly, 0, true}};
+  std::vector<Member> three = {
+      {1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}, {3, Role::kReadOnly, 0}};
   ReplicationCore a(1, three, {{1, 1}}, {}, 0);
   a.Receive(2, ReportOf({{1, 1}, {2, 1}}), 1 * kMs);
   EXPECT_FALSE(Covers(a.confirm_frontier(), {{1, 1}})) << "node 3 has not reported";
@@ -184,7 +176,7 @@ TEST(ReplicationCoreTest, NamesConfirmOnceEveryEnabledNodeReportedAndWeAppliedTh
   EXPECT_TRUE(Covers(a.confirm_frontier(), {{1, 1}}));
   EXPECT_FALSE(Covers(a.confirm_frontier(), {{2, 1}})) << "node 3 lacks 2:1";
   // A disabled node does not hold confirmation back.
-  three[2].enabled = false;
+  three[2].state = MemberState::kDisabled;
   ReplicationCore b(1, three, {{1, 1}, {2, 1}}, {}, 0);
   b.Receive(2, ReportOf({{1, 1}, {2, 1}}), 1 * kMs);
   EXPECT_TRUE(Covers(b.confirm_frontier(), {{1, 1}, {2, 1}}));
@@ -195,7 +187,7 @@ TEST(ReplicationCoreTest, AnInductedMemberGetsLinkedAndHoldsConfirmationUntilItR
   a.Receive(2, ReportOf({{1, 2}}), 1 * kMs);
   EXPECT_TRUE(Covers(a.confirm_frontier(), {{1, 2}}));
   std::vector<Member> three = Pair();
-  three.push_back({3, Role::kReadOnly, 0, true});
+  three.push_back({3, Role::kReadOnly, 0});
   a.SetMembers(three, 2 * kMs);
   a.OnLocalCommit(3, std::nullopt, 3 * kMs);
   a.Receive(2, ReportOf({{1, 3}}), 4 * kMs);

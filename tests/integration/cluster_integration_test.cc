@@ -70,6 +70,12 @@ bool InMode(NodeProcess& node, const std::string& mode) {
   return status.ok() && status->mode() == mode;
 }
 
+// `node` reports itself in `state` (PENDING, ACTIVE, DISABLING, ...).
+bool InState(NodeProcess& node, const std::string& state) {
+  auto status = StatusOf(node);
+  return status.ok() && status->state() == state;
+}
+
 pb::Op WalletCreate(const std::string& name) {
   pb::Op op;
   op.mutable_wallet_create()->set_name(name);
@@ -227,6 +233,8 @@ TEST_F(ClusterTest, JoinRefusalsChangeNothing) {
   auto token = Token(a, pb::NODE_READ_WRITE);
   ASSERT_TRUE(token.ok());
   Join(b, a, pb::NODE_READ_WRITE);
+  // B's own step to ACTIVE is a record too: wait for it to settle.
+  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && Converged({&a, &b}); }, 20s));
   auto before = StatusOf(a);
   ASSERT_TRUE(before.ok());
 
@@ -534,6 +542,164 @@ TEST_F(ClusterTest, OutcomeUnknownRetryNamingItsRecordIsSafeOnAnotherNode) {
     ASSERT_EQ(found->located().objects_size(), 1) << n->name();
     EXPECT_EQ(found->located().objects(0).uuid(), answered->op_result().uuid()) << n->name();
   }
+}
+
+pb::Op SetNodeState(uint32_t node_id, pb::NodeState state) {
+  pb::Op op;
+  op.mutable_node_state()->set_node_id(node_id);
+  op.mutable_node_state()->set_state(state);
+  return op;
+}
+
+// The state of member `node_id` as `asked` sees it ("" if not a member).
+std::string MemberState(NodeProcess& asked, uint32_t node_id) {
+  pb::Request request;
+  request.mutable_cluster_status();
+  auto response = Ask(asked, request);
+  if (!response.ok()) return "?";
+  for (const auto& m : response->cluster_status().members()) {
+    if (m.node_id() == node_id) return m.state();
+  }
+  return "";
+}
+
+// Disable and enable a read-only node while a client writes on the pair:
+// DISABLING -> DISABLED, writes go on, ENABLING (held there while every link
+// into it is cut) -> ACTIVE once healed and caught up; digests equal.
+TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
+  uint16_t c_peer = FreePort();
+  auto into_c = FaultProxy::Start("127.0.0.1", "127.0.0.1", c_peer);
+  ASSERT_TRUE(into_c);
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  NodeProcess& c =
+      Add("gamma",
+          {.node_config = "peer_advertise = \"127.0.0.1:" + std::to_string(into_c->port()) + "\"\n",
+           .peer_port = c_peer});
+  Init(a);
+  Join(b, a, pb::NODE_READ_WRITE);
+  Join(c, a, pb::NODE_READ_ONLY);
+  std::vector<NodeProcess*> all = {&a, &b, &c};
+  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
+  auto c_status = StatusOf(c);
+  ASSERT_TRUE(c_status.ok());
+  const uint32_t c_id = c_status->node_id();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 100000 && !stop.load(); ++i) {
+      NodeProcess& n = (i % 2 == 0) ? a : b;
+      if (Write(n, RegisterSecret("load-" + std::to_string(i), "material")).ok()) acknowledged++;
+    }
+  });
+  auto acks_grow = [&](int by) {
+    int start = acknowledged.load();
+    return WaitFor([&] { return acknowledged.load() >= start + by; }, 30s);
+  };
+  ASSERT_TRUE(acks_grow(20));
+
+  // Disable, issued on alpha about gamma.
+  ASSERT_TRUE(Write(a, SetNodeState(c_id, pb::NODE_DISABLING)).ok());
+  EXPECT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "DISABLED"; }, 30s));
+  EXPECT_TRUE(InState(c, "DISABLED"));
+  EXPECT_EQ(Write(c, RegisterSecret("on-disabled", "x")).status().code(), Code::kUnavailable);
+  pb::Request get;
+  get.mutable_locate()->set_name("load-0");
+  EXPECT_EQ(Ask(c, get).status().code(), Code::kUnavailable) << "a disabled node serves no reads";
+  // A second disable is refused while one node is disabled.
+  auto b_status = StatusOf(b);
+  ASSERT_TRUE(b_status.ok());
+  EXPECT_EQ(Write(a, SetNodeState(b_status->node_id(), pb::NODE_DISABLING)).status().code(),
+            Code::kInvalidState);
+  ASSERT_TRUE(acks_grow(20)) << "writes go on on the pair while gamma is disabled";
+  auto c_applied = StatusOf(c);
+  ASSERT_TRUE(c_applied.ok());
+
+  // Enable on gamma itself with every link into it cut: it stays ENABLING.
+  EXPECT_EQ(Write(a, SetNodeState(c_id, pb::NODE_ENABLING)).status().code(), Code::kInvalidArgument)
+      << "enable is issued on the disabled node itself";
+  into_c->SetMode(FaultProxy::Mode::kBlackhole);
+  ASSERT_TRUE(Write(c, SetNodeState(c_id, pb::NODE_ENABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "ENABLING"; }, 30s));
+  // Held for as long as the links are cut (observed for 3 s, polled).
+  auto cut_until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < cut_until) {
+    ASSERT_TRUE(InState(c, "ENABLING")) << "gamma left ENABLING with its links cut";
+    std::this_thread::sleep_for(100ms);  // poll interval of a bounded observation
+  }
+  into_c->SetMode(FaultProxy::Mode::kPass);
+  EXPECT_TRUE(WaitFor([&] { return InState(c, "ACTIVE"); }, 30s));
+  EXPECT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "ACTIVE"; }, 30s));
+  ASSERT_TRUE(acks_grow(20));
+  stop = true;
+  writer.join();
+  EXPECT_TRUE(WaitFor([&] { return Converged(all); }, 30s));
+  auto after = StatusOf(c);
+  ASSERT_TRUE(after.ok());
+  auto a_status = StatusOf(a);
+  ASSERT_TRUE(a_status.ok());
+  const uint32_t a_id = a_status->node_id();
+  EXPECT_GT(after->applied().applied().at(a_id), c_applied->applied().applied().at(a_id))
+      << "gamma caught up with what was written while it was disabled";
+}
+
+// Past the maximum disable duration a node is EXPIRED: enable is refused
+// with DISABLE_EXPIRED and nothing of it is merged; force-delete, then the
+// wiped node is inducted as a new node under the same name.
+TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  NodeProcess& c = Add("gamma");
+  Init(a);
+  Join(b, a, pb::NODE_READ_WRITE);
+  Join(c, a, pb::NODE_READ_ONLY);
+  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
+  auto c_status = StatusOf(c);
+  ASSERT_TRUE(c_status.ok());
+  const uint32_t c_id = c_status->node_id();
+  pb::Op settings;
+  settings.mutable_cluster_set()->set_max_disable_seconds(2);
+  ASSERT_TRUE(Write(a, settings).ok());
+  ASSERT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 30s));
+
+  ASSERT_TRUE(Write(b, SetNodeState(c_id, pb::NODE_DISABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "DISABLED"; }, 30s));
+  ASSERT_TRUE(Write(a, WalletCreate("written-while-disabled")).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "EXPIRED"; }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return Converged({&a, &b}); }, 30s));
+  auto before_a = StatusOf(a);
+  auto before_b = StatusOf(b);
+  ASSERT_TRUE(before_a.ok() && before_b.ok());
+
+  auto refused = Write(c, SetNodeState(c_id, pb::NODE_ENABLING));
+  EXPECT_EQ(refused.status().code(), Code::kDisableExpired) << refused.status().ToString();
+  EXPECT_TRUE(InState(c, "EXPIRED"));
+  auto after_a = StatusOf(a);
+  auto after_b = StatusOf(b);
+  ASSERT_TRUE(after_a.ok() && after_b.ok());
+  EXPECT_EQ(after_a->digest(), before_a->digest());
+  EXPECT_EQ(after_b->digest(), before_b->digest());
+
+  // A plain delete needs a DISABLED node within its window; force-delete works.
+  pb::Op del;
+  del.mutable_node_delete()->set_node_id(c_id);
+  EXPECT_EQ(Write(a, del).status().code(), Code::kInvalidState);
+  del.mutable_node_delete()->set_force(true);
+  ASSERT_TRUE(Write(a, del).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(b, c_id).empty(); }, 30s));
+
+  // The wiped node comes back as a new node, with a new id, under its name.
+  c.Kill(SIGTERM);
+  std::filesystem::remove_all(c.data_dir());
+  Join(c, a, pb::NODE_READ_ONLY);
+  auto reborn = StatusOf(c);
+  ASSERT_TRUE(reborn.ok());
+  EXPECT_GT(reborn->node_id(), c_id) << "a deleted node's id is never reused";
+  EXPECT_TRUE(WaitFor([&] { return InState(c, "ACTIVE"); }, 30s));
+  EXPECT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 30s));
+  auto wallet = GetWallet(c, "written-while-disabled");
+  EXPECT_TRUE(wallet.ok()) << wallet.status().ToString();
 }
 
 // kill -9 of each node in turn during a write burst on the pair: no

@@ -1,0 +1,49 @@
+#include "storage/membership.h"
+
+#include <algorithm>
+
+namespace coffer::storage {
+
+int64_t MaxDisableMicros(const pb::StoredCluster& cluster) {
+  uint64_t seconds = cluster.max_disable_seconds() == 0 ? kDefaultMaxDisableSeconds
+                                                        : cluster.max_disable_seconds();
+  return static_cast<int64_t>(seconds) * 1'000'000;
+}
+
+pb::NodeState StoredState(const pb::StoredNode& node) {
+  return node.state() == pb::NODE_STATE_UNSPECIFIED ? pb::NODE_ACTIVE : node.state();
+}
+
+bool DisableExpired(const pb::StoredNode& node, const pb::StoredCluster& cluster,
+                    int64_t now_micros) {
+  return DisableTimeLeftMicros(node, cluster, now_micros) == 0;
+}
+
+int64_t DisableTimeLeftMicros(const pb::StoredNode& node, const pb::StoredCluster& cluster,
+                              int64_t now_micros) {
+  if (node.deleted() || StoredState(node) != pb::NODE_DISABLED) return -1;
+  return std::max<int64_t>(0, node.disabled_at_micros() + MaxDisableMicros(cluster) - now_micros);
+}
+
+std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredCluster& cluster,
+                               int64_t now_micros) {
+  if (node.deleted()) return "DELETED";
+  switch (StoredState(node)) {
+    case pb::NODE_PENDING:
+      return "PENDING";
+    case pb::NODE_DISABLING:
+      return "DISABLING";
+    case pb::NODE_DISABLED:
+      return DisableExpired(node, cluster, now_micros) ? "EXPIRED" : "DISABLED";
+    case pb::NODE_ENABLING:
+      return "ENABLING";
+    default:
+      return "ACTIVE";
+  }
+}
+
+bool Enabled(const pb::StoredNode& node) {
+  return !node.deleted() && StoredState(node) != pb::NODE_DISABLED;
+}
+
+}  // namespace coffer::storage
