@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -158,18 +159,28 @@ int RunWrite(const ClientFlags& flags, const pb::Op& op) {
   });
 }
 
+// COFFER_ADDRESS, COFFER_CA, COFFER_CERT and COFFER_KEY replace the built-in
+// defaults; flags on the command line replace both. (Set here, once, rather
+// than with CLI11's envname: sibling subcommands bind the same variables, and
+// an unused sibling's option would write the environment's value over a flag
+// given on the command line.)
+void ApplyClientEnvironment(ClientFlags* flags) {
+  for (auto [name, field] :
+       {std::pair{"COFFER_ADDRESS", &flags->address}, std::pair{"COFFER_CA", &flags->ca},
+        std::pair{"COFFER_CERT", &flags->cert}, std::pair{"COFFER_KEY", &flags->key}}) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') *field = value;
+  }
+}
+
 void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
-  app->add_option("--address", flags->address, "node client API address host:port")
-      ->envname("COFFER_ADDRESS")
+  app->add_option("--address", flags->address,
+                  "node client API address host:port (env COFFER_ADDRESS)")
       ->capture_default_str();
-  app->add_option("--ca", flags->ca, "cluster CA certificate (PEM)")
-      ->envname("COFFER_CA")
+  app->add_option("--ca", flags->ca, "cluster CA certificate (PEM) (env COFFER_CA)")
       ->capture_default_str();
-  app->add_option("--cert", flags->cert, "client certificate (PEM)")
-      ->envname("COFFER_CERT")
+  app->add_option("--cert", flags->cert, "client certificate (PEM) (env COFFER_CERT)")
       ->capture_default_str();
-  app->add_option("--key", flags->key, "client private key (PEM)")
-      ->envname("COFFER_KEY")
+  app->add_option("--key", flags->key, "client private key (PEM) (env COFFER_KEY)")
       ->capture_default_str();
   app->add_option("--timeout-ms", flags->timeout_ms, "per-attempt timeout")
       ->check(CLI::Range(1, 3'600'000))
@@ -940,6 +951,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(coffer::kReleaseVersion));
   app.require_subcommand(1);
   static ClientFlags flags;
+  ApplyClientEnvironment(&flags);
   AddConfigCommands(app);
   AddCertCommands(app);
   AddNodeCommands(app, flags);

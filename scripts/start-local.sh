@@ -149,10 +149,11 @@ for ((n = PAIRS * 2 + 1; n <= NODES; n++)); do
 done
 
 export COFFER_ADDRESS=127.0.0.1:7400
-# The pairs become read-write once each peer has caught up, and links redial
-# with a backoff after a restart: wait (at most 10 s) for every link to be up.
+# The pairs become read-write once each peer has caught up, inducted nodes
+# turn ACTIVE once they have, and links redial with a backoff after a
+# restart: wait (at most 10 s) for every link to be up and no node PENDING.
 for _ in $(seq 1 100); do
-  if out=$("$COFFER" cluster status 2>&1) && ! grep -q DOWN <<<"$out"; then break; fi
+  if out=$("$COFFER" cluster status 2>&1) && ! grep -qE 'DOWN|PENDING' <<<"$out"; then break; fi
   sleep 0.1
 done
 "$COFFER" cluster status || true

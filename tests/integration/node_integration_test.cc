@@ -319,8 +319,10 @@ TEST_F(NodeIntegrationTest, NoPlaintextMarkerInDataDirectoryOrLogs) {
 
 // ---- CLI exit codes and config errors ----
 
-int RunCli(const std::string& args, std::string* output = nullptr) {
-  std::string command = std::string(COFFER_BIN) + " " + args + " 2>&1";
+// Runs `coffer ARGS` (or, raw, the command line ARGS as it is) and returns
+// its exit code, with stdout and stderr in *output.
+int RunCli(const std::string& args, std::string* output = nullptr, bool raw = false) {
+  std::string command = (raw ? args : std::string(COFFER_BIN) + " " + args) + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return -1;
   std::string out;
@@ -346,6 +348,15 @@ TEST_F(NodeIntegrationTest, CliExitCodesAndJsonOutput) {
   EXPECT_THAT(out, ::testing::HasSubstr("NOT_FOUND"));
   EXPECT_EQ(RunCli("node status" + flags, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("read-write"));
+  // A flag beats the environment, under every subcommand (a regression: an
+  // unused sibling subcommand's option once wrote COFFER_ADDRESS over it).
+  for (const char* command : {"node status", "cluster status", "cluster join-token"}) {
+    EXPECT_NE(
+        RunCli(std::string("env COFFER_ADDRESS=127.0.0.9:9 ") + COFFER_BIN + " " + command + flags,
+               &out, /*raw=*/true),
+        -1);
+    EXPECT_THAT(out, ::testing::Not(::testing::HasSubstr("127.0.0.9:9"))) << command << ": " << out;
+  }
   // No node at that address.
   EXPECT_EQ(RunCli("node status --address 127.0.0.1:1 --ca " + node_.dir() + "/ca.pem --cert " +
                        node_.dir() + "/cli.pem --key " + node_.dir() + "/cli.key",
