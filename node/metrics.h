@@ -1,0 +1,135 @@
+// NodeMetrics: the node's Prometheus metrics (prometheus-cpp core), rendered
+// in the text exposition format by Render() for the HTTP endpoint.
+//
+// Every method is thread-safe and never blocks for long (a short mutex at
+// most); call them from any thread. Values are durations in seconds, counts
+// as plain numbers. Series exist from construction (at 0) except those keyed
+// by a label whose values are not known in advance (request kind and code,
+// origin, peer), which appear on first use (a metric without any series is
+// not rendered at all).
+//
+// Label values must come from small, bounded sets (request kinds, stable
+// Status code names, node ids): every distinct value is a series kept for
+// the life of the object (except links, see RemoveLink).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace coffer::node {
+
+class NodeMetrics {
+ public:
+  NodeMetrics();
+  ~NodeMetrics();
+  NodeMetrics(const NodeMetrics&) = delete;
+  NodeMetrics& operator=(const NodeMetrics&) = delete;
+
+  // One client request of `kind` (e.g. "Get") answered with `code` (a
+  // CodeName, e.g. "OK") after `seconds`: counts it in
+  // coffer_requests_total{kind,code} and observes the duration in
+  // coffer_request_duration_seconds{kind} (buckets 0.1 ms .. 10 s). Negative
+  // durations count as 0; NaN durations are counted but not observed.
+  void ObserveRequest(std::string_view kind, std::string_view code, double seconds);
+
+  // One replicated record from node `origin` applied here, `seconds` after
+  // its commit at the origin: coffer_replication_lag_seconds{origin} (buckets
+  // 1 ms .. 60 s). Negative lags (clock skew) count as 0; NaN is ignored.
+  void ObserveReplicationLag(uint32_t origin, double seconds);
+
+  // The state of the link to `peer`: coffer_link_up{peer} (1 or 0),
+  // coffer_link_heartbeat_lag_seconds{peer} (time since the peer was last
+  // heard) and coffer_link_replication_lag_seconds{peer} (how far this node's
+  // view of the peer's log is behind). Creates the series on first use.
+  void SetLink(uint32_t peer, bool up, double heartbeat_lag_seconds,
+               double replication_lag_seconds);
+  // Removes the three link series of `peer` (e.g. the node left the
+  // cluster). No-op if there are none. Atomic with respect to SetLink.
+  void RemoveLink(uint32_t peer);
+
+  // coffer_node_mode{mode} is 1 for `mode` and 0 for the others among
+  // "read-write", "restricted", "read-only", "unavailable". Any other value
+  // sets all four to 0.
+  void SetMode(std::string_view mode);
+  // coffer_node_state{state} is 1 for `state` and 0 for the others among
+  // "PENDING", "ACTIVE", "DISABLING", "DISABLED", "ENABLING", "EXPIRED". Any
+  // other value sets all six to 0.
+  void SetNodeState(std::string_view state);
+
+  // coffer_objects: live objects in the store.
+  void SetObjects(uint64_t count);
+  // coffer_pending_critical_writes: critical writes waiting for the pair
+  // peer's acknowledgement.
+  void SetPendingCriticalWrites(uint64_t count);
+  // coffer_log_records_retained: replication log records kept on disk.
+  void SetLogRecordsRetained(uint64_t count);
+  // coffer_log_retained_bytes: their size in bytes.
+  void SetLogBytesRetained(uint64_t bytes);
+  // coffer_applied_records: the sum of the applied vector (records applied
+  // here, from every origin).
+  void SetAppliedRecords(uint64_t count);
+  // coffer_replication_apply_errors_total += count.
+  void AddReplicationApplyErrors(uint64_t count);
+
+  // Every metric in the Prometheus text exposition format (version 0.0.4;
+  // serve it as "text/plain; version=0.0.4; charset=utf-8"). Never throws.
+  std::string Render() const;
+
+ private:
+  struct LinkSeries {
+    prometheus::Gauge* up;
+    prometheus::Gauge* heartbeat_lag;
+    prometheus::Gauge* replication_lag;
+  };
+  // A gauge family used as an enum: one series per known value, exactly one
+  // of them 1 (or none, for an unknown value).
+  struct EnumGauge {
+    std::mutex mu;
+    std::map<std::string, prometheus::Gauge*, std::less<>> series;  // by value
+  };
+  static void SetEnum(EnumGauge& gauge, std::string_view value);
+
+  const std::shared_ptr<prometheus::Registry> registry_;
+
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_duration_;
+  prometheus::Family<prometheus::Histogram>& replication_lag_;
+  prometheus::Family<prometheus::Gauge>& link_up_;
+  prometheus::Family<prometheus::Gauge>& link_heartbeat_lag_;
+  prometheus::Family<prometheus::Gauge>& link_replication_lag_;
+
+  prometheus::Gauge& objects_;
+  prometheus::Gauge& pending_critical_writes_;
+  prometheus::Gauge& log_records_retained_;
+  prometheus::Gauge& log_bytes_retained_;
+  prometheus::Gauge& applied_records_;
+  prometheus::Counter& replication_apply_errors_;
+
+  // Series already created, so that the hot paths do not go through
+  // Family::Add. GUARDED_BY(series_mu_).
+  std::mutex series_mu_;
+  std::map<std::string, prometheus::Counter*, std::less<>> request_counts_;       // "kind\0code"
+  std::map<std::string, prometheus::Histogram*, std::less<>> request_durations_;  // by kind
+  std::map<uint32_t, prometheus::Histogram*> replication_lags_;                   // by origin
+
+  EnumGauge mode_;
+  EnumGauge state_;
+
+  std::mutex links_mu_;
+  std::map<uint32_t, LinkSeries> links_;  // GUARDED_BY(links_mu_)
+};
+
+}  // namespace coffer::node
