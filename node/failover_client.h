@@ -3,9 +3,10 @@
 // moves on to another node when a node cannot serve (docs/cluster.md,
 // "Retries across nodes"). Built on CofferClient (node/client.h).
 //
-// Not thread-safe: use one FailoverClient per thread. It starts no threads;
-// every Call blocks for at most about max_attempts * call_timeout plus the
-// membership look-ups (below), each bounded by call_timeout per address.
+// Not thread-safe: use one FailoverClient per thread. It starts no threads.
+// A Call blocks for at most max_attempts attempts plus the membership
+// look-ups (below); each attempt or look-up at one address takes at most
+// twice call_timeout (connecting, then the exchange).
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
@@ -30,7 +31,7 @@ struct FailoverOptions {
   std::string subgroup;
   // The client's credentials (an `admin` certificate for the client API).
   TlsFiles tls;
-  // Per attempt: connecting plus one request and its response. Default: 10 s.
+  // Bounds connecting, and then each request's exchange. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
   // Attempts per Call across all nodes (each sends the request once, or
   // fails to connect). At least 1. Default: 8.

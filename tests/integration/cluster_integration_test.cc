@@ -629,7 +629,12 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
     std::this_thread::sleep_for(100ms);  // poll interval of a bounded observation
   }
   into_c->SetMode(FaultProxy::Mode::kPass);
-  EXPECT_TRUE(WaitFor([&] { return InState(c, "ACTIVE"); }, 30s));
+  bool active = WaitFor([&] { return InState(c, "ACTIVE"); }, 60s);
+  auto stuck = StatusOf(c);
+  std::string log = ReadWholeFile(c.log_file());
+  EXPECT_TRUE(active) << "gamma after healing: "
+                      << (stuck.ok() ? stuck->DebugString() : stuck.status().ToString())
+                      << "\nlog tail: " << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
   EXPECT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "ACTIVE"; }, 30s));
   ASSERT_TRUE(acks_grow(20));
   stop = true;
