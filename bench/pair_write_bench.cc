@@ -48,6 +48,7 @@ struct Pair {
     c.node.data_dir = base + "-data";
     c.node.listen = "127.0.0.1:" + std::to_string(FreePort());
     c.node.peer_listen = "127.0.0.1:" + std::to_string(FreePort());
+    c.node.http_listen = "";
     c.tls = {dir.path() + "/ca.pem", base + ".pem", base + ".key"};
     c.root_of_trust.scrypt_n = 1024;
     return c;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "storage/object_store.h"
+#include "upgrade/version.h"
 
 namespace coffer::node {
 
@@ -257,6 +258,29 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
   return out;
 }
 
+std::string ClusterVersion(const pb::ClusterStatus& c) {
+  std::string lowest;
+  for (const auto& m : c.members()) {
+    if (!m.version().empty() && (lowest.empty() || CompareReleases(m.version(), lowest) < 0)) {
+      lowest = m.version();
+    }
+  }
+  return lowest.empty() ? "-" : lowest;
+}
+
+std::string HealthVerdict(const pb::MemberView& m, const pb::NodeStatus* s, bool unreachable) {
+  if (m.state() == "EXPIRED") return "expired";
+  if (m.state() == "DISABLING" || m.state() == "DISABLED") return "disabled";
+  if (s == nullptr) return unreachable ? "down" : "unknown";
+  if (s->state() == "PENDING" || s->state() == "ENABLING") return "catching-up";
+  if (s->mode() == "restricted") return "restricted";
+  if (s->mode() == "unavailable") return "disabled";
+  for (const auto& l : s->links()) {
+    if (!l.up()) return "degraded";
+  }
+  return "healthy";
+}
+
 std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format) {
   if (format == OutputFormat::kJson) return RenderJson(c);
   std::string out;
@@ -264,26 +288,46 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
     out += "standalone node (no cluster yet: coffer cluster init --name NAME)\n\n";
     return out + RenderNodeStatus(c.self(), format);
   }
-  out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
-         " node" + (c.members_size() == 1 ? "" : "s") + "\n\n";
   std::map<uint32_t, const pb::NodeStatus*> by_id;
   by_id[c.self().node_id()] = &c.self();
   for (const auto& n : c.nodes()) by_id[n.node_id()] = &n;
+  auto status_of = [&](uint32_t id) -> const pb::NodeStatus* {
+    auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  };
+  out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
+         " node" + (c.members_size() == 1 ? "" : "s") + "\n";
+  out += "cluster version " + ClusterVersion(c) + "\n";
+  // Critical writes go on while one read-write pair has both nodes
+  // read-write; each node failure can break one pair.
+  int whole_pairs = 0;
+  for (const auto& m : c.members()) {
+    const pb::NodeStatus* s = status_of(m.node_id());
+    const pb::NodeStatus* peer = m.peer() > m.node_id() ? status_of(m.peer()) : nullptr;
+    if (s && peer && s->mode() == "read-write" && peer->mode() == "read-write") ++whole_pairs;
+  }
+  out +=
+      whole_pairs == 0
+          ? std::string("failure tolerance: none (no read-write pair can take critical writes)\n")
+          : "failure tolerance: " + std::to_string(whole_pairs - 1) + " node failure" +
+                (whole_pairs - 1 == 1 ? "" : "s") + " (" + std::to_string(whole_pairs) +
+                " whole read-write pair" + (whole_pairs == 1 ? "" : "s") + ")\n";
+  out += "\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : c.members()) {
     auto it = by_id.find(m.node_id());
     const pb::NodeStatus* s = it == by_id.end() ? nullptr : it->second;
     bool unreachable = c.unreachable().contains(m.node_id());
     std::string mode = s ? s->mode() : unreachable ? "unreachable" : "-";
-    rows.push_back({m.name(), std::to_string(m.node_id()), m.role(),
-                    m.peer() == 0 ? "-" : std::to_string(m.peer()),
+    rows.push_back({HealthVerdict(m, s, unreachable), m.name(), std::to_string(m.node_id()),
+                    m.role(), m.peer() == 0 ? "-" : std::to_string(m.peer()),
                     m.state().empty() ? "ACTIVE" : m.state(), mode, s ? s->version() : m.version(),
                     s ? AppliedText(s->applied()) : "-", s ? s->digest().substr(0, 16) : "-",
                     s ? LinksText(*s) : "-",
                     m.client_address().empty() ? "-" : m.client_address()});
   }
-  out += RenderTable({"node", "id", "role", "peer", "state", "mode", "version", "applied", "digest",
-                      "links", "client address"},
+  out += RenderTable({"health", "node", "id", "role", "peer", "state", "mode", "version", "applied",
+                      "digest", "links", "client address"},
                      rows);
   for (const auto& [id, error] :
        std::map<uint32_t, std::string>(c.unreachable().begin(), c.unreachable().end())) {

@@ -34,6 +34,12 @@ std::string RenderWallet(const pb::WalletView& wallet, OutputFormat format);
 std::string RenderEndpoints(const pb::EndpointList& endpoints, OutputFormat format);
 std::string RenderConflicts(const pb::ConflictList& conflicts, OutputFormat format);
 std::string RenderNodeStatus(const pb::NodeStatus& status, OutputFormat format);
+// The lowest release among the members: what version-gated features follow.
+std::string ClusterVersion(const pb::ClusterStatus& c);
+// The first column of `cluster status`: healthy, degraded (a link down),
+// restricted, catching-up, disabled, expired, down (unreachable) or unknown.
+std::string HealthVerdict(const pb::MemberView& member, const pb::NodeStatus* status,
+                          bool unreachable);
 std::string RenderClusterStatus(const pb::ClusterStatus& status, OutputFormat format);
 
 }  // namespace coffer::node

@@ -43,6 +43,10 @@ struct NodeSection {
   // Subgroup (site) this node belongs to, fixed at induction; clients try
   // their own subgroup first. 0 to 64 characters [A-Za-z0-9._-]. Default: ""
   std::string subgroup = "";
+  // Address of the plain-HTTP monitoring endpoint (/metrics, /livez,
+  // /readyz, /health, /status; no secrets are served there). "" disables it.
+  // Default: "127.0.0.1:7600"
+  std::string http_listen = "127.0.0.1:7600";
   bool operator==(const NodeSection&) const = default;
 };
 

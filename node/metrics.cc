@@ -88,11 +88,13 @@ NodeMetrics::NodeMetrics()
                       "Critical writes waiting for the pair peer's acknowledgement.")
               .Add({})),
       log_records_retained_(GaugeFamily(*registry_, "coffer_log_records_retained",
-                                        "Replication log records retained on disk.")
+                                        "Replication log records this node retains for disabled "
+                                        "members (what enabling them transfers).")
                                 .Add({})),
-      log_bytes_retained_(GaugeFamily(*registry_, "coffer_log_retained_bytes",
-                                      "Size of the replication log records retained on disk.")
-                              .Add({})),
+      log_bytes_retained_(
+          GaugeFamily(*registry_, "coffer_log_retained_bytes",
+                      "Size of the log records this node retains for disabled members.")
+              .Add({})),
       applied_records_(
           GaugeFamily(*registry_, "coffer_applied_records",
                       "Replicated records applied on this node, from every origin (the sum of "

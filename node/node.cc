@@ -9,12 +9,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
+#include "node/cli_output.h"
 #include "node/client_server.h"
 #include "node/data_dir.h"
+#include "node/http_endpoint.h"
 #include "node/join_tokens.h"
+#include "node/metrics.h"
 #include "node/peer_links.h"
 #include "node/request_handler.h"
 #include "node/tls.h"
@@ -103,9 +108,22 @@ struct Node::Impl {
   mutable std::mutex admit_mu;
   std::map<uint32_t, pb::StoredNode> admitted;
 
+  // ---- Monitoring ----
+  NodeMetrics metrics;
+  std::unique_ptr<HttpEndpoint> http;
+  std::set<uint32_t> metric_links;  // peers with link series (store thread)
+  uint64_t apply_errors_counted = 0;
+
   // ---- Client requests ----
 
   void Handle(pb::Request request, ClientIdentity who, ReplyFn reply) {
+    // Every answer is counted, with the time from arrival to the reply.
+    reply = [this, reply = std::move(reply), kind = std::string(RequestKindName(request)),
+             started = std::chrono::steady_clock::now()](pb::Response response) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      metrics.ObserveRequest(kind, response.code(), took.count());
+      reply(std::move(response));
+    };
     if (queued.fetch_add(1) >= config.limits.max_queued_requests) {
       queued.fetch_sub(1);
       reply(ResponseFor(
@@ -195,6 +213,108 @@ struct Node::Impl {
     if (initialized && !replicator) {
       Status entered = EnterClusterMode();
       if (!entered.ok()) spdlog::error("cannot start replication: {}", entered.ToString());
+    }
+  }
+
+  // ---- Monitoring endpoint (node/http_endpoint.h) ----
+
+  // Network thread. /livez answers there (the node's threads are alive if it
+  // does); the rest is built on the store thread.
+  void ServeHttp(std::string_view path, std::function<void(HttpReply)> respond) {
+    if (path == "/livez") return respond(HttpReply{200, "text/plain; charset=utf-8", "ok\n"});
+    std::string page(path);
+    if (page != "/metrics" && page != "/readyz" && page != "/health" && page != "/status") {
+      return respond(HttpReply{404, "text/plain; charset=utf-8",
+                               "no such page; try /metrics /livez /readyz /health /status\n"});
+    }
+    if (stopping.load()) return respond(HttpReply{503, "text/plain; charset=utf-8", "stopping\n"});
+    boost::asio::post(store_io, [this, page = std::move(page), respond = std::move(respond)] {
+      respond(HttpPage(page));
+    });
+  }
+
+  // Store thread. This node's view of the cluster, as `cluster status` asks it.
+  pb::ClusterStatus LocalClusterStatus() {
+    pb::Request request;
+    request.mutable_cluster_status();
+    const ClientIdentity internal{"http-endpoint", std::string(kAdminRole)};
+    pb::Response response =
+        HandleRequest(*store, request, internal, info, storage::Durability::kSync, clock);
+    return response.cluster_status();
+  }
+
+  // /health: an HTTP code per condition, so a load balancer or probe can
+  // tell them apart without parsing the body.
+  struct Health {
+    int code;
+    const char* verdict;
+  };
+  static Health HealthOf(const pb::NodeStatus& self) {
+    if (self.state() == "PENDING" || self.state() == "ENABLING") return {473, "catching-up"};
+    if (self.mode() == "read-write") return {200, "read-write"};
+    if (self.mode() == "read-only") return {429, "read-only"};
+    if (self.mode() == "restricted") return {472, "restricted"};
+    return {503, "unavailable"};
+  }
+
+  HttpReply HttpPage(const std::string& page) {
+    pb::ClusterStatus cluster = LocalClusterStatus();
+    const pb::NodeStatus& self = cluster.self();
+    if (page == "/status") {
+      return HttpReply{200, "application/json", RenderJson(cluster)};
+    }
+    if (page == "/readyz") {
+      bool ready = self.mode() == "read-write";
+      return HttpReply{
+          ready ? 200 : 503, "text/plain; charset=utf-8",
+          ready ? "ready\n"
+                : "not ready: " + self.mode() +
+                      (self.mode_reason().empty() ? "" : " (" + self.mode_reason() + ")") + "\n"};
+    }
+    if (page == "/health") {
+      Health health = HealthOf(self);
+      nlohmann::json body = {{"node", self.node_name()},
+                             {"health", health.verdict},
+                             {"mode", self.mode()},
+                             {"state", self.state()},
+                             {"reason", self.mode_reason()}};
+      return HttpReply{health.code, "application/json", body.dump() + "\n"};
+    }
+    UpdateMetrics(cluster);
+    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render()};
+  }
+
+  // Store thread: gauges from the current status (counters and histograms
+  // are updated as things happen).
+  void UpdateMetrics(const pb::ClusterStatus& cluster) {
+    const pb::NodeStatus& self = cluster.self();
+    metrics.SetMode(self.mode());
+    metrics.SetNodeState(self.state().empty() ? "ACTIVE" : self.state());
+    metrics.SetObjects(self.object_count());
+    metrics.SetPendingCriticalWrites(self.pending_critical_writes());
+    uint64_t applied = 0;
+    for (const auto& [origin, seq] : self.applied().applied()) applied += seq;
+    metrics.SetAppliedRecords(applied);
+    uint64_t retained_records = 0, retained_bytes = 0;
+    for (const auto& m : cluster.members()) {
+      retained_records += m.retained_records();
+      retained_bytes += m.retained_bytes();
+    }
+    metrics.SetLogRecordsRetained(retained_records);
+    metrics.SetLogBytesRetained(retained_bytes);
+    std::set<uint32_t> seen;
+    for (const auto& l : self.links()) {
+      seen.insert(l.peer());
+      double heartbeat_lag = l.last_heard_ms_ago() < 0 ? 0 : l.last_heard_ms_ago() / 1000.0;
+      metrics.SetLink(l.peer(), l.up(), heartbeat_lag, l.replication_lag_ms() / 1000.0);
+    }
+    for (uint32_t gone : metric_links) {
+      if (!seen.contains(gone)) metrics.RemoveLink(gone);
+    }
+    metric_links = std::move(seen);
+    if (replicator && replicator->apply_errors() > apply_errors_counted) {
+      metrics.AddReplicationApplyErrors(replicator->apply_errors() - apply_errors_counted);
+      apply_errors_counted = replicator->apply_errors();
     }
   }
 
@@ -344,6 +464,10 @@ struct Node::Impl {
     replicator = std::make_unique<replication::Replicator>(
         *store, ToMembers(members), replication::CoreOptions{}, *links, clock);
     replicator->EnableGroupCommit();
+    replicator->SetAppliedObserver([this](const pb::LogRecord& record) {
+      double lag = static_cast<double>(clock.WallMicros() - record.hlc().wall_micros()) / 1e6;
+      metrics.ObserveReplicationLag(record.origin(), lag);
+    });
     members_fingerprint.clear();
     RefreshMembership();
     info.fill_replication = [this](pb::NodeStatus* status) { FillReplication(status); };
@@ -588,6 +712,18 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   impl->info.started_micros = impl->clock.WallMicros();
 
   if (joined_cluster) COFFER_RETURN_IF_ERROR(impl->EnterClusterMode());
+  if (!config.node.http_listen.empty()) {
+    COFFER_ASSIGN_OR_RETURN(HostPort http_listen, ParseHostPort(config.node.http_listen));
+    HttpEndpointOptions http_options;
+    http_options.listen_host = http_listen.host;
+    http_options.port = http_listen.port;
+    COFFER_ASSIGN_OR_RETURN(
+        impl->http,
+        HttpEndpoint::Start(impl->net_io, http_options,
+                            [raw](std::string_view path, std::function<void(HttpReply)> respond) {
+                              raw->ServeHttp(path, std::move(respond));
+                            }));
+  }
 
   // Logged before the threads start: afterwards only the store thread may
   // touch the store.
@@ -627,6 +763,7 @@ void Node::Stop() {
   impl_->stopping = true;
   // 1. No new connections, requests or replication messages.
   impl_->server->Stop();
+  if (impl_->http) impl_->http->Stop();
   if (impl_->links) impl_->links->Stop();
   // 2. Requests already queued for the store finish; their replies go to the
   //    network thread, so a committed write is still answered. Writes still
@@ -657,6 +794,7 @@ void Node::Stop() {
   impl_->net_thread.join();
   // 4. Release the ports and close the store (the RocksDB lock goes with it).
   impl_->server.reset();
+  impl_->http.reset();
   impl_->replicator.reset();
   impl_->links.reset();
   impl_->snapshots.clear();

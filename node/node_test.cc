@@ -37,6 +37,7 @@ class NodeTest : public ::testing::Test {
 
   std::unique_ptr<Node> StartNode() {
     config_.node.listen = "127.0.0.1:" + std::to_string(port_);
+    config_.node.http_listen = "";  // the monitoring endpoint is tested with real processes
     auto node = Node::Start(config_, SecretBytes("node-test-passphrase"));
     EXPECT_TRUE(node.ok()) << node.status().ToString();
     if (!node.ok()) return nullptr;

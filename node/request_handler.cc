@@ -16,7 +16,7 @@ pb::Response ResponseFor(const Status& status) {
 
 namespace {
 
-std::string_view KindName(const pb::Request& r) {
+std::string_view RequestKindNameImpl(const pb::Request& r) {
   switch (r.kind_case()) {
     case pb::Request::kWrite:
       switch (r.write().op_case()) {
@@ -46,6 +46,12 @@ std::string_view KindName(const pb::Request& r) {
           return "cluster_init";
         case pb::Op::kNodeAdd:
           return "node_add";
+        case pb::Op::kNodeState:
+          return "node_state";
+        case pb::Op::kNodeDelete:
+          return "node_delete";
+        case pb::Op::kClusterSet:
+          return "cluster_set";
         default:
           return "write";
       }
@@ -228,8 +234,12 @@ void AuditRequest(const pb::Request& request, const ClientIdentity& who,
   if (!logged) return;
   if (request.has_get()) uuid = request.get().uuid();
   spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
-               who.organizational_unit, KindName(request), reads_material ? "+material" : "",
-               request.request_id(), uuid, response.code());
+               who.organizational_unit, RequestKindNameImpl(request),
+               reads_material ? "+material" : "", request.request_id(), uuid, response.code());
+}
+
+std::string_view RequestKindName(const pb::Request& request) {
+  return RequestKindNameImpl(request);
 }
 
 }  // namespace coffer::node

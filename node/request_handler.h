@@ -46,6 +46,10 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock);
 
+// A short stable name of the request's kind ("get", "create_key",
+// "node_status", ...) for audit lines and metrics labels.
+std::string_view RequestKindName(const pb::Request& request);
+
 // "OK" response, or the error of `status`.
 pb::Response ResponseFor(const Status& status);
 // The response to a write: its OpResult, or its error.

@@ -227,6 +227,8 @@ void Replicator::Pump() {
           origin_failed[record.origin()] = true;
           ++apply_errors_;
           last_apply_error_ = applied.status();
+        } else if (applied_observer_) {
+          applied_observer_(record);
         }
       }
       Status synced = store_.Sync();

@@ -100,6 +100,11 @@ class Replicator {
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
   // Membership changed (see ReplicationCore::SetMembers).
   void SetMembers(std::vector<Member> members);
+  // Called (on the owner's thread) for every record from another node once
+  // it is applied here, e.g. to measure replication lag.
+  void SetAppliedObserver(std::function<void(const pb::LogRecord&)> observer) {
+    applied_observer_ = std::move(observer);
+  }
   // ENABLING or PENDING: starts the wait for ACTIVE (ReplicationCore::CaughtUp).
   void StartCatchUp() { core_.StartCatchUp(clock_.MonotonicMicros()); }
   // Heartbeats, timeouts, sends. Call it often (every few ms).
@@ -137,6 +142,7 @@ class Replicator {
   };
   std::deque<HeldRetry> held_retries_;  // waiting for their record, oldest first
   int64_t retry_hold_micros_;
+  std::function<void(const pb::LogRecord&)> applied_observer_;
   bool group_commit_ = false;
   std::vector<Unsynced> unsynced_;  // committed without fsync, awaiting Flush()
   uint64_t flushed_seq_ = 0;        // own records up to here are durable

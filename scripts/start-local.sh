@@ -68,6 +68,7 @@ name = "node$n"
 data_dir = "data/node$n"
 listen = "127.0.0.$n:7400"
 peer_listen = "127.0.0.$n:7500"
+http_listen = "127.0.0.$n:7600"
 
 [tls]
 ca_file = "certs/ca.pem"

@@ -1,6 +1,8 @@
 // Release and protocol version constants, in one place (architecture.md #9).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +21,23 @@ inline std::string_view MajorMinor(std::string_view release) {
   if (first == std::string_view::npos) return {};
   size_t second = release.find('.', first + 1);
   return release.substr(0, second);
+}
+
+// Orders "major.minor.patch" releases numerically: <0, 0 or >0. Missing or
+// malformed parts count as 0.
+inline int CompareReleases(std::string_view a, std::string_view b) {
+  for (int part = 0; part < 3; ++part) {
+    auto next = [](std::string_view& s) {
+      uint64_t n = 0;
+      size_t i = 0;
+      for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + (s[i] - '0');
+      s.remove_prefix(std::min(s.size(), i + 1));
+      return n;
+    };
+    uint64_t x = next(a), y = next(b);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 // Whether a node of release `theirs` may link to or join a node of this

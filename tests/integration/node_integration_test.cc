@@ -397,6 +397,9 @@ TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {
   EXPECT_THAT(out, ::testing::HasSubstr("\"mode\": \"restricted\""));
   ASSERT_EQ(RunCli("cluster status" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("cluster prod"));
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.1.0"));
+  EXPECT_THAT(out, ::testing::HasSubstr("failure tolerance: none"));
+  EXPECT_THAT(out, ::testing::HasSubstr("restricted  node1"));  // the health verdict comes first
   EXPECT_THAT(out, ::testing::HasSubstr("no read-write peer"));
   EXPECT_EQ(RunCli("key create --name k1" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("READ_ONLY_RESTRICTED"));

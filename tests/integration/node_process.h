@@ -57,7 +57,8 @@ class NodeProcess {
   explicit NodeProcess(NodeProcessOptions options = {})
       : name_(options.name),
         port_(FreePort()),
-        peer_port_(options.peer_port != 0 ? options.peer_port : FreePort()) {
+        peer_port_(options.peer_port != 0 ? options.peer_port : FreePort()),
+        http_port_(FreePort()) {
     std::string dir = dir_.path();
     ca_ = options.ca != nullptr ? *options.ca : *node::CreateCertificateAuthority("test CA");
     EXPECT_TRUE(node::WritePemPair(ca_, dir + "/ca.pem", dir + "/ca.key").ok());
@@ -68,7 +69,8 @@ class NodeProcess {
     WriteWholeFile(dir + "/node.toml",
                    "[node]\nname = \"" + name_ +
                        "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" + std::to_string(port_) +
-                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(peer_port_) + "\"\n" +
+                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(peer_port_) +
+                       "\"\nhttp_listen = \"127.0.0.1:" + std::to_string(http_port_) + "\"\n" +
                        options.node_config +
                        "\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node.pem\"\n"
                        "key_file = \"node.key\"\nhandshake_timeout_ms = 2000\n"
@@ -86,6 +88,8 @@ class NodeProcess {
   std::string log_file() const { return dir_.path() + "/node.log"; }
   uint16_t port() const { return port_; }
   uint16_t peer_port() const { return peer_port_; }
+  // The monitoring endpoint (/metrics, /livez, /readyz, /health, /status).
+  uint16_t http_port() const { return http_port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
   const node::PemPair& ca() const { return ca_; }
@@ -154,6 +158,7 @@ class NodeProcess {
   std::string name_;
   uint16_t port_;
   uint16_t peer_port_;
+  uint16_t http_port_;
   node::PemPair ca_;
   node::PemPair admin_;
   std::unique_ptr<boost::asio::ssl::context> admin_tls_;

@@ -1,0 +1,76 @@
+// The cluster status table: cluster version, failure tolerance and the
+// per-node health verdict, from a ClusterStatus built by hand.
+#include "node/cli_output.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace coffer::node {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Two pairs (1-2, 3-4) and a read-only node 5, every node answering.
+pb::ClusterStatus TwoPairs() {
+  pb::ClusterStatus c;
+  c.set_cluster_id("00000000-0000-4000-8000-000000000001");
+  c.set_name("prod");
+  const uint32_t peers[] = {0, 2, 1, 4, 3, 0};
+  for (uint32_t id = 1; id <= 5; ++id) {
+    auto* m = c.add_members();
+    m->set_node_id(id);
+    m->set_name("node" + std::to_string(id));
+    m->set_role(id <= 4 ? "read-write" : "read-only");
+    m->set_peer(peers[id]);
+    m->set_version(id == 3 ? "0.1.0" : "0.2.1");
+    m->set_state("ACTIVE");
+    m->set_disable_seconds_left(-1);
+    pb::NodeStatus* s = id == 1 ? c.mutable_self() : c.add_nodes();
+    s->set_node_id(id);
+    s->set_state("ACTIVE");
+    s->set_mode(id <= 4 ? "read-write" : "read-only");
+    auto* link = s->add_links();
+    link->set_peer(id == 1 ? 2 : 1);
+    link->set_up(true);
+  }
+  return c;
+}
+
+TEST(ClusterStatusTableTest, ShowsLowestVersionAndToleranceOfWholePairs) {
+  pb::ClusterStatus c = TwoPairs();
+  EXPECT_EQ(ClusterVersion(c), "0.1.0");
+  std::string table = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(table, HasSubstr("cluster version 0.1.0"));
+  EXPECT_THAT(table, HasSubstr("failure tolerance: 1 node failure (2 whole read-write pairs)"));
+  EXPECT_THAT(table, HasSubstr("healthy  node1"));
+
+  // Node 3 restricted: one whole pair left, no failure tolerated.
+  c.mutable_nodes(1)->set_mode("restricted");
+  table = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(table, HasSubstr("failure tolerance: 0 node failures (1 whole read-write pair)"));
+  EXPECT_THAT(table, HasSubstr("restricted  node3"));
+
+  // Node 1 restricted too: nothing can take critical writes.
+  c.mutable_self()->set_mode("restricted");
+  EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable), HasSubstr("failure tolerance: none"));
+}
+
+TEST(ClusterStatusTableTest, HealthVerdicts) {
+  pb::ClusterStatus c = TwoPairs();
+  const pb::MemberView& m = c.members(1);
+  pb::NodeStatus s = c.nodes(0);
+  EXPECT_EQ(HealthVerdict(m, &s, false), "healthy");
+  EXPECT_EQ(HealthVerdict(m, nullptr, true), "down");
+  s.mutable_links(0)->set_up(false);
+  EXPECT_EQ(HealthVerdict(m, &s, false), "degraded");
+  s.set_state("ENABLING");
+  EXPECT_EQ(HealthVerdict(m, &s, false), "catching-up");
+  pb::MemberView disabled = m;
+  disabled.set_state("DISABLED");
+  EXPECT_EQ(HealthVerdict(disabled, &s, false), "disabled");
+  disabled.set_state("EXPIRED");
+  EXPECT_EQ(HealthVerdict(disabled, nullptr, true), "expired");
+}
+
+}  // namespace
+}  // namespace coffer::node
