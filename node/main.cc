@@ -22,6 +22,7 @@
 #include "node/cli_output.h"
 #include "node/client.h"
 #include "node/config.h"
+#include "node/failover_client.h"
 #include "node/join.h"
 #include "node/node.h"
 #include "node/tls.h"
@@ -56,6 +57,7 @@ struct ClientFlags {
   std::string output = "table";
   std::string request_id;
   std::string retry_of;  // "ORIGIN:SEQ" from an earlier OUTCOME_UNKNOWN
+  std::string subgroup;  // preferred subgroup when --address lists several nodes
 };
 
 // Parses "ORIGIN:SEQ" (a record named by an OUTCOME_UNKNOWN answer).
@@ -89,8 +91,45 @@ OutputFormat Format(const ClientFlags& flags) {
 // retry of a write safe; a retry after an OUTCOME_UNKNOWN that named its
 // record names it too (Request.retry_of), which makes it safe on any node.
 // An outcome still unknown at the end is reported with the flags that retry it.
+// Requests about the data, which any node may answer: with several
+// addresses they go through FailoverClient. The others (node status, join
+// tokens, lifecycle steps such as enable, which runs on one node) go to the
+// first address only.
+bool AnyNodeMayAnswer(const pb::Request& request) {
+  switch (request.kind_case()) {
+    case pb::Request::kWrite:
+      return !request.write().has_cluster_init() && !request.write().has_node_state() &&
+             !request.write().has_node_delete() && !request.write().has_cluster_set();
+    case pb::Request::kGet:
+    case pb::Request::kLocate:
+    case pb::Request::kWalletList:
+    case pb::Request::kWalletGet:
+    case pb::Request::kEndpointList:
+    case pb::Request::kConflictList:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<std::string> SplitAddresses(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string part =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
-  COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(flags.address));
+  std::vector<std::string> addresses = SplitAddresses(flags.address);
+  if (addresses.empty()) return InvalidArgument("--address names no node");
+  COFFER_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(addresses.front()));
   COFFER_ASSIGN_OR_RETURN(auto tls,
                           MakeClientTlsContext(TlsFiles{flags.ca, flags.cert, flags.key}));
   if (request.has_write() && request.request_id().empty()) {
@@ -115,6 +154,17 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
                   status.message() + "\nretry on any node with the same command and " + flags_text);
   };
   auto timeout = std::chrono::milliseconds(flags.timeout_ms);
+  if (addresses.size() > 1 && AnyNodeMayAnswer(request)) {
+    FailoverOptions options{addresses, flags.subgroup, TlsFiles{flags.ca, flags.cert, flags.key},
+                            timeout};
+    COFFER_ASSIGN_OR_RETURN(auto client, FailoverClient::Create(std::move(options)));
+    auto response = client->Call(request);
+    if (!response.ok()) return how_to_retry(response.status());
+    if (response->has_outcome_record()) *request.mutable_retry_of() = response->outcome_record();
+    Status answered = StatusFromResponse(*response);
+    if (answered.code() == Code::kOutcomeUnknown) return how_to_retry(answered);
+    return response;
+  }
   Status last = Unavailable("no attempt made");
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto client = CofferClient::Connect(address.host, address.port, *tls, timeout);
@@ -159,7 +209,7 @@ int RunWrite(const ClientFlags& flags, const pb::Op& op) {
   });
 }
 
-// COFFER_ADDRESS, COFFER_CA, COFFER_CERT and COFFER_KEY replace the built-in
+// COFFER_ADDRESS, COFFER_CA, COFFER_CERT, COFFER_KEY and COFFER_SUBGROUP replace the built-in
 // defaults; flags on the command line replace both. (Set here, once, rather
 // than with CLI11's envname: sibling subcommands bind the same variables, and
 // an unused sibling's option would write the environment's value over a flag
@@ -167,15 +217,20 @@ int RunWrite(const ClientFlags& flags, const pb::Op& op) {
 void ApplyClientEnvironment(ClientFlags* flags) {
   for (auto [name, field] :
        {std::pair{"COFFER_ADDRESS", &flags->address}, std::pair{"COFFER_CA", &flags->ca},
-        std::pair{"COFFER_CERT", &flags->cert}, std::pair{"COFFER_KEY", &flags->key}}) {
+        std::pair{"COFFER_CERT", &flags->cert}, std::pair{"COFFER_KEY", &flags->key},
+        std::pair{"COFFER_SUBGROUP", &flags->subgroup}}) {
     if (const char* value = std::getenv(name); value != nullptr && *value != '\0') *field = value;
   }
 }
 
 void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
   app->add_option("--address", flags->address,
-                  "node client API address host:port (env COFFER_ADDRESS)")
+                  "node client API address host:port, or several separated by commas: data "
+                  "requests then fail over between them (env COFFER_ADDRESS)")
       ->capture_default_str();
+  app->add_option("--subgroup", flags->subgroup,
+                  "with several addresses: try the nodes of this subgroup first (env "
+                  "COFFER_SUBGROUP)");
   app->add_option("--ca", flags->ca, "cluster CA certificate (PEM) (env COFFER_CA)")
       ->capture_default_str();
   app->add_option("--cert", flags->cert, "client certificate (PEM) (env COFFER_CERT)")

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "node/failover_client.h"
 #include "tests/integration/fault_proxy.h"
 #include "tests/integration/node_process.h"
 
@@ -705,6 +706,118 @@ TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
   EXPECT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 30s));
   auto wallet = GetWallet(c, "written-while-disabled");
   EXPECT_TRUE(wallet.ok()) << wallet.status().ToString();
+}
+
+// A client given every node's address (node/failover_client.h) keeps
+// writing while its preferred node is killed (its pair peer is then
+// restricted and skipped too) and while the node it uses is disabled. Every
+// acknowledged write ends up on every node.
+TEST_F(ClusterTest, FailoverClientKeepsWritingThroughKillAndDisable) {
+  NodeProcess& a = Add("alpha", {.node_config = "subgroup = \"east\"\n"});
+  NodeProcess& b = Add("beta", {.node_config = "subgroup = \"east\"\n"});
+  NodeProcess& c = Add("gamma", {.node_config = "subgroup = \"west\"\n"});
+  NodeProcess& d = Add("delta", {.node_config = "subgroup = \"west\"\n"});
+  Init(a);
+  Join(b, a, pb::NODE_READ_WRITE);
+  Join(c, a, pb::NODE_READ_ONLY);
+  Join(d, c, pb::NODE_READ_WRITE);
+  std::vector<NodeProcess*> all = {&a, &b, &c, &d};
+  auto all_writable = [&] {
+    for (auto* n : all) {
+      if (!InMode(*n, "read-write") || !InState(*n, "ACTIVE")) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(all_writable, 30s));
+
+  storage::testing::TempDir certs;
+  auto admin = node::IssueCertificate(ca_, {"admin", "admin", {}, {}, 30});
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(node::WritePemPair(ca_, certs.path() + "/ca.pem", certs.path() + "/ca.key").ok());
+  ASSERT_TRUE(
+      node::WritePemPair(*admin, certs.path() + "/admin.pem", certs.path() + "/admin.key").ok());
+  node::FailoverOptions options;
+  options.addresses = {a.address(), b.address(), c.address(), d.address()};
+  options.subgroup = "east";
+  options.tls = {certs.path() + "/ca.pem", certs.path() + "/admin.pem",
+                 certs.path() + "/admin.key"};
+  options.call_timeout = 5s;
+
+  std::mutex mu;
+  std::vector<std::string> acknowledged;  // uuids
+  std::string last_address;
+  std::atomic<int> unknown{0}, failed{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto client = node::FailoverClient::Create(options);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    for (int i = 0; i < 100000 && !stop.load(); ++i) {
+      pb::Request request;
+      *request.mutable_write() = RegisterSecret("fo-" + std::to_string(i), "material");
+      auto response = (*client)->Call(request);
+      Status answered = response.ok() ? node::StatusFromResponse(*response) : response.status();
+      std::lock_guard lock(mu);
+      if (answered.ok()) {
+        acknowledged.push_back(response->op_result().uuid());
+        last_address = (*client)->last_address();
+      } else if (answered.code() == Code::kOutcomeUnknown) {
+        unknown++;  // the write in flight when a node died: allowed, not counted
+      } else {
+        failed++;
+      }
+    }
+  });
+  auto acks = [&] {
+    std::lock_guard lock(mu);
+    return acknowledged.size();
+  };
+  auto acks_grow = [&](size_t by) {
+    size_t start = acks();
+    return WaitFor([&] { return acks() >= start + by; }, 60s);
+  };
+  ASSERT_TRUE(acks_grow(20));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(last_address == a.address() || last_address == b.address())
+        << "the caller's subgroup first: " << last_address;
+  }
+
+  // Kill the preferred pair's first node: beta is restricted, writes move west.
+  a.Kill(SIGKILL);
+  EXPECT_TRUE(acks_grow(20)) << "writes stopped after alpha was killed";
+  ASSERT_TRUE(a.Start());
+  ASSERT_TRUE(WaitFor(all_writable, 60s));
+
+  // Disable the node the client is using; writes go on elsewhere.
+  NodeProcess* used = nullptr;
+  {
+    std::lock_guard lock(mu);
+    for (auto* n : all) {
+      if (n->address() == last_address) used = n;
+    }
+  }
+  ASSERT_NE(used, nullptr);
+  auto used_status = StatusOf(*used);
+  ASSERT_TRUE(used_status.ok());
+  NodeProcess& issuer = used == &a ? c : a;
+  ASSERT_TRUE(Write(issuer, SetNodeState(used_status->node_id(), pb::NODE_DISABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return InState(*used, "DISABLED"); }, 30s));
+  EXPECT_TRUE(acks_grow(20)) << "writes stopped while " << used->name() << " was disabled";
+  ASSERT_TRUE(Write(*used, SetNodeState(used_status->node_id(), pb::NODE_ENABLING)).ok());
+  ASSERT_TRUE(WaitFor(all_writable, 60s));
+  stop = true;
+  writer.join();
+  std::cout << "[ figures ] failover client: " << acks() << " writes acknowledged, "
+            << unknown.load() << " outcome unknown (in flight when a node died), " << failed.load()
+            << " refused\n";
+
+  ASSERT_TRUE(WaitFor([&] { return Converged(all); }, 60s));
+  std::lock_guard lock(mu);
+  for (auto* n : all) {
+    for (const auto& uuid : acknowledged) {
+      ASSERT_TRUE(GetObject(*n, uuid).ok()) << uuid << " missing on " << n->name();
+    }
+  }
 }
 
 // kill -9 of each node in turn during a write burst on the pair: no
