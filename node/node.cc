@@ -35,6 +35,10 @@ constexpr auto kTickInterval = std::chrono::milliseconds(10);
 constexpr int64_t kMembershipRefreshMicros = 100'000;
 constexpr uint32_t kDefaultSnapshotChunkEntries = 512;
 constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
+// Log GC runs at most this often, deleting at most this many records per
+// origin per round (so one round never holds the store thread long).
+constexpr int64_t kLogGcIntervalMicros = 1'000'000;
+constexpr size_t kLogGcMaxRecordsPerRound = 20'000;
 
 // How the replication protocol treats a member (see replication::MemberState).
 replication::MemberState MemberStateOf(const pb::StoredNode& node) {
@@ -94,6 +98,7 @@ struct Node::Impl {
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
   bool catching_up = false;  // PENDING or ENABLING: StartCatchUp was called
+  int64_t last_log_gc = 0;
   std::vector<pb::StoredNode> members;
   bool sync_in_flight = false;  // a group-commit fsync runs on sync_thread
   bool sync_wanted = false;     // writes came in during it
@@ -403,6 +408,46 @@ struct Node::Impl {
     RefreshMembership(/*force=*/true);
   }
 
+  // ---- Log GC ----
+
+  // Tick, at most once a second: deletes the log records every counted
+  // member has applied (semantics.md section 5). Counted: every member but
+  // EXPIRED ones; a DISABLED one counts with the vector its DISABLED record
+  // carries, the others with what they last reported. A member not heard
+  // from since this node started stops GC (what it has is unknown).
+  void CollectLog() {
+    int64_t now = clock.MonotonicMicros();
+    if (now - last_log_gc < kLogGcIntervalMicros) return;
+    last_log_gc = now;
+    auto cluster = store->Cluster();
+    if (!cluster.ok() || !*cluster) return;
+    replication::VersionVector through = store->Applied();
+    const auto& core = replicator->core();
+    for (const auto& m : members) {
+      if (m.node_id() == node_id) continue;
+      replication::VersionVector has;
+      if (storage::StoredState(m) == pb::NODE_DISABLED) {
+        if (storage::DisableExpired(m, **cluster, clock.WallMicros())) continue;
+        has = replication::ToVector(m.disabled_applied());
+      } else {
+        replication::LinkView view = core.link(m.node_id());
+        if (view.last_heard_micros == 0) return;
+        has = view.peer_applied;
+      }
+      for (auto& [origin, seq] : through) {
+        auto it = has.find(origin);
+        seq = std::min(seq, it == has.end() ? uint64_t{0} : it->second);
+      }
+    }
+    for (const auto& [origin, seq] : through) {
+      auto deleted = store->CollectLog(origin, seq, kLogGcMaxRecordsPerRound);
+      if (!deleted.ok()) {
+        spdlog::warn("log GC of origin {}: {}", origin, deleted.status().ToString());
+        return;
+      }
+    }
+  }
+
   // Group commit. The fsync runs on the sync thread while the store thread
   // goes on executing writes; those wait for the next sync, which starts as
   // soon as the previous one is done. One fsync covers every write that came
@@ -539,6 +584,7 @@ struct Node::Impl {
       replicator->Tick();
       ScheduleFlush();  // retries released by Tick
       DriveLifecycle();
+      CollectLog();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         std::erase_if(snapshots, [&](const auto& entry) {
@@ -555,6 +601,7 @@ struct Node::Impl {
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
+    *status->mutable_log_collected_through() = replication::ToProto(store->log_collected());
     std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
     for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
     int64_t now = clock.MonotonicMicros();

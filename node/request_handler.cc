@@ -179,6 +179,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
         (*s->mutable_applied()->mutable_applied())[origin] = seq;
       s->set_digest(store.StateDigest().Hex());
       s->set_object_count(store.ObjectCount());
+      s->set_disk_bytes(store.ApproximateDiskBytes());
       s->set_uptime_seconds((clock.WallMicros() - info.started_micros) / 1'000'000);
       s->set_listen(info.listen);
       return response;

@@ -1644,6 +1644,29 @@ StatusOr<ObjectStore::LogSpan> ObjectStore::LogAfter(uint32_t origin, uint64_t a
   return span;
 }
 
+StatusOr<uint64_t> ObjectStore::CollectLog(uint32_t origin, uint64_t through_seq,
+                                           size_t max_records) {
+  uint64_t& collected = log_collected_[origin];
+  if (through_seq <= collected) return 0;
+  WriteBatch batch;
+  uint64_t last = collected;
+  COFFER_RETURN_IF_ERROR(
+      kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, collected + 1), [&](auto key, auto) {
+        uint64_t seq = keys::ReadBe64(key.substr(key.size() - 8));
+        if (seq > through_seq || batch.entries().size() >= max_records) {
+          return false;
+        }
+        batch.Delete(key);
+        last = seq;
+        return true;
+      }));
+  uint64_t deleted = batch.entries().size();
+  if (deleted > 0) COFFER_RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/false));
+  // Done through `through_seq` unless the batch stopped early.
+  collected = deleted < max_records ? through_seq : last;
+  return deleted;
+}
+
 StatusOr<std::vector<pb::LogRecord>> ObjectStore::ReadLog(uint32_t origin, uint64_t from_seq,
                                                           size_t limit) const {
   std::vector<pb::LogRecord> out;

@@ -143,6 +143,13 @@ class ObjectStore {
   };
   StatusOr<LogSpan> LogAfter(uint32_t origin, uint64_t after_seq) const;
 
+  // Log GC: deletes this node's log records of `origin` with seq <=
+  // `through_seq`, at most `max_records` per call (the caller passes what
+  // every counted member has applied). Returns how many were deleted. Not
+  // synced: a crash may bring some back, and they are collected again.
+  // Object state, request ids and the applied vector are untouched.
+  StatusOr<uint64_t> CollectLog(uint32_t origin, uint64_t through_seq, size_t max_records);
+
   // Records of `origin` with seq >= from_seq, at most `limit`, material in
   // plaintext (for sending inside TLS).
   StatusOr<std::vector<pb::LogRecord>> ReadLog(uint32_t origin, uint64_t from_seq,
@@ -157,6 +164,8 @@ class ObjectStore {
   uint64_t ObjectCount() const { return object_count_; }
   NodeId node_id() const { return options_.node_id; }
   uint64_t ApproximateDiskBytes() const { return kv_->ApproximateDiskBytes(); }
+  // Per origin, the highest seq CollectLog deleted through in this process.
+  const VersionVector& log_collected() const { return log_collected_; }
 
   // A consistent view of every entity plus the applied vector (for induction).
   std::unique_ptr<StoreSnapshot> NewSnapshot() const;
@@ -224,6 +233,7 @@ class ObjectStore {
   HybridLogicalClock hlc_;
   ObjectStoreOptions options_;
   VersionVector applied_;
+  VersionVector log_collected_;  // see log_collected()
   Digest digest_;
   uint64_t object_count_ = 0;
 };

@@ -458,6 +458,36 @@ TEST_F(RemoteApplyTest, DuplicatesAreIgnoredGapsRefusedOwnOriginRefused) {
   EXPECT_EQ(b_->store->ObjectCount(), 2u);
 }
 
+TEST_F(RemoteApplyTest, CollectLogDeletesOnlyThroughTheGivenSeqInBoundedSteps) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a_->store->Execute(CreateKey(), "r" + std::to_string(i)).ok());
+  }
+  auto digest = a_->store->StateDigest();
+  auto applied = a_->store->Applied();
+  auto first = a_->store->CollectLog(1, 7, /*max_records=*/4);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 4u);  // bounded step
+  EXPECT_EQ(a_->store->log_collected().at(1), 4u);
+  auto second = a_->store->CollectLog(1, 7, 4);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 3u);
+  EXPECT_EQ(a_->store->log_collected().at(1), 7u);
+  EXPECT_EQ(*a_->store->CollectLog(1, 7, 4), 0u) << "nothing left through 7";
+  auto rest = a_->store->ReadLog(1, 1, 100);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 3u);
+  EXPECT_EQ(rest->front().seq(), 8u);
+  auto span = a_->store->LogAfter(1, 0);
+  ASSERT_TRUE(span.ok());
+  EXPECT_EQ(span->records, 3u);
+  // State, applied vector and request ids stay.
+  EXPECT_EQ(a_->store->StateDigest(), digest);
+  EXPECT_EQ(a_->store->Applied(), applied);
+  auto found = a_->store->FindRequest("r0");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+}
+
 TEST_F(RemoteApplyTest, RecordFromTheFarFutureIsRefusedAndChangesNothing) {
   ASSERT_TRUE(a_->store->Execute(CreateKey(), "r1").ok());
   auto records = a_->store->ReadLog(1, 1, 10);

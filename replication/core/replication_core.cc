@@ -119,7 +119,11 @@ void ReplicationCore::Receive(uint32_t from, const pb::ReplicationMessage& messa
   if (message.has_report()) {
     VersionVector before = link.reported;
     RaiseTo(&link.reported, ToVector(message.report().applied()));
-    if (link.reported != before) link.last_progress = now_;
+    // The retransmit clock of each origin restarts when the peer acknowledges
+    // more of it (per origin: progress on one must not hide a loss on another).
+    for (const auto& [origin, seq] : link.reported) {
+      if (seq > At(before, origin)) link.progress[origin] = now_;
+    }
     // Nothing to resend below what the peer has.
     RaiseTo(&link.sent, link.reported);
     link.peer_report_sent = std::max(link.peer_report_sent, message.report().sent_micros());
@@ -373,14 +377,16 @@ void ReplicationCore::ScheduleSends(int64_t now) {
     const Member* member = Find(peer);
     if (member == nullptr || member->state == MemberState::kDisabled) continue;
     uint64_t inflight = 0;
-    for (const auto& [origin, seq] : link.sent) {
+    for (auto& [origin, seq] : link.sent) {
       uint64_t have = At(link.reported, origin);
-      if (seq > have) inflight += seq - have;
-    }
-    if (inflight > 0 && now - link.last_progress > options_.retransmit_micros) {
-      link.sent = link.reported;  // nothing acknowledged for a while: send again
-      link.last_progress = now;
-      inflight = 0;
+      if (seq <= have) continue;
+      int64_t& since = link.progress[origin];
+      if (now - since > options_.retransmit_micros) {
+        seq = have;  // nothing of this origin acknowledged for a while: send it again
+        since = now;
+        continue;
+      }
+      inflight += seq - have;
     }
     for (const auto& [origin, have] : durable_) {
       if (self_disabled && origin != self_) continue;
@@ -389,7 +395,9 @@ void ReplicationCore::ScheduleSends(int64_t now) {
         uint64_t count = std::min<uint64_t>({options_.max_batch_records, have - next + 1,
                                              options_.max_inflight_records - inflight});
         out_.sends.push_back(SendRecords{peer, origin, next, count});
-        if (inflight == 0) link.last_progress = now;  // the retransmit clock starts now
+        if (At(link.sent, origin) <= At(link.reported, origin)) {
+          link.progress[origin] = now;  // this origin's retransmit clock starts now
+        }
         link.sent[origin] = next + count - 1;
         inflight += count;
         next += count;

@@ -173,7 +173,9 @@ class ReplicationCore {
  private:
   struct Link {
     int64_t last_heard = 0;  // 0: never
-    int64_t last_progress = 0;
+    // Per origin: when the peer last acknowledged more of it, or when sending
+    // beyond its acknowledgement started (the retransmit clock).
+    std::map<uint32_t, int64_t> progress;
     int64_t last_report_sent = 0;
     VersionVector reported;  // peer's durable vector
     VersionVector sent;      // highest seq sent per origin (optimistic)

@@ -29,6 +29,34 @@ pb::ReplicationMessage Batch(std::vector<pb::LogRecord> records) {
   return m;
 }
 
+// A regression: the retransmit clock was one per link, so while the peer kept
+// acknowledging records of one origin, a lost record of another origin was
+// never sent again (a re-enabled node waited for it as long as writes went on).
+TEST(ReplicationCoreTest, LostRecordOfOneOriginIsResentWhileAnotherOriginProgresses) {
+  std::vector<Member> three = {
+      {1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}, {3, Role::kReadOnly, 0}};
+  ReplicationCore a(1, three, {{1, 1}, {4, 1}}, {}, 0);
+  a.Receive(3, ReportOf({}), 1 * kMs);
+  auto first = a.TakeOutput();
+  auto sent_to_3 = [](const ReplicationCore::Output& out, uint32_t origin) {
+    for (const auto& s : out.sends) {
+      if (s.peer == 3 && s.origin == origin) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(sent_to_3(first, 1));
+  ASSERT_TRUE(sent_to_3(first, 4));
+  // Node 3 acknowledges origin 4's records as they keep coming; 1:1 was lost.
+  for (int i = 2; i <= 20; ++i) {
+    int64_t now = i * 100 * kMs;
+    a.OnApplied({{1, 1}, {4, static_cast<uint64_t>(i)}}, now);
+    a.Receive(3, ReportOf({{4, static_cast<uint64_t>(i - 1)}}), now);
+    a.Tick(now);
+    if (sent_to_3(a.TakeOutput(), 1)) return;  // resent: fixed
+  }
+  FAIL() << "record 1:1 was never sent again while origin 4 made progress";
+}
+
 TEST(ReplicationCoreTest, UnpairedReadWriteNodeIsRestrictedAndReadOnlyNodeRefuses) {
   ReplicationCore alone(1, {{1, Role::kReadWrite, 0}}, {}, {}, 0);
   EXPECT_EQ(alone.CheckCriticalWrite().code(), Code::kReadOnlyRestricted);

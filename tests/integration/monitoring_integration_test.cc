@@ -160,9 +160,14 @@ TEST(MonitoringTest, EndpointFollowsTheNodeAndItsMetricsPassPromtool) {
   disable.mutable_write()->mutable_node_state()->set_node_id(c_status->node_status().node_id());
   disable.mutable_write()->mutable_node_state()->set_state(pb::NODE_DISABLING);
   ASSERT_TRUE(Ask(a, disable).ok());
-  EXPECT_TRUE(WaitFor([&] { return health(c) == 503; }, 30s));
-  EXPECT_THAT(HttpGet(c.http_port(), "/metrics").body,
-              ::testing::HasSubstr("coffer_node_state{state=\"DISABLED\"} 1"));
+  EXPECT_TRUE(WaitFor([&] { return health(c) == 503; }, 30s));  // DISABLING already
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return HttpGet(c.http_port(), "/metrics")
+                   .body.find("coffer_node_state{state=\"DISABLED\"} 1") != std::string::npos;
+      },
+      30s));
+  EXPECT_EQ(health(c), 503);
   pb::Request enable = disable;
   enable.set_request_id("enable-gamma");
   enable.mutable_write()->mutable_node_state()->set_state(pb::NODE_ENABLING);

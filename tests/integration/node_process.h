@@ -88,6 +88,8 @@ class NodeProcess {
   std::string log_file() const { return dir_.path() + "/node.log"; }
   uint16_t port() const { return port_; }
   uint16_t peer_port() const { return peer_port_; }
+  // The running process (<= 0 when not running).
+  pid_t pid() const { return pid_; }
   // The monitoring endpoint (/metrics, /livez, /readyz, /health, /status).
   uint16_t http_port() const { return http_port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
