@@ -255,6 +255,12 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
            RenderTable({"link to", "state", "last heard", "out", "in", "in flight", "last error"},
                        rows);
   }
+  for (const auto& t : s.inductions()) {
+    out += "inducting node " + std::to_string(t.node_id()) + ": " +
+           std::to_string(t.entries_sent()) + " of ~" + std::to_string(t.entries_estimate()) +
+           " snapshot entries sent (" + std::to_string(t.bytes_sent() / 1024) + " KiB)" +
+           (t.done() ? ", all sent; waiting to hear it on a link" : "") + "\n";
+  }
   return out;
 }
 

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
 #include "node/client.h"
 #include "node/data_dir.h"
 #include "node/tls.h"
@@ -45,6 +49,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
   SystemClock clock;
   SystemRng rng;
   COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
+  uint64_t entries_estimate = 0;  // from the JoinAnswer; unknown on a resumed join
   // The node id matters only for local writes, which an install makes none of.
   NodeId node_id{identity ? identity->node_id : 1};
   COFFER_ASSIGN_OR_RETURN(OpenedStore opened,
@@ -81,6 +86,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     const pb::JoinAnswer& answer = response.join_answer();
     if (answer.node_id() == 0) return Internal("the controller answered without a node id");
     identity = NodeIdentity{answer.node_id(), answer.cluster_id()};
+    entries_estimate = answer.snapshot_entries_estimate();
     COFFER_RETURN_IF_ERROR(WriteIdentity(config.node.data_dir, *identity));
     spdlog::info("joined cluster '{}' ({}) as node {} ({}), through node {}", answer.cluster_name(),
                  answer.cluster_id(), answer.node_id(),
@@ -95,6 +101,8 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
 
   JoinProgress state;
   state.node_id = identity->node_id;
+  state.entries_estimate = entries_estimate;
+  const auto started = std::chrono::steady_clock::now();
   std::string after = resume.value_or("");
   // Each round installs one chunk and advances `after`; the controller's
   // snapshot is finite, and a chunk that does not advance is an error.
@@ -109,6 +117,8 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     state.entries += static_cast<uint64_t>(chunk.entries_size());
     state.bytes += chunk.ByteSizeLong();
     state.done = chunk.last();
+    state.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (progress) progress(state);
     if (chunk.last()) break;
     if (chunk.resume_after() <= after) {
@@ -119,6 +129,41 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
   spdlog::info("snapshot installed: {} entries in {} chunks, digest {}", state.entries,
                state.chunks, store.StateDigest().Hex());
   return Status::Ok();
+}
+
+std::string RenderJoinProgress(const JoinProgress& p, bool terminal) {
+  char text[256];
+  double rate = p.seconds > 0 ? static_cast<double>(p.bytes) / p.seconds : 0;
+  double entry_rate = p.seconds > 0 ? static_cast<double>(p.entries) / p.seconds : 0;
+  std::string eta;
+  double fraction = -1;
+  if (p.entries_estimate > 0) {
+    fraction =
+        std::min(1.0, static_cast<double>(p.entries) / static_cast<double>(p.entries_estimate));
+    if (!p.done && entry_rate > 0 && p.entries < p.entries_estimate) {
+      eta = ", ETA " +
+            std::to_string(static_cast<int64_t>(
+                static_cast<double>(p.entries_estimate - p.entries) / entry_rate + 0.5)) +
+            " s";
+    }
+  }
+  if (p.done) fraction = 1;
+  std::snprintf(
+      text, sizeof text, "%llu%s entries, %.1f MiB, %.1f MiB/s%s%s",
+      static_cast<unsigned long long>(p.entries),
+      p.entries_estimate > 0 ? (" of ~" + std::to_string(p.entries_estimate)).c_str() : "",
+      static_cast<double>(p.bytes) / (1 << 20), rate / (1 << 20), eta.c_str(),
+      p.done ? ", installed" : "");
+  if (!terminal) return "snapshot: " + std::string(text) + "\n";
+  std::string bar;
+  if (fraction >= 0) {
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(fraction * kWidth);
+    bar = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "] " +
+          std::to_string(static_cast<int>(fraction * 100)) + "% ";
+  }
+  // \r redraws the line; \x1b[K clears what a longer earlier line left.
+  return "\rsnapshot " + bar + text + "\x1b[K" + (p.done ? "\n" : "");
 }
 
 }  // namespace coffer::node

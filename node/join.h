@@ -38,8 +38,17 @@ struct JoinProgress {
   uint64_t chunks = 0;
   uint64_t entries = 0;
   uint64_t bytes = 0;
+  // The controller's estimate of all entries (0: unknown, e.g. on a resumed
+  // join); entries may pass it.
+  uint64_t entries_estimate = 0;
+  double seconds = 0;  // since this run of the transfer started
   bool done = false;
 };
+
+// One progress report: on a terminal a bar redrawn in place ("\r...", no
+// newline until done); otherwise a plain line. Shows entries (of the
+// estimate), bytes, rate and, with an estimate, the ETA.
+std::string RenderJoinProgress(const JoinProgress& progress, bool terminal);
 
 // Runs steps 1 to 4; `progress` (optional) is called after each chunk.
 Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,

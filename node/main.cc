@@ -4,6 +4,8 @@
 //
 // Exit codes: 0 ok, 1 error, 2 degraded (the node answers but cannot take
 // critical writes).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
@@ -421,9 +423,14 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
     if (!passphrase.ok()) throw CLI::RuntimeError(Fail(passphrase.status()));
     if (!join_address.empty()) {
       JoinOptions options{join_address, join_token};
-      s = JoinCluster(config, *passphrase, options, [](const JoinProgress& p) {
-        std::cerr << "\rsnapshot: " << p.chunks << " chunks, " << p.entries << " entries, "
-                  << p.bytes / 1024 << " KiB" << (p.done ? " - installed\n" : "") << std::flush;
+      // A bar redrawn in place on a terminal; otherwise a plain line at most
+      // once a second, and the last one.
+      const bool terminal = isatty(fileno(stderr)) != 0;
+      double last_line = -1;
+      s = JoinCluster(config, *passphrase, options, [&](const JoinProgress& p) {
+        if (!terminal && !p.done && last_line >= 0 && p.seconds - last_line < 1.0) return;
+        last_line = p.seconds;
+        std::cerr << RenderJoinProgress(p, terminal) << std::flush;
       });
       if (!s.ok()) {
         spdlog::error("cannot join: {}", s.ToString());

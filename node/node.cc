@@ -109,6 +109,8 @@ struct Node::Impl {
   // Induction snapshots being sent, by candidate node id; dropped once the
   // candidate is heard on a link.
   std::map<uint32_t, std::unique_ptr<storage::StoreSnapshot>> snapshots;
+  // What each open transfer has sent (shown in node status), same keys.
+  std::map<uint32_t, pb::InductionView> transfers;
   // Read by the links' admission check on the network thread.
   mutable std::mutex admit_mu;
   std::map<uint32_t, pb::StoredNode> admitted;
@@ -590,6 +592,8 @@ struct Node::Impl {
         std::erase_if(snapshots, [&](const auto& entry) {
           return replicator->core().link(entry.first).last_heard_micros != 0;
         });
+        std::erase_if(transfers,
+                      [&](const auto& entry) { return !snapshots.contains(entry.first); });
       }
       ArmTick();
     });
@@ -601,6 +605,7 @@ struct Node::Impl {
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
+    for (const auto& [id, transfer] : transfers) *status->add_inductions() = transfer;
     *status->mutable_log_collected_through() = replication::ToProto(store->log_collected());
     std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
     for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
@@ -675,6 +680,13 @@ struct Node::Impl {
       answer.set_peer(m.peer());
     }
     snapshots.erase(id);  // a repeated join starts a fresh transfer
+    uint64_t estimate = store->ObjectCount();
+    for (const auto& [origin, seq] : store->Applied()) estimate += seq;  // ~ one request id each
+    answer.set_snapshot_entries_estimate(estimate);
+    pb::InductionView& transfer = transfers[id];
+    transfer = pb::InductionView();
+    transfer.set_node_id(id);
+    transfer.set_entries_estimate(estimate);
     spdlog::info(
         "inducting node {} '{}' as {}", id, join.name(),
         redeemed.role == pb::NODE_READ_WRITE ? "this node's read-write peer" : "a read-only node");
@@ -708,7 +720,13 @@ struct Node::Impl {
     uint32_t n = request.max_entries() == 0
                      ? kDefaultSnapshotChunkEntries
                      : std::min(request.max_entries(), kMaxSnapshotChunkEntries);
-    return it->second->ReadChunk(request.after(), n);
+    COFFER_ASSIGN_OR_RETURN(pb::SnapshotChunk chunk, it->second->ReadChunk(request.after(), n));
+    pb::InductionView& transfer = transfers[request.node_id()];
+    transfer.set_node_id(request.node_id());
+    transfer.set_entries_sent(transfer.entries_sent() + chunk.entries_size());
+    transfer.set_bytes_sent(transfer.bytes_sent() + chunk.ByteSizeLong());
+    transfer.set_done(chunk.last());
+    return chunk;
   }
 };
 
@@ -845,6 +863,7 @@ void Node::Stop() {
   impl_->replicator.reset();
   impl_->links.reset();
   impl_->snapshots.clear();
+  impl_->transfers.clear();
   impl_->opened.store.reset();
   spdlog::info("node {} stopped", impl_->config.node.name);
 }

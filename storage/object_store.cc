@@ -95,6 +95,19 @@ std::array<uint64_t, 4> EntityHash(std::string_view key, std::string_view canoni
   return lanes;
 }
 
+}  // namespace
+
+std::string SnapshotChunkChecksum(pb::SnapshotChunk chunk) {
+  chunk.clear_checksum();
+  std::string out;
+  for (uint64_t lane : EntityHash("snapshot-chunk", DeterministicBytes(chunk))) {
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(lane >> shift));
+  }
+  return out;
+}
+
+namespace {
+
 merge::Lifecycle LifecycleOf(const pb::StoredObject& o) { return {o.stage(), o.compromised()}; }
 
 bool IsLive(const pb::StoredObject& o) { return o.created() && o.stage() != pb::STAGE_DESTROYED; }
@@ -1730,6 +1743,11 @@ StatusOr<std::optional<std::string>> ObjectStore::InstallResumePoint() const {
 }
 
 Status ObjectStore::InstallSnapshotChunk(const pb::SnapshotChunk& chunk) {
+  if (chunk.checksum() != SnapshotChunkChecksum(chunk)) {
+    return DataLoss("snapshot chunk after '" + chunk.after() +
+                    "' does not match its checksum: it was damaged on the way; nothing of it was "
+                    "installed (fetch it again)");
+  }
   COFFER_ASSIGN_OR_RETURN(auto resume, InstallResumePoint());
   if (resume) {
     if (chunk.after() != *resume) {
@@ -1914,6 +1932,7 @@ class KvStoreSnapshot final : public StoreSnapshot {
       chunk.mutable_hlc()->set_wall_micros(hlc_.wall_micros);
       chunk.mutable_hlc()->set_logical(hlc_.logical);
     }
+    chunk.set_checksum(SnapshotChunkChecksum(chunk));
     return chunk;
   }
 

@@ -53,6 +53,10 @@ std::string AttributeText(const pb::AttributeValue& value);
 // messages give equal bytes, which the digest and tests rely on.
 std::string DeterministicBytes(const google::protobuf::Message& message);
 
+// The checksum a snapshot chunk carries (pb::SnapshotChunk.checksum): SHA-256
+// over the chunk's deterministic bytes with that field empty.
+std::string SnapshotChunkChecksum(pb::SnapshotChunk chunk);
+
 enum class Durability {
   kSync,   // fsync before returning: for acknowledged writes
   kAsync,  // may be lost on a crash (replicated copies, benchmarks)

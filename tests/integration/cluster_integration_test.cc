@@ -16,9 +16,11 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "node/config.h"
 #include "node/failover_client.h"
 #include "tests/integration/fault_proxy.h"
 #include "tests/integration/node_process.h"
+#include "upgrade/version.h"
 
 namespace coffer::integration {
 namespace {
@@ -270,6 +272,51 @@ TEST_F(ClusterTest, UnfinishedInductionRefusesToStartWithoutJoin) {
   EXPECT_FALSE(n.Start());
   EXPECT_THAT(ReadWholeFile(n.dir() + "/node.out"),
               ::testing::HasSubstr("induction of this node did not finish"));
+}
+
+// The controller's status shows an open induction transfer: what it has sent
+// of its estimate. A candidate that fetched one chunk and went silent stays
+// listed (it was never heard on a link), its transfer not done.
+TEST_F(ClusterTest, ControllerStatusShowsInductionProgress) {
+  NodeProcess& a = Add("alpha");
+  Init(a);
+  auto token = Token(a, pb::NODE_READ_ONLY);
+  ASSERT_TRUE(token.ok());
+  auto cert = node::IssueCertificate(ca_, {"zeta", "node", {"127.0.0.1"}, {}, 30});
+  ASSERT_TRUE(cert.ok());
+  auto tls =
+      node::MakeClientTlsContext(node::TlsCredentials{ca_.cert_pem, cert->cert_pem, cert->key_pem});
+  ASSERT_TRUE(tls.ok());
+  auto where = node::ParseHostPort(a.address());
+  ASSERT_TRUE(where.ok());
+  auto candidate = node::CofferClient::Connect(where->host, where->port, **tls, 5s);
+  ASSERT_TRUE(candidate.ok()) << candidate.status().ToString();
+  pb::Request join;
+  join.mutable_join()->set_token(*token);
+  join.mutable_join()->set_name("zeta");
+  join.mutable_join()->set_peer_address("127.0.0.1:9");
+  join.mutable_join()->set_client_address("127.0.0.1:9");
+  join.mutable_join()->set_release_version(std::string(kReleaseVersion));
+  auto joined = (*candidate)->Call(join, 5s);
+  ASSERT_TRUE(joined.ok() && joined->code() == "OK") << joined->message();
+  EXPECT_GT(joined->join_answer().snapshot_entries_estimate(), 0u);
+  pb::Request chunk;
+  chunk.mutable_snapshot_chunk()->set_node_id(joined->join_answer().node_id());
+  chunk.mutable_snapshot_chunk()->set_max_entries(1);
+  auto first = (*candidate)->Call(chunk, 5s);
+  ASSERT_TRUE(first.ok() && first->code() == "OK") << first->message();
+  ASSERT_FALSE(first->snapshot_chunk().last());
+  EXPECT_FALSE(first->snapshot_chunk().checksum().empty());
+
+  auto status = StatusOf(a);
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(status->inductions_size(), 1);
+  const pb::InductionView& transfer = status->inductions(0);
+  EXPECT_EQ(transfer.node_id(), joined->join_answer().node_id());
+  EXPECT_EQ(transfer.entries_sent(), 1u);
+  EXPECT_GT(transfer.bytes_sent(), 0u);
+  EXPECT_EQ(transfer.entries_estimate(), joined->join_answer().snapshot_entries_estimate());
+  EXPECT_FALSE(transfer.done());
 }
 
 // The pair guarantee: with the link between the two nodes of a pair cut (both
