@@ -37,6 +37,18 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds d
   return condition();
 }
 
+// Stops and joins a worker thread however the test ends: an ASSERT that
+// returns early must not leave a joinable std::thread (std::terminate would
+// leave the test's node processes running).
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::thread& thread;
+  ~StopAndJoin() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
 std::string NewRequestId() {
   static std::atomic<uint64_t> next{1};
   SystemRng rng;
@@ -356,6 +368,7 @@ TEST_F(ClusterTest, PairCutRestrictsBothNodesUntilHealed) {
       if (written.status().code() == Code::kReadOnlyRestricted) refused++;
     }
   });
+  StopAndJoin join_writer{healed, writer};
   std::map<NodeProcess*, std::chrono::milliseconds> restricted_after;
   WaitFor(
       [&] {
@@ -641,6 +654,7 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
       if (Write(n, RegisterSecret("load-" + std::to_string(i), "material")).ok()) acknowledged++;
     }
   });
+  StopAndJoin join_writer{stop, writer};
   auto acks_grow = [&](int by) {
     int start = acknowledged.load();
     return WaitFor([&] { return acknowledged.load() >= start + by; }, 30s);
@@ -814,15 +828,7 @@ TEST_F(ClusterTest, FailoverClientKeepsWritingThroughKillAndDisable) {
       }
     }
   });
-  // Stops and joins the writer however the test ends (an ASSERT returns early).
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~JoinOnExit() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } join_on_exit{stop, writer};
+  StopAndJoin join_writer{stop, writer};
   auto acks = [&] {
     std::lock_guard lock(mu);
     return acknowledged.size();
@@ -995,6 +1001,7 @@ TEST_F(ClusterTest, KillNineDuringWriteBurstLosesNoAcknowledgedWrite) {
       }
     }
   });
+  StopAndJoin join_writer{stop, writer};
   auto acks = [&] {
     std::lock_guard lock(mu);
     return acknowledged.size();

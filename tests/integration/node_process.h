@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,10 +34,30 @@ inline void WriteWholeFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
-// Picks a free loopback port (bind to 0, read it, close). The node binds it
-// right after; a collision makes Start() fail loudly, never silently pass.
+// Picks a free loopback port, outside the kernel's ephemeral range, so an
+// outgoing connection (whose local port comes from that range) can never be
+// holding it when a node binds it, or binds it again after a restart. The
+// node binds it right after; a collision makes Start() fail loudly, never
+// silently pass.
 inline uint16_t FreePort() {
+  unsigned ephemeral_low = 32768;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    unsigned low = 0, high = 0;
+    if (std::fscanf(f, "%u %u", &low, &high) == 2 && low > 12000) ephemeral_low = low;
+    std::fclose(f);
+  }
+  static std::mt19937 pick(
+      static_cast<unsigned>(::getpid()) * 2654435761u ^
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
   boost::asio::io_context io;
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    auto port = static_cast<uint16_t>(10000 + pick() % (ephemeral_low - 10000));
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::acceptor acceptor(io);
+    acceptor.open(boost::asio::ip::tcp::v4(), ec);
+    if (!ec) acceptor.bind({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) return port;
+  }
   boost::asio::ip::tcp::acceptor acceptor(
       io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   return acceptor.local_endpoint().port();
