@@ -1,4 +1,4 @@
-// Pieces shared by the node's listeners (client API and peer links).
+// Pieces shared by the node's listeners (client API, peer links, HTTP).
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -6,9 +6,41 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace coffer::node {
+
+// Resolves host:port (numeric port, passive), then opens, binds (with
+// SO_REUSEADDR) and listens on `acceptor`. Returns the bound endpoint (port
+// 0 picks one). INVALID_ARGUMENT if the host does not resolve, UNAVAILABLE
+// if the address cannot be bound; messages start with `listener`.
+inline StatusOr<boost::asio::ip::tcp::endpoint> ListenOn(boost::asio::ip::tcp::acceptor& acceptor,
+                                                         const std::string& host, uint16_t port,
+                                                         std::string_view listener) {
+  using boost::asio::ip::tcp;
+  const std::string address = host + ":" + std::to_string(port);
+  const std::string who(listener);
+  boost::system::error_code ec;
+  tcp::resolver resolver(acceptor.get_executor());
+  tcp::resolver::results_type endpoints = resolver.resolve(
+      host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return InvalidArgument(who + ": cannot resolve listen address '" + address +
+                           "': " + (ec ? ec.message() : "no addresses"));
+  }
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
+  if (ec) return Unavailable(who + ": cannot listen on " + address + ": " + ec.message());
+  tcp::endpoint bound = acceptor.local_endpoint(ec);
+  if (ec) return Unavailable(who + ": cannot read the bound address: " + ec.message());
+  return bound;
+}
 
 // After a failed accept (e.g. out of file descriptors) waits 100 ms, then
 // calls `accept_again`, instead of spinning on the error.

@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/rng.h"
 #include "node/config.h"
+#include "node/request_handler.h"
 
 namespace coffer::node {
 namespace {
@@ -18,19 +19,7 @@ constexpr int kMaxSameNodeRetries = 2;
 
 // Requests without side effects: safe to send again anywhere.
 bool IsRead(const pb::Request& request) {
-  switch (request.kind_case()) {
-    case pb::Request::kGet:
-    case pb::Request::kLocate:
-    case pb::Request::kWalletList:
-    case pb::Request::kWalletGet:
-    case pb::Request::kEndpointList:
-    case pb::Request::kConflictList:
-    case pb::Request::kNodeStatus:
-    case pb::Request::kClusterStatus:
-      return true;
-    default:
-      return false;
-  }
+  return IsDataRead(request) || request.has_node_status() || request.has_cluster_status();
 }
 
 bool Contains(const std::vector<std::string>& list, const std::string& item) {

@@ -416,27 +416,10 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(boost::asio::io_cont
                                                             HttpEndpointOptions options,
                                                             HttpHandler handler) {
   COFFER_RETURN_IF_ERROR(ValidateOptions(options, handler));
-  std::string address = options.listen_host + ":" + std::to_string(options.port);
-  error_code ec;
-  tcp::resolver resolver(io);
-  tcp::resolver::results_type endpoints =
-      resolver.resolve(options.listen_host, std::to_string(options.port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || endpoints.empty()) {
-    return InvalidArgument("http: cannot resolve listen address '" + address +
-                           "': " + (ec ? ec.message() : "no addresses"));
-  }
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
-
   auto state = std::make_shared<State>(io, std::move(options), std::move(handler));
   tcp::acceptor& acceptor = state->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
-  if (ec) return Unavailable("http: cannot listen on " + address + ": " + ec.message());
-  tcp::endpoint bound = acceptor.local_endpoint(ec);
-  if (ec) return Unavailable("http: cannot read the bound address: " + ec.message());
+  COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
+                                                        state->options.port, "http"));
   spdlog::info("http endpoint listening on {}:{}", bound.address().to_string(), bound.port());
   boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(state), bound.port()));

@@ -27,6 +27,7 @@
 #include "node/failover_client.h"
 #include "node/join.h"
 #include "node/node.h"
+#include "node/request_handler.h"
 #include "node/tls.h"
 #include "upgrade/version.h"
 
@@ -98,20 +99,10 @@ OutputFormat Format(const ClientFlags& flags) {
 // tokens, lifecycle steps such as enable, which runs on one node) go to the
 // first address only.
 bool AnyNodeMayAnswer(const pb::Request& request) {
-  switch (request.kind_case()) {
-    case pb::Request::kWrite:
-      return !request.write().has_cluster_init() && !request.write().has_node_state() &&
-             !request.write().has_node_delete() && !request.write().has_cluster_set();
-    case pb::Request::kGet:
-    case pb::Request::kLocate:
-    case pb::Request::kWalletList:
-    case pb::Request::kWalletGet:
-    case pb::Request::kEndpointList:
-    case pb::Request::kConflictList:
-      return true;
-    default:
-      return false;
+  if (request.has_write()) {
+    return !request.write().has_cluster_init() && !IsLifecycleOp(request.write());
   }
+  return IsDataRead(request);
 }
 
 std::vector<std::string> SplitAddresses(const std::string& text) {

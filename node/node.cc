@@ -351,10 +351,6 @@ struct Node::Impl {
     return std::string(storage::NodeStateName(node, settings, clock.WallMicros()));
   }
 
-  static bool IsLifecycleOp(const pb::Op& op) {
-    return op.has_node_state() || op.has_node_delete() || op.has_cluster_set();
-  }
-
   // Disable (DISABLING), enable (ENABLING), delete, force-delete and cluster
   // settings: written on this node without waiting for the pair peer (they
   // must work on a disabled or restricted node) and replicated like any

@@ -767,28 +767,11 @@ StatusOr<std::unique_ptr<PeerLinks>> PeerLinks::Start(boost::asio::io_context& i
                                                       PeerLinksOptions options, AdmitFn admit,
                                                       DeliverFn deliver) {
   COFFER_RETURN_IF_ERROR(ValidateOptions(options, admit, deliver));
-  std::string address = options.listen_host + ":" + std::to_string(options.port);
-  error_code ec;
-  tcp::resolver resolver(io_context);
-  tcp::resolver::results_type endpoints =
-      resolver.resolve(options.listen_host, std::to_string(options.port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || endpoints.empty()) {
-    return InvalidArgument("peer links: cannot resolve listen address '" + address +
-                           "': " + (ec ? ec.message() : "no addresses"));
-  }
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
-
   auto state = std::make_shared<State>(io_context, server_tls, client_tls, std::move(options),
                                        std::move(admit), std::move(deliver));
   tcp::acceptor& acceptor = state->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(tcp::socket::max_listen_connections, ec);
-  if (ec) return Unavailable("peer links: cannot listen on " + address + ": " + ec.message());
-  tcp::endpoint bound = acceptor.local_endpoint(ec);
-  if (ec) return Unavailable("peer links: cannot read the bound address: " + ec.message());
+  COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
+                                                        state->options.port, "peer links"));
   spdlog::info("peer links of node {} listening on {}:{}", state->options.self_id,
                bound.address().to_string(), bound.port());
   boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });

@@ -239,6 +239,24 @@ void AuditRequest(const pb::Request& request, const ClientIdentity& who,
                reads_material ? "+material" : "", request.request_id(), uuid, response.code());
 }
 
+bool IsDataRead(const pb::Request& request) {
+  switch (request.kind_case()) {
+    case pb::Request::kGet:
+    case pb::Request::kLocate:
+    case pb::Request::kWalletList:
+    case pb::Request::kWalletGet:
+    case pb::Request::kEndpointList:
+    case pb::Request::kConflictList:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsLifecycleOp(const pb::Op& op) {
+  return op.has_node_state() || op.has_node_delete() || op.has_cluster_set();
+}
+
 std::string_view RequestKindName(const pb::Request& request) {
   return RequestKindNameImpl(request);
 }

@@ -46,6 +46,14 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock);
 
+// Reads of the key-management data (objects, wallets, endpoints, conflicts):
+// no side effects, and any node holding the data may answer them.
+bool IsDataRead(const pb::Request& request);
+
+// Membership and cluster-setting writes (disable, enable, delete, cluster
+// set): each is written on the node it is sent to, without the pair rule.
+bool IsLifecycleOp(const pb::Op& op);
+
 // A short stable name of the request's kind ("get", "create_key",
 // "node_status", ...) for audit lines and metrics labels.
 std::string_view RequestKindName(const pb::Request& request);

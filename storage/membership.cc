@@ -42,8 +42,4 @@ std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredClust
   }
 }
 
-bool Enabled(const pb::StoredNode& node) {
-  return !node.deleted() && StoredState(node) != pb::NODE_DISABLED;
-}
-
 }  // namespace coffer::storage

@@ -34,7 +34,4 @@ int64_t DisableTimeLeftMicros(const pb::StoredNode& node, const pb::StoredCluste
 std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredCluster& cluster,
                                int64_t now_micros);
 
-// Counts for replication: not deleted, not DISABLED (nor EXPIRED).
-bool Enabled(const pb::StoredNode& node);
-
 }  // namespace coffer::storage

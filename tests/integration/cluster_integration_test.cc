@@ -162,6 +162,15 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(candidate.Start({"--join", controller.address(), "--token", *token}));
   }
 
+  // The common three-node shape: `a` first, `b` its read-write peer, `c` a
+  // read-only node inducted through `a`; waits until both joiners are ACTIVE.
+  void FormPairAndReadOnly(NodeProcess& a, NodeProcess& b, NodeProcess& c) {
+    Init(a);
+    Join(b, a, pb::NODE_READ_WRITE);
+    Join(c, a, pb::NODE_READ_ONLY);
+    ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
+  }
+
   // Every running node in `nodes` reports the same digest and applied vector.
   static bool Converged(const std::vector<NodeProcess*>& nodes) {
     std::set<std::string> digests;
@@ -637,11 +646,8 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
       Add("gamma",
           {.node_config = "peer_advertise = \"127.0.0.1:" + std::to_string(into_c->port()) + "\"\n",
            .peer_port = c_peer});
-  Init(a);
-  Join(b, a, pb::NODE_READ_WRITE);
-  Join(c, a, pb::NODE_READ_ONLY);
+  FormPairAndReadOnly(a, b, c);
   std::vector<NodeProcess*> all = {&a, &b, &c};
-  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
   auto c_status = StatusOf(c);
   ASSERT_TRUE(c_status.ok());
   const uint32_t c_id = c_status->node_id();
@@ -718,10 +724,7 @@ TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
   NodeProcess& a = Add("alpha");
   NodeProcess& b = Add("beta");
   NodeProcess& c = Add("gamma");
-  Init(a);
-  Join(b, a, pb::NODE_READ_WRITE);
-  Join(c, a, pb::NODE_READ_ONLY);
-  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
+  FormPairAndReadOnly(a, b, c);
   auto c_status = StatusOf(c);
   ASSERT_TRUE(c_status.ok());
   const uint32_t c_id = c_status->node_id();
@@ -913,11 +916,8 @@ TEST_F(ClusterTest, LogIsCollectedButRetainedForADisabledNode) {
   NodeProcess& a = Add("alpha");
   NodeProcess& b = Add("beta");
   NodeProcess& c = Add("gamma");
-  Init(a);
-  Join(b, a, pb::NODE_READ_WRITE);
-  Join(c, a, pb::NODE_READ_ONLY);
+  FormPairAndReadOnly(a, b, c);
   std::vector<NodeProcess*> all = {&a, &b, &c};
-  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
   auto a_status = StatusOf(a);
   auto c_status = StatusOf(c);
   ASSERT_TRUE(a_status.ok() && c_status.ok());
