@@ -257,9 +257,14 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
   }
   for (const auto& t : s.inductions()) {
     out += "inducting node " + std::to_string(t.node_id()) + ": " +
-           std::to_string(t.entries_sent()) + " of ~" + std::to_string(t.entries_estimate()) +
+           std::to_string(t.entries_sent()) +
+           (t.entries_estimate() > 0 ? " of ~" + std::to_string(t.entries_estimate()) : "") +
            " snapshot entries sent (" + std::to_string(t.bytes_sent() / 1024) + " KiB)" +
-           (t.done() ? ", all sent; waiting to hear it on a link" : "") + "\n";
+           (t.reopened() ? " since this node restarted (continued from its checkpoint)" : "") +
+           (t.started_over() > 0
+                ? "; the candidate started over " + std::to_string(t.started_over()) + " time(s)"
+                : "") +
+           (t.done() ? "; all sent, waiting to hear it on a link" : "") + "\n";
   }
   return out;
 }

@@ -6,6 +6,8 @@
 //                          temp file, fsync, rename). Absent: the node is
 //                          standalone or the first node of its cluster (id 1).
 //   <data_dir>/db/        RocksDB (storage/).
+//   <data_dir>/inductions/ checkpoints of open induction transfers, when this
+//                          node is a controller (induction_transfers.h).
 #pragma once
 
 #include <memory>

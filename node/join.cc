@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "node/client.h"
 #include "node/data_dir.h"
@@ -40,6 +41,38 @@ class ControllerConnection {
   boost::asio::ssl::context& tls_;
   std::unique_ptr<CofferClient> client_;
 };
+
+// Fetches one chunk, retrying with backoff (0.1 s doubling to 2 s) while the
+// controller is unreachable, for at most options.controller_retry_for.
+StatusOr<pb::Response> FetchChunk(ControllerConnection& controller, const pb::Request& request,
+                                  const JoinOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_warning = started;
+  while (true) {
+    auto response = controller.Call(request);
+    Code code = response.ok() ? Code::kOk : response.status().code();
+    if (code != Code::kUnavailable && code != Code::kOutcomeUnknown) return response;
+    auto waited = Clock::now() - started;
+    if (waited >= options.controller_retry_for) {
+      return Unavailable(
+          "the controller has not answered for " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(waited).count()) +
+          " s (" + response.status().message() +
+          "); run the same command again to resume the transfer where it stopped");
+    }
+    if (Clock::now() >= next_warning) {
+      spdlog::warn(
+          "controller unreachable ({}); retrying for up to {} s more", response.status().message(),
+          std::chrono::duration_cast<std::chrono::seconds>(options.controller_retry_for - waited)
+              .count());
+      next_warning = Clock::now() + std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(backoff);  // backoff between attempts, bounded above
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
 
 }  // namespace
 
@@ -95,8 +128,8 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
                      : "read-write peer of node " + std::to_string(answer.peer()),
                  answer.controller_id());
   } else {
-    spdlog::info("resuming the induction of node {} after key position {}", identity->node_id,
-                 resume ? "(a chunk boundary)" : "(the start)");
+    spdlog::info("resuming the induction of node {} {}", identity->node_id,
+                 resume ? "after its last installed chunk" : "from the start (no chunk installed)");
   }
 
   JoinProgress state;
@@ -110,7 +143,8 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     pb::Request request;
     request.mutable_snapshot_chunk()->set_node_id(identity->node_id);
     request.mutable_snapshot_chunk()->set_after(after);
-    COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
+    request.mutable_snapshot_chunk()->set_max_entries(options.chunk_entries);
+    COFFER_ASSIGN_OR_RETURN(pb::Response response, FetchChunk(controller, request, options));
     const pb::SnapshotChunk& chunk = response.snapshot_chunk();
     COFFER_RETURN_IF_ERROR(store.InstallSnapshotChunk(chunk));
     state.chunks++;

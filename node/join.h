@@ -12,9 +12,13 @@
 //     one batch with its resume point; the last one checks the controller's
 //     digest.
 // A join interrupted in step 4 resumes from the last installed chunk when run
-// again (the same controller, which keeps the transfer open until the node
-// links to it; a restarted controller cannot resume: wipe and join again). A
-// node that already finished its join starts normally (--join is ignored).
+// again, through the same controller, which keeps the transfer's snapshot as
+// a checkpoint on disk until the node links to it (node/induction_transfers.h)
+// and so also resumes after its own restart. While the controller is
+// unreachable (UNAVAILABLE, or a chunk request's outcome unknown: fetching a
+// chunk changes nothing, so asking again is safe), the candidate retries with
+// backoff for `controller_retry_for`, then gives up (run it again to resume).
+// A node that already finished its join starts normally (--join is ignored).
 #pragma once
 
 #include <chrono>
@@ -31,6 +35,11 @@ struct JoinOptions {
   std::string controller;  // the controller's client API, "host:port"
   std::string token;       // from `coffer cluster join-token` on the controller
   std::chrono::milliseconds call_timeout{30000};
+  // How long to keep retrying while the controller cannot be reached.
+  std::chrono::milliseconds controller_retry_for{std::chrono::minutes(5)};
+  // Snapshot entries per chunk (0: the controller's default, 512; it caps
+  // this at 4096). Smaller chunks lose less to an interruption.
+  uint32_t chunk_entries = 0;
 };
 
 struct JoinProgress {

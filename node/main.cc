@@ -397,6 +397,18 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
   start->add_option("--token", join_token, "the join token from `coffer cluster join-token`")
       ->needs(join);
   join->needs("--token");
+  static double join_retry_for = 300;
+  static uint32_t join_chunk_entries = 0;
+  start
+      ->add_option("--join-retry-for", join_retry_for,
+                   "seconds to keep retrying while the controller is unreachable mid-transfer")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->needs(join);
+  start
+      ->add_option("--join-chunk-entries", join_chunk_entries,
+                   "snapshot entries per chunk (default 512, at most 4096)")
+      ->check(CLI::Range(1u, 4096u))
+      ->needs(join);
   start->final_callback([] {
     NodeConfig config;
     if (!config_path.empty()) {
@@ -414,6 +426,9 @@ void AddNodeCommands(CLI::App& app, ClientFlags& flags) {
     if (!passphrase.ok()) throw CLI::RuntimeError(Fail(passphrase.status()));
     if (!join_address.empty()) {
       JoinOptions options{join_address, join_token};
+      options.controller_retry_for =
+          std::chrono::milliseconds(static_cast<int64_t>(join_retry_for * 1000));
+      options.chunk_entries = join_chunk_entries;
       // A bar redrawn in place on a terminal; otherwise a plain line at most
       // once a second, and the last one.
       const bool terminal = isatty(fileno(stderr)) != 0;

@@ -18,6 +18,7 @@
 #include "node/client_server.h"
 #include "node/data_dir.h"
 #include "node/http_endpoint.h"
+#include "node/induction_transfers.h"
 #include "node/join_tokens.h"
 #include "node/metrics.h"
 #include "node/peer_links.h"
@@ -39,6 +40,7 @@ constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
 // origin per round (so one round never holds the store thread long).
 constexpr int64_t kLogGcIntervalMicros = 1'000'000;
 constexpr size_t kLogGcMaxRecordsPerRound = 20'000;
+constexpr int64_t kInductionPruneIntervalMicros = 1'000'000;
 
 // How the replication protocol treats a member (see replication::MemberState).
 replication::MemberState MemberStateOf(const pb::StoredNode& node) {
@@ -106,11 +108,10 @@ struct Node::Impl {
   std::optional<WorkGuard> sync_work;
   std::thread sync_thread;
   JoinTokens join_tokens;
-  // Induction snapshots being sent, by candidate node id; dropped once the
-  // candidate is heard on a link.
-  std::map<uint32_t, std::unique_ptr<storage::StoreSnapshot>> snapshots;
-  // What each open transfer has sent (shown in node status), same keys.
-  std::map<uint32_t, pb::InductionView> transfers;
+  // Induction snapshots being sent (checkpoints in <data_dir>/inductions);
+  // closed once the candidate is heard on a link or is ACTIVE.
+  std::unique_ptr<InductionTransfers> inductions;
+  int64_t last_induction_prune = 0;
   // Read by the links' admission check on the network thread.
   mutable std::mutex admit_mu;
   std::map<uint32_t, pb::StoredNode> admitted;
@@ -406,6 +407,26 @@ struct Node::Impl {
     RefreshMembership(/*force=*/true);
   }
 
+  // ---- Induction transfers, controller side ----
+
+  // Closes the induction transfers that are over (see InductionTransfers):
+  // the candidate was heard on a link or is ACTIVE, or left the cluster.
+  void PruneInductions() {
+    int64_t now = clock.MonotonicMicros();
+    if (now - last_induction_prune < kInductionPruneIntervalMicros) return;
+    last_induction_prune = now;
+    std::map<uint32_t, const pb::StoredNode*> by_id;
+    for (const auto& m : members) by_id[m.node_id()] = &m;
+    InductionTransfers::PruneRules rules;
+    rules.is_member = [&](uint32_t id) { return by_id.contains(id); };
+    rules.finished = [&](uint32_t id) {
+      return replicator->core().link(id).last_heard_micros != 0 ||
+             storage::StoredState(*by_id.at(id)) == pb::NODE_ACTIVE;
+    };
+    if (size_t closed = inductions->Prune(rules); closed > 0)
+      spdlog::info("closed {} finished induction transfer(s)", closed);
+  }
+
   // ---- Log GC ----
 
   // Tick, at most once a second: deletes the log records every counted
@@ -585,12 +606,8 @@ struct Node::Impl {
       CollectLog();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
-        std::erase_if(snapshots, [&](const auto& entry) {
-          return replicator->core().link(entry.first).last_heard_micros != 0;
-        });
-        std::erase_if(transfers,
-                      [&](const auto& entry) { return !snapshots.contains(entry.first); });
       }
+      PruneInductions();
       ArmTick();
     });
   }
@@ -601,7 +618,7 @@ struct Node::Impl {
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
-    for (const auto& [id, transfer] : transfers) *status->add_inductions() = transfer;
+    for (const auto& transfer : inductions->Views()) *status->add_inductions() = transfer;
     *status->mutable_log_collected_through() = replication::ToProto(store->log_collected());
     std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
     for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
@@ -675,14 +692,10 @@ struct Node::Impl {
       answer.set_role(m.role());
       answer.set_peer(m.peer());
     }
-    snapshots.erase(id);  // a repeated join starts a fresh transfer
     uint64_t estimate = store->ObjectCount();
     for (const auto& [origin, seq] : store->Applied()) estimate += seq;  // ~ one request id each
     answer.set_snapshot_entries_estimate(estimate);
-    pb::InductionView& transfer = transfers[id];
-    transfer = pb::InductionView();
-    transfer.set_node_id(id);
-    transfer.set_entries_estimate(estimate);
+    inductions->Begin(id, estimate);  // a repeated join starts a fresh transfer
     spdlog::info(
         "inducting node {} '{}' as {}", id, join.name(),
         redeemed.role == pb::NODE_READ_WRITE ? "this node's read-write peer" : "a read-only node");
@@ -703,25 +716,11 @@ struct Node::Impl {
       return PermissionDenied("certificate CN '" + who.common_name + "' is not node " +
                               std::to_string(request.node_id()));
     }
-    auto it = snapshots.find(request.node_id());
-    if (it == snapshots.end()) {
-      if (!request.after().empty()) {
-        return Unavailable(
-            "no snapshot transfer for node " + std::to_string(request.node_id()) +
-            " is open on this controller (it restarted, or the node was heard on a link since): "
-            "wipe the candidate's data directory and induct it again with a new token");
-      }
-      it = snapshots.emplace(request.node_id(), store->NewSnapshot()).first;
-    }
     uint32_t n = request.max_entries() == 0
                      ? kDefaultSnapshotChunkEntries
                      : std::min(request.max_entries(), kMaxSnapshotChunkEntries);
-    COFFER_ASSIGN_OR_RETURN(pb::SnapshotChunk chunk, it->second->ReadChunk(request.after(), n));
-    pb::InductionView& transfer = transfers[request.node_id()];
-    transfer.set_node_id(request.node_id());
-    transfer.set_entries_sent(transfer.entries_sent() + chunk.entries_size());
-    transfer.set_bytes_sent(transfer.bytes_sent() + chunk.ByteSizeLong());
-    transfer.set_done(chunk.last());
+    COFFER_ASSIGN_OR_RETURN(pb::SnapshotChunk chunk,
+                            inductions->Chunk(request.node_id(), request.after(), n));
     return chunk;
   }
 };
@@ -739,6 +738,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
+  impl->inductions =
+      std::make_unique<InductionTransfers>(*impl->store, config.node.data_dir + "/inductions");
   COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
   COFFER_ASSIGN_OR_RETURN(auto joined_cluster, impl->store->Cluster());
   if (install_point || (identity && !joined_cluster)) {
@@ -858,8 +859,7 @@ void Node::Stop() {
   impl_->http.reset();
   impl_->replicator.reset();
   impl_->links.reset();
-  impl_->snapshots.clear();
-  impl_->transfers.clear();
+  impl_->inductions.reset();  // closes the checkpoints before the store
   impl_->opened.store.reset();
   spdlog::info("node {} stopped", impl_->config.node.name);
 }

@@ -65,6 +65,19 @@ class KvStore : public KvReader {
   virtual std::unique_ptr<KvReader> NewSnapshot() const = 0;
   // Approximate bytes on disk (SST + WAL); 0 for in-memory stores.
   virtual uint64_t ApproximateDiskBytes() const = 0;
+  // Approximate bytes (keys and values) of the keys in [begin, end), without
+  // reading them: O(log n). RocksDB estimates from its files' index (close:
+  // within a block or so) plus a sampled estimate of its memtables (rough,
+  // may be 2x off); the simulation's store (mem_kv_store.h) counts exactly.
+  // For large ranges, where files dominate.
+  virtual uint64_t ApproximateBytes(std::string_view begin, std::string_view end) const = 0;
+  // Writes a consistent, durable copy of the store as it is now to the new
+  // directory `dir` (which must not exist; its parent must). RocksDB
+  // hard-links its immutable files, so this is cheap and the copy shares disk
+  // with the store until compaction replaces them. Open the copy with
+  // OpenRocksKvStore({.path = dir, .read_only = true}). INVALID_STATE for a
+  // store that is not on disk; ALREADY_EXISTS if `dir` exists.
+  virtual Status Checkpoint(const std::string& dir) const = 0;
 };
 
 struct RocksOptions {
@@ -74,6 +87,10 @@ struct RocksOptions {
   bool in_memory = false;
   // Block cache size. Default: 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // Open an existing database (e.g. a Checkpoint) for reading only: nothing
+  // is created, Write and Sync fail with INVALID_STATE, and any number of
+  // read-only opens may share the directory. Default: false.
+  bool read_only = false;
 };
 
 // Opens (creating if needed) a RocksDB-backed store. UNAVAILABLE if the

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "storage/keys.h"
@@ -1648,12 +1649,27 @@ StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
 
 StatusOr<ObjectStore::LogSpan> ObjectStore::LogAfter(uint32_t origin, uint64_t after_seq) const {
   LogSpan span;
-  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, after_seq + 1),
-                                   [&](auto key, auto value) {
-                                     ++span.records;
-                                     span.bytes += key.size() + value.size();
-                                     return true;
-                                   }));
+  uint64_t first = 0;
+  COFFER_RETURN_IF_ERROR(
+      kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, after_seq + 1), [&](auto key, auto) {
+        first = keys::ReadBe64(key.substr(key.size() - 8));
+        return false;
+      }));
+  auto applied = applied_.find(origin);
+  if (first == 0 || applied == applied_.end() || applied->second < first) return span;
+  span.records = applied->second - first + 1;
+  if (span.records <= kLogSpanExactRecords) {
+    COFFER_RETURN_IF_ERROR(
+        kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, first), [&](auto key, auto value) {
+          span.bytes += key.size() + value.size();
+          return true;
+        }));
+    return span;
+  }
+  // The end key just past the origin's last possible record.
+  span.bytes = kv_->ApproximateBytes(
+      keys::Log(origin, first),
+      keys::Log(origin, std::numeric_limits<uint64_t>::max()) + std::string(1, '\0'));
   return span;
 }
 
@@ -2031,6 +2047,18 @@ class KvStoreSnapshot final : public StoreSnapshot {
 
 std::unique_ptr<StoreSnapshot> ObjectStore::NewSnapshot() const {
   return std::make_unique<KvStoreSnapshot>(kv_->NewSnapshot(), *sealer_, hlc_.Last());
+}
+
+Status ObjectStore::CheckpointTo(const std::string& dir) const { return kv_->Checkpoint(dir); }
+
+StatusOr<std::unique_ptr<StoreSnapshot>> ObjectStore::OpenSnapshotAt(const std::string& dir) const {
+  RocksOptions options;
+  options.path = dir;
+  options.read_only = true;
+  options.block_cache_bytes = 8 << 20;  // read once, front to back
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> checkpoint, OpenRocksKvStore(options));
+  return std::unique_ptr<StoreSnapshot>(
+      std::make_unique<KvStoreSnapshot>(std::move(checkpoint), *sealer_, hlc_.Last()));
 }
 
 }  // namespace coffer::storage

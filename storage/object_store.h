@@ -140,12 +140,17 @@ class ObjectStore {
 
   // The records of `origin` after `after_seq` in this node's log, and their
   // size: what the node retains for a member that applied up to after_seq.
-  // Scans those records.
+  // Cheap, so status and metrics may ask on every scrape: `records` is
+  // exact from one seek (an origin's log is contiguous from its first
+  // retained record to the applied seq); `bytes` is exact up to
+  // kLogSpanExactRecords records (a bounded scan) and the store's estimate
+  // (KvStore::ApproximateBytes, no reads) beyond.
   struct LogSpan {
     uint64_t records = 0;
     uint64_t bytes = 0;
   };
   StatusOr<LogSpan> LogAfter(uint32_t origin, uint64_t after_seq) const;
+  static constexpr uint64_t kLogSpanExactRecords = 4096;
 
   // Log GC: deletes this node's log records of `origin` with seq <=
   // `through_seq`, at most `max_records` per call (the caller passes what
@@ -173,6 +178,16 @@ class ObjectStore {
 
   // A consistent view of every entity plus the applied vector (for induction).
   std::unique_ptr<StoreSnapshot> NewSnapshot() const;
+  // A durable snapshot: the store as it is now, copied to the new directory
+  // `dir` (KvStore::Checkpoint). It outlives a restart: OpenSnapshotAt(dir)
+  // reads it again, in this process or a later one. The caller removes the
+  // directory when done. INVALID_STATE for a store that is not on disk.
+  Status CheckpointTo(const std::string& dir) const;
+  // Reads the checkpoint in `dir` (read-only). NOT_FOUND if there is none.
+  // The snapshot's HLC is this store's current one, which is at least the
+  // checkpoint's (an HLC only grows), so a node installing it never stamps
+  // below a stamp it holds.
+  StatusOr<std::unique_ptr<StoreSnapshot>> OpenSnapshotAt(const std::string& dir) const;
 
   // ---- Induction: installing another node's snapshot on this fresh store ----
   // Writes one chunk (chunks in order; each chunk is one atomic batch). The

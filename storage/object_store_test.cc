@@ -480,6 +480,13 @@ TEST_F(RemoteApplyTest, CollectLogDeletesOnlyThroughTheGivenSeqInBoundedSteps) {
   auto span = a_->store->LogAfter(1, 0);
   ASSERT_TRUE(span.ok());
   EXPECT_EQ(span->records, 3u);
+  uint64_t rest_bytes = 0;
+  for (const auto& r : *rest) rest_bytes += r.ByteSizeLong();
+  EXPECT_GE(span->bytes, rest_bytes) << "records as stored, with their keys";
+  EXPECT_EQ(a_->store->LogAfter(1, 9)->records, 1u);
+  EXPECT_EQ(a_->store->LogAfter(1, 10)->records, 0u);
+  EXPECT_EQ(a_->store->LogAfter(1, 10)->bytes, 0u);
+  EXPECT_EQ(a_->store->LogAfter(2, 0)->records, 0u) << "an origin with no records";
   // State, applied vector and request ids stay.
   EXPECT_EQ(a_->store->StateDigest(), digest);
   EXPECT_EQ(a_->store->Applied(), applied);
@@ -932,6 +939,44 @@ TEST_F(SnapshotInstallTest, InterruptedInstallResumesWhereItStopped) {
   ASSERT_TRUE(Transfer(*snapshot, 2).ok());
   EXPECT_EQ(c_->store->StateDigest(), a_->store->StateDigest());
   EXPECT_FALSE(c_->store->InstallResumePoint()->has_value());
+}
+
+// A controller that restarts mid-transfer: its snapshot is a checkpoint on
+// disk, reopened by the restarted store, and the candidate continues from
+// the chunk it had installed. Writes made after the checkpoint are not in it.
+TEST_F(SnapshotInstallTest, CheckpointSnapshotSurvivesTheControllersRestart) {
+  testing::TempDir dir;
+  auto controller = testing::MakeNode(Backend::kDisk, dir.path() + "/db", 1, 7);
+  ASSERT_NE(controller, nullptr);
+  ASSERT_TRUE(controller->store->Execute(ClusterInitOp("prod", "alpha"), "init").ok());
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "k" + std::to_string(i);
+    ASSERT_TRUE(controller->store->Execute(CreateKeyOp(name), name).ok());
+  }
+  const std::string checkpoint = dir.path() + "/induction-3";
+  ASSERT_TRUE(controller->store->CheckpointTo(checkpoint).ok());
+  const Digest at_checkpoint = controller->store->StateDigest();
+  const VersionVector applied_at_checkpoint = controller->store->Applied();
+  ASSERT_TRUE(controller->store->Execute(CreateKeyOp("later"), "later").ok());
+  {
+    auto snapshot = controller->store->OpenSnapshotAt(checkpoint);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+    EXPECT_EQ(Transfer(**snapshot, 4, /*stop_after=*/2).code(), Code::kUnavailable);
+  }
+  // The controller restarts (its process, hence its store, goes away).
+  controller.reset();
+  controller = testing::MakeNode(Backend::kDisk, dir.path() + "/db", 1, 7);
+  ASSERT_NE(controller, nullptr);
+  auto resume = c_->store->InstallResumePoint();
+  ASSERT_TRUE(resume.ok() && resume->has_value()) << "two chunks were installed";
+  auto reopened = controller->store->OpenSnapshotAt(checkpoint);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  ASSERT_TRUE(Transfer(**reopened, 4).ok());
+  EXPECT_EQ(c_->store->StateDigest(), at_checkpoint);
+  EXPECT_EQ(c_->store->Applied(), applied_at_checkpoint);
+  EXPECT_NE(c_->store->StateDigest(), controller->store->StateDigest()) << "'later' comes by log";
+  EXPECT_EQ(controller->store->OpenSnapshotAt(dir.path() + "/none").status().code(),
+            Code::kNotFound);
 }
 
 TEST_F(SnapshotInstallTest, DamagedChunkFailsItsChecksumAndInstallsNothing) {

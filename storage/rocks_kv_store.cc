@@ -5,6 +5,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -60,11 +61,13 @@ class RocksReader : public KvReader {
 
 class RocksKvStore final : public KvStore {
  public:
-  RocksKvStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, bool in_memory)
+  RocksKvStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, bool in_memory,
+               bool read_only)
       : env_(std::move(env)),
         db_(std::move(db)),
         reader_(db_.get(), nullptr),
-        in_memory_(in_memory) {}
+        in_memory_(in_memory),
+        read_only_(read_only) {}
   ~RocksKvStore() override {
     db_->Close().PermitUncheckedError();
     db_.reset();
@@ -79,6 +82,7 @@ class RocksKvStore final : public KvStore {
   }
 
   Status Write(const WriteBatch& batch, bool sync) override {
+    if (read_only_) return InvalidState("write: the store is open read-only");
     rocksdb::WriteBatch rocks_batch;
     for (const auto& e : batch.entries()) {
       rocksdb::Status s = e.is_delete ? rocks_batch.Delete(e.key) : rocks_batch.Put(e.key, e.value);
@@ -89,7 +93,10 @@ class RocksKvStore final : public KvStore {
     return ToStatus(db_->Write(options, &rocks_batch), "write");
   }
 
-  Status Sync() override { return ToStatus(db_->SyncWAL(), "sync WAL"); }
+  Status Sync() override {
+    if (read_only_) return InvalidState("sync: the store is open read-only");
+    return ToStatus(db_->SyncWAL(), "sync WAL");
+  }
 
   std::unique_ptr<KvReader> NewSnapshot() const override {
     return std::make_unique<RocksReader>(db_.get(), db_->GetSnapshot());
@@ -107,11 +114,38 @@ class RocksKvStore final : public KvStore {
     return sst + wal;
   }
 
+  uint64_t ApproximateBytes(std::string_view begin, std::string_view end) const override {
+    if (begin >= end) return 0;
+    rocksdb::Range range(rocksdb::Slice(begin.data(), begin.size()),
+                         rocksdb::Slice(end.data(), end.size()));
+    rocksdb::SizeApproximationOptions options;
+    options.include_memtables = true;
+    options.include_files = true;
+    uint64_t bytes = 0;
+    if (!db_->GetApproximateSizes(options, db_->DefaultColumnFamily(), &range, 1, &bytes).ok())
+      return 0;
+    return bytes;
+  }
+
+  Status Checkpoint(const std::string& dir) const override {
+    if (in_memory_) return InvalidState("checkpoint: the store is not on disk");
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec)) return AlreadyExists("checkpoint: " + dir + " exists");
+    rocksdb::Checkpoint* raw = nullptr;
+    COFFER_RETURN_IF_ERROR(ToStatus(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // log_size_for_flush = 0: flush the memtable first, so the copy is SST
+    // files only (hard links) and no WAL is copied.
+    return ToStatus(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                    "checkpoint to " + dir);
+  }
+
  private:
   std::unique_ptr<rocksdb::Env> env_;  // must outlive db_ (in-memory mode)
   std::unique_ptr<rocksdb::DB> db_;
   RocksReader reader_;
   bool in_memory_;
+  bool read_only_;
 };
 
 }  // namespace
@@ -134,16 +168,23 @@ StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options)
   if (options.in_memory) {
     env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     rocks.env = env.get();
+  } else if (options.read_only) {
+    rocks.create_if_missing = false;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(options.path, ec))
+      return NotFound("open " + options.path + ": no such database");
   } else {
     std::error_code ec;
     std::filesystem::create_directories(options.path, ec);
     if (ec) return Unavailable("cannot create " + options.path + ": " + ec.message());
   }
   rocksdb::DB* raw = nullptr;
-  Status s = ToStatus(rocksdb::DB::Open(rocks, options.path, &raw), "open " + options.path);
+  Status s = ToStatus(options.read_only ? rocksdb::DB::OpenForReadOnly(rocks, options.path, &raw)
+                                        : rocksdb::DB::Open(rocks, options.path, &raw),
+                      "open " + options.path);
   if (!s.ok()) return s;
   return std::unique_ptr<KvStore>(std::make_unique<RocksKvStore>(
-      std::move(env), std::unique_ptr<rocksdb::DB>(raw), options.in_memory));
+      std::move(env), std::unique_ptr<rocksdb::DB>(raw), options.in_memory, options.read_only));
 }
 
 }  // namespace coffer::storage

@@ -340,6 +340,90 @@ TEST_F(ClusterTest, ControllerStatusShowsInductionProgress) {
   EXPECT_FALSE(transfer.done());
 }
 
+// The open induction transfer on `controller`, if its status shows exactly one.
+std::optional<pb::InductionView> OpenInduction(NodeProcess& controller) {
+  auto status = StatusOf(controller);
+  if (!status.ok() || status->inductions_size() != 1) return std::nullopt;
+  return status->inductions(0);
+}
+
+// An induction survives kills at both ends. The candidate is killed mid-way
+// and, run again, resumes after its last installed chunk; then the controller
+// is killed mid-way and, restarted, continues from the snapshot checkpoint
+// it keeps on disk while the candidate retries. The candidate reaches the
+// controller through a proxy that delays every chunk (10 entries each), so
+// both kills land in the middle of the transfer. Ends ACTIVE with equal
+// digests, including writes made after the snapshot.
+TEST_F(ClusterTest, InductionResumesAfterTheCandidateThenTheControllerIsKilled) {
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  Init(a);
+  Join(b, a, pb::NODE_READ_WRITE);  // a lone node is restricted: writes need the pair
+  ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InMode(a, "read-write"); }, 30s));
+  for (int i = 0; i < 600; ++i) {
+    auto written = Write(a, WalletCreate("w-" + std::to_string(i)));
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+  }
+  auto proxy = FaultProxy::Start("127.0.0.1", "127.0.0.1", a.port());
+  ASSERT_TRUE(proxy);
+  proxy->SetDelay(20ms);
+  auto token = Token(a, pb::NODE_READ_ONLY);
+  ASSERT_TRUE(token.ok());
+  NodeProcess& c = Add("gamma");
+  const std::vector<std::string> join = {"--join",
+                                         "127.0.0.1:" + std::to_string(proxy->port()),
+                                         "--token",
+                                         *token,
+                                         "--join-chunk-entries",
+                                         "10"};
+  c.Launch(join);
+  std::optional<pb::InductionView> seen;
+  ASSERT_TRUE(
+      WaitFor([&] { return (seen = OpenInduction(a)) && seen->entries_sent() >= 300; }, 60s));
+  const uint64_t estimate = seen->entries_estimate();
+  ASSERT_GT(estimate, 500u);
+  ASSERT_FALSE(seen->done());
+
+  // 1. The candidate dies mid-transfer and is run again.
+  c.Kill(SIGKILL);
+  const uint64_t before_candidate_kill = OpenInduction(a)->entries_sent();
+  c.Launch(join);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return (seen = OpenInduction(a)) && seen->entries_sent() >= before_candidate_kill + 200;
+      },
+      60s));
+  EXPECT_EQ(seen->started_over(), 0u) << "the candidate resumed, it did not start over";
+  ASSERT_FALSE(seen->done()) << "the controller must die mid-transfer";
+  EXPECT_THAT(ReadWholeFile(c.log_file()), ::testing::HasSubstr("after its last installed chunk"));
+
+  // 2. The controller dies mid-transfer and is started again.
+  a.Kill(SIGKILL);
+  ASSERT_TRUE(a.Start());
+  ASSERT_TRUE(WaitFor([&] { return InMode(a, "read-write"); }, 30s));
+  for (int i = 0; i < 20; ++i) {  // writes after the snapshot reach gamma by the log
+    auto written = Write(a, WalletCreate("after-" + std::to_string(i)));
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+  }
+  ASSERT_TRUE(WaitFor([&] { return (seen = OpenInduction(a)) && seen->entries_sent() > 0; }, 60s));
+  EXPECT_TRUE(seen->reopened()) << "continued from the checkpoint on disk";
+  EXPECT_EQ(seen->started_over(), 0u);
+
+  ASSERT_TRUE(c.WaitServing(60s));
+  ASSERT_TRUE(WaitFor([&] { return InState(c, "ACTIVE") && Converged({&a, &b, &c}); }, 30s));
+  auto wallet = GetWallet(c, "after-19");
+  EXPECT_TRUE(wallet.ok()) << wallet.status().ToString();
+  EXPECT_THAT(ReadWholeFile(c.log_file()), ::testing::HasSubstr("controller unreachable"));
+  // The finished transfer is closed and its checkpoint removed.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto status = StatusOf(a);
+        return status.ok() && status->inductions_size() == 0 &&
+               std::filesystem::is_empty(a.data_dir() + "/inductions");
+      },
+      10s));
+}
+
 // The pair guarantee: with the link between the two nodes of a pair cut (both
 // peer addresses go through fault proxies that turn into black holes),
 // critical writes on both are refused with READ_ONLY_RESTRICTED and none is

@@ -108,6 +108,8 @@ class NodeProcess {
   const std::string& dir() const { return dir_.path(); }
   std::string data_dir() const { return dir_.path() + "/data"; }
   std::string log_file() const { return dir_.path() + "/node.log"; }
+  // The process's stdout and stderr (e.g. join progress lines).
+  std::string output_file() const { return dir_.path() + "/node.out"; }
   uint16_t port() const { return port_; }
   uint16_t peer_port() const { return peer_port_; }
   // The running process (<= 0 when not running).
@@ -122,6 +124,13 @@ class NodeProcess {
   // Starts the node and waits (up to 30 s) until it answers a status request.
   // `extra_args` go after `node start --config FILE` (e.g. --join, --token).
   ::testing::AssertionResult Start(std::vector<std::string> extra_args = {}) {
+    Launch(std::move(extra_args));
+    return WaitServing(std::chrono::seconds(30));
+  }
+
+  // Starts the process without waiting (e.g. a candidate whose join takes a
+  // while); its stdout and stderr go to output_file().
+  void Launch(std::vector<std::string> extra_args = {}) {
     pid_ = fork();
     if (pid_ == 0) {
       std::string out = dir_.path() + "/node.out";
@@ -137,7 +146,11 @@ class NodeProcess {
       execv(COFFER_BIN, argv.data());
       _exit(127);
     }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  }
+
+  // Waits up to `timeout` until the launched node answers a status request.
+  ::testing::AssertionResult WaitServing(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -151,7 +164,8 @@ class NodeProcess {
       if (response.ok() && response->code() == "OK") return ::testing::AssertionSuccess();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval, bounded
     }
-    return ::testing::AssertionFailure() << "node did not answer within 30 s";
+    return ::testing::AssertionFailure() << "node did not answer within " << timeout.count()
+                                         << " ms: " << ReadWholeFile(dir_.path() + "/node.out");
   }
 
   // Sends a signal and waits (up to 30 s) for the process to end.
