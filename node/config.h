@@ -35,7 +35,9 @@ struct NodeSection {
   // Address the node listens on, "host:port" or "[ipv6]:port", port 1..65535.
   // Default: "127.0.0.1:7400"
   std::string listen = "127.0.0.1:7400";
-  // Address other nodes' links connect to, "host:port". Default: "127.0.0.1:7500"
+  // Address other nodes' links connect to, "host:port". When its host is a
+  // concrete IP (not 0.0.0.0 or ::), this node's own links to the others
+  // also leave from that IP. Default: "127.0.0.1:7500"
   std::string peer_listen = "127.0.0.1:7500";
   // Address recorded in membership for other nodes to dial, when it differs
   // from peer_listen (NAT, a proxy). "" means peer_listen. Default: ""

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -510,6 +511,10 @@ struct Node::Impl {
     COFFER_ASSIGN_OR_RETURN(HostPort peer_listen, ParseHostPort(config.node.peer_listen));
     PeerLinksOptions options;
     options.listen_host = peer_listen.host;
+    // Replication leaves from the address it listens on (a concrete IP).
+    boost::system::error_code not_ip;
+    auto listen_ip = boost::asio::ip::make_address(peer_listen.host, not_ip);
+    if (!not_ip && !listen_ip.is_unspecified()) options.source_ip = peer_listen.host;
     options.port = peer_listen.port;
     options.cluster_id = cluster->cluster_id();
     options.self_id = node_id;

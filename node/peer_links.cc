@@ -211,11 +211,36 @@ class OutLink : public std::enable_shared_from_this<OutLink> {
     if (ec) {
       return Fail(connection, Unavailable("cannot resolve " + display_ + ": " + ec.message()));
     }
-    boost::asio::async_connect(
-        connection->stream.lowest_layer(), endpoints,
-        [self = shared_from_this(), connection](error_code ec, const tcp::endpoint&) {
-          self->OnConnected(connection, ec);
-        });
+    const std::string& source = state_->options.source_ip;
+    if (source.empty()) {
+      boost::asio::async_connect(
+          connection->stream.lowest_layer(), endpoints,
+          [self = shared_from_this(), connection](error_code ec, const tcp::endpoint&) {
+            self->OnConnected(connection, ec);
+          });
+      return;
+    }
+    // A bound socket dials one endpoint (a range connect would reopen it and
+    // lose the bind): the first one of the source's address family.
+    error_code bad;
+    auto from = boost::asio::ip::make_address(source, bad);
+    if (bad) return Fail(connection, InvalidArgument("bad source IP " + source));
+    for (const auto& entry : endpoints) {
+      if (entry.endpoint().address().is_v4() != from.is_v4()) continue;
+      auto& socket = connection->stream.lowest_layer();
+      socket.open(entry.endpoint().protocol(), ec);
+      if (!ec) socket.bind(tcp::endpoint(from, 0), ec);
+      if (ec) {
+        return Fail(connection, Unavailable("cannot dial " + display_ + " from " + source + ": " +
+                                            ec.message()));
+      }
+      socket.async_connect(entry.endpoint(),
+                           [self = shared_from_this(), connection](error_code ec) {
+                             self->OnConnected(connection, ec);
+                           });
+      return;
+    }
+    Fail(connection, Unavailable(display_ + " has no address of the family of " + source));
   }
 
   void OnConnected(const ConnectionPtr& connection, error_code ec) {

@@ -67,6 +67,11 @@ struct PeerLinksOptions {
   std::string listen_host = "127.0.0.1";
   // Port to listen on, 1..65535.
   uint16_t port = 0;
+  // Outgoing links are dialled from this local IP (port chosen by the
+  // kernel), so peers and firewalls see replication come from the address
+  // the node listens on. Empty, or a wildcard (0.0.0.0, ::): the kernel
+  // picks. A host name is not resolved for this: empty. Default: empty.
+  std::string source_ip;
   // Must match the peers' cluster id. Required.
   std::string cluster_id;
   // This node's id, nonzero. Required.

@@ -340,6 +340,38 @@ TEST_F(PeerLinksTest, StartValidatesOptions) {
   EXPECT_EQ(StartNode(node, Options(1, first->links->port())).code(), Code::kUnavailable);
 }
 
+// With source_ip set, outgoing links leave from that address: a listener in
+// the test's place sees the dial come from it. A source of another address
+// family than the peer's fails the dial with a clear error instead.
+TEST_F(PeerLinksTest, OutgoingLinksLeaveFromTheSourceIp) {
+  using tcp = boost::asio::ip::tcp;
+  boost::asio::io_context io;
+  tcp::acceptor listener(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  TestNode* a = MakeNode(1);
+  ASSERT_NE(a, nullptr);
+  PeerLinksOptions options = Options(1, PickPort());
+  options.source_ip = "127.0.0.7";
+  ASSERT_TRUE(StartNode(a, options).ok());
+  a->links->SetPeers({{2, Address(listener.local_endpoint().port())}});
+  tcp::socket accepted(io);
+  std::optional<boost::system::error_code> ec;
+  listener.async_accept(accepted, [&](const boost::system::error_code& e) { ec = e; });
+  io.run_for(std::chrono::seconds(10));  // the link dials at once
+  ASSERT_TRUE(ec.has_value()) << "no dial within 10 s";
+  ASSERT_FALSE(*ec) << ec->message();
+  EXPECT_EQ(accepted.remote_endpoint().address().to_string(), "127.0.0.7");
+
+  TestNode* b = MakeNode(3);
+  ASSERT_NE(b, nullptr);
+  PeerLinksOptions foreign = Options(3, PickPort());
+  foreign.source_ip = "::1";
+  ASSERT_TRUE(StartNode(b, foreign).ok());
+  b->links->SetPeers({{2, Address(listener.local_endpoint().port())}});
+  EXPECT_TRUE(WaitFor([&] {
+    return b->LastError(2).find("has no address of the family of ::1") != std::string::npos;
+  })) << b->LastError(2);
+}
+
 TEST_F(PeerLinksTest, TwoNodesExchangeMessagesInOrder) {
   TestNode* a = StartedNode(1);
   TestNode* b = StartedNode(2);

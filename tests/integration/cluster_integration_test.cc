@@ -718,23 +718,32 @@ std::string MemberState(NodeProcess& asked, uint32_t node_id) {
 }
 
 // Disable and enable a read-only node while a client writes on the pair:
-// DISABLING -> DISABLED, writes go on, ENABLING (held there while every link
-// into it is cut) -> ACTIVE once healed and caught up; digests equal.
+// DISABLING -> DISABLED, writes go on, ENABLING (held there while its one
+// link with alpha is cut, its link with beta up) -> ACTIVE once healed and
+// caught up; digests equal. The nodes' peer links use 127.0.0.1, .2 and .3,
+// and the proxies in front of alpha and gamma cut only what comes from the
+// other one.
 TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
+  uint16_t a_peer = FreePort();
   uint16_t c_peer = FreePort();
-  auto into_c = FaultProxy::Start("127.0.0.1", "127.0.0.1", c_peer);
-  ASSERT_TRUE(into_c);
-  NodeProcess& a = Add("alpha");
-  NodeProcess& b = Add("beta");
-  NodeProcess& c =
-      Add("gamma",
-          {.node_config = "peer_advertise = \"127.0.0.1:" + std::to_string(into_c->port()) + "\"\n",
-           .peer_port = c_peer});
+  auto into_a = FaultProxy::Start("127.0.0.1", "127.0.0.1", a_peer);
+  auto into_c = FaultProxy::Start("127.0.0.1", "127.0.0.3", c_peer);
+  ASSERT_TRUE(into_a && into_c);
+  auto advertise = [](const FaultProxy& proxy) {
+    return "peer_advertise = \"127.0.0.1:" + std::to_string(proxy.port()) + "\"\n";
+  };
+  NodeProcess& a = Add("alpha", {.node_config = advertise(*into_a), .peer_port = a_peer});
+  NodeProcess& b = Add("beta", {.peer_host = "127.0.0.2"});
+  NodeProcess& c = Add(
+      "gamma", {.node_config = advertise(*into_c), .peer_port = c_peer, .peer_host = "127.0.0.3"});
   FormPairAndReadOnly(a, b, c);
   std::vector<NodeProcess*> all = {&a, &b, &c};
   auto c_status = StatusOf(c);
   ASSERT_TRUE(c_status.ok());
   const uint32_t c_id = c_status->node_id();
+  auto a_status = StatusOf(a);
+  ASSERT_TRUE(a_status.ok());
+  const uint32_t a_id = a_status->node_id();
 
   std::atomic<bool> stop{false};
   std::atomic<int> acknowledged{0};
@@ -768,19 +777,30 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
   auto c_applied = StatusOf(c);
   ASSERT_TRUE(c_applied.ok());
 
-  // Enable on gamma itself with every link into it cut: it stays ENABLING.
+  // Enable on gamma itself with its link to alpha cut: it stays ENABLING.
   EXPECT_EQ(Write(a, SetNodeState(c_id, pb::NODE_ENABLING)).status().code(), Code::kInvalidArgument)
       << "enable is issued on the disabled node itself";
-  into_c->SetMode(FaultProxy::Mode::kBlackhole);
+  into_c->SetModeFor("127.0.0.1", FaultProxy::Mode::kBlackhole);  // alpha -> gamma
+  into_a->SetModeFor("127.0.0.3", FaultProxy::Mode::kBlackhole);  // gamma -> alpha
   ASSERT_TRUE(Write(c, SetNodeState(c_id, pb::NODE_ENABLING)).ok());
-  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "ENABLING"; }, 30s));
-  // Held for as long as the links are cut (observed for 3 s, polled).
+  ASSERT_TRUE(WaitFor([&] { return MemberState(b, c_id) == "ENABLING"; }, 30s))
+      << "the ENABLING record reaches beta over gamma's other link";
+  // Held for as long as that one link is cut (observed for 3 s, polled),
+  // while the pair keeps taking writes.
+  const int acks_at_cut = acknowledged.load();
   auto cut_until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < cut_until) {
-    ASSERT_TRUE(InState(c, "ENABLING")) << "gamma left ENABLING with its links cut";
+    ASSERT_TRUE(InState(c, "ENABLING")) << "gamma left ENABLING with its link to alpha cut";
     std::this_thread::sleep_for(100ms);  // poll interval of a bounded observation
   }
-  into_c->SetMode(FaultProxy::Mode::kPass);
+  EXPECT_GT(acknowledged.load(), acks_at_cut);
+  auto c_links = StatusOf(c);
+  ASSERT_TRUE(c_links.ok());
+  for (const auto& l : c_links->links()) {
+    EXPECT_EQ(l.up(), l.peer() != a_id) << "only the link with alpha is down";
+  }
+  into_c->SetModeFor("127.0.0.1", std::nullopt);
+  into_a->SetModeFor("127.0.0.3", std::nullopt);
   bool active = WaitFor([&] { return InState(c, "ACTIVE"); }, 60s);
   auto stuck = StatusOf(c);
   std::string log = ReadWholeFile(c.log_file());
@@ -794,9 +814,6 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
   EXPECT_TRUE(WaitFor([&] { return Converged(all); }, 30s));
   auto after = StatusOf(c);
   ASSERT_TRUE(after.ok());
-  auto a_status = StatusOf(a);
-  ASSERT_TRUE(a_status.ok());
-  const uint32_t a_id = a_status->node_id();
   EXPECT_GT(after->applied().applied().at(a_id), c_applied->applied().applied().at(a_id))
       << "gamma caught up with what was written while it was disabled";
 }

@@ -30,6 +30,11 @@
 //    whose write has already started when the mode changes still completes
 //    (like packets already on the wire); a chunk waiting out its delay (see
 //    SetDelay) or read after the change is dropped.
+//  - SetModeFor(ip, mode) (thread-safe, returns once applied) gives the
+//    connections coming FROM `ip` (the client's address; nodes bind their
+//    outgoing peer links to their peer_listen IP) a mode of their own, which
+//    wins over SetMode; SetModeFor(ip, std::nullopt) drops it. With nodes on
+//    127.0.0.1, .2, .3 this cuts one link and leaves the others up.
 //  - SetDelay(d) (thread-safe) holds every chunk for d before forwarding it;
 //    as reads wait for writes this also caps the throughput. Default 0.
 //  - forwarded_bytes(): bytes written to either side. dropped_bytes(): bytes
@@ -53,6 +58,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,16 +107,21 @@ class FaultProxy {
   uint16_t port() const { return port_; }
 
   void SetMode(Mode mode) {
-    if (io_.get_executor().running_in_this_thread()) {
-      ApplyMode(mode);
-      return;
-    }
-    std::promise<void> applied;
-    boost::asio::post(io_, [this, mode, &applied] {
-      ApplyMode(mode);
-      applied.set_value();
+    OnIoThread([this, mode] {
+      mode_ = mode;
+      ReapplyModes();
     });
-    applied.get_future().wait();
+  }
+
+  void SetModeFor(const std::string& source_ip, std::optional<Mode> mode) {
+    OnIoThread([this, source_ip, mode] {
+      if (mode) {
+        modes_by_source_[source_ip] = *mode;
+      } else {
+        modes_by_source_.erase(source_ip);
+      }
+      ReapplyModes();
+    });
   }
 
   void SetDelay(std::chrono::milliseconds delay) { delay_ms_ = delay.count(); }
@@ -140,13 +151,16 @@ class FaultProxy {
   enum class Upstream { kNone, kConnecting, kConnected };
 
   struct Session {
-    Session(boost::asio::io_context& io, uint64_t session_id, tcp::socket accepted)
+    Session(boost::asio::io_context& io, uint64_t session_id, tcp::socket accepted,
+            std::string source_ip)
         : id(session_id),
+          source(std::move(source_ip)),
           client(std::move(accepted)),
           upstream(io),
           up(io, &client, &upstream),
           down(io, &upstream, &client) {}
     uint64_t id;
+    std::string source;  // the client's IP
     tcp::socket client;
     tcp::socket upstream;
     Pipe up;    // client -> target
@@ -192,17 +206,41 @@ class FaultProxy {
     });
   }
 
+  // Runs `apply` on the io thread and returns once it has run.
+  template <typename Fn>
+  void OnIoThread(Fn apply) {
+    if (io_.get_executor().running_in_this_thread()) {
+      apply();
+      return;
+    }
+    std::promise<void> applied;
+    boost::asio::post(io_, [&apply, &applied] {
+      apply();
+      applied.set_value();
+    });
+    applied.get_future().wait();
+  }
+
+  // The mode for connections from `source` (io thread).
+  Mode ModeOf(const std::string& source) const {
+    auto it = modes_by_source_.find(source);
+    return it != modes_by_source_.end() ? it->second : mode_.load();
+  }
+  Mode ModeOf(const Session& s) const { return ModeOf(s.source); }
+
   void OnAccept(tcp::socket socket) {
     error_code ignored;
-    if (mode_ == Mode::kReject) {
+    auto remote = socket.remote_endpoint(ignored);
+    std::string source = ignored ? std::string() : remote.address().to_string();
+    if (ModeOf(source) == Mode::kReject) {
       socket.close(ignored);
       return;
     }
     socket.set_option(tcp::no_delay(true), ignored);
-    auto s = std::make_shared<Session>(io_, next_id_++, std::move(socket));
+    auto s = std::make_shared<Session>(io_, next_id_++, std::move(socket), std::move(source));
     sessions_.emplace(s->id, s);
     open_connections_ = sessions_.size();
-    if (mode_ == Mode::kPass) Connect(s);
+    if (ModeOf(*s) == Mode::kPass) Connect(s);
     StartRead(s, s->up);  // in kBlackhole this drops; in kPass the first chunk waits for the dial
   }
 
@@ -237,7 +275,7 @@ class FaultProxy {
                                ForwardEnd(s, p);
                                return;
                              }
-                             if (mode_ != Mode::kPass) {
+                             if (ModeOf(*s) != Mode::kPass) {
                                dropped_bytes_ += n;
                                StartRead(s, p);
                                return;
@@ -258,7 +296,7 @@ class FaultProxy {
   // Writes the pending chunk, or drops it if the mode is no longer kPass. A
   // chunk read before the target is dialed stays parked until Connect ends.
   void Forward(const SessionPtr& s, Pipe& p) {
-    if (mode_ != Mode::kPass) {
+    if (ModeOf(*s) != Mode::kPass) {
       dropped_bytes_ += p.pending;
       p.pending = 0;
       StartRead(s, p);
@@ -285,29 +323,29 @@ class FaultProxy {
   // while the mode is not kPass or the target is not dialed.
   void ForwardEnd(const SessionPtr& s, Pipe& p) {
     if (s->closed || !p.eof || p.shutdown_sent) return;
-    if (mode_ != Mode::kPass || s->state != Upstream::kConnected) return;
+    if (ModeOf(*s) != Mode::kPass || s->state != Upstream::kConnected) return;
     error_code ignored;
     p.dst->shutdown(tcp::socket::shutdown_send, ignored);
     p.shutdown_sent = true;
     if (s->up.shutdown_sent && s->down.shutdown_sent) Close(s);
   }
 
-  void ApplyMode(Mode mode) {
-    mode_ = mode;
+  // Brings every open connection in line with its mode, after a change.
+  void ReapplyModes() {
     if (stopping_) return;
-    if (mode == Mode::kReject) {
-      CloseAll();
-      return;
-    }
-    if (mode != Mode::kPass) return;
     std::vector<SessionPtr> all;
     for (const auto& entry : sessions_) all.push_back(entry.second);
     for (const auto& s : all) {
-      if (s->state == Upstream::kNone) {
-        Connect(s);  // accepted during kBlackhole: dial the target now
-      } else {
-        ForwardEnd(s, s->up);
-        ForwardEnd(s, s->down);
+      Mode mode = ModeOf(*s);
+      if (mode == Mode::kReject) {
+        Close(s);
+      } else if (mode == Mode::kPass) {
+        if (s->state == Upstream::kNone) {
+          Connect(s);  // accepted during kBlackhole: dial the target now
+        } else {
+          ForwardEnd(s, s->up);
+          ForwardEnd(s, s->down);
+        }
       }
     }
   }
@@ -340,6 +378,7 @@ class FaultProxy {
 
   // Touched only on the io thread.
   std::map<uint64_t, SessionPtr> sessions_;
+  std::map<std::string, Mode> modes_by_source_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
 

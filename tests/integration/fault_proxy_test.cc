@@ -133,8 +133,13 @@ class EchoServer {
 // poll() deadlines; send() and recv() may run on different threads.
 class Client {
  public:
-  explicit Client(uint16_t port) : socket_(io_) {
+  // Connects from `source` (a loopback IP) to the proxy's `port`.
+  explicit Client(uint16_t port, const std::string& source = "127.0.0.1") : socket_(io_) {
     boost::system::error_code ec;
+    socket_.open(tcp::v4(), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    socket_.bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+    EXPECT_FALSE(ec) << ec.message();
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
     EXPECT_FALSE(ec) << ec.message();
     timeval timeout{10, 0};  // a send can never block past the test deadline
@@ -271,6 +276,31 @@ TEST_F(FaultProxyTest, BlackholeIsSilentThenPassResumesOnSameConnection) {
   EXPECT_EQ(server_.received(), 11u);
   EXPECT_EQ(server_.accepted(), 1u);
   EXPECT_EQ(proxy_->dropped_bytes(), 16u);
+}
+
+// A mode for one source address: only that client's connection is cut; the
+// proxy-wide mode applies to the others, and dropping the override heals it.
+TEST_F(FaultProxyTest, ModeForOneSourceCutsOnlyItsConnections) {
+  Client cut(proxy_->port(), "127.0.0.2");
+  Client other(proxy_->port(), "127.0.0.3");
+  ASSERT_TRUE(cut.RoundTrip("a"));
+  ASSERT_TRUE(other.RoundTrip("b"));
+  proxy_->SetModeFor("127.0.0.2", FaultProxy::Mode::kBlackhole);
+  ASSERT_TRUE(cut.Send("lost"));
+  ASSERT_TRUE(WaitFor([&] { return proxy_->dropped_bytes() == 4; })) << proxy_->dropped_bytes();
+  ASSERT_TRUE(other.RoundTrip("still"));
+  EXPECT_TRUE(cut.Silent(kSilence));
+  Client later(proxy_->port(), "127.0.0.2");  // a new connection from it is cut too
+  ASSERT_TRUE(later.Send("xy"));
+  ASSERT_TRUE(WaitFor([&] { return proxy_->dropped_bytes() == 6; })) << proxy_->dropped_bytes();
+  proxy_->SetModeFor("127.0.0.2", std::nullopt);
+  ASSERT_TRUE(cut.RoundTrip("back"));
+  ASSERT_TRUE(later.RoundTrip("too"));
+  // The override wins over the proxy-wide mode.
+  proxy_->SetModeFor("127.0.0.3", FaultProxy::Mode::kPass);
+  proxy_->SetMode(FaultProxy::Mode::kReject);
+  EXPECT_TRUE(cut.WaitClosed());
+  ASSERT_TRUE(other.RoundTrip("passes"));
 }
 
 TEST_F(FaultProxyTest, BlackholeAcceptsNewConnectionsAndDialsThemOnPass) {

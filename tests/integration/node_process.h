@@ -72,6 +72,9 @@ struct NodeProcessOptions {
   std::string node_config;
   // The peer link port; 0: a free one.
   uint16_t peer_port = 0;
+  // The peer links' IP (a loopback address): the node listens there and
+  // dials its peers from there, so a FaultProxy can tell nodes apart.
+  std::string peer_host = "127.0.0.1";
 };
 
 class NodeProcess {
@@ -84,16 +87,17 @@ class NodeProcess {
     std::string dir = dir_.path();
     ca_ = options.ca != nullptr ? *options.ca : *node::CreateCertificateAuthority("test CA");
     EXPECT_TRUE(node::WritePemPair(ca_, dir + "/ca.pem", dir + "/ca.key").ok());
-    auto node_cert = node::IssueCertificate(ca_, {name_, "node", {"127.0.0.1"}, {}, 30});
+    std::vector<std::string> ips = {"127.0.0.1"};
+    if (options.peer_host != "127.0.0.1") ips.push_back(options.peer_host);
+    auto node_cert = node::IssueCertificate(ca_, {name_, "node", ips, {}, 30});
     EXPECT_TRUE(node::WritePemPair(*node_cert, dir + "/node.pem", dir + "/node.key").ok());
     admin_ = *node::IssueCertificate(ca_, {"admin", "admin", {}, {}, 30});
     WriteWholeFile(dir + "/passphrase", "integration-test-passphrase\n");
     WriteWholeFile(dir + "/node.toml",
-                   "[node]\nname = \"" + name_ +
-                       "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" + std::to_string(port_) +
-                       "\"\npeer_listen = \"127.0.0.1:" + std::to_string(peer_port_) +
-                       "\"\nhttp_listen = \"127.0.0.1:" + std::to_string(http_port_) + "\"\n" +
-                       options.node_config +
+                   "[node]\nname = \"" + name_ + "\"\ndata_dir = \"data\"\nlisten = \"127.0.0.1:" +
+                       std::to_string(port_) + "\"\npeer_listen = \"" + options.peer_host + ":" +
+                       std::to_string(peer_port_) + "\"\nhttp_listen = \"127.0.0.1:" +
+                       std::to_string(http_port_) + "\"\n" + options.node_config +
                        "\n[tls]\nca_file = \"ca.pem\"\ncert_file = \"node.pem\"\n"
                        "key_file = \"node.key\"\nhandshake_timeout_ms = 2000\n"
                        "[root_of_trust]\npassphrase_file = \"passphrase\"\nscrypt_n = 1024\n"
