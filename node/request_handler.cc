@@ -151,7 +151,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
         m->set_state(std::string(storage::NodeStateName(n, settings, now)));
         int64_t left = storage::DisableTimeLeftMicros(n, settings, now);
         m->set_disable_seconds_left(left < 0 ? -1 : left / 1'000'000);
-        if (left >= 0) {
+        if (left > 0) {  // DISABLED within its window (0: EXPIRED, nothing kept for it)
           for (const auto& [origin, seq] : store.Applied()) {
             auto had = n.disabled_applied().applied().find(origin);
             auto span = store.LogAfter(
@@ -180,6 +180,12 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       s->set_digest(store.StateDigest().Hex());
       s->set_object_count(store.ObjectCount());
       s->set_disk_bytes(store.ApproximateDiskBytes());
+      for (const auto& [origin, seq] : store.Applied()) {
+        auto log = store.LogAfter(origin, 0);
+        if (!log.ok()) return ResponseFor(log.status());
+        s->set_log_records(s->log_records() + log->records);
+        s->set_log_bytes(s->log_bytes() + log->bytes);
+      }
       s->set_uptime_seconds((clock.WallMicros() - info.started_micros) / 1'000'000);
       s->set_listen(info.listen);
       return response;

@@ -65,12 +65,6 @@ class KvStore : public KvReader {
   virtual std::unique_ptr<KvReader> NewSnapshot() const = 0;
   // Approximate bytes on disk (SST + WAL); 0 for in-memory stores.
   virtual uint64_t ApproximateDiskBytes() const = 0;
-  // Approximate bytes (keys and values) of the keys in [begin, end), without
-  // reading them: O(log n). RocksDB estimates from its files' index (close:
-  // within a block or so) plus a sampled estimate of its memtables (rough,
-  // may be 2x off); the simulation's store (mem_kv_store.h) counts exactly.
-  // For large ranges, where files dominate.
-  virtual uint64_t ApproximateBytes(std::string_view begin, std::string_view end) const = 0;
   // Writes a consistent, durable copy of the store as it is now to the new
   // directory `dir` (which must not exist; its parent must). RocksDB
   // hard-links its immutable files, so this is cheap and the copy shares disk

@@ -115,48 +115,6 @@ TEST_P(KvStoreContract, SnapshotDoesNotSeeLaterWrites) {
   EXPECT_EQ(v, "new");
 }
 
-// The estimate behind the retained-log figures. The simulation's store counts
-// exactly. RocksDB estimates from its files' index, which is close once the
-// data is in files (on disk after a reopen, which flushes); its estimate of
-// memtable data is sampled and rough (seen: 2x for half a range), so only
-// being bounded is asserted there.
-TEST_P(KvStoreContract, ApproximateBytesOfARangeIsNearTheBytesInIt) {
-  constexpr int kRows = 2000;
-  constexpr size_t kValue = 512;
-  auto write_rows = [&](std::string_view prefix) {
-    WriteBatch batch;
-    for (int i = 0; i < kRows; ++i) {
-      char key[16];
-      std::snprintf(key, sizeof key, "%06d", i);
-      batch.Put(std::string(prefix) + key, std::string(kValue, static_cast<char>('a' + i % 26)));
-    }
-    ASSERT_TRUE(kv_->Write(batch, true).ok());
-  };
-  write_rows("a/");
-  write_rows("c/");
-  const uint64_t real = kRows * (kValue + 8);        // keys are 8 bytes
-  EXPECT_EQ(kv_->ApproximateBytes("c0", "c/"), 0u);  // an empty (inverted) range
-  if (GetParam() == Backend::kSimMem) {
-    EXPECT_EQ(kv_->ApproximateBytes("a/", "a0"), real);
-    EXPECT_EQ(kv_->ApproximateBytes("a/", "a/001000"), real / 2);
-    EXPECT_EQ(kv_->ApproximateBytes("b/", "b0"), 0u);
-    return;
-  }
-  EXPECT_LT(kv_->ApproximateBytes("a/", "a0"), 4 * real) << "memtable estimate";
-  if (GetParam() != Backend::kDisk) return;
-  kv_.reset();
-  auto reopened = testing::OpenKvStore(GetParam(), dir_.path() + "/db");
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  kv_ = std::move(reopened).value();
-  auto a = static_cast<double>(kv_->ApproximateBytes("a/", "a0"));
-  EXPECT_GT(a, real / 2.0) << "of " << real;
-  EXPECT_LT(a, real * 2.0) << "of " << real;
-  EXPECT_LT(kv_->ApproximateBytes("b/", "b0"), real / 10);
-  auto half = static_cast<double>(kv_->ApproximateBytes("a/", "a/001000"));
-  EXPECT_GT(half, real / 4.0);
-  EXPECT_LT(half, static_cast<double>(real));
-}
-
 TEST_P(KvStoreContract, CheckpointIsAReadOnlyCopyOfTheStoreAtThatPoint) {
   WriteBatch before;
   before.Put("k", "old");

@@ -100,14 +100,6 @@ class MemKvDisk::Store final : public KvStore {
   Status Write(const WriteBatch& batch, bool sync) override { return disk_->Write(batch, sync); }
   std::unique_ptr<KvReader> NewSnapshot() const override { return std::make_unique<Reader>(disk_); }
   uint64_t ApproximateDiskBytes() const override { return disk_->DurableBytes(); }
-  // Exact: the sum of key and value sizes in the range (what reads see).
-  uint64_t ApproximateBytes(std::string_view begin, std::string_view end) const override {
-    Pin pin(disk_);
-    uint64_t bytes = 0;
-    for (auto it = pin.map().lower_bound(begin); it != pin.map().end() && it->first < end; ++it)
-      bytes += it->first.size() + it->second.size();
-    return bytes;
-  }
   Status Checkpoint(const std::string&) const override {
     return InvalidState("checkpoint: the store is not on disk");
   }

@@ -25,8 +25,8 @@
 //
 // Unlike the RocksDB store on MemEnv, ApproximateDiskBytes() is not 0: it is
 // the sum of key and value sizes of the durable state (what a crash keeps).
-// ApproximateBytes(begin, end) is exact (O(keys in range)). Checkpoint is
-// INVALID_STATE, as on RocksDB's MemEnv: there is no directory to copy to.
+// Checkpoint is INVALID_STATE, as on RocksDB's MemEnv: there is no directory
+// to copy to.
 //
 // Thread-safety: MemKvDisk and the stores and snapshots opened on it are
 // thread-safe (one mutex per disk); the simulation uses them from one thread.

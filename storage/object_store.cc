@@ -7,7 +7,6 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <limits>
 #include <set>
 
 #include "storage/keys.h"
@@ -1658,18 +1657,15 @@ StatusOr<ObjectStore::LogSpan> ObjectStore::LogAfter(uint32_t origin, uint64_t a
   auto applied = applied_.find(origin);
   if (first == 0 || applied == applied_.end() || applied->second < first) return span;
   span.records = applied->second - first + 1;
-  if (span.records <= kLogSpanExactRecords) {
-    COFFER_RETURN_IF_ERROR(
-        kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, first), [&](auto key, auto value) {
-          span.bytes += key.size() + value.size();
-          return true;
-        }));
-    return span;
-  }
-  // The end key just past the origin's last possible record.
-  span.bytes = kv_->ApproximateBytes(
-      keys::Log(origin, first),
-      keys::Log(origin, std::numeric_limits<uint64_t>::max()) + std::string(1, '\0'));
+  // Exact for up to kLogSpanSampleRecords; beyond, their mean size times the
+  // count.
+  uint64_t sampled = 0, sampled_bytes = 0;
+  COFFER_RETURN_IF_ERROR(
+      kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, first), [&](auto key, auto value) {
+        sampled_bytes += key.size() + value.size();
+        return ++sampled < kLogSpanSampleRecords;
+      }));
+  span.bytes = sampled == 0 ? 0 : sampled_bytes * span.records / sampled;
   return span;
 }
 

@@ -495,6 +495,26 @@ TEST_F(RemoteApplyTest, CollectLogDeletesOnlyThroughTheGivenSeqInBoundedSteps) {
   EXPECT_TRUE(found->has_value());
 }
 
+// Past kLogSpanSampleRecords, LogAfter's bytes are the sampled mean size
+// times the exact count: near the exact figure for records of one size.
+TEST_F(RemoteApplyTest, LogAfterExtrapolatesBytesFromASampleOfALongLog) {
+  constexpr uint64_t kRecords = ObjectStore::kLogSpanSampleRecords + 476;
+  for (uint64_t i = 0; i < kRecords; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "r%08llu", static_cast<unsigned long long>(i));
+    ASSERT_TRUE(a_->store->Execute(CreateKey(), id).ok());
+  }
+  auto all = a_->store->LogAfter(1, 0);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->records, kRecords);
+  // The last kLogSpanSampleRecords records: read whole, exact.
+  auto tail = a_->store->LogAfter(1, kRecords - ObjectStore::kLogSpanSampleRecords);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->records, ObjectStore::kLogSpanSampleRecords);
+  double expected = static_cast<double>(tail->bytes) * kRecords / tail->records;
+  EXPECT_NEAR(static_cast<double>(all->bytes), expected, expected * 0.05);
+}
+
 TEST_F(RemoteApplyTest, RecordFromTheFarFutureIsRefusedAndChangesNothing) {
   ASSERT_TRUE(a_->store->Execute(CreateKey(), "r1").ok());
   auto records = a_->store->ReadLog(1, 1, 10);

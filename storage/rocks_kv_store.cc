@@ -114,19 +114,6 @@ class RocksKvStore final : public KvStore {
     return sst + wal;
   }
 
-  uint64_t ApproximateBytes(std::string_view begin, std::string_view end) const override {
-    if (begin >= end) return 0;
-    rocksdb::Range range(rocksdb::Slice(begin.data(), begin.size()),
-                         rocksdb::Slice(end.data(), end.size()));
-    rocksdb::SizeApproximationOptions options;
-    options.include_memtables = true;
-    options.include_files = true;
-    uint64_t bytes = 0;
-    if (!db_->GetApproximateSizes(options, db_->DefaultColumnFamily(), &range, 1, &bytes).ok())
-      return 0;
-    return bytes;
-  }
-
   Status Checkpoint(const std::string& dir) const override {
     if (in_memory_) return InvalidState("checkpoint: the store is not on disk");
     std::error_code ec;

@@ -1071,6 +1071,84 @@ TEST_F(ClusterTest, LogIsCollectedButRetainedForADisabledNode) {
   EXPECT_TRUE(WaitFor([&] { return CollectedThrough(a, a_id) >= now_written; }, 30s));
 }
 
+// A disable that outlives its window, under write load (1 KiB secrets on the
+// pair): the log retained for the disabled node grows until the window ends;
+// once the node is EXPIRED it no longer counts and its log is collected. The
+// figures (retained records and bytes, alpha's disk, both RSS) are printed
+// once a second.
+TEST_F(ClusterTest, DisablePastItsWindowUnderLoadFreesTheLogRetainedForIt) {
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  NodeProcess& c = Add("gamma");
+  FormPairAndReadOnly(a, b, c);
+  auto a_status = StatusOf(a);
+  auto c_status = StatusOf(c);
+  ASSERT_TRUE(a_status.ok() && c_status.ok());
+  const uint32_t a_id = a_status->node_id(), c_id = c_status->node_id();
+  // COFFER_SOAK_WINDOW_SECONDS sets a longer window for a longer series.
+  const char* window_env = std::getenv("COFFER_SOAK_WINDOW_SECONDS");
+  const int kWindowSeconds = window_env != nullptr ? std::max(2, std::atoi(window_env)) : 6;
+  pb::Op settings;
+  settings.mutable_cluster_set()->set_max_disable_seconds(kWindowSeconds);
+  ASSERT_TRUE(Write(a, settings).ok());
+  ASSERT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 30s));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 1'000'000 && !stop.load(); ++i) {
+      NodeProcess& n = (i % 2 == 0) ? a : b;
+      if (Write(n, RegisterSecret("soak-" + std::to_string(i), std::string(1024, 's'))).ok())
+        acknowledged++;
+    }
+  });
+  StopAndJoin join_writer{stop, writer};
+  ASSERT_TRUE(Write(a, SetNodeState(c_id, pb::NODE_DISABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "DISABLED"; }, 30s));
+  const auto disabled_at = std::chrono::steady_clock::now();
+
+  // One sample a second until 4 s past expiry (bounded: window + 30 samples).
+  uint64_t most_retained = 0;
+  uint64_t applied_at_expiry = 0;
+  int samples_after_expiry = 0;
+  for (int sample = 0; sample < kWindowSeconds + 30 && samples_after_expiry < 4; ++sample) {
+    std::this_thread::sleep_for(1s);  // the sampling interval of a printed series
+    pb::Request request;
+    request.mutable_cluster_status();
+    auto cluster = Ask(a, request);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    const pb::NodeStatus& self = cluster->cluster_status().self();
+    std::string state;
+    uint64_t retained = 0, retained_bytes = 0;
+    for (const auto& m : cluster->cluster_status().members()) {
+      if (m.node_id() != c_id) continue;
+      state = m.state();
+      retained = m.retained_records();
+      retained_bytes = m.retained_bytes();
+    }
+    most_retained = std::max(most_retained, retained);
+    if (state == "EXPIRED") {
+      if (samples_after_expiry++ == 0) applied_at_expiry = self.applied().applied().at(a_id);
+    }
+    auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - disabled_at);
+    std::cout << "[ figures ] " << since.count() / 1000.0 << " s after DISABLED (" << state
+              << "): " << acknowledged.load() << " writes acknowledged; retained for gamma "
+              << retained << " records, " << retained_bytes / 1024 << " KiB; alpha log "
+              << self.log_records() << " records, " << self.log_bytes() / 1024 << " KiB, disk "
+              << self.disk_bytes() / 1024 << " KiB, RSS " << RssKib(a) << " KiB; beta RSS "
+              << RssKib(b) << " KiB\n";
+    if (state == "EXPIRED") EXPECT_EQ(retained, 0u) << "nothing is kept for an EXPIRED node";
+  }
+  ASSERT_GT(samples_after_expiry, 0) << "gamma never expired";
+  EXPECT_GT(most_retained, 100u) << "the window kept what gamma lacks";
+  // EXPIRED does not count: alpha collects its log past what gamma had.
+  EXPECT_TRUE(WaitFor([&] { return CollectedThrough(a, a_id) >= applied_at_expiry; }, 30s))
+      << "collected through " << CollectedThrough(a, a_id) << ", applied at expiry "
+      << applied_at_expiry;
+  stop = true;
+}
+
 // kill -9 of each node in turn during a write burst on the pair: no
 // acknowledged write is lost, and the cluster converges after the restart.
 TEST_F(ClusterTest, KillNineDuringWriteBurstLosesNoAcknowledgedWrite) {
