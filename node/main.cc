@@ -23,6 +23,7 @@
 #include "node/certs.h"
 #include "node/cli_output.h"
 #include "node/client.h"
+#include "node/cluster_gather.h"
 #include "node/config.h"
 #include "node/failover_client.h"
 #include "node/join.h"
@@ -780,20 +781,11 @@ StatusOr<pb::ClusterStatus> GatherClusterStatus(const ClientFlags& flags) {
   COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
   COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
   pb::ClusterStatus status = response.cluster_status();
-  for (const auto& m : status.members()) {
-    if (m.node_id() == status.self().node_id()) continue;
+  GatherMemberStatuses(status, [&](const std::string& address, const pb::Request& ask) {
     ClientFlags member = flags;
-    member.address = m.client_address();
-    pb::Request ask;
-    ask.mutable_node_status();
-    auto answer = Call(member, ask);
-    Status s = answer.ok() ? StatusFromResponse(*answer) : answer.status();
-    if (!s.ok()) {
-      (*status.mutable_unreachable())[m.node_id()] = s.ToString();
-      continue;
-    }
-    *status.add_nodes() = answer->node_status();
-  }
+    member.address = address;
+    return Call(member, ask);
+  });
   return status;
 }
 

@@ -16,7 +16,9 @@
 #include <thread>
 
 #include "node/cli_output.h"
+#include "node/client.h"
 #include "node/client_server.h"
+#include "node/cluster_gather.h"
 #include "node/data_dir.h"
 #include "node/http_endpoint.h"
 #include "node/induction_transfers.h"
@@ -42,6 +44,8 @@ constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
 constexpr int64_t kLogGcIntervalMicros = 1'000'000;
 constexpr size_t kLogGcMaxRecordsPerRound = 20'000;
 constexpr int64_t kInductionPruneIntervalMicros = 1'000'000;
+// /status: how long one other member may take to connect, then to answer.
+constexpr auto kMemberStatusTimeout = std::chrono::milliseconds(1000);
 
 // How the replication protocol treats a member (see replication::MemberState).
 replication::MemberState MemberStateOf(const pb::StoredNode& node) {
@@ -108,6 +112,11 @@ struct Node::Impl {
   boost::asio::io_context sync_io;
   std::optional<WorkGuard> sync_work;
   std::thread sync_thread;
+  // /status asks the other members for their status here, off the store
+  // and network threads (each ask bounded by kMemberStatusTimeout).
+  boost::asio::io_context gather_io;
+  std::optional<WorkGuard> gather_work;
+  std::thread gather_thread;
   JoinTokens join_tokens;
   // Induction snapshots being sent (checkpoints in <data_dir>/inductions);
   // closed once the candidate is heard on a link or is ACTIVE.
@@ -238,7 +247,20 @@ struct Node::Impl {
     }
     if (stopping.load()) return respond(HttpReply{503, "text/plain; charset=utf-8", "stopping\n"});
     boost::asio::post(store_io, [this, page = std::move(page), respond = std::move(respond)] {
-      respond(HttpPage(page));
+      if (page != "/status") return respond(HttpPage(page));
+      boost::asio::post(gather_io, [this, cluster = LocalClusterStatus(), respond]() mutable {
+        GatherMemberStatuses(cluster,
+                             [this](const std::string& address,
+                                    const pb::Request& request) -> StatusOr<pb::Response> {
+                               COFFER_ASSIGN_OR_RETURN(HostPort where, ParseHostPort(address));
+                               COFFER_ASSIGN_OR_RETURN(
+                                   auto client,
+                                   CofferClient::Connect(where.host, where.port, *peer_client_tls,
+                                                         kMemberStatusTimeout));
+                               return client->Call(request, kMemberStatusTimeout);
+                             });
+        respond(HttpReply{200, "application/json", RenderJson(cluster)});
+      });
     });
   }
 
@@ -269,9 +291,6 @@ struct Node::Impl {
   HttpReply HttpPage(const std::string& page) {
     pb::ClusterStatus cluster = LocalClusterStatus();
     const pb::NodeStatus& self = cluster.self();
-    if (page == "/status") {
-      return HttpReply{200, "application/json", RenderJson(cluster)};
-    }
     if (page == "/readyz") {
       bool ready = self.mode() == "read-write";
       return HttpReply{
@@ -801,6 +820,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   impl->net_work.emplace(boost::asio::make_work_guard(impl->net_io));
   impl->sync_work.emplace(boost::asio::make_work_guard(impl->sync_io));
   impl->sync_thread = std::thread([raw] { raw->sync_io.run(); });
+  impl->gather_work.emplace(boost::asio::make_work_guard(impl->gather_io));
+  impl->gather_thread = std::thread([raw] { raw->gather_io.run(); });
   impl->store_thread = std::thread([raw] { raw->store_io.run(); });
   impl->net_thread = std::thread([raw] {
     raw->net_io.run();
@@ -851,6 +872,10 @@ void Node::Stop() {
   // A sync still running finishes before the store closes.
   impl_->sync_work.reset();
   impl_->sync_thread.join();
+  // A /status gather finishes (its asks are bounded) before the network
+  // thread that writes its reply stops.
+  impl_->gather_work.reset();
+  impl_->gather_thread.join();
   // 3. The network thread writes those replies and closes the connections.
   //    A peer that does not read its reply gets 5 s, then is cut off.
   impl_->net_work.reset();

@@ -133,6 +133,9 @@ TEST(MonitoringTest, EndpointFollowsTheNodeAndItsMetricsPassPromtool) {
     ASSERT_FALSE(json.is_discarded()) << status.body;
     EXPECT_EQ(json["members"].size(), 3u) << n->name();
     EXPECT_EQ(json["self"]["node_name"], n->name());
+    // As `cluster status -o json`: the other members' own status too.
+    EXPECT_EQ(json["nodes"].size(), 2u) << status.body;
+    EXPECT_TRUE(!json.contains("unreachable") || json["unreachable"].empty()) << status.body;
   }
   EXPECT_THAT(HttpGet(a.http_port(), "/metrics").body,
               ::testing::HasSubstr("coffer_node_mode{mode=\"read-write\"} 1"));
@@ -173,6 +176,16 @@ TEST(MonitoringTest, EndpointFollowsTheNodeAndItsMetricsPassPromtool) {
   enable.mutable_write()->mutable_node_state()->set_state(pb::NODE_ENABLING);
   ASSERT_TRUE(Ask(c, enable).ok());
   EXPECT_TRUE(WaitFor([&] { return health(c) == 429; }, 30s)) << "ACTIVE read-only node again";
+
+  // A member that does not answer is listed as unreachable in /status.
+  c.Kill(SIGKILL);
+  auto gamma_id = std::to_string(c_status->node_status().node_id());
+  HttpAnswer page = HttpGet(a.http_port(), "/status");
+  ASSERT_EQ(page.code, 200);
+  auto json = nlohmann::json::parse(page.body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << page.body;
+  EXPECT_TRUE(json["unreachable"].contains(gamma_id)) << page.body;
+  EXPECT_EQ(json["nodes"].size(), 1u) << page.body;
 }
 
 }  // namespace
