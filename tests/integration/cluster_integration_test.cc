@@ -865,6 +865,15 @@ TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
   EXPECT_EQ(after_a->digest(), before_a->digest());
   EXPECT_EQ(after_b->digest(), before_b->digest());
 
+  // Wiped, it cannot come back under its old name while that member exists.
+  c.Kill(SIGTERM);
+  std::filesystem::remove_all(c.data_dir());
+  auto token = Token(a, pb::NODE_READ_ONLY);
+  ASSERT_TRUE(token.ok());
+  EXPECT_FALSE(c.Start({"--join", a.address(), "--token", *token}));
+  EXPECT_THAT(ReadWholeFile(c.output_file()), ::testing::HasSubstr("ALREADY_EXISTS"));
+  EXPECT_EQ(StatusOf(a)->digest(), before_a->digest()) << "the refused join changed nothing";
+
   // A plain delete needs a DISABLED node within its window; force-delete works.
   pb::Op del;
   del.mutable_node_delete()->set_node_id(c_id);
@@ -874,7 +883,6 @@ TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
   ASSERT_TRUE(WaitFor([&] { return MemberState(b, c_id).empty(); }, 30s));
 
   // The wiped node comes back as a new node, with a new id, under its name.
-  c.Kill(SIGTERM);
   std::filesystem::remove_all(c.data_dir());
   Join(c, a, pb::NODE_READ_ONLY);
   auto reborn = StatusOf(c);
