@@ -4,10 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -59,6 +63,32 @@ inline void RefuseConnection(boost::asio::ip::tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
+}
+
+// Stops a listener whose State has `mu`, `stopped`, `acceptor`,
+// `retry_timer` and `connections` (a map to shared Connections with
+// executor() and Close(reason)): marks it stopped (once; later calls do
+// nothing), closes the acceptor on its executor, and closes every open
+// connection on its own, giving `reason`. Thread-safe.
+template <typename State>
+void StopListening(const std::shared_ptr<State>& state, const char* reason) {
+  std::vector<typename decltype(state->connections)::mapped_type> connections;
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->stopped) return;
+    state->stopped = true;
+    connections.reserve(state->connections.size());
+    for (auto& [ptr, connection] : state->connections) connections.push_back(connection);
+    state->connections.clear();
+  }
+  boost::asio::post(state->acceptor.get_executor(), [state] {
+    boost::system::error_code ignored;
+    state->acceptor.close(ignored);
+    state->retry_timer.cancel();
+  });
+  for (auto& connection : connections) {
+    boost::asio::post(connection->executor(), [connection, reason] { connection->Close(reason); });
+  }
 }
 
 }  // namespace coffer::node

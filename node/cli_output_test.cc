@@ -36,6 +36,31 @@ pb::ClusterStatus TwoPairs() {
   return c;
 }
 
+// `coffer node status` on a controller: each open induction transfer, with
+// what a restart or a candidate that started over did to it.
+TEST(NodeStatusTextTest, ShowsInductionTransfersWithRestartsAndStartsOver) {
+  pb::NodeStatus status;
+  status.set_node_name("alpha");
+  auto* fresh = status.add_inductions();
+  fresh->set_node_id(4);
+  fresh->set_entries_sent(512);
+  fresh->set_bytes_sent(64 * 1024);
+  fresh->set_entries_estimate(2000);
+  auto* resumed = status.add_inductions();
+  resumed->set_node_id(5);
+  resumed->set_entries_sent(90);
+  resumed->set_reopened(true);
+  resumed->set_started_over(2);
+  resumed->set_done(true);
+  std::string text = RenderNodeStatus(status, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("inducting node 4: 512 of ~2000 snapshot entries sent "
+                                         "(64 KiB)\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "inducting node 5: 90 snapshot entries sent (0 KiB) since this node "
+                        "restarted (continued from its checkpoint); the candidate started over 2 "
+                        "time(s); all sent, waiting to hear it on a link\n"));
+}
+
 TEST(ClusterStatusTableTest, ShowsLowestVersionAndToleranceOfWholePairs) {
   pb::ClusterStatus c = TwoPairs();
   EXPECT_EQ(ClusterVersion(c), "0.1.0");

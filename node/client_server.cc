@@ -386,26 +386,7 @@ ClientServer::ClientServer(std::shared_ptr<State> state, uint16_t port)
 
 ClientServer::~ClientServer() { Stop(); }
 
-void ClientServer::Stop() {
-  std::vector<std::shared_ptr<Connection>> connections;
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->stopped) return;
-    state_->stopped = true;
-    connections.reserve(state_->connections.size());
-    for (auto& [ptr, connection] : state_->connections) connections.push_back(connection);
-    state_->connections.clear();
-  }
-  boost::asio::post(state_->acceptor.get_executor(), [state = state_] {
-    error_code ignored;
-    state->acceptor.close(ignored);
-    state->retry_timer.cancel();
-  });
-  for (std::shared_ptr<Connection>& connection : connections) {
-    boost::asio::post(connection->executor(),
-                      [connection] { connection->Close("server stopping"); });
-  }
-}
+void ClientServer::Stop() { StopListening(state_, "server stopping"); }
 
 uint64_t ClientServer::connections_accepted() const { return state_->accepted.load(); }
 uint64_t ClientServer::connections_closed() const { return state_->closed.load(); }

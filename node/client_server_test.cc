@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/wait_for.h"
 #include "node/certs.h"
 #include "node/client.h"
 #include "node/framing.h"
@@ -36,16 +37,6 @@ using std::chrono::seconds;
 using std::chrono::steady_clock;
 
 constexpr milliseconds kCallTimeout{10000};
-
-// Waits for `condition` to hold, polling it, until `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10000)) {
-  auto deadline = steady_clock::now() + timeout;
-  while (!condition()) {
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
 
 std::string Header(uint32_t length) {
   std::string h(4, '\0');

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/wait_for.h"
 #include "node/certs.h"
 #include "node/client.h"
 #include "node/client_server.h"
@@ -27,16 +28,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-// Waits for `condition` to hold, polling it, until `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10000)) {
-  auto deadline = steady_clock::now() + timeout;
-  while (!condition()) {
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
 
 // How a fake node answers a request other than ClusterStatusRequest.
 struct Reply {

@@ -430,25 +430,6 @@ HttpEndpoint::HttpEndpoint(std::shared_ptr<State> state, uint16_t port)
 
 HttpEndpoint::~HttpEndpoint() { Stop(); }
 
-void HttpEndpoint::Stop() {
-  std::vector<std::shared_ptr<Connection>> connections;
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->stopped) return;
-    state_->stopped = true;
-    connections.reserve(state_->connections.size());
-    for (auto& [ptr, connection] : state_->connections) connections.push_back(connection);
-    state_->connections.clear();
-  }
-  boost::asio::post(state_->acceptor.get_executor(), [state = state_] {
-    error_code ignored;
-    state->acceptor.close(ignored);
-    state->retry_timer.cancel();
-  });
-  for (std::shared_ptr<Connection>& connection : connections) {
-    boost::asio::post(connection->executor(),
-                      [connection] { connection->Close("endpoint stopping"); });
-  }
-}
+void HttpEndpoint::Stop() { StopListening(state_, "endpoint stopping"); }
 
 }  // namespace coffer::node

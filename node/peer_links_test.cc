@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/wait_for.h"
 #include "node/certs.h"
 #include "node/framing.h"
 #include "node/tls.h"
@@ -33,16 +34,6 @@ using std::chrono::seconds;
 using std::chrono::steady_clock;
 
 constexpr char kCluster[] = "cluster-test";
-
-// Waits for `condition` to hold, polling it, until `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10000)) {
-  auto deadline = steady_clock::now() + timeout;
-  while (!condition()) {
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
 
 // A port that was free a moment ago: bind port 0, read it, release it.
 uint16_t PickPort() {

@@ -27,16 +27,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Polls `condition` every 20 ms until it holds or `deadline` passes.
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);  // poll interval, bounded by the deadline
-  }
-  return condition();
-}
-
 // Stops and joins a worker thread however the test ends: an ASSERT that
 // returns early must not leave a joinable std::thread (std::terminate would
 // leave the test's node processes running).
@@ -445,11 +435,10 @@ TEST_F(ClusterTest, PairCutRestrictsBothNodesUntilHealed) {
   auto proxy_a = FaultProxy::Start("127.0.0.1", "127.0.0.1", a_peer);
   auto proxy_b = FaultProxy::Start("127.0.0.1", "127.0.0.1", b_peer);
   ASSERT_TRUE(proxy_a && proxy_b);
-  auto advertise = [](uint16_t port) {
-    return "peer_advertise = \"127.0.0.1:" + std::to_string(port) + "\"\n";
-  };
-  NodeProcess& a = Add("alpha", {.node_config = advertise(proxy_a->port()), .peer_port = a_peer});
-  NodeProcess& b = Add("beta", {.node_config = advertise(proxy_b->port()), .peer_port = b_peer});
+  NodeProcess& a =
+      Add("alpha", {.node_config = PeerAdvertise(proxy_a->port()), .peer_port = a_peer});
+  NodeProcess& b =
+      Add("beta", {.node_config = PeerAdvertise(proxy_b->port()), .peer_port = b_peer});
   Init(a);
   Join(b, a, pb::NODE_READ_WRITE);
   ASSERT_TRUE(WaitFor([&] { return InMode(a, "read-write") && InMode(b, "read-write"); }, 20s));
@@ -620,9 +609,8 @@ TEST_F(ClusterTest, OutcomeUnknownRetryNamingItsRecordIsSafeOnAnotherNode) {
     uint16_t peer_port = FreePort();
     proxies.push_back(FaultProxy::Start("127.0.0.1", "127.0.0.1", peer_port));
     EXPECT_TRUE(proxies.back() != nullptr);
-    std::string advertise =
-        "peer_advertise = \"127.0.0.1:" + std::to_string(proxies.back()->port()) + "\"\n";
-    return Add(name, {.node_config = advertise, .peer_port = peer_port});
+    return Add(name,
+               {.node_config = PeerAdvertise(proxies.back()->port()), .peer_port = peer_port});
   };
   NodeProcess& a = add_proxied("alpha");
   NodeProcess& b = add_proxied("beta");
@@ -740,13 +728,14 @@ TEST_F(ClusterTest, DisableThenEnableUnderWriteLoad) {
   auto into_a = FaultProxy::Start("127.0.0.1", "127.0.0.1", a_peer);
   auto into_c = FaultProxy::Start("127.0.0.1", "127.0.0.3", c_peer);
   ASSERT_TRUE(into_a && into_c);
-  auto advertise = [](const FaultProxy& proxy) {
-    return "peer_advertise = \"127.0.0.1:" + std::to_string(proxy.port()) + "\"\n";
-  };
-  NodeProcess& a = Add("alpha", {.node_config = advertise(*into_a), .peer_port = a_peer});
-  NodeProcess& b = Add("beta", {.peer_host = "127.0.0.2"});
-  NodeProcess& c = Add(
-      "gamma", {.node_config = advertise(*into_c), .peer_port = c_peer, .peer_host = "127.0.0.3"});
+  NodeProcess& a =
+      Add("alpha", {.node_config = PeerAdvertise(into_a->port()), .peer_port = a_peer});
+  NodeProcessOptions beta_options;
+  beta_options.peer_host = "127.0.0.2";
+  NodeProcess& b = Add("beta", beta_options);
+  NodeProcess& c = Add("gamma", {.node_config = PeerAdvertise(into_c->port()),
+                                 .peer_port = c_peer,
+                                 .peer_host = "127.0.0.3"});
   FormPairAndReadOnly(a, b, c);
   std::vector<NodeProcess*> all = {&a, &b, &c};
   auto c_status = StatusOf(c);
@@ -1154,7 +1143,9 @@ TEST_F(ClusterTest, DisablePastItsWindowUnderLoadFreesTheLogRetainedForIt) {
               << self.log_records() << " records, " << self.log_bytes() / 1024 << " KiB, disk "
               << self.disk_bytes() / 1024 << " KiB, RSS " << RssKib(a) << " KiB; beta RSS "
               << RssKib(b) << " KiB\n";
-    if (state == "EXPIRED") EXPECT_EQ(retained, 0u) << "nothing is kept for an EXPIRED node";
+    if (state == "EXPIRED") {
+      EXPECT_EQ(retained, 0u) << "nothing is kept for an EXPIRED node";
+    }
   }
   ASSERT_GT(samples_after_expiry, 0) << "gamma never expired";
   EXPECT_GT(most_retained, 100u) << "the window kept what gamma lacks";

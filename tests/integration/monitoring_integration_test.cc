@@ -54,15 +54,6 @@ HttpAnswer HttpGet(uint16_t port, const std::string& path) {
   return answer;
 }
 
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);  // poll interval, bounded by the deadline
-  }
-  return condition();
-}
-
 // `promtool check metrics` on `text`: its exit code and what it printed.
 std::pair<int, std::string> Promtool(const std::string& text) {
   storage::testing::TempDir dir;
@@ -91,14 +82,18 @@ TEST(MonitoringTest, EndpointFollowsTheNodeAndItsMetricsPassPromtool) {
   auto into_a = FaultProxy::Start("127.0.0.1", "127.0.0.1", a_peer);
   auto into_b = FaultProxy::Start("127.0.0.1", "127.0.0.1", b_peer);
   ASSERT_TRUE(into_a && into_b);
-  auto advertise = [](uint16_t port) {
-    return "peer_advertise = \"127.0.0.1:" + std::to_string(port) + "\"\n";
-  };
-  NodeProcess a(
-      {.name = "alpha", .ca = &ca, .node_config = advertise(into_a->port()), .peer_port = a_peer});
-  NodeProcess b(
-      {.name = "beta", .ca = &ca, .node_config = advertise(into_b->port()), .peer_port = b_peer});
-  NodeProcess c({.name = "gamma", .ca = &ca});
+  NodeProcess a({.name = "alpha",
+                 .ca = &ca,
+                 .node_config = PeerAdvertise(into_a->port()),
+                 .peer_port = a_peer});
+  NodeProcess b({.name = "beta",
+                 .ca = &ca,
+                 .node_config = PeerAdvertise(into_b->port()),
+                 .peer_port = b_peer});
+  NodeProcessOptions gamma_options;
+  gamma_options.name = "gamma";
+  gamma_options.ca = &ca;
+  NodeProcess c(gamma_options);
   ASSERT_TRUE(a.Start());
   pb::Request init;
   init.set_request_id("init");

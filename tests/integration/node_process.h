@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/wait_for.h"
 #include "node/certs.h"
 #include "node/client.h"
 #include "node/tls.h"
@@ -61,6 +63,18 @@ inline uint16_t FreePort() {
   boost::asio::ip::tcp::acceptor acceptor(
       io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   return acceptor.local_endpoint().port();
+}
+
+// Polls `condition` every 20 ms (a poll may ask a node process over TLS)
+// until it holds or `deadline` passes.
+inline bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
+  return coffer::WaitFor(condition, deadline, std::chrono::milliseconds(20));
+}
+
+// A [node] line that makes the others dial this node at 127.0.0.1:`port`
+// (a FaultProxy in front of its peer_listen).
+inline std::string PeerAdvertise(uint16_t port) {
+  return "peer_advertise = \"127.0.0.1:" + std::to_string(port) + "\"\n";
 }
 
 // How a NodeProcess is made. Defaults: a node "node1" with a CA of its own.
