@@ -12,12 +12,12 @@
 #include <thread>
 
 #include "common/ids.h"
-#include "node/certs.h"
-#include "node/client.h"
-#include "node/config.h"
-#include "node/join.h"
+#include "node/client/client.h"
+#include "node/cluster/join.h"
+#include "node/config/config.h"
+#include "node/net/certs.h"
+#include "node/net/tls.h"
 #include "node/node.h"
-#include "node/tls.h"
 #include "storage/test_util.h"
 
 namespace coffer {

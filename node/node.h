@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "common/status.h"
-#include "node/config.h"
+#include "node/config/config.h"
 
 namespace coffer::node {
 

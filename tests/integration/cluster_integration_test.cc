@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "common/ids.h"
-#include "node/config.h"
-#include "node/failover_client.h"
-#include "tests/integration/fault_proxy.h"
-#include "tests/integration/node_process.h"
+#include "node/client/failover_client.h"
+#include "node/config/config.h"
+#include "tests/harness/fault_proxy.h"
+#include "tests/harness/node_process.h"
 #include "upgrade/version.h"
 
 namespace coffer::integration {

@@ -1,7 +1,7 @@
 // FaultProxy against a small asio echo server on loopback. Every wait has a
 // deadline; absence (silence) is asserted over a bounded window only after the
 // proxy has reported the bytes it dropped.
-#include "tests/integration/fault_proxy.h"
+#include "tests/harness/fault_proxy.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/integration/fault_proxy.h"
-#include "tests/integration/node_process.h"
+#include "tests/harness/fault_proxy.h"
+#include "tests/harness/node_process.h"
 
 namespace coffer::integration {
 namespace {

@@ -8,7 +8,7 @@
 #include <random>
 #include <set>
 
-#include "tests/integration/node_process.h"
+#include "tests/harness/node_process.h"
 
 namespace coffer::integration {
 namespace {

@@ -1,0 +1,272 @@
+#include "node/api/request_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include "storage/membership.h"
+#include "upgrade/version.h"
+
+namespace coffer::node {
+
+pb::Response ResponseFor(const Status& status) {
+  pb::Response response;
+  response.set_code(std::string(CodeName(status.code())));
+  response.set_message(status.message());
+  return response;
+}
+
+namespace {
+
+std::string_view RequestKindNameImpl(const pb::Request& r) {
+  switch (r.kind_case()) {
+    case pb::Request::kWrite:
+      switch (r.write().op_case()) {
+        case pb::Op::kCreateKey:
+          return "create_key";
+        case pb::Op::kRegisterObject:
+          return "register";
+        case pb::Op::kSetAttributes:
+          return "set_attributes";
+        case pb::Op::kActivate:
+          return "activate";
+        case pb::Op::kRevoke:
+          return "revoke";
+        case pb::Op::kDestroy:
+          return "destroy";
+        case pb::Op::kWalletCreate:
+          return "wallet_create";
+        case pb::Op::kWalletMember:
+          return "wallet_member";
+        case pb::Op::kEndpointCreate:
+          return "endpoint_create";
+        case pb::Op::kEndpointGrant:
+          return "endpoint_grant";
+        case pb::Op::kRename:
+          return "rename";
+        case pb::Op::kClusterInit:
+          return "cluster_init";
+        case pb::Op::kNodeAdd:
+          return "node_add";
+        case pb::Op::kNodeState:
+          return "node_state";
+        case pb::Op::kNodeDelete:
+          return "node_delete";
+        case pb::Op::kClusterSet:
+          return "cluster_set";
+        default:
+          return "write";
+      }
+    case pb::Request::kGet:
+      return "get";
+    case pb::Request::kLocate:
+      return "locate";
+    case pb::Request::kWalletList:
+      return "wallet_list";
+    case pb::Request::kWalletGet:
+      return "wallet_get";
+    case pb::Request::kEndpointList:
+      return "endpoint_list";
+    case pb::Request::kConflictList:
+      return "conflict_list";
+    case pb::Request::kNodeStatus:
+      return "node_status";
+    case pb::Request::kClusterStatus:
+      return "cluster_status";
+    case pb::Request::kJoinToken:
+      return "join_token";
+    case pb::Request::kJoin:
+      return "join";
+    case pb::Request::kSnapshotChunk:
+      return "snapshot_chunk";
+    default:
+      return "empty";
+  }
+}
+
+template <typename T, typename Fill>
+pb::Response Answer(const StatusOr<T>& result, Fill fill) {
+  if (!result.ok()) return ResponseFor(result.status());
+  pb::Response response = ResponseFor(Status::Ok());
+  fill(response, *result);
+  return response;
+}
+
+pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, const NodeInfo& info,
+                      storage::Durability durability, const Clock& clock) {
+  switch (request.kind_case()) {
+    case pb::Request::kWrite:
+      return ResponseForWrite(
+          store.Execute(PrepareWrite(request.write(), info), request.request_id(), durability));
+    case pb::Request::kGet:
+      return Answer(store.Get(request.get().uuid(), request.get().include_material()),
+                    [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
+    case pb::Request::kLocate:
+      return Answer(store.Locate(request.locate()),
+                    [](pb::Response& r, const std::vector<pb::ObjectView>& v) {
+                      for (const auto& o : v) *r.mutable_located()->add_objects() = o;
+                    });
+    case pb::Request::kWalletList:
+      return Answer(store.ListWallets(), [](pb::Response& r, const std::vector<pb::WalletView>& v) {
+        for (const auto& w : v) *r.mutable_wallets()->add_wallets() = w;
+      });
+    case pb::Request::kWalletGet:
+      return Answer(store.GetWallet(request.wallet_get().wallet()),
+                    [](pb::Response& r, const pb::WalletView& v) { *r.mutable_wallet() = v; });
+    case pb::Request::kEndpointList:
+      return Answer(store.ListEndpoints(),
+                    [](pb::Response& r, const std::vector<pb::EndpointView>& v) {
+                      for (const auto& e : v) *r.mutable_endpoints()->add_endpoints() = e;
+                    });
+    case pb::Request::kConflictList:
+      return Answer(store.ListConflicts(),
+                    [](pb::Response& r, const std::vector<pb::ConflictView>& v) {
+                      for (const auto& c : v) *r.mutable_conflicts()->add_conflicts() = c;
+                    });
+    case pb::Request::kClusterStatus: {
+      auto cluster = store.Cluster();
+      if (!cluster.ok()) return ResponseFor(cluster.status());
+      auto members = store.Members();
+      if (!members.ok()) return ResponseFor(members.status());
+      pb::Request self_status;
+      self_status.mutable_node_status();
+      pb::Response response = Dispatch(store, self_status, info, durability, clock);
+      pb::NodeStatus self = response.node_status();
+      auto* c = response.mutable_cluster_status();
+      *c->mutable_self() = self;
+      if (*cluster) {
+        c->set_cluster_id((*cluster)->cluster_id());
+        c->set_name((*cluster)->name());
+      }
+      for (const auto& n : *members) {
+        auto* m = c->add_members();
+        m->set_node_id(n.node_id());
+        m->set_name(n.name().name());
+        m->set_role(n.role() == pb::NODE_READ_ONLY ? "read-only" : "read-write");
+        m->set_peer(n.peer());
+        m->set_subgroup(n.subgroup());
+        m->set_peer_address(n.peer_address());
+        m->set_client_address(n.client_address());
+        m->set_version(n.release_version());
+        const pb::StoredCluster settings = *cluster ? **cluster : pb::StoredCluster();
+        const int64_t now = clock.WallMicros();
+        m->set_state(std::string(storage::NodeStateName(n, settings, now)));
+        int64_t left = storage::DisableTimeLeftMicros(n, settings, now);
+        m->set_disable_seconds_left(left < 0 ? -1 : left / 1'000'000);
+        if (left > 0) {  // DISABLED within its window (0: EXPIRED, nothing kept for it)
+          for (const auto& [origin, seq] : store.Applied()) {
+            auto had = n.disabled_applied().applied().find(origin);
+            auto span = store.LogAfter(
+                origin, had == n.disabled_applied().applied().end() ? 0 : had->second);
+            if (!span.ok()) return ResponseFor(span.status());
+            m->set_retained_records(m->retained_records() + span->records);
+            m->set_retained_bytes(m->retained_bytes() + span->bytes);
+          }
+        }
+      }
+      return response;
+    }
+    case pb::Request::kNodeStatus: {
+      pb::Response response = ResponseFor(Status::Ok());
+      auto* s = response.mutable_node_status();
+      s->set_node_name(info.node_name);
+      s->set_node_id(store.node_id().value);
+      s->set_version(std::string(kReleaseVersion));
+      s->set_mode("read-write");
+      s->set_peer_listen(info.peer_listen);
+      auto cluster = store.Cluster();
+      if (cluster.ok() && *cluster) s->set_cluster_id((*cluster)->cluster_id());
+      if (info.fill_replication) info.fill_replication(s);
+      for (const auto& [origin, seq] : store.Applied())
+        (*s->mutable_applied()->mutable_applied())[origin] = seq;
+      s->set_digest(store.StateDigest().Hex());
+      s->set_object_count(store.ObjectCount());
+      s->set_disk_bytes(store.ApproximateDiskBytes());
+      for (const auto& [origin, seq] : store.Applied()) {
+        auto log = store.LogAfter(origin, 0);
+        if (!log.ok()) return ResponseFor(log.status());
+        s->set_log_records(s->log_records() + log->records);
+        s->set_log_bytes(s->log_bytes() + log->bytes);
+      }
+      s->set_uptime_seconds((clock.WallMicros() - info.started_micros) / 1'000'000);
+      s->set_listen(info.listen);
+      return response;
+    }
+    default:
+      return ResponseFor(InvalidArgument("request names no operation"));
+  }
+}
+
+}  // namespace
+
+pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& request,
+                           const ClientIdentity& who, const NodeInfo& info,
+                           storage::Durability durability, const Clock& clock) {
+  Status allowed = AuthorizeRequest(request, who);
+  pb::Response response =
+      allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
+  AuditRequest(request, who, response);
+  return response;
+}
+
+Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
+  if (who.organizational_unit == kAdminRole) return Status::Ok();
+  bool node_request = request.has_join() || request.has_snapshot_chunk();
+  if (node_request && who.organizational_unit == kNodeRole) return Status::Ok();
+  // A node gathers the others' status for its /status page: no data in it.
+  if (request.has_node_status() && who.organizational_unit == kNodeRole) return Status::Ok();
+  return PermissionDenied(
+      "certificate role '" + who.organizational_unit + "' may not use the " +
+      (node_request ? "join requests (needs role 'node')" : "client API (needs role 'admin')"));
+}
+
+pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
+  if (op.has_cluster_init()) {
+    auto* c = op.mutable_cluster_init();
+    if (c->node_name().empty()) c->set_node_name(info.node_name);
+    c->set_client_address(info.listen);
+    c->set_peer_address(info.peer_address);
+    c->set_subgroup(info.subgroup);
+    c->set_release_version(std::string(kReleaseVersion));
+  }
+  return op;
+}
+
+pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result) {
+  return Answer(result, [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
+}
+
+void AuditRequest(const pb::Request& request, const ClientIdentity& who,
+                  const pb::Response& response) {
+  std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
+  bool reads_material = request.has_get() && request.get().include_material();
+  bool logged = request.kind_case() == pb::Request::kWrite || request.has_join() ||
+                request.has_join_token() || reads_material || response.code() != "OK";
+  if (!logged) return;
+  if (request.has_get()) uuid = request.get().uuid();
+  spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
+               who.organizational_unit, RequestKindNameImpl(request),
+               reads_material ? "+material" : "", request.request_id(), uuid, response.code());
+}
+
+bool IsDataRead(const pb::Request& request) {
+  switch (request.kind_case()) {
+    case pb::Request::kGet:
+    case pb::Request::kLocate:
+    case pb::Request::kWalletList:
+    case pb::Request::kWalletGet:
+    case pb::Request::kEndpointList:
+    case pb::Request::kConflictList:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsLifecycleOp(const pb::Op& op) {
+  return op.has_node_state() || op.has_node_delete() || op.has_cluster_set();
+}
+
+std::string_view RequestKindName(const pb::Request& request) {
+  return RequestKindNameImpl(request);
+}
+
+}  // namespace coffer::node

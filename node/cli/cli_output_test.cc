@@ -1,0 +1,101 @@
+// The cluster status table: cluster version, failure tolerance and the
+// per-node health verdict, from a ClusterStatus built by hand.
+#include "node/cli/cli_output.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace coffer::node {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Two pairs (1-2, 3-4) and a read-only node 5, every node answering.
+pb::ClusterStatus TwoPairs() {
+  pb::ClusterStatus c;
+  c.set_cluster_id("00000000-0000-4000-8000-000000000001");
+  c.set_name("prod");
+  const uint32_t peers[] = {0, 2, 1, 4, 3, 0};
+  for (uint32_t id = 1; id <= 5; ++id) {
+    auto* m = c.add_members();
+    m->set_node_id(id);
+    m->set_name("node" + std::to_string(id));
+    m->set_role(id <= 4 ? "read-write" : "read-only");
+    m->set_peer(peers[id]);
+    m->set_version(id == 3 ? "0.1.0" : "0.2.1");
+    m->set_state("ACTIVE");
+    m->set_disable_seconds_left(-1);
+    pb::NodeStatus* s = id == 1 ? c.mutable_self() : c.add_nodes();
+    s->set_node_id(id);
+    s->set_state("ACTIVE");
+    s->set_mode(id <= 4 ? "read-write" : "read-only");
+    auto* link = s->add_links();
+    link->set_peer(id == 1 ? 2 : 1);
+    link->set_up(true);
+  }
+  return c;
+}
+
+// `coffer node status` on a controller: each open induction transfer, with
+// what a restart or a candidate that started over did to it.
+TEST(NodeStatusTextTest, ShowsInductionTransfersWithRestartsAndStartsOver) {
+  pb::NodeStatus status;
+  status.set_node_name("alpha");
+  auto* fresh = status.add_inductions();
+  fresh->set_node_id(4);
+  fresh->set_entries_sent(512);
+  fresh->set_bytes_sent(64 * 1024);
+  fresh->set_entries_estimate(2000);
+  auto* resumed = status.add_inductions();
+  resumed->set_node_id(5);
+  resumed->set_entries_sent(90);
+  resumed->set_reopened(true);
+  resumed->set_started_over(2);
+  resumed->set_done(true);
+  std::string text = RenderNodeStatus(status, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("inducting node 4: 512 of ~2000 snapshot entries sent "
+                                         "(64 KiB)\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "inducting node 5: 90 snapshot entries sent (0 KiB) since this node "
+                        "restarted (continued from its checkpoint); the candidate started over 2 "
+                        "time(s); all sent, waiting to hear it on a link\n"));
+}
+
+TEST(ClusterStatusTableTest, ShowsLowestVersionAndToleranceOfWholePairs) {
+  pb::ClusterStatus c = TwoPairs();
+  EXPECT_EQ(ClusterVersion(c), "0.1.0");
+  std::string table = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(table, HasSubstr("cluster version 0.1.0"));
+  EXPECT_THAT(table, HasSubstr("failure tolerance: 1 node failure (2 whole read-write pairs)"));
+  EXPECT_THAT(table, HasSubstr("healthy  node1"));
+
+  // Node 3 restricted: one whole pair left, no failure tolerated.
+  c.mutable_nodes(1)->set_mode("restricted");
+  table = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(table, HasSubstr("failure tolerance: 0 node failures (1 whole read-write pair)"));
+  EXPECT_THAT(table, HasSubstr("restricted  node3"));
+
+  // Node 1 restricted too: nothing can take critical writes.
+  c.mutable_self()->set_mode("restricted");
+  EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable), HasSubstr("failure tolerance: none"));
+}
+
+TEST(ClusterStatusTableTest, HealthVerdicts) {
+  pb::ClusterStatus c = TwoPairs();
+  const pb::MemberView& m = c.members(1);
+  pb::NodeStatus s = c.nodes(0);
+  EXPECT_EQ(HealthVerdict(m, &s, false), "healthy");
+  EXPECT_EQ(HealthVerdict(m, nullptr, true), "down");
+  s.mutable_links(0)->set_up(false);
+  EXPECT_EQ(HealthVerdict(m, &s, false), "degraded");
+  s.set_state("ENABLING");
+  EXPECT_EQ(HealthVerdict(m, &s, false), "catching-up");
+  pb::MemberView disabled = m;
+  disabled.set_state("DISABLED");
+  EXPECT_EQ(HealthVerdict(disabled, &s, false), "disabled");
+  disabled.set_state("EXPIRED");
+  EXPECT_EQ(HealthVerdict(disabled, nullptr, true), "expired");
+}
+
+}  // namespace
+}  // namespace coffer::node

@@ -1,0 +1,208 @@
+#include "node/client/client.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <exception>
+#include <optional>
+
+#include "node/net/tls.h"
+
+namespace coffer::node {
+namespace {
+
+using boost::asio::ip::tcp;
+using boost::system::error_code;
+
+void Wipe(std::string& buffer) {
+  OPENSSL_cleanse(buffer.data(), buffer.size());
+  buffer.clear();
+}
+
+// True if the server answered the handshake with an alert refusing this
+// client's certificate. In TLS 1.3 that alert arrives after the client's
+// handshake completed, so it shows up on the first read.
+bool IsCertificateRefusal(const error_code& ec) {
+  if (ec.category() != boost::asio::error::get_ssl_category()) return false;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string FormatAddress(const std::string& host, uint16_t port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Status StatusFromResponse(const pb::Response& response) {
+  if (response.code() == CodeName(Code::kOk)) return Status::Ok();
+  Code code = CodeFromName(response.code());
+  if (code == Code::kInternal && response.code() != CodeName(Code::kInternal)) {
+    return Internal("response with unknown code '" + response.code() + "': " + response.message());
+  }
+  return Status(code, response.message());
+}
+
+CofferClient::CofferClient(boost::asio::ssl::context& tls, std::string address,
+                           size_t max_frame_bytes)
+    : stream_(io_context_, tls), address_(std::move(address)), max_frame_bytes_(max_frame_bytes) {}
+
+CofferClient::~CofferClient() { Close(); }
+
+StatusOr<std::unique_ptr<CofferClient>> CofferClient::Connect(const std::string& host,
+                                                              uint16_t port,
+                                                              boost::asio::ssl::context& tls,
+                                                              std::chrono::milliseconds timeout,
+                                                              size_t max_frame_bytes) {
+  if (host.empty()) return InvalidArgument("server host is empty");
+  if (max_frame_bytes == 0) return InvalidArgument("max_frame_bytes must be positive");
+  std::unique_ptr<CofferClient> client;
+  try {
+    client.reset(new CofferClient(tls, FormatAddress(host, port), max_frame_bytes));
+  } catch (const std::exception& e) {
+    return Internal(std::string("creating TLS stream: ") + e.what());
+  }
+  COFFER_RETURN_IF_ERROR(client->DoConnect(host, port, timeout));
+  return client;
+}
+
+Status CofferClient::DoConnect(const std::string& host, uint16_t port,
+                               std::chrono::milliseconds timeout) {
+  COFFER_RETURN_IF_ERROR(SetExpectedServerName(stream_.native_handle(), host));
+  tcp::resolver resolver(io_context_);
+  std::optional<error_code> outcome;
+  const char* stage = "resolving";
+  resolver.async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
+                         [&](error_code ec, const tcp::resolver::results_type& endpoints) {
+                           if (ec) {
+                             outcome = ec;
+                             return;
+                           }
+                           stage = "connecting";
+                           boost::asio::async_connect(stream_.lowest_layer(), endpoints,
+                                                      [&](error_code ec, const tcp::endpoint&) {
+                                                        if (ec) {
+                                                          outcome = ec;
+                                                          return;
+                                                        }
+                                                        stage = "TLS handshake";
+                                                        stream_.async_handshake(
+                                                            boost::asio::ssl::stream_base::client,
+                                                            [&](error_code ec) { outcome = ec; });
+                                                      });
+                         });
+  // A resolver cannot interrupt getaddrinfo; a hung name lookup is bounded
+  // by the system resolver's own timeout. IP literals resolve at once.
+  if (!RunFor(timeout, [&] { resolver.cancel(); })) {
+    return Unavailable("cannot connect to " + address_ + ": " + stage + " timed out after " +
+                       std::to_string(timeout.count()) + "ms");
+  }
+  if (*outcome) {
+    std::string detail = outcome->message();
+    long verify = SSL_get_verify_result(stream_.native_handle());
+    if (verify != X509_V_OK) {
+      detail += std::string(" (server certificate: ") + X509_verify_cert_error_string(verify) + ")";
+    }
+    Close();
+    if (IsCertificateRefusal(*outcome)) {
+      return PermissionDenied("the node at " + address_ +
+                              " refused the client certificate: " + detail);
+    }
+    return Unavailable("cannot connect to " + address_ + ": " + stage + " failed: " + detail);
+  }
+  connected_ = true;
+  return Status::Ok();
+}
+
+StatusOr<pb::Response> CofferClient::Call(const pb::Request& request,
+                                          std::chrono::milliseconds timeout) {
+  if (!connected_) return Unavailable("not connected to " + address_ + "; connect again");
+  std::string payload;
+  if (!request.SerializeToString(&payload)) return InvalidArgument("cannot serialize the request");
+  StatusOr<std::string> frame = EncodeFrame(payload, max_frame_bytes_);
+  Wipe(payload);
+  if (!frame.ok()) return frame.status().Annotate("request not sent");
+  out_ = std::move(frame).value();
+
+  bool sent = false;
+  std::optional<error_code> outcome;
+  AsyncWriteFrame(stream_, out_, [&](error_code ec, std::size_t) {
+    if (ec) {
+      outcome = ec;
+      return;
+    }
+    sent = true;
+    AsyncReadFrame(stream_, in_, max_frame_bytes_,
+                   [&](error_code ec, std::size_t) { outcome = ec; });
+  });
+  bool finished = RunFor(timeout, [] {});
+  Wipe(out_);
+  if (!finished) {
+    if (!sent) {
+      return Unavailable("timed out after " + std::to_string(timeout.count()) +
+                         "ms sending the request to " + address_);
+    }
+    return Status(Code::kOutcomeUnknown, "no response from " + address_ + " within " +
+                                             std::to_string(timeout.count()) +
+                                             "ms; retry with the same request id");
+  }
+  if (*outcome) {
+    Close();
+    if (IsCertificateRefusal(*outcome)) {
+      return PermissionDenied("the node at " + address_ +
+                              " refused the client certificate: " + outcome->message());
+    }
+    if (!sent) {
+      return Unavailable("cannot send the request to " + address_ + ": " + outcome->message());
+    }
+    return Status(Code::kOutcomeUnknown, "no response from " + address_ + ": " +
+                                             FrameErrorToStatus(*outcome).message() +
+                                             "; retry with the same request id");
+  }
+  pb::Response response;
+  bool parsed = response.ParseFromString(in_);
+  Wipe(in_);
+  if (!parsed) {
+    Close();
+    return Status(Code::kOutcomeUnknown,
+                  "malformed response from " + address_ + "; retry with the same request id");
+  }
+  return response;
+}
+
+void CofferClient::Close() {
+  connected_ = false;
+  error_code ignored;
+  stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.lowest_layer().close(ignored);
+}
+
+bool CofferClient::RunFor(std::chrono::milliseconds timeout, const std::function<void()>& cancel) {
+  io_context_.restart();
+  io_context_.run_for(timeout);
+  if (io_context_.stopped()) return true;
+  // Closing the socket aborts the pending operations; running again delivers
+  // their (aborted) completions so no handler outlives this call.
+  cancel();
+  Close();
+  io_context_.run();
+  return false;
+}
+
+}  // namespace coffer::node

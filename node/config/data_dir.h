@@ -1,0 +1,48 @@
+// A node's data directory: its identity file and its store.
+//
+// Layout (node/README.md):
+//   <data_dir>/identity   "node_id = N" and "cluster_id = UUID" lines, written
+//                          once when the node is inducted (atomically: a
+//                          temp file, fsync, rename). Absent: the node is
+//                          standalone or the first node of its cluster (id 1).
+//   <data_dir>/db/        RocksDB (storage/).
+//   <data_dir>/inductions/ checkpoints of open induction transfers, when this
+//                          node is a controller (induction_transfers.h).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/rng.h"
+#include "common/secret.h"
+#include "common/status.h"
+#include "node/config/config.h"
+#include "storage/crypto.h"
+#include "storage/object_store.h"
+
+namespace coffer::node {
+
+struct NodeIdentity {
+  uint32_t node_id = 0;
+  std::string cluster_id;
+};
+
+// nullopt if there is no identity file; DATA_LOSS if it is malformed.
+StatusOr<std::optional<NodeIdentity>> ReadIdentity(const std::string& data_dir);
+// Creates the directory if needed; durable when it returns.
+Status WriteIdentity(const std::string& data_dir, const NodeIdentity& identity);
+
+// The node's store, opened with the root of trust of `config`.
+struct OpenedStore {
+  std::unique_ptr<storage::RootOfTrust> root;
+  std::unique_ptr<storage::ObjectStore> store;  // uses root: destroy it first
+};
+// `confirm_names_on_apply` as in storage::ObjectStoreOptions.
+StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passphrase,
+                                    NodeId node_id, bool confirm_names_on_apply, const Clock& clock,
+                                    Rng& rng);
+
+}  // namespace coffer::node

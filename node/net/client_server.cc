@@ -1,0 +1,398 @@
+#include "node/net/client_server.h"
+
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "node/net/accept_util.h"
+
+namespace coffer::node {
+
+namespace client_server_internal {
+class Connection;
+}  // namespace client_server_internal
+
+using boost::asio::ip::tcp;
+using boost::system::error_code;
+using client_server_internal::Connection;
+
+struct ClientServer::State {
+  State(boost::asio::io_context& io, boost::asio::ssl::context& tls_context, ServerOptions opts,
+        RequestHandler request_handler)
+      : io_context(io),
+        tls(tls_context),
+        options(std::move(opts)),
+        handler(std::move(request_handler)),
+        acceptor(boost::asio::make_strand(io)),
+        retry_timer(acceptor.get_executor()) {}
+
+  boost::asio::io_context& io_context;
+  boost::asio::ssl::context& tls;
+  const ServerOptions options;
+  const RequestHandler handler;
+
+  // Used only on the acceptor's strand (after Start has set it up).
+  tcp::acceptor acceptor;
+  boost::asio::steady_timer retry_timer;
+
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> closed{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> handshake_failures{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> requests{0};
+
+  std::mutex mu;
+  bool stopped = false;  // GUARDED_BY(mu)
+  // Open connections; owning, so that a connection waiting for its handler's
+  // reply (no I/O pending) stays alive. GUARDED_BY(mu).
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
+};
+
+namespace client_server_internal {
+namespace {
+
+// Overwrites a buffer that may have held key material before reusing it.
+void Wipe(std::string& buffer) {
+  OPENSSL_cleanse(buffer.data(), buffer.size());
+  buffer.clear();
+}
+
+pb::Response ErrorResponse(Code code, std::string message) {
+  pb::Response response;
+  response.set_code(std::string(CodeName(code)));
+  response.set_message(std::move(message));
+  return response;
+}
+
+}  // namespace
+
+// One client connection. Every member function runs on the connection's
+// strand (the executor of its socket), except the constructor, executor() and
+// Start().
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<ClientServer::State> state, tcp::socket socket)
+      : state_(std::move(state)),
+        executor_(socket.get_executor()),
+        stream_(std::move(socket), state_->tls),
+        timer_(executor_) {
+    error_code ec;
+    tcp::endpoint remote = stream_.lowest_layer().remote_endpoint(ec);
+    remote_ = ec ? std::string("unknown peer")
+                 : remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
+
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+
+  // Thread-safe: starts the handshake on the connection's strand.
+  void Start() {
+    boost::asio::post(executor_, [self = shared_from_this()] { self->BeginHandshake(); });
+  }
+
+  void Close(std::string_view reason) {
+    if (closed_) return;
+    closed_ = true;
+    DisarmTimer();
+    SPDLOG_DEBUG("client connection {} closed: {}", remote_, reason);
+    error_code ignored;
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.lowest_layer().close(ignored);
+    Wipe(in_);
+    Wipe(out_);
+    state_->closed.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->connections.erase(this);
+  }
+
+  void OnReply(pb::Response response) {
+    if (closed_ || !awaiting_reply_) return;
+    awaiting_reply_ = false;
+    if (response.code().empty()) {
+      response = ErrorResponse(Code::kInternal, "the node produced a response without a code");
+    }
+    std::string payload;
+    if (!response.SerializeToString(&payload)) {
+      payload = ErrorResponse(Code::kInternal, "cannot serialize the response").SerializeAsString();
+    }
+    StatusOr<std::string> frame = EncodeFrame(payload, state_->options.max_frame_bytes);
+    Wipe(payload);
+    if (!frame.ok()) {
+      frame = EncodeFrame(
+          ErrorResponse(frame.status().code(), "response not sent: " + frame.status().message())
+              .SerializeAsString(),
+          state_->options.max_frame_bytes);
+      if (!frame.ok()) return Close("cannot encode an error response");
+    }
+    out_ = std::move(frame).value();
+    ArmTimer(state_->options.idle_timeout, Phase::kWrite);
+    AsyncWriteFrame(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->OnResponseWritten(ec);
+    });
+  }
+
+ private:
+  enum class Phase { kHandshake, kRead, kWrite };
+
+  // Sends the reply once (later calls are ignored), or INTERNAL if the
+  // handler drops every copy of its ReplyFn without replying.
+  class ReplySlot {
+   public:
+    explicit ReplySlot(std::weak_ptr<Connection> connection) : connection_(std::move(connection)) {}
+    ~ReplySlot() {
+      if (!sent_.exchange(true)) {
+        Post(ErrorResponse(Code::kInternal, "the request was dropped without a response"));
+      }
+    }
+    void Send(pb::Response response) {
+      if (sent_.exchange(true)) {
+        SPDLOG_WARN("request handler replied more than once; extra reply dropped");
+        return;
+      }
+      Post(std::move(response));
+    }
+
+   private:
+    void Post(pb::Response response) {
+      std::shared_ptr<Connection> connection = connection_.lock();
+      if (!connection) return;
+      boost::asio::post(connection->executor(),
+                        [connection, response = std::move(response)]() mutable {
+                          connection->OnReply(std::move(response));
+                        });
+    }
+
+    std::weak_ptr<Connection> connection_;
+    std::atomic<bool> sent_{false};
+  };
+
+  void BeginHandshake() {
+    if (closed_) return;
+    ArmTimer(state_->options.handshake_timeout, Phase::kHandshake);
+    stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                            [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
+  }
+
+  void OnHandshake(error_code ec) {
+    if (closed_) return;
+    DisarmTimer();
+    if (ec) {
+      state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("client connection {}: TLS handshake failed: {}", remote_, ec.message());
+      return Close("handshake failed");
+    }
+    StatusOr<ClientIdentity> identity = PeerIdentity(stream_.native_handle());
+    if (!identity.ok()) {
+      state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("client connection {}: refused: {}", remote_, identity.status().ToString());
+      return Close("no usable identity");
+    }
+    identity_ = std::move(identity).value();
+    SPDLOG_DEBUG("client connection {}: authenticated as {} ({})", remote_, identity_.common_name,
+                 identity_.organizational_unit);
+    ReadRequest();
+  }
+
+  void ReadRequest() {
+    ArmTimer(state_->options.idle_timeout, Phase::kRead);
+    AsyncReadFrame(
+        stream_, in_, state_->options.max_frame_bytes,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestFrame(ec); });
+  }
+
+  void OnRequestFrame(error_code ec) {
+    if (closed_) return;
+    DisarmTimer();
+    if (ec) {
+      if (IsFrameProtocolError(ec)) {
+        state_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("client connection {} ({}): protocol error: {}; closing", remote_,
+                     identity_.common_name, ec.message());
+      } else if (!IsEndOfStream(ec)) {
+        spdlog::info("client connection {} ({}): read failed: {}", remote_, identity_.common_name,
+                     ec.message());
+      }
+      return Close(ec.message());
+    }
+    pb::Request request;
+    bool parsed = request.ParseFromString(in_);
+    size_t size = in_.size();
+    Wipe(in_);
+    if (!parsed) {
+      state_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      // Size only: the payload can hold key material.
+      spdlog::warn("client connection {} ({}): malformed request of {} bytes; closing", remote_,
+                   identity_.common_name, size);
+      return Close("malformed request");
+    }
+    state_->requests.fetch_add(1, std::memory_order_relaxed);
+    awaiting_reply_ = true;
+    auto slot = std::make_shared<ReplySlot>(weak_from_this());
+    ReplyFn reply = [slot](pb::Response response) { slot->Send(std::move(response)); };
+    try {
+      state_->handler(std::move(request), identity_, std::move(reply));
+    } catch (const std::exception& e) {
+      spdlog::error("client connection {}: request handler threw: {}", remote_, e.what());
+      slot->Send(ErrorResponse(Code::kInternal, "internal error; see the node's log"));
+    } catch (...) {
+      spdlog::error("client connection {}: request handler threw", remote_);
+      slot->Send(ErrorResponse(Code::kInternal, "internal error; see the node's log"));
+    }
+  }
+
+  void OnResponseWritten(error_code ec) {
+    if (closed_) return;
+    DisarmTimer();
+    Wipe(out_);
+    if (ec) {
+      spdlog::info("client connection {} ({}): write failed: {}", remote_, identity_.common_name,
+                   ec.message());
+      return Close("write failed");
+    }
+    ReadRequest();
+  }
+
+  // One timer serves the current phase. A generation number discards an
+  // expiry that was already queued when the phase ended.
+  void ArmTimer(std::chrono::milliseconds timeout, Phase phase) {
+    uint64_t generation = ++timer_generation_;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this(), generation, phase](error_code ec) {
+      if (ec || self->closed_ || generation != self->timer_generation_) return;
+      self->OnTimeout(phase);
+    });
+  }
+
+  void DisarmTimer() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  void OnTimeout(Phase phase) {
+    switch (phase) {
+      case Phase::kHandshake:
+        state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("client connection {}: TLS handshake timed out", remote_);
+        return Close("handshake timeout");
+      case Phase::kRead:
+        spdlog::info("client connection {} ({}): no complete request within the idle timeout",
+                     remote_, identity_.common_name);
+        return Close("idle timeout");
+      case Phase::kWrite:
+        spdlog::info("client connection {} ({}): response not taken within the idle timeout",
+                     remote_, identity_.common_name);
+        return Close("write timeout");
+    }
+  }
+
+  const std::shared_ptr<ClientServer::State> state_;
+  const boost::asio::any_io_executor executor_;
+  boost::asio::ssl::stream<tcp::socket> stream_;
+  boost::asio::steady_timer timer_;
+  std::string remote_;
+  ClientIdentity identity_;
+  std::string in_;
+  std::string out_;
+  uint64_t timer_generation_ = 0;
+  bool closed_ = false;
+  bool awaiting_reply_ = false;
+};
+
+}  // namespace client_server_internal
+
+namespace {
+
+using State = ClientServer::State;
+
+void DoAccept(const std::shared_ptr<State>& state);
+
+void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket socket) {
+  if (ec == boost::asio::error::operation_aborted) return;
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->stopped) return;
+  }
+  if (ec)
+    return RetryAcceptLater(state->retry_timer, "client API", ec, [state] { DoAccept(state); });
+  uint64_t open = state->accepted.load() - state->closed.load();
+  if (open >= state->options.max_connections) {
+    state->rejected.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("client API: {} connections open (the maximum); refusing a new one", open);
+    RefuseConnection(socket);
+    return DoAccept(state);
+  }
+  auto connection = std::make_shared<Connection>(state, std::move(socket));
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->stopped) return;
+    state->connections.emplace(connection.get(), connection);
+    state->accepted.fetch_add(1, std::memory_order_relaxed);
+  }
+  connection->Start();
+  DoAccept(state);
+}
+
+void DoAccept(const std::shared_ptr<State>& state) {
+  // Each connection gets its own strand.
+  state->acceptor.async_accept(
+      boost::asio::make_strand(state->io_context),
+      [state](error_code ec, tcp::socket socket) { OnAccept(state, ec, std::move(socket)); });
+}
+
+Status ValidateOptions(const ServerOptions& options, const RequestHandler& handler) {
+  if (!handler) return InvalidArgument("client API: no request handler");
+  if (options.max_frame_bytes == 0 ||
+      options.max_frame_bytes > std::numeric_limits<uint32_t>::max()) {
+    return InvalidArgument("client API: max_frame_bytes must be between 1 and 2^32-1");
+  }
+  if (options.max_connections == 0) {
+    return InvalidArgument("client API: max_connections must be positive");
+  }
+  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
+    return InvalidArgument("client API: timeouts must be positive");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ClientServer>> ClientServer::Start(boost::asio::io_context& io_context,
+                                                            boost::asio::ssl::context& tls,
+                                                            ServerOptions options,
+                                                            RequestHandler handler) {
+  COFFER_RETURN_IF_ERROR(ValidateOptions(options, handler));
+  auto state = std::make_shared<State>(io_context, tls, std::move(options), std::move(handler));
+  tcp::acceptor& acceptor = state->acceptor;
+  COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
+                                                        state->options.port, "client API"));
+  spdlog::info("client API listening on {}:{}", bound.address().to_string(), bound.port());
+  boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
+  return std::unique_ptr<ClientServer>(new ClientServer(std::move(state), bound.port()));
+}
+
+ClientServer::ClientServer(std::shared_ptr<State> state, uint16_t port)
+    : state_(std::move(state)), port_(port) {}
+
+ClientServer::~ClientServer() { Stop(); }
+
+void ClientServer::Stop() { StopListening(state_, "server stopping"); }
+
+uint64_t ClientServer::connections_accepted() const { return state_->accepted.load(); }
+uint64_t ClientServer::connections_closed() const { return state_->closed.load(); }
+uint64_t ClientServer::connections_rejected() const { return state_->rejected.load(); }
+uint64_t ClientServer::handshake_failures() const { return state_->handshake_failures.load(); }
+uint64_t ClientServer::protocol_errors() const { return state_->protocol_errors.load(); }
+uint64_t ClientServer::requests() const { return state_->requests.load(); }
+
+}  // namespace coffer::node

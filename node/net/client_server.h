@@ -1,0 +1,115 @@
+// ClientServer: the client API listener. Mutual TLS 1.3 on Boost.Asio; each
+// connection carries length-prefixed frames (node/framing.h): the client
+// sends a pb::Request, the node answers with one pb::Response.
+//
+// Limits on every connection:
+//  - the TLS handshake must finish within handshake_timeout;
+//  - a whole request frame must arrive within idle_timeout of the previous
+//    response (or of the handshake), and a response must be written within
+//    idle_timeout;
+//  - frames above max_frame_bytes, frames of length 0, streams that end
+//    inside a frame and payloads that are not a pb::Request are protocol
+//    errors: that connection is closed, the others are unaffected;
+//  - one request in flight per connection: the next frame is not read until
+//    the handler has replied and the response is written. A slow handler thus
+//    slows down its own client only, and a client cannot queue work on the
+//    node (natural backpressure).
+//  - at most max_connections connections; above that a new connection is
+//    accepted and closed at once.
+// Request payloads are never logged: they can carry key material.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "node/net/framing.h"
+#include "node/net/tls.h"
+#include "proto/api.pb.h"
+
+namespace coffer::node {
+
+// Sends the response to a request. Call it exactly once, from any thread;
+// later calls are ignored. If it is destroyed without being called, the
+// client gets an INTERNAL response. It never blocks.
+using ReplyFn = std::function<void(pb::Response)>;
+
+// Handles one request from an authenticated client. Called on the
+// connection's strand, concurrently for different connections, so it must be
+// thread-safe; it must not block (hand long work to another thread and reply
+// from there). Exceptions it throws are answered with INTERNAL.
+using RequestHandler = std::function<void(pb::Request, ClientIdentity, ReplyFn)>;
+
+struct ServerOptions {
+  // Address to listen on: an IP literal or a resolvable host name.
+  std::string listen_host = "127.0.0.1";
+  // 0 picks an ephemeral port; see ClientServer::port().
+  uint16_t port = 0;
+  // Largest request (and response) payload. Default: 4 MiB.
+  size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // Default: 5s.
+  std::chrono::milliseconds handshake_timeout{5000};
+  // Default: 5 min.
+  std::chrono::milliseconds idle_timeout{300000};
+  // Default: 1024.
+  size_t max_connections = 1024;
+};
+
+class ClientServer {
+ public:
+  // Binds, listens and starts accepting on `io_context`, which the caller
+  // runs (one or more threads). `tls` must be a server context (see
+  // MakeServerTlsContext); it and `io_context` must outlive the server and
+  // every handler it has started. INVALID_ARGUMENT for bad options or an
+  // unresolvable host, UNAVAILABLE if the address cannot be bound.
+  static StatusOr<std::unique_ptr<ClientServer>> Start(boost::asio::io_context& io_context,
+                                                       boost::asio::ssl::context& tls,
+                                                       ServerOptions options,
+                                                       RequestHandler handler);
+
+  // Stops (see Stop()).
+  ~ClientServer();
+  ClientServer(const ClientServer&) = delete;
+  ClientServer& operator=(const ClientServer&) = delete;
+
+  // Closes the acceptor and every connection. Thread-safe and idempotent. It
+  // returns at once; the closing runs on the io_context, after which the
+  // server holds no more work there (so io_context::run returns once nothing
+  // else is pending). Replies given after Stop are dropped.
+  void Stop();
+
+  // The bound port (the ephemeral one if options.port was 0).
+  uint16_t port() const { return port_; }
+
+  // Counters, thread-safe, for tests and metrics.
+  // Connections admitted (under max_connections).
+  uint64_t connections_accepted() const;
+  // Admitted connections closed since, for any reason.
+  uint64_t connections_closed() const;
+  // Connections closed at once because max_connections were open.
+  uint64_t connections_rejected() const;
+  // TLS handshakes that failed or timed out.
+  uint64_t handshake_failures() const;
+  // Oversized, empty, truncated or unparsable frames.
+  uint64_t protocol_errors() const;
+  // Requests handed to the handler.
+  uint64_t requests() const;
+
+  // Shared with connections and pending handlers, so that they can outlive
+  // the ClientServer object safely. Defined in client_server.cc.
+  struct State;
+
+ private:
+  ClientServer(std::shared_ptr<State> state, uint16_t port);
+
+  std::shared_ptr<State> state_;
+  uint16_t port_;
+};
+
+}  // namespace coffer::node

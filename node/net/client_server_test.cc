@@ -1,0 +1,774 @@
+#include "node/net/client_server.h"
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/_experimental/test/fail_count.hpp>
+#include <boost/beast/_experimental/test/stream.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "common/wait_for.h"
+#include "node/client/client.h"
+#include "node/net/certs.h"
+#include "node/net/framing.h"
+#include "node/net/tls.h"
+
+namespace coffer::node {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+using boost::asio::ip::tcp;
+using boost::system::error_code;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+constexpr milliseconds kCallTimeout{10000};
+
+std::string Header(uint32_t length) {
+  std::string h(4, '\0');
+  h[0] = static_cast<char>(length >> 24);
+  h[1] = static_cast<char>(length >> 16);
+  h[2] = static_cast<char>(length >> 8);
+  h[3] = static_cast<char>(length);
+  return h;
+}
+
+pb::Request MakeRequest(const std::string& id) {
+  pb::Request request;
+  request.set_request_id(id);
+  request.mutable_node_status();
+  return request;
+}
+
+// Certificates for every test, made once through certs.h and written to a
+// temporary directory.
+struct Pki {
+  std::string dir;
+  PemPair ca;
+  PemPair node;           // CN=node-1 OU=node, IP 127.0.0.1
+  PemPair node_wrong_ip;  // CN=node-2 OU=node, IP 10.9.9.9 only
+  PemPair client;         // CN=alice OU=endpoint
+  PemPair other_ca;
+  PemPair intruder;  // CN=mallory, issued by other_ca
+  TlsFiles node_files;
+  TlsFiles client_files;
+};
+
+PemPair Issue(const PemPair& ca, const std::string& cn, const std::string& ou,
+              std::vector<std::string> ips) {
+  CertificateRequest request;
+  request.common_name = cn;
+  request.organizational_unit = ou;
+  request.ip_addresses = std::move(ips);
+  auto pair = IssueCertificate(ca, request);
+  EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+  return pair.ok() ? *pair : PemPair{};
+}
+
+// Sends raw bytes over plain TCP or TLS and watches for the server to close.
+// Owns its io_context; every operation is bounded by a deadline.
+class RawConnection {
+ public:
+  // Plain TCP if `tls` is null, else TLS with that client context.
+  explicit RawConnection(ssl::context* tls)
+      : tls_(tls != nullptr), stream_(io_context_, tls ? *tls : plain_) {}
+
+  // Connects to 127.0.0.1:port (and completes the TLS handshake).
+  bool Connect(uint16_t port) {
+    std::optional<error_code> outcome;
+    stream_.lowest_layer().async_connect(
+        tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), [&](error_code ec) {
+          if (ec || !tls_) {
+            outcome = ec;
+            return;
+          }
+          stream_.async_handshake(ssl::stream_base::client, [&](error_code ec) { outcome = ec; });
+        });
+    return Run(seconds(10)) && !*outcome;
+  }
+
+  bool Write(const std::string& bytes) {
+    std::optional<error_code> outcome;
+    auto done = [&](error_code ec, size_t) { outcome = ec; };
+    if (tls_) {
+      boost::asio::async_write(stream_, boost::asio::buffer(bytes), done);
+    } else {
+      boost::asio::async_write(stream_.next_layer(), boost::asio::buffer(bytes), done);
+    }
+    return Run(seconds(10)) && !*outcome;
+  }
+
+  // True if the server closes the connection (a read ends with EOF or an
+  // error) within `timeout`. Data read meanwhile is discarded.
+  bool WaitClosed(milliseconds timeout = milliseconds(10000)) {
+    std::optional<error_code> outcome;
+    char buffer[4096];
+    std::function<void()> read = [&] {
+      auto on_read = [&](error_code ec, size_t) {
+        if (ec) {
+          outcome = ec;
+        } else {
+          read();
+        }
+      };
+      if (tls_) {
+        stream_.async_read_some(boost::asio::buffer(buffer), on_read);
+      } else {
+        stream_.next_layer().async_read_some(boost::asio::buffer(buffer), on_read);
+      }
+    };
+    read();
+    return Run(timeout) && outcome.has_value();
+  }
+
+  void CloseTcp() {
+    error_code ignored;
+    stream_.lowest_layer().close(ignored);
+  }
+
+  // Sends FIN but keeps reading: closing outright while the server's TLS 1.3
+  // session tickets sit unread would make the kernel send RST instead, and the
+  // server would see a reset rather than a stream ending inside a frame.
+  void ShutdownWrite() {
+    error_code ignored;
+    stream_.lowest_layer().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
+ private:
+  // Runs until the started operations finish or the deadline passes; on
+  // timeout closes the socket and drains. Returns false on timeout.
+  bool Run(milliseconds timeout) {
+    io_context_.restart();
+    io_context_.run_for(timeout);
+    if (io_context_.stopped()) return true;
+    CloseTcp();
+    io_context_.run();
+    return false;
+  }
+
+  const bool tls_;
+  ssl::context plain_{ssl::context::tls_client};
+  boost::asio::io_context io_context_;
+  ssl::stream<tcp::socket> stream_;
+};
+
+class ClientServerTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new Pki;
+    std::string pattern = (std::filesystem::temp_directory_path() / "coffer-tls-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    pki_->dir = pattern;
+    auto ca = CreateCertificateAuthority("coffer-test-ca");
+    ASSERT_TRUE(ca.ok());
+    pki_->ca = *ca;
+    pki_->node = Issue(pki_->ca, "node-1", "node", {"127.0.0.1"});
+    pki_->node_wrong_ip = Issue(pki_->ca, "node-2", "node", {"10.9.9.9"});
+    pki_->client = Issue(pki_->ca, "alice", "endpoint", {});
+    auto other = CreateCertificateAuthority("other-ca");
+    ASSERT_TRUE(other.ok());
+    pki_->other_ca = *other;
+    pki_->intruder = Issue(pki_->other_ca, "mallory", "endpoint", {});
+
+    std::string d = pki_->dir + "/";
+    ASSERT_TRUE(WritePemPair(pki_->ca, d + "ca.crt", d + "ca.key").ok());
+    ASSERT_TRUE(WritePemPair(pki_->node, d + "node.crt", d + "node.key").ok());
+    ASSERT_TRUE(WritePemPair(pki_->client, d + "alice.crt", d + "alice.key").ok());
+    pki_->node_files = {d + "ca.crt", d + "node.crt", d + "node.key"};
+    pki_->client_files = {d + "ca.crt", d + "alice.crt", d + "alice.key"};
+  }
+
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    std::filesystem::remove_all(pki_->dir, ec);
+    delete pki_;
+    pki_ = nullptr;
+  }
+
+  void SetUp() override {
+    auto server_tls = MakeServerTlsContext(pki_->node_files);
+    ASSERT_TRUE(server_tls.ok()) << server_tls.status().ToString();
+    server_tls_ = std::move(server_tls).value();
+    auto client_tls = MakeClientTlsContext(pki_->client_files);
+    ASSERT_TRUE(client_tls.ok()) << client_tls.status().ToString();
+    client_tls_ = std::move(client_tls).value();
+    io_thread_ = std::thread([this] { io_context_.run(); });
+  }
+
+  void TearDown() override {
+    for (auto& server : servers_) server->Stop();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      parked_ = nullptr;
+    }
+    work_.reset();
+    io_thread_.join();
+  }
+
+  ClientServer* StartServer(ServerOptions options = {}, ssl::context* tls = nullptr) {
+    options.listen_host = "127.0.0.1";
+    options.port = 0;
+    auto server =
+        ClientServer::Start(io_context_, tls ? *tls : *server_tls_, options,
+                            [this](pb::Request request, ClientIdentity identity, ReplyFn reply) {
+                              Handle(std::move(request), std::move(identity), std::move(reply));
+                            });
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    if (!server.ok()) return nullptr;
+    servers_.push_back(std::move(server).value());
+    return servers_.back().get();
+  }
+
+  // Echoes the request id. Special ids: "drop" never replies, "throw"
+  // throws, "park" hands the ReplyFn to the test, "huge" answers with more
+  // than the frame limit.
+  void Handle(pb::Request request, ClientIdentity identity, ReplyFn reply) {
+    ++handled_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_identity_ = identity;
+    }
+    const std::string& id = request.request_id();
+    if (id == "drop") return;
+    if (id == "throw") throw std::runtime_error("handler failure");
+    if (id == "park") {
+      std::lock_guard<std::mutex> lock(mu_);
+      parked_ = std::move(reply);
+      parked_cv_.notify_all();
+      return;
+    }
+    pb::Response response;
+    response.set_code("OK");
+    response.set_message(id == "huge" ? std::string(kDefaultMaxFrameBytes + 1, 'h') : id);
+    reply(std::move(response));
+  }
+
+  std::unique_ptr<CofferClient> Connect(ClientServer* server, ssl::context* tls = nullptr) {
+    auto client =
+        CofferClient::Connect("127.0.0.1", server->port(), tls ? *tls : *client_tls_, kCallTimeout);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(client).value() : nullptr;
+  }
+
+  // Asserts that `client` gets its own request id echoed.
+  static void ExpectEcho(CofferClient& client, const std::string& id) {
+    auto response = client.Call(MakeRequest(id), kCallTimeout);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_TRUE(StatusFromResponse(*response).ok()) << response->code();
+    EXPECT_EQ(response->message(), id);
+  }
+
+  // A client context built by hand, for the refusal tests.
+  static std::unique_ptr<ssl::context> RawClientContext(const PemPair* credentials,
+                                                        int max_version = TLS1_3_VERSION) {
+    auto tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+    tls->add_certificate_authority(boost::asio::buffer(pki_->ca.cert_pem));
+    tls->set_verify_mode(ssl::verify_peer);
+    if (credentials != nullptr) {
+      tls->use_certificate_chain(boost::asio::buffer(credentials->cert_pem));
+      tls->use_private_key(boost::asio::buffer(credentials->key_pem), ssl::context::pem);
+    }
+    SSL_CTX_set_max_proto_version(tls->native_handle(), max_version);
+    return tls;
+  }
+
+  // Asserts that a client using `tls` gets no answer and that the server
+  // counts a failed handshake.
+  void ExpectRefused(ClientServer* server, ssl::context& tls) {
+    uint64_t failures = server->handshake_failures();
+    auto client = CofferClient::Connect("127.0.0.1", server->port(), tls, kCallTimeout);
+    if (client.ok()) {
+      // TLS 1.3: the server checks the client certificate after the client
+      // finished its handshake; the refusal shows on the first exchange.
+      auto response = (*client)->Call(MakeRequest("refused"), kCallTimeout);
+      // Usually PERMISSION_DENIED (the refusal alert is read); if the
+      // connection is torn down before the request is written, UNAVAILABLE.
+      Code code = response.status().code();
+      EXPECT_TRUE(code == Code::kPermissionDenied || code == Code::kUnavailable ||
+                  code == Code::kOutcomeUnknown)
+          << response.status().ToString();
+    }
+    EXPECT_TRUE(WaitFor([&] { return server->handshake_failures() > failures; }));
+    EXPECT_EQ(handled_.load(), 0);
+  }
+
+  static Pki* pki_;
+  // Declared before the io_context so that they outlive its handlers.
+  std::unique_ptr<ssl::context> server_tls_;
+  std::unique_ptr<ssl::context> client_tls_;
+  std::vector<std::unique_ptr<ssl::context>> extra_tls_;
+  boost::asio::io_context io_context_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      boost::asio::make_work_guard(io_context_)};
+  std::thread io_thread_;
+  std::vector<std::unique_ptr<ClientServer>> servers_;
+
+  std::atomic<int> handled_{0};
+  std::mutex mu_;
+  std::condition_variable parked_cv_;
+  ReplyFn parked_;                // GUARDED_BY(mu_)
+  ClientIdentity last_identity_;  // GUARDED_BY(mu_)
+};
+Pki* ClientServerTest::pki_ = nullptr;
+
+TEST_F(ClientServerTest, MutualTlsClientGetsAnswers) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->port(), 0);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 5; ++i) ExpectEcho(*client, "request-" + std::to_string(i));
+  EXPECT_EQ(handled_.load(), 5);
+  EXPECT_EQ(server->requests(), 5u);
+  EXPECT_EQ(server->connections_accepted(), 1u);
+  EXPECT_EQ(server->protocol_errors(), 0u);
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(last_identity_.common_name, "alice");
+  EXPECT_EQ(last_identity_.organizational_unit, "endpoint");
+}
+
+TEST_F(ClientServerTest, ManyClientsConcurrently) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  constexpr int kClients = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = CofferClient::Connect("127.0.0.1", server->port(), *client_tls_, kCallTimeout);
+      if (!client.ok()) return;
+      for (int i = 0; i < 10; ++i) {
+        std::string id = std::to_string(c) + "/" + std::to_string(i);
+        auto response = (*client)->Call(MakeRequest(id), kCallTimeout);
+        if (response.ok() && response->message() == id) ++answered;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(answered.load(), kClients * 10);
+}
+
+TEST_F(ClientServerTest, ClientWithoutCertificateIsRefused) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto tls = RawClientContext(nullptr);
+  ExpectRefused(server, *tls);
+}
+
+TEST_F(ClientServerTest, ClientCertificateFromAnotherCaIsRefused) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto tls = RawClientContext(&pki_->intruder);
+  ExpectRefused(server, *tls);
+}
+
+TEST_F(ClientServerTest, Tls12ClientIsRefused) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto tls = RawClientContext(&pki_->client, TLS1_2_VERSION);
+  uint64_t failures = server->handshake_failures();
+  auto client = CofferClient::Connect("127.0.0.1", server->port(), *tls, kCallTimeout);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), Code::kUnavailable);
+  EXPECT_NE(client.status().message().find("127.0.0.1:" + std::to_string(server->port())),
+            std::string::npos)
+      << client.status().ToString();
+  EXPECT_TRUE(WaitFor([&] { return server->handshake_failures() > failures; }));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(ClientServerTest, PlainTcpIsRefused) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  RawConnection plain(nullptr);
+  ASSERT_TRUE(plain.Connect(server->port()));
+  ASSERT_TRUE(plain.Write(*EncodeFrame(MakeRequest("plain").SerializeAsString()) +
+                          "GET / HTTP/1.1\r\nHost: coffer\r\n\r\n"));
+  EXPECT_TRUE(plain.WaitClosed());
+  EXPECT_TRUE(WaitFor([&] { return server->handshake_failures() == 1; }));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(ClientServerTest, ClientChecksTheServerIpAddress) {
+  auto tls = MakeServerTlsContext(
+      TlsCredentials{pki_->ca.cert_pem, pki_->node_wrong_ip.cert_pem, pki_->node_wrong_ip.key_pem});
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  extra_tls_.push_back(std::move(tls).value());
+  ClientServer* server = StartServer({}, extra_tls_.back().get());
+  ASSERT_NE(server, nullptr);
+  auto client = CofferClient::Connect("127.0.0.1", server->port(), *client_tls_, kCallTimeout);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), Code::kUnavailable);
+  EXPECT_NE(client.status().message().find("IP address mismatch"), std::string::npos)
+      << client.status().ToString();
+  // The server's own listener on the right certificate still works.
+  ClientServer* good = StartServer();
+  ASSERT_NE(good, nullptr);
+  auto ok_client = Connect(good);
+  ASSERT_NE(ok_client, nullptr);
+  ExpectEcho(*ok_client, "right-ip");
+}
+
+// Each bad frame closes only the connection that sent it.
+TEST_F(ClientServerTest, BadFramesCloseOnlyThatConnection) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto good = Connect(server);
+  ASSERT_NE(good, nullptr);
+  ExpectEcho(*good, "before");
+
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  const std::vector<Case> cases = {
+      {"oversized length header", Header(static_cast<uint32_t>(kDefaultMaxFrameBytes + 1))},
+      {"maximum length header", Header(0xffffffff)},
+      {"zero length", Header(0)},
+      // Field 1 (request_id) claims 5 bytes, 2 follow.
+      {"malformed protobuf", *EncodeFrame(std::string("\x0a\x05"
+                                                      "ab",
+                                                      4))},
+      {"garbage protobuf", *EncodeFrame(std::string(16, '\xff'))},
+  };
+  uint64_t errors = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    RawConnection bad(client_tls_.get());
+    ASSERT_TRUE(bad.Connect(server->port()));
+    ASSERT_TRUE(bad.Write(c.bytes));
+    EXPECT_TRUE(bad.WaitClosed());
+    ++errors;
+    EXPECT_TRUE(WaitFor([&] { return server->protocol_errors() == errors; }));
+    ExpectEcho(*good, std::string("after ") + c.name);
+  }
+  EXPECT_EQ(handled_.load(), 1 + static_cast<int>(cases.size()));
+}
+
+TEST_F(ClientServerTest, TruncatedFrameThenCloseClosesOnlyThatConnection) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto good = Connect(server);
+  ASSERT_NE(good, nullptr);
+  ExpectEcho(*good, "before");
+
+  RawConnection bad(client_tls_.get());
+  ASSERT_TRUE(bad.Connect(server->port()));
+  std::string frame = *EncodeFrame(MakeRequest("truncated").SerializeAsString());
+  ASSERT_TRUE(bad.Write(frame.substr(0, frame.size() - 3)));
+  bad.ShutdownWrite();
+  EXPECT_TRUE(bad.WaitClosed());
+  EXPECT_TRUE(WaitFor([&] { return server->protocol_errors() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+  ExpectEcho(*good, "after");
+  EXPECT_EQ(handled_.load(), 2);
+}
+
+TEST_F(ClientServerTest, CleanCloseBetweenFramesIsNotAnError) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  {
+    auto client = Connect(server);
+    ASSERT_NE(client, nullptr);
+    ExpectEcho(*client, "one");
+  }
+  EXPECT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+  EXPECT_EQ(server->protocol_errors(), 0u);
+}
+
+TEST_F(ClientServerTest, HandshakeTimeoutClosesSilentConnection) {
+  ServerOptions options;
+  options.handshake_timeout = milliseconds(200);
+  ClientServer* server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  RawConnection silent(nullptr);
+  auto start = steady_clock::now();
+  ASSERT_TRUE(silent.Connect(server->port()));
+  EXPECT_TRUE(silent.WaitClosed());
+  EXPECT_GE(steady_clock::now() - start, milliseconds(200));
+  EXPECT_TRUE(WaitFor([&] { return server->handshake_failures() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+}
+
+TEST_F(ClientServerTest, IdleTimeoutClosesQuietAndSlowClients) {
+  ServerOptions options;
+  options.idle_timeout = milliseconds(300);
+  ClientServer* server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+
+  RawConnection quiet(client_tls_.get());
+  ASSERT_TRUE(quiet.Connect(server->port()));
+  EXPECT_TRUE(quiet.WaitClosed());
+
+  // Half a frame, then nothing: the frame must be complete within the timeout.
+  RawConnection slow(client_tls_.get());
+  ASSERT_TRUE(slow.Connect(server->port()));
+  ASSERT_TRUE(slow.Write(Header(100) + "partial"));
+  EXPECT_TRUE(slow.WaitClosed());
+  EXPECT_TRUE(WaitFor([&] { return server->connections_closed() == 2; }));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(ClientServerTest, ConnectionsAboveTheLimitAreClosed) {
+  ServerOptions options;
+  options.max_connections = 1;
+  ClientServer* server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto first = Connect(server);
+  ASSERT_NE(first, nullptr);
+  ExpectEcho(*first, "first");
+
+  RawConnection second(nullptr);
+  ASSERT_TRUE(second.Connect(server->port()));
+  EXPECT_TRUE(second.WaitClosed());
+  EXPECT_EQ(server->connections_rejected(), 1u);
+  ExpectEcho(*first, "still served");
+
+  first.reset();
+  ASSERT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+  auto third = Connect(server);
+  ASSERT_NE(third, nullptr);
+  ExpectEcho(*third, "third");
+}
+
+TEST_F(ClientServerTest, ReplyFromAnotherThread) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  StatusOr<pb::Response> result = Internal("not called");
+  std::thread caller([&] { result = client->Call(MakeRequest("park"), kCallTimeout); });
+  ReplyFn reply;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    ASSERT_TRUE(parked_cv_.wait_for(lock, kCallTimeout, [&] { return parked_ != nullptr; }));
+    reply = std::move(parked_);
+    parked_ = nullptr;
+  }
+  pb::Response response;
+  response.set_code("NOT_FOUND");
+  response.set_message("no such object");
+  reply(response);
+  reply(response);  // ignored
+  caller.join();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  Status status = StatusFromResponse(*result);
+  EXPECT_EQ(status.code(), Code::kNotFound);
+  EXPECT_EQ(status.message(), "no such object");
+  ExpectEcho(*client, "next");
+}
+
+TEST_F(ClientServerTest, DroppedThrownAndOversizedRepliesAnswerWithErrors) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+
+  auto dropped = client->Call(MakeRequest("drop"), kCallTimeout);
+  ASSERT_TRUE(dropped.ok()) << dropped.status().ToString();
+  EXPECT_EQ(StatusFromResponse(*dropped).code(), Code::kInternal);
+
+  auto thrown = client->Call(MakeRequest("throw"), kCallTimeout);
+  ASSERT_TRUE(thrown.ok()) << thrown.status().ToString();
+  EXPECT_EQ(StatusFromResponse(*thrown).code(), Code::kInternal);
+  EXPECT_EQ(thrown->message().find("handler failure"), std::string::npos);
+
+  auto huge = client->Call(MakeRequest("huge"), kCallTimeout);
+  ASSERT_TRUE(huge.ok()) << huge.status().ToString();
+  EXPECT_EQ(StatusFromResponse(*huge).code(), Code::kResourceExhausted);
+
+  ExpectEcho(*client, "still fine");
+  EXPECT_EQ(server->protocol_errors(), 0u);
+}
+
+TEST_F(ClientServerTest, StopClosesListenerAndConnections) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  ExpectEcho(*client, "before stop");
+  uint16_t port = server->port();
+  server->Stop();
+  server->Stop();  // idempotent
+  EXPECT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+  auto after = client->Call(MakeRequest("after stop"), kCallTimeout);
+  EXPECT_FALSE(after.ok());
+  EXPECT_TRUE(after.status().code() == Code::kOutcomeUnknown ||
+              after.status().code() == Code::kUnavailable)
+      << after.status().ToString();
+  // Later calls on the broken connection fail fast.
+  EXPECT_EQ(client->Call(MakeRequest("again"), kCallTimeout).status().code(), Code::kUnavailable);
+  auto refused = CofferClient::Connect("127.0.0.1", port, *client_tls_, kCallTimeout);
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+}
+
+TEST_F(ClientServerTest, CallTimeoutAfterSendIsOutcomeUnknown) {
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  auto response = client->Call(MakeRequest("park"), milliseconds(200));
+  EXPECT_EQ(response.status().code(), Code::kOutcomeUnknown) << response.status().ToString();
+  EXPECT_NE(response.status().message().find(client->address()), std::string::npos);
+}
+
+TEST_F(ClientServerTest, ConnectToClosedPortIsUnavailable) {
+  // Bind and release a port so nothing listens on it.
+  boost::asio::io_context io;
+  tcp::acceptor probe(io, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t port = probe.local_endpoint().port();
+  probe.close();
+  auto client = CofferClient::Connect("127.0.0.1", port, *client_tls_, kCallTimeout);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), Code::kUnavailable);
+  EXPECT_NE(client.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
+TEST_F(ClientServerTest, StartRejectsBadOptions) {
+  ServerOptions options;
+  options.max_frame_bytes = 0;
+  auto handler = [](pb::Request, ClientIdentity, ReplyFn) {};
+  EXPECT_EQ(ClientServer::Start(io_context_, *server_tls_, options, handler).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(
+      ClientServer::Start(io_context_, *server_tls_, ServerOptions{}, nullptr).status().code(),
+      Code::kInvalidArgument);
+  ServerOptions bad_host;
+  bad_host.listen_host = "not an address";
+  EXPECT_EQ(ClientServer::Start(io_context_, *server_tls_, bad_host, handler).status().code(),
+            Code::kInvalidArgument);
+  // The port is taken.
+  ClientServer* server = StartServer();
+  ASSERT_NE(server, nullptr);
+  ServerOptions taken;
+  taken.port = server->port();
+  EXPECT_EQ(ClientServer::Start(io_context_, *server_tls_, taken, handler).status().code(),
+            Code::kUnavailable);
+}
+
+TEST(StatusFromResponseTest, MapsCodeNames) {
+  pb::Response response;
+  response.set_code("OK");
+  EXPECT_TRUE(StatusFromResponse(response).ok());
+  response.set_code("READ_ONLY_NODE");
+  response.set_message("send writes elsewhere");
+  EXPECT_EQ(StatusFromResponse(response), Status(Code::kReadOnlyNode, "send writes elsewhere"));
+  response.set_code("INTERNAL");
+  EXPECT_EQ(StatusFromResponse(response).code(), Code::kInternal);
+  response.set_code("NO_SUCH_CODE");
+  Status unknown = StatusFromResponse(response);
+  EXPECT_EQ(unknown.code(), Code::kInternal);
+  EXPECT_NE(unknown.message().find("NO_SUCH_CODE"), std::string::npos);
+  response.set_code("");
+  EXPECT_EQ(StatusFromResponse(response).code(), Code::kInternal);
+}
+
+// TLS context construction: each mistake gets its own clear error.
+TEST_F(ClientServerTest, TlsContextErrors) {
+  TlsFiles missing = pki_->node_files;
+  missing.key_file = pki_->dir + "/missing.key";
+  auto no_file = MakeServerTlsContext(missing);
+  EXPECT_EQ(no_file.status().code(), Code::kNotFound);
+  EXPECT_NE(no_file.status().message().find("missing.key"), std::string::npos);
+
+  TlsCredentials mismatch{pki_->ca.cert_pem, pki_->node.cert_pem, pki_->client.key_pem};
+  auto wrong_key = MakeServerTlsContext(mismatch);
+  EXPECT_EQ(wrong_key.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(wrong_key.status().message().find("does not match"), std::string::npos)
+      << wrong_key.status().ToString();
+
+  TlsCredentials foreign{pki_->ca.cert_pem, pki_->intruder.cert_pem, pki_->intruder.key_pem};
+  auto other_ca = MakeClientTlsContext(foreign);
+  EXPECT_EQ(other_ca.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(other_ca.status().message().find("cluster CA"), std::string::npos);
+
+  TlsCredentials bad_ca{"garbage", pki_->node.cert_pem, pki_->node.key_pem};
+  EXPECT_EQ(MakeServerTlsContext(bad_ca).status().code(), Code::kInvalidArgument);
+  TlsCredentials leaf_as_ca{pki_->client.cert_pem, pki_->node.cert_pem, pki_->node.key_pem};
+  EXPECT_EQ(MakeServerTlsContext(leaf_as_ca).status().code(), Code::kInvalidArgument);
+  TlsCredentials bad_cert{pki_->ca.cert_pem, "garbage", pki_->node.key_pem};
+  EXPECT_EQ(MakeServerTlsContext(bad_cert).status().code(), Code::kInvalidArgument);
+  TlsCredentials bad_key{pki_->ca.cert_pem, pki_->node.cert_pem, "garbage"};
+  EXPECT_EQ(MakeClientTlsContext(bad_key).status().code(), Code::kInvalidArgument);
+}
+
+// asio::ssl::stream needs a lowest layer; beast's test stream is its own.
+class TestLayer : public boost::beast::test::stream {
+ public:
+  explicit TestLayer(boost::beast::test::stream&& s) : boost::beast::test::stream(std::move(s)) {}
+  using lowest_layer_type = TestLayer;
+  lowest_layer_type& lowest_layer() { return *this; }
+  const lowest_layer_type& lowest_layer() const { return *this; }
+};
+
+// The TLS handshake between our server and client contexts over an
+// in-memory stream that fails at every I/O step of one side in turn: each
+// failure surfaces as that side's error, both sides complete (no hang), and
+// once no step fails the server sees the client's identity.
+TEST_F(ClientServerTest, TlsHandshakeFailsCleanlyAtEveryStep) {
+  namespace test = boost::beast::test;
+  for (bool fail_server : {true, false}) {
+    SCOPED_TRACE(fail_server ? "failing the server side" : "failing the client side");
+    size_t n = 0;
+    for (; n < 1000; ++n) {
+      boost::asio::io_context io;
+      test::fail_count fc(n);
+      test::fail_count never(std::numeric_limits<size_t>::max());
+      ssl::stream<TestLayer> server(test::stream(io, fail_server ? fc : never), *server_tls_);
+      ssl::stream<TestLayer> client(test::stream(io, fail_server ? never : fc), *client_tls_);
+      server.next_layer().connect(client.next_layer());
+      server.next_layer().write_size(300);
+      client.next_layer().write_size(300);
+      ASSERT_TRUE(SetExpectedServerName(client.native_handle(), "127.0.0.1").ok());
+
+      std::optional<error_code> server_ec;
+      std::optional<error_code> client_ec;
+      server.async_handshake(ssl::stream_base::server, [&](error_code ec) { server_ec = ec; });
+      client.async_handshake(ssl::stream_base::client, [&](error_code ec) { client_ec = ec; });
+      auto& failing = fail_server ? server_ec : client_ec;
+      auto deadline = steady_clock::now() + seconds(10);
+      while (!(server_ec && client_ec) && !(failing && failing->failed()) &&
+             steady_clock::now() < deadline && !io.stopped()) {
+        io.run_one_until(deadline);
+      }
+      ASSERT_TRUE(failing.has_value()) << "step " << n << " did not complete";
+      if (failing->failed()) {
+        EXPECT_EQ(*failing, test::error::test_failure) << "step " << n;
+        // The other side is left waiting: closing the streams must end it.
+        server.next_layer().close();
+        client.next_layer().close();
+        io.restart();
+        io.run_for(seconds(10));
+        EXPECT_TRUE(server_ec.has_value() && client_ec.has_value()) << "step " << n;
+        continue;
+      }
+      ASSERT_TRUE(server_ec && client_ec);
+      EXPECT_FALSE(*server_ec) << server_ec->message();
+      EXPECT_FALSE(*client_ec) << client_ec->message();
+      auto identity = PeerIdentity(server.native_handle());
+      ASSERT_TRUE(identity.ok()) << identity.status().ToString();
+      EXPECT_EQ(identity->common_name, "alice");
+      EXPECT_EQ(identity->organizational_unit, "endpoint");
+      break;
+    }
+    EXPECT_GT(n, 2u);
+    EXPECT_LT(n, 1000u);
+  }
+}
+
+}  // namespace
+}  // namespace coffer::node
