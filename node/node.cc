@@ -253,8 +253,13 @@ struct Node::Impl {
   ServingState ServingStateNow() const {
     const pb::StoredNode* me = replicator ? Self() : nullptr;
     if (me == nullptr) return ServingState::kStandalone;
-    auto cluster = store->Cluster();
-    pb::StoredCluster settings = cluster.ok() && *cluster ? **cluster : pb::StoredCluster();
+    // Asked for every request: the settings are read only when the window
+    // of a DISABLED node matters.
+    pb::StoredCluster settings;
+    if (storage::StoredState(*me) == pb::NODE_DISABLED) {
+      auto cluster = store->Cluster();
+      if (cluster.ok() && *cluster) settings = **cluster;
+    }
     return ServingStateOf(*me, settings, clock.WallMicros());
   }
 
