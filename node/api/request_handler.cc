@@ -165,8 +165,7 @@ void AuditRequest(const pb::Request& request, const ClientIdentity& who,
                   const pb::Response& response) {
   std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
   bool reads_material = request.has_get() && request.get().include_material();
-  bool logged = request.kind_case() == pb::Request::kWrite || request.has_join() ||
-                request.has_join_token() || reads_material || response.code() != "OK";
+  bool logged = KindOf(request).audited || reads_material || response.code() != "OK";
   if (!logged) return;
   if (request.has_get()) uuid = request.get().uuid();
   spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,

@@ -31,29 +31,34 @@ constexpr std::array kTable = {
                 kCurrentData},
     // Data writes: every state reaches the replication core, whose write
     // mode decides (see RequestClass::kDataWrite).
-    RequestKind{"create_key", K::kWrite, O::kCreateKey, C::kDataWrite, kAdminOnly, kEveryState},
-    RequestKind{"register", K::kWrite, O::kRegisterObject, C::kDataWrite, kAdminOnly, kEveryState},
+    RequestKind{"create_key", K::kWrite, O::kCreateKey, C::kDataWrite, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"register", K::kWrite, O::kRegisterObject, C::kDataWrite, kAdminOnly, kEveryState,
+                true},
     RequestKind{"set_attributes", K::kWrite, O::kSetAttributes, C::kDataWrite, kAdminOnly,
-                kEveryState},
-    RequestKind{"activate", K::kWrite, O::kActivate, C::kDataWrite, kAdminOnly, kEveryState},
-    RequestKind{"revoke", K::kWrite, O::kRevoke, C::kDataWrite, kAdminOnly, kEveryState},
-    RequestKind{"destroy", K::kWrite, O::kDestroy, C::kDataWrite, kAdminOnly, kEveryState},
+                kEveryState, true},
+    RequestKind{"activate", K::kWrite, O::kActivate, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"revoke", K::kWrite, O::kRevoke, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"destroy", K::kWrite, O::kDestroy, C::kDataWrite, kAdminOnly, kEveryState, true},
     RequestKind{"wallet_create", K::kWrite, O::kWalletCreate, C::kDataWrite, kAdminOnly,
-                kEveryState},
+                kEveryState, true},
     RequestKind{"wallet_member", K::kWrite, O::kWalletMember, C::kDataWrite, kAdminOnly,
-                kEveryState},
+                kEveryState, true},
     RequestKind{"endpoint_create", K::kWrite, O::kEndpointCreate, C::kDataWrite, kAdminOnly,
-                kEveryState},
+                kEveryState, true},
     RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOnly,
-                kEveryState},
-    RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState},
-    RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kDataWrite, kAdminOnly, kEveryState},
+                kEveryState, true},
+    RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kDataWrite, kAdminOnly, kEveryState, true},
     // Cluster init, lifecycle and settings: every state.
     RequestKind{"cluster_init", K::kWrite, O::kClusterInit, C::kClusterInit, kAdminOnly,
-                kEveryState},
-    RequestKind{"node_state", K::kWrite, O::kNodeState, C::kLifecycle, kAdminOnly, kEveryState},
-    RequestKind{"node_delete", K::kWrite, O::kNodeDelete, C::kLifecycle, kAdminOnly, kEveryState},
-    RequestKind{"cluster_set", K::kWrite, O::kClusterSet, C::kLifecycle, kAdminOnly, kEveryState},
+                kEveryState, true},
+    RequestKind{"node_state", K::kWrite, O::kNodeState, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"node_delete", K::kWrite, O::kNodeDelete, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"cluster_set", K::kWrite, O::kClusterSet, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
     // Status: every state. A node gathers the others' status for its
     // /status page (no data in it).
     RequestKind{"node_status", K::kNodeStatus, O::OP_NOT_SET, C::kStatus, kAdminOrNode,
@@ -61,12 +66,13 @@ constexpr std::array kTable = {
     RequestKind{"cluster_status", K::kClusterStatus, O::OP_NOT_SET, C::kStatus, kAdminOnly,
                 kEveryState},
     // Induction, controller side.
-    RequestKind{"join_token", K::kJoinToken, O::OP_NOT_SET, C::kInduction, kAdminOnly, kEveryState},
-    RequestKind{"join", K::kJoin, O::OP_NOT_SET, C::kInduction, kAdminOrNode, kEveryState},
+    RequestKind{"join_token", K::kJoinToken, O::OP_NOT_SET, C::kInduction, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"join", K::kJoin, O::OP_NOT_SET, C::kInduction, kAdminOrNode, kEveryState, true},
     RequestKind{"snapshot_chunk", K::kSnapshotChunk, O::OP_NOT_SET, C::kInduction, kAdminOrNode,
                 kEveryState},
     // Fallbacks: answered INVALID_ARGUMENT by the store or the handler.
-    RequestKind{"write", K::kWrite, O::OP_NOT_SET, C::kDataWrite, kAdminOnly, kEveryState},
+    RequestKind{"write", K::kWrite, O::OP_NOT_SET, C::kDataWrite, kAdminOnly, kEveryState, true},
     RequestKind{"empty", K::KIND_NOT_SET, O::OP_NOT_SET, C::kStatus, kAdminOnly, kEveryState},
 };
 
@@ -150,6 +156,16 @@ Status CheckServes(const pb::Request& request, ServingState state) {
 
 bool IsDataRead(const pb::Request& request) {
   return KindOf(request).request_class == RequestClass::kDataRead;
+}
+
+bool HasNoSideEffects(const pb::Request& request) {
+  RequestClass c = KindOf(request).request_class;
+  return c == RequestClass::kDataRead || c == RequestClass::kStatus;
+}
+
+bool AnyMemberMayServe(const pb::Request& request) {
+  RequestClass c = KindOf(request).request_class;
+  return c == RequestClass::kDataRead || c == RequestClass::kDataWrite;
 }
 
 bool IsLifecycleOp(const pb::Op& op) {

@@ -85,6 +85,9 @@ struct RequestKind {
   RequestClass request_class;
   RoleSet callers;  // who may send it
   StateSet serves;  // which node states answer it
+  // Always written to the audit log (AuditRequest), not only when refused
+  // or failed: every write, join and join token.
+  bool audited = false;
 };
 
 // Every row of the table, one per request kind and per write op, then the
@@ -112,6 +115,13 @@ Status CheckServes(const pb::Request& request, ServingState state);
 
 // Table shorthands.
 bool IsDataRead(const pb::Request& request);
+// A data read or a status request: no side effects, safe to send again to
+// any node (the failover client's reads).
+bool HasNoSideEffects(const pb::Request& request);
+// A data read or data write: any enabled member may answer it, so a client
+// may fail it over (lifecycle steps, cluster init, status and induction go to
+// the node they are meant for).
+bool AnyMemberMayServe(const pb::Request& request);
 bool IsLifecycleOp(const pb::Op& op);
 std::string_view RequestKindName(const pb::Request& request);
 

@@ -102,6 +102,28 @@ TEST(RequestKindsTest, DataReadsAreServedOnlyWhereDataIsCurrentEverythingElseEve
   EXPECT_FALSE(IsLifecycleOp(create));
 }
 
+TEST(RequestKindsTest, WritesJoinsAndJoinTokensAreAlwaysAuditedReadsAndStatusAreSafeToResend) {
+  for (const RequestKind& kind : RequestKinds()) {
+    bool write = kind.request == pb::Request::kWrite;
+    EXPECT_EQ(kind.audited, write || kind.name == "join" || kind.name == "join_token") << kind.name;
+  }
+  pb::Request status, read, create, disable, token;
+  status.mutable_cluster_status();
+  read.mutable_conflict_list();
+  create.mutable_write()->mutable_create_key()->set_name("k");
+  disable.mutable_write()->mutable_node_state()->set_state(pb::NODE_DISABLING);
+  token.mutable_join_token();
+  EXPECT_TRUE(HasNoSideEffects(status));
+  EXPECT_TRUE(HasNoSideEffects(read));
+  EXPECT_FALSE(HasNoSideEffects(create));
+  EXPECT_FALSE(HasNoSideEffects(token));
+  EXPECT_TRUE(AnyMemberMayServe(read));
+  EXPECT_TRUE(AnyMemberMayServe(create));
+  EXPECT_FALSE(AnyMemberMayServe(disable)) << "enable runs on the disabled node itself";
+  EXPECT_FALSE(AnyMemberMayServe(status));
+  EXPECT_FALSE(AnyMemberMayServe(token));
+}
+
 // The inconsistency this table removed: a DISABLED node served `conflict
 // list` but refused `wallet list`. Every data read is one decision now.
 TEST(RequestKindsTest, ANodeThatIsNotCurrentRefusesEveryDataReadConflictListIncluded) {
