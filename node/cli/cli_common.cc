@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/ids.h"
 #include "node/client/client.h"
 #include "node/client/retry_policy.h"
 
@@ -125,6 +126,28 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
   Status answered = StatusFromResponse(*response);
   if (answered.code() == Code::kOutcomeUnknown) return how_to_retry(answered);
   return response;
+}
+
+StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string& text) {
+  if (Uuid::IsValid(text)) return text;
+  pb::Request request;
+  request.mutable_locate()->set_name(text);
+  request.mutable_locate()->set_limit(10);
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  const auto& objects = response.located().objects();
+  if (objects.empty()) {
+    return InvalidArgument("'" + text + "' is neither an object uuid nor an object's name");
+  }
+  if (objects.size() > 1) {
+    std::string uuids;
+    for (const pb::ObjectView& o : objects) uuids += (uuids.empty() ? "" : ", ") + o.uuid();
+    return InvalidArgument(
+        "object name '" + text + "' is ambiguous: " + std::to_string(objects.size()) +
+        " objects carry it (a name conflict, see `coffer conflict list`): " + uuids +
+        "; name one by its uuid");
+  }
+  return objects[0].uuid();
 }
 
 int Run(const ClientFlags& flags, const pb::Request& request,

@@ -63,6 +63,13 @@ StatusOr<pb::RecordRef> ParseRecordRef(const std::string& text);
 // unknown at the end is returned with the flags that retry it safely.
 StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request);
 
+// The uuid of the object `text` names: a uuid as it is; otherwise the name
+// of exactly one object (as `object locate --name` finds it). No such object:
+// INVALID_ARGUMENT "... is neither an object uuid nor an object's name".
+// Several objects carry it (names in conflict): INVALID_ARGUMENT "object name
+// '...' is ambiguous" listing their uuids.
+StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string& text);
+
 // Calls and prints: the rendered result on success (exit 0), the error
 // otherwise (Fail).
 int Run(const ClientFlags& flags, const pb::Request& request,

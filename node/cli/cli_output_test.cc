@@ -97,5 +97,22 @@ TEST(ClusterStatusTableTest, HealthVerdicts) {
   EXPECT_EQ(HealthVerdict(disabled, nullptr, true), "expired");
 }
 
+TEST(ObjectTextTest, DestroyedMaterialIsErasedAndTheRevocationReasonShown) {
+  pb::ObjectView o;
+  o.set_uuid("u");
+  o.set_state(pb::DESTROYED);
+  o.set_material_length(32);
+  o.set_revocation_reason(pb::CESSATION_OF_OPERATION);
+  std::string text = RenderObject(o, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("erased"));
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("32 bytes")));
+  EXPECT_THAT(text, ::testing::HasSubstr("cessation"));
+  o.set_state(pb::ACTIVE);
+  o.set_revocation_reason(pb::REVOCATION_REASON_UNSPECIFIED);
+  text = RenderObject(o, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("32 bytes"));
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("revoked")));
+}
+
 }  // namespace
 }  // namespace coffer::node

@@ -93,8 +93,11 @@ int RunVerify(const VerifyFlags& f) {
     if (verdict.empty() || std::chrono::steady_clock::now() >= deadline) {
       std::cout << RenderClusterStatus(*status, Format(f.client));
       if (verdict.empty()) {
-        std::cout << "verified: " << status->members_size() << " nodes have the same digest "
-                  << status->self().digest() << "\n";
+        // With -o json stdout holds the one JSON document; the verdict is
+        // the exit code, and this line goes to stderr.
+        (Format(f.client) == OutputFormat::kJson ? std::cerr : std::cout)
+            << "verified: " << status->members_size() << " nodes have the same digest "
+            << status->self().digest() << "\n";
         return kExitOk;
       }
       std::cerr << "error: " << verdict << "\n";

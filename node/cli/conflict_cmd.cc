@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "node/cli/commands.h"
+#include "node/client/client.h"
 
 namespace coffer::node::cli {
 namespace {
@@ -23,6 +24,22 @@ pb::EntityKind KindOf(const std::string& kind) {
                             : pb::ENTITY_ENDPOINT;
 }
 
+// OK if the entity is in `conflict list` (it carries a generated name);
+// else INVALID_STATE: resolving gives a name only to an entity that lost
+// one (any other object is renamed with `object rename`).
+Status CheckInConflict(const ResolveFlags& f) {
+  pb::Request request;
+  request.mutable_conflict_list();
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(f.client, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  for (const pb::ConflictView& c : response.conflicts().conflicts()) {
+    if (c.kind() == KindOf(f.kind) && c.uuid() == f.entity) return Status::Ok();
+  }
+  return InvalidState(f.kind + " " + f.entity +
+                      " is not in conflict (not in `coffer conflict list`); only an entity that "
+                      "lost its name to a concurrent creation can be resolved");
+}
+
 }  // namespace
 
 void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
@@ -38,6 +55,8 @@ void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
                               });
   auto accept = AddClientCommand<ResolveFlags>(c, "accept", "keep the generated name", defaults,
                                                false, [](const ResolveFlags& f) {
+                                                 if (Status s = CheckInConflict(f); !s.ok())
+                                                   return Fail(s);
                                                  pb::Op op;
                                                  op.mutable_rename()->set_kind(KindOf(f.kind));
                                                  op.mutable_rename()->set_uuid(f.entity);
@@ -46,6 +65,8 @@ void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
                                                });
   auto rename = AddClientCommand<ResolveFlags>(c, "rename", "give the entity a new name", defaults,
                                                false, [](const ResolveFlags& f) {
+                                                 if (Status s = CheckInConflict(f); !s.ok())
+                                                   return Fail(s);
                                                  pb::Op op;
                                                  op.mutable_rename()->set_kind(KindOf(f.kind));
                                                  op.mutable_rename()->set_uuid(f.entity);

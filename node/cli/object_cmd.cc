@@ -134,13 +134,15 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
   auto get = AddClientCommand<GetFlags>(object, "get", "show an object and its attributes",
                                         defaults, true, [](const GetFlags& f) {
                                           pb::Request r;
-                                          r.mutable_get()->set_uuid(f.object);
+                                          auto uuid = ResolveObject(f.client, f.object);
+                                          if (!uuid.ok()) return Fail(uuid.status());
+                                          r.mutable_get()->set_uuid(*uuid);
                                           r.mutable_get()->set_include_material(f.material);
                                           return Run(f.client, r, [&](const pb::Response& resp) {
                                             return RenderObject(resp.object(), Format(f.client));
                                           });
                                         });
-  get.app->add_option("UUID", get.flags->object)->required();
+  get.app->add_option("OBJECT", get.flags->object, "object uuid or unique name")->required();
   get.app->add_flag("--material", get.flags->material, "include the key material (audited)");
 
   auto locate = AddClientCommand<LocateFlags>(
@@ -182,13 +184,15 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
       object, "set", "set or delete attributes", defaults, false, [](const SetFlags& f) {
         pb::Op op;
         auto* c = op.mutable_set_attributes();
-        c->set_uuid(f.object);
+        auto uuid = ResolveObject(f.client, f.object);
+        if (!uuid.ok()) return Fail(uuid.status());
+        c->set_uuid(*uuid);
         Status s = AddAttributes(f.attrs, f.tags, c->mutable_attributes());
         if (!s.ok()) return Fail(s);
         for (const auto& d : f.deletes) (*c->mutable_attributes())[d].set_deleted(true);
         return RunWrite(f.client, op);
       });
-  set.app->add_option("UUID", set.flags->object)->required();
+  set.app->add_option("OBJECT", set.flags->object, "object uuid or unique name")->required();
   set.app->add_option("--attr", set.flags->attrs, "attribute name=value (repeatable)");
   set.app->add_option("--tag", set.flags->tags, "add a tag (repeatable)");
   set.app->add_option("--delete", set.flags->deletes,
@@ -197,23 +201,25 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
   auto lifecycle = [&](const std::string& verb, const std::string& help) {
     auto cmd = AddClientCommand<LifecycleFlags>(
         object, verb, help, defaults, false, [verb](const LifecycleFlags& f) {
+          auto uuid = ResolveObject(f.client, f.object);
+          if (!uuid.ok()) return Fail(uuid.status());
           pb::Op op;
           if (verb == "activate") {
-            op.mutable_activate()->set_uuid(f.object);
+            op.mutable_activate()->set_uuid(*uuid);
           } else if (verb == "destroy") {
-            op.mutable_destroy()->set_uuid(f.object);
+            op.mutable_destroy()->set_uuid(*uuid);
           } else {
             const std::map<std::string, pb::RevocationReason> reasons = {
                 {"compromise", pb::KEY_COMPROMISE},
                 {"cessation", pb::CESSATION_OF_OPERATION},
                 {"superseded", pb::SUPERSEDED},
                 {"affiliation", pb::AFFILIATION_CHANGED}};
-            op.mutable_revoke()->set_uuid(f.object);
+            op.mutable_revoke()->set_uuid(*uuid);
             op.mutable_revoke()->set_reason(reasons.at(f.reason));
           }
           return RunWrite(f.client, op);
         });
-    cmd.app->add_option("UUID", cmd.flags->object)->required();
+    cmd.app->add_option("OBJECT", cmd.flags->object, "object uuid or unique name")->required();
     return cmd;
   };
   lifecycle("activate", "PRE_ACTIVE -> ACTIVE");
@@ -230,11 +236,13 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
                                               defaults, false, [](const RenameFlags& f) {
                                                 pb::Op op;
                                                 op.mutable_rename()->set_kind(pb::ENTITY_OBJECT);
-                                                op.mutable_rename()->set_uuid(f.object);
+                                                auto uuid = ResolveObject(f.client, f.object);
+                                                if (!uuid.ok()) return Fail(uuid.status());
+                                                op.mutable_rename()->set_uuid(*uuid);
                                                 op.mutable_rename()->set_new_name(f.new_name);
                                                 return RunWrite(f.client, op);
                                               });
-  rename.app->add_option("UUID", rename.flags->object)->required();
+  rename.app->add_option("OBJECT", rename.flags->object, "object uuid or unique name")->required();
   rename.app->add_option("NAME", rename.flags->new_name)->required();
 }
 

@@ -48,12 +48,14 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
         [add](const MemberFlags& f) {
           pb::Op op;
           op.mutable_wallet_member()->set_wallet(f.wallet);
-          op.mutable_wallet_member()->set_object(f.object);
+          auto uuid = ResolveObject(f.client, f.object);
+          if (!uuid.ok()) return Fail(uuid.status());
+          op.mutable_wallet_member()->set_object(*uuid);
           op.mutable_wallet_member()->set_present(add);
           return RunWrite(f.client, op);
         });
     cmd.app->add_option("WALLET", cmd.flags->wallet, "wallet name or uuid")->required();
-    cmd.app->add_option("UUID", cmd.flags->object, "object uuid")->required();
+    cmd.app->add_option("OBJECT", cmd.flags->object, "object uuid or unique name")->required();
   }
   AddClientCommand<ListFlags>(w, "list", "list wallets", defaults, true, [](const ListFlags& f) {
     pb::Request r;

@@ -2,7 +2,7 @@
 
 #include "common/ids.h"
 #include "common/rng.h"
-#include "node/api/request_handler.h"
+#include "node/api/request_kinds.h"
 #include "node/client/failover_client.h"
 
 namespace coffer::node {
@@ -14,13 +14,7 @@ constexpr int kSingleNodeAttempts = 3;
 }  // namespace
 
 Reach ReachOf(const pb::Request& request) {
-  if (request.has_write()) {
-    if (request.write().has_cluster_init() || IsLifecycleOp(request.write())) {
-      return Reach::kFirstAddress;
-    }
-    return Reach::kAnyMember;
-  }
-  if (IsDataRead(request)) return Reach::kAnyMember;
+  if (AnyMemberMayServe(request)) return Reach::kAnyMember;
   if (request.has_node_status() || request.has_cluster_status()) return Reach::kGivenAddresses;
   return Reach::kFirstAddress;
 }
