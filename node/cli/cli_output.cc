@@ -329,6 +329,13 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
          " node" + (c.members_size() == 1 ? "" : "s") + "\n";
   out += "cluster version " + ClusterVersion(c) + "\n";
+  out += "settings: max-disable-duration " + std::to_string(c.max_disable_seconds()) +
+         " s (coffer cluster set)\n";
+  if (c.name_conflicts() > 0) {
+    out += "name conflicts: " + std::to_string(c.name_conflicts()) +
+           (c.name_conflicts() == 1 ? " entity carries" : " entities carry") +
+           " a generated name (coffer conflict list)\n";
+  }
   // Critical writes go on while one read-write pair has both nodes
   // read-write; each node failure can break one pair.
   int whole_pairs = 0;

@@ -114,5 +114,18 @@ TEST(ObjectTextTest, DestroyedMaterialIsErasedAndTheRevocationReasonShown) {
   EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("revoked")));
 }
 
+TEST(ClusterStatusTableTest, ShowsSettingsAndNameConflicts) {
+  pb::ClusterStatus c;
+  c.set_cluster_id("cid");
+  c.set_name("prod");
+  c.set_max_disable_seconds(7200);
+  std::string text = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(text, HasSubstr("max-disable-duration 7200 s"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("name conflicts")));
+  c.set_name_conflicts(1);
+  EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable),
+              HasSubstr("name conflicts: 1 entity carries a generated name"));
+}
+
 }  // namespace
 }  // namespace coffer::node

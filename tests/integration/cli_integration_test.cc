@@ -133,5 +133,20 @@ TEST_F(CliTest, ConflictRenameRefusesAnEntityThatIsNotInConflict) {
   EXPECT_THAT(out, Not(HasSubstr("payroll-eu")));
 }
 
+TEST_F(CliTest, ClusterSettingsCanBeReadBack) {
+  std::string out;
+  ASSERT_EQ(Coffer("cluster init --name prod" + Flags(), &out), 0) << out;
+  // A lone first node is restricted (exit 2) but shows the settings.
+  EXPECT_EQ(Coffer("cluster status" + Flags(), &out), 2) << out;
+  EXPECT_THAT(out, HasSubstr("max-disable-duration 86400 s"));
+  ASSERT_EQ(Coffer("cluster set --max-disable-duration 7200" + Flags(), &out), 0) << out;
+  EXPECT_EQ(Coffer("cluster status" + Flags(), &out), 2) << out;
+  EXPECT_THAT(out, HasSubstr("max-disable-duration 7200 s"));
+  EXPECT_EQ(Coffer("cluster status -o json" + Flags(), &out, /*stdout_only=*/true), 2) << out;
+  auto json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << out;
+  EXPECT_EQ(json.value("max_disable_seconds", ""), "7200") << out;
+}
+
 }  // namespace
 }  // namespace coffer::integration

@@ -575,6 +575,12 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
       EXPECT_EQ(cv.kind(), pb::ENTITY_WALLET);
       loser_by_name[cv.supplied_name()] = cv.uuid();
     }
+    // `cluster status` says so too, not only `conflict list`.
+    pb::Request ask;
+    ask.mutable_cluster_status();
+    auto status = n->Call(ask);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(status->cluster_status().name_conflicts(), 2u) << n->name();
   }
   ASSERT_EQ(loser_by_name.size(), 2u);
   pb::Op accept, rename;
