@@ -1,5 +1,7 @@
 #include "node/node.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -107,6 +110,13 @@ struct Node::Impl {
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
   bool catching_up = false;  // PENDING or ENABLING: StartCatchUp was called
+  bool was_member = false;   // this node was in the membership it read
+  // Set once the membership this node read no longer holds it (deleted or
+  // force-deleted elsewhere): it serves nothing more and RunUntilSignal
+  // returns. Any thread.
+  std::atomic<bool> removed{false};
+  std::mutex run_mu;
+  boost::asio::io_context* run_io = nullptr;  // RunUntilSignal's, while it waits
   int64_t last_log_gc = 0;
   std::vector<pb::StoredNode> members;
   bool sync_in_flight = false;  // a group-commit fsync runs on sync_thread
@@ -251,6 +261,9 @@ struct Node::Impl {
 
   // The state this node serves requests in (CheckServes). Store thread.
   ServingState ServingStateNow() const {
+    // A removed node's data is no longer replicated to: stale, like an
+    // EXPIRED node's.
+    if (removed.load()) return ServingState::kExpired;
     const pb::StoredNode* me = replicator ? Self() : nullptr;
     if (me == nullptr) return ServingState::kStandalone;
     // Asked for every request: the settings are read only when the window
@@ -454,6 +467,7 @@ struct Node::Impl {
   // Re-reads membership; on a change, tells the replicator, the links and the
   // admission check.
   void RefreshMembership(bool force = false) {
+    if (removed.load()) return;
     if (force) members_fingerprint.clear();
     last_membership_refresh = clock.MonotonicMicros();
     auto current = store->Members();
@@ -461,11 +475,27 @@ struct Node::Impl {
       spdlog::warn("cannot read membership: {}", current.status().ToString());
       return;
     }
+    // Deterministic: map fields otherwise serialize in any order, and every
+    // refresh would look like a change (and log it).
     std::string fingerprint;
-    for (const auto& m : *current) fingerprint += m.SerializeAsString() + "|";
+    {
+      google::protobuf::io::StringOutputStream out(&fingerprint);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.SetSerializationDeterministic(true);
+      for (const auto& m : *current) {
+        m.SerializeToCodedStream(&coded);
+        coded.WriteRaw("|", 1);
+      }
+    }
     if (fingerprint == members_fingerprint) return;
     members_fingerprint = std::move(fingerprint);
     members = *current;
+    if (Self() != nullptr) {
+      was_member = true;
+    } else if (was_member) {
+      ReportRemoved();
+      return;
+    }
     std::map<uint32_t, std::string> peers;
     for (const auto& m : members) {
       if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
@@ -474,6 +504,41 @@ struct Node::Impl {
     replicator->SetMembers(ToMembers(members));
     links->SetPeers(std::move(peers));
     spdlog::info("membership: {} nodes", members.size());
+  }
+
+  // A deleted node may never receive the record that deletes it: the others
+  // drop their links to it first. It learns from them: when every other
+  // member refuses its links as "not a member" (PeerAdmission's NOT_FOUND),
+  // it was removed. (One that has not yet learned of a new node refuses it
+  // too, but the controller that added it never does, so a joining node is
+  // never all-refused.)
+  void CheckRemovedByPeers() {
+    if (removed.load() || !was_member) return;
+    std::map<uint32_t, std::string> errors;
+    for (const auto& l : links->LinkStatuses()) errors[l.peer] = l.last_error;
+    int others = 0;
+    for (const auto& m : members) {
+      if (m.node_id() == node_id) continue;
+      ++others;
+      const std::string& error = errors[m.node_id()];
+      if (!error.starts_with("NOT_FOUND") || error.find("not a member") == std::string::npos) {
+        return;
+      }
+    }
+    if (others > 0) ReportRemoved();
+  }
+
+  // Store thread, once: this node was deleted from the cluster. It says so,
+  // drops its links and ends RunUntilSignal (which then stops the node).
+  void ReportRemoved() {
+    removed = true;
+    spdlog::error(
+        "node {} (id {}) was removed from the cluster: it no longer serves and stops; to bring "
+        "it back, wipe its data directory and induct it again (coffer node start --join)",
+        config.node.name, node_id);
+    links->SetPeers({});
+    std::lock_guard<std::mutex> lock(run_mu);
+    if (run_io != nullptr) run_io->stop();
   }
 
   // Network thread: hands a message to the store thread.
@@ -496,6 +561,7 @@ struct Node::Impl {
       CollectLog();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
+        CheckRemovedByPeers();
       }
       controller->PruneInductions();
       ArmTick();
@@ -627,9 +693,24 @@ Status Node::RunUntilSignal() {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) received = signal;
   });
+  {
+    std::lock_guard<std::mutex> lock(impl_->run_mu);
+    impl_->run_io = &signal_io;
+    if (impl_->removed.load()) signal_io.stop();
+  }
   signal_io.run();
-  spdlog::info("signal {} received; stopping", received);
+  {
+    std::lock_guard<std::mutex> lock(impl_->run_mu);
+    impl_->run_io = nullptr;
+  }
+  const bool removed = impl_->removed.load();
+  if (!removed) spdlog::info("signal {} received; stopping", received);
   Stop();
+  if (removed) {
+    return InvalidState("node " + impl_->config.node.name +
+                        " was removed from the cluster; wipe its data directory and induct it "
+                        "again to bring it back");
+  }
   return Status::Ok();
 }
 
