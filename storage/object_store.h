@@ -131,6 +131,8 @@ class ObjectStore {
   StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
+  // Every endpoint with its grants; DATA_LOSS if a row (endpoint, grant or a
+  // granted wallet) does not parse.
   StatusOr<std::vector<pb::EndpointView>> ListEndpoints() const;
   StatusOr<std::vector<pb::ConflictView>> ListConflicts() const;
   // The cluster this node belongs to, if any (after `cluster init` or induction).
@@ -302,7 +304,8 @@ class ObjectStore {
 class StoreSnapshot {
  public:
   virtual ~StoreSnapshot() = default;
-  virtual VersionVector Applied() const = 0;
+  // The applied vector at the snapshot's point; DATA_LOSS for a damaged row.
+  virtual StatusOr<VersionVector> Applied() const = 0;
   virtual Status ForEachObject(
       const std::function<bool(const pb::StoredObject&, const SecretBytes&)>& visit) const = 0;
   virtual Status ForEachWallet(const std::function<bool(const pb::StoredWallet&)>& visit) const = 0;

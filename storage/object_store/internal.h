@@ -69,6 +69,10 @@ Status ForEachRow(const KvReader& reader, std::string_view prefix, Visit visit) 
   return inner;
 }
 
+// The applied vector stored under keys::kAppliedPrefix (open.cc). DATA_LOSS
+// for a row that is not a be32 origin with a be64 seq.
+StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader);
+
 // ---- Digest (digest.cc) ----
 
 // Canonical replicated form: node-local fields cleared, deterministic bytes.

@@ -10,6 +10,21 @@
 
 namespace coffer::storage {
 
+StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader) {
+  VersionVector applied;
+  Status inner = Status::Ok();
+  COFFER_RETURN_IF_ERROR(reader.Scan(keys::kAppliedPrefix, "", [&](auto key, auto value) {
+    if (key.size() != keys::kAppliedPrefix.size() + 4 || value.size() != 8) {
+      inner = DataLoss("malformed applied row " + std::string(key));
+      return false;
+    }
+    applied[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] = keys::ReadBe64(value);
+    return true;
+  }));
+  COFFER_RETURN_IF_ERROR(inner);
+  return applied;
+}
+
 ObjectStore::ObjectStore(std::unique_ptr<KvStore> kv, std::unique_ptr<Sealer> sealer,
                          const Clock& clock, Rng& rng, ObjectStoreOptions options)
     : kv_(std::move(kv)),
@@ -62,12 +77,7 @@ StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(std::unique_ptr<KvStore
 }
 
 Status ObjectStore::LoadState() {
-  COFFER_RETURN_IF_ERROR(kv_->Scan(keys::kAppliedPrefix, "", [&](auto key, auto value) {
-    if (key.size() == keys::kAppliedPrefix.size() + 4 && value.size() == 8) {
-      applied_[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] = keys::ReadBe64(value);
-    }
-    return true;
-  }));
+  COFFER_ASSIGN_OR_RETURN(applied_, ReadAppliedVector(*kv_));
   std::string value;
   Status s = kv_->Get(keys::kMetaDigest, &value);
   if (s.ok() && value.size() == 32) {
@@ -77,7 +87,11 @@ Status ObjectStore::LoadState() {
     return s.ok() ? DataLoss("digest row has the wrong size") : s;
   }
   s = kv_->Get(keys::kMetaObjectCount, &value);
-  if (s.ok() && value.size() == 8) object_count_ = keys::ReadBe64(value);
+  if (s.ok() && value.size() == 8) {
+    object_count_ = keys::ReadBe64(value);
+  } else if (s.ok() || s.code() != Code::kNotFound) {
+    return s.ok() ? DataLoss("object count row has the wrong size") : s;
+  }
   // New stamps must stay above every stamp this node has issued or applied,
   // across restarts and even if the wall clock went back.
   for (const auto& [origin, seq] : applied_) {

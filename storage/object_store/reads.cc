@@ -169,20 +169,25 @@ StatusOr<std::vector<pb::EndpointView>> ObjectStore::ListEndpoints() const {
   COFFER_RETURN_IF_ERROR(inner);
   for (auto& v : out) {
     std::string prefix = keys::GrantPrefix(v.uuid());
-    COFFER_RETURN_IF_ERROR(kv_->Scan(prefix, "", [&](auto key, auto value) {
-      pb::StoredGrant g;
-      if (g.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-          g.access() != pb::ACCESS_NONE) {
-        auto* gv = v.add_grants();
-        gv->set_wallet(std::string(key.substr(prefix.size())));
-        gv->set_access(g.access());
-        gv->set_manage_wallet(g.manage_wallet());
-      }
-      return true;
-    }));
+    COFFER_RETURN_IF_ERROR(
+        ForEachRow<pb::StoredGrant>(*kv_, prefix, [&](auto key, const pb::StoredGrant& g) {
+          if (g.access() != pb::ACCESS_NONE) {
+            auto* gv = v.add_grants();
+            gv->set_wallet(std::string(key.substr(prefix.size())));
+            gv->set_access(g.access());
+            gv->set_manage_wallet(g.manage_wallet());
+          }
+          return true;
+        }));
     for (auto& gv : *v.mutable_grants()) {
+      // A grant may arrive before its wallet's creation (another origin):
+      // then the grant is shown without a wallet name.
       auto w = GetWallet(gv.wallet());
-      if (w.ok()) gv.set_wallet_name(w->name());
+      if (w.ok()) {
+        gv.set_wallet_name(w->name());
+      } else if (w.status().code() != Code::kNotFound) {
+        return w.status();
+      }
     }
   }
   return out;

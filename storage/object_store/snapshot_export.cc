@@ -16,19 +16,7 @@ class KvStoreSnapshot final : public StoreSnapshot {
   KvStoreSnapshot(std::unique_ptr<KvReader> reader, const Sealer& sealer, HlcStamp hlc)
       : reader_(std::move(reader)), sealer_(sealer), hlc_(hlc) {}
 
-  VersionVector Applied() const override {
-    VersionVector v;
-    reader_
-        ->Scan(keys::kAppliedPrefix, "",
-               [&](auto key, auto value) {
-                 if (value.size() == 8)
-                   v[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] =
-                       keys::ReadBe64(value);
-                 return true;
-               })
-        .ok();
-    return v;
-  }
+  StatusOr<VersionVector> Applied() const override { return ReadAppliedVector(*reader_); }
 
   Status ForEachObject(const std::function<bool(const pb::StoredObject&, const SecretBytes&)>&
                            visit) const override {
@@ -90,8 +78,10 @@ class KvStoreSnapshot final : public StoreSnapshot {
     if (!full) {
       chunk.set_last(true);
       chunk.set_resume_after(after);
-      for (const auto& [origin, seq] : Applied())
+      COFFER_ASSIGN_OR_RETURN(VersionVector applied, Applied());
+      for (const auto& [origin, seq] : applied) {
         (*chunk.mutable_applied()->mutable_applied())[origin] = seq;
+      }
       std::string digest;
       Status s = reader_->Get(keys::kMetaDigest, &digest);
       if (!s.ok() && s.code() != Code::kNotFound) return s;
