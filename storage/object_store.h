@@ -128,6 +128,8 @@ class ObjectStore {
   // object; INVALID_STATE for material of a destroyed object; DATA_LOSS if the
   // sealed material fails to open.
   StatusOr<pb::ObjectView> Get(const std::string& uuid, bool include_material) const;
+  // Objects matching every criterion of `query`, in uuid order, at most its
+  // limit. A state of DESTROYED also finds DESTROYED_COMPROMISED objects.
   StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "storage/keys.h"
 #include "storage/mem_kv_store.h"
 #include "storage/test_util.h"
@@ -173,6 +175,33 @@ TEST_P(ObjectStoreContract, LocateByNameTypeStateAttributeAndTag) {
   q.Clear();
   q.set_state(pb::ACTIVE);
   EXPECT_EQ(store().Locate(q)->size(), 0u);
+}
+
+TEST_P(ObjectStoreContract, LocateDestroyedFindsDestroyedCompromisedToo) {
+  std::string destroyed = Exec(CreateKey());
+  ASSERT_TRUE(ExecStatus(Destroy(destroyed)).ok());
+  std::string compromised = Exec(CreateKey());
+  ASSERT_TRUE(ExecStatus(Revoke(compromised, pb::KEY_COMPROMISE)).ok());
+  ASSERT_TRUE(ExecStatus(Destroy(compromised)).ok());
+  ASSERT_EQ(store().Get(compromised, false)->state(), pb::DESTROYED_COMPROMISED);
+  Exec(CreateKey());  // live: found by neither
+  pb::LocateRequest q;
+  q.set_state(pb::DESTROYED);
+  auto found = store().Locate(q);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  std::set<std::string> uuids;
+  for (const auto& v : *found) uuids.insert(v.uuid());
+  EXPECT_EQ(uuids, (std::set<std::string>{destroyed, compromised}));
+  EXPECT_LT(found->at(0).uuid(), found->at(1).uuid()) << "in uuid order";
+  q.set_limit(1);
+  EXPECT_EQ(store().Locate(q)->size(), 1u);
+  q.set_limit(0);
+  q.set_type(pb::SYMMETRIC_KEY);  // the type index, filtered by state
+  EXPECT_EQ(store().Locate(q)->size(), 2u);
+  q.Clear();
+  q.set_state(pb::DESTROYED_COMPROMISED);
+  ASSERT_EQ(store().Locate(q)->size(), 1u);
+  EXPECT_EQ(store().Locate(q)->at(0).uuid(), compromised);
 }
 
 TEST_P(ObjectStoreContract, NonExtractableMaterialIsNeverServed) {

@@ -118,4 +118,8 @@ std::string AttrIndexPrefix(const std::string& name, const std::string& value) {
   return k;
 }
 
+bool StateMatches(pb::State wanted, pb::State actual) {
+  return actual == wanted || (wanted == pb::DESTROYED && actual == pb::DESTROYED_COMPROMISED);
+}
+
 }  // namespace coffer::storage

@@ -109,6 +109,10 @@ Status ValidateClientAttributes(const google::protobuf::Map<std::string, pb::Att
 // The prefix of the locate index entries for attribute `name` = `value`.
 std::string AttrIndexPrefix(const std::string& name, const std::string& value);
 
+// True if an object in state `actual` answers a locate for `wanted`:
+// DESTROYED also finds DESTROYED_COMPROMISED (both are destroyed).
+bool StateMatches(pb::State wanted, pb::State actual);
+
 // ---- Index entries: what a row implies in the name and locate indexes ----
 
 // The name claim of an entity: keys::NameClaim(kind, supplied name, creation

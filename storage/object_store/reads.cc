@@ -1,6 +1,7 @@
 // Reads and views: objects (Get, Locate), wallets, endpoints with their
 // grants, name conflicts, the cluster row and its members, as clients and
 // the node see them (effective names, states, no sealed material).
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -70,8 +71,15 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
     COFFER_RETURN_IF_ERROR(
         collect_suffix(std::string(keys::kIndexTypePrefix) + std::to_string(q.type()) + "/"));
   } else if (q.state() != pb::STATE_UNSPECIFIED) {
-    COFFER_RETURN_IF_ERROR(
-        collect_suffix(std::string(keys::kIndexStatePrefix) + std::to_string(q.state()) + "/"));
+    auto state_prefix = [](pb::State state) {
+      return std::string(keys::kIndexStatePrefix) + std::to_string(state) + "/";
+    };
+    COFFER_RETURN_IF_ERROR(collect_suffix(state_prefix(q.state())));
+    if (q.state() == pb::DESTROYED) {
+      // Both destroyed states, merged back into uuid order.
+      COFFER_RETURN_IF_ERROR(collect_suffix(state_prefix(pb::DESTROYED_COMPROMISED)));
+      std::sort(candidates.begin(), candidates.end());
+    }
   } else if (!q.attributes().empty()) {
     // Deterministic choice of the index: the smallest attribute name.
     std::map<std::string, std::string> sorted(q.attributes().begin(), q.attributes().end());
@@ -86,8 +94,10 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
     COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, uuid));
     if (!o || !o->created()) continue;
     if (q.type() != pb::OBJECT_TYPE_UNSPECIFIED && o->type() != q.type()) continue;
-    if (q.state() != pb::STATE_UNSPECIFIED && merge::ToState(LifecycleOf(*o)) != q.state())
+    if (q.state() != pb::STATE_UNSPECIFIED &&
+        !StateMatches(q.state(), merge::ToState(LifecycleOf(*o)))) {
       continue;
+    }
     bool match = true;
     for (const auto& [name, value] : q.attributes()) {
       auto it = o->attributes().find(name);
