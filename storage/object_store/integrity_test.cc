@@ -1,17 +1,98 @@
-// A damaged stored row is an error the caller sees (DATA_LOSS), never skipped
-// or read as absent: rows planted on a MemKvDisk or in a checkpoint directory.
+// Integrity: damaged material and a wrong passphrase (rows rewritten in
+// RocksDB on disk), and damaged rows in general, which are an error the caller
+// sees (DATA_LOSS), never skipped or read as absent (rows planted on a
+// MemKvDisk or in a checkpoint directory).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "storage/keys.h"
 #include "storage/mem_kv_store.h"
 #include "storage/object_store.h"
+#include "storage/object_store/test_ops.h"
 #include "storage/test_util.h"
 
 namespace coffer::storage {
 namespace {
+
+using testing::Backend;
+using testing::CreateKey;
+using testing::Register;
+
+// ---- Integrity and the root of trust (disk) ----
+
+class IntegrityTest : public ::testing::Test {
+ protected:
+  std::string path() { return dir_.path() + "/db"; }
+  // Rewrites one object row directly in RocksDB.
+  void RewriteRow(const std::string& uuid, const std::function<void(pb::StoredObject&)>& change) {
+    auto kv = OpenRocksKvStore({path()});
+    ASSERT_TRUE(kv.ok());
+    std::string value;
+    ASSERT_TRUE((*kv)->Get(keys::Object(uuid), &value).ok());
+    pb::StoredObject o;
+    ASSERT_TRUE(o.ParseFromString(value));
+    change(o);
+    WriteBatch batch;
+    batch.Put(keys::Object(uuid), o.SerializeAsString());
+    ASSERT_TRUE((*kv)->Write(batch, true).ok());
+  }
+  std::string SealedOf(const std::string& uuid) {
+    auto kv = OpenRocksKvStore({path()});
+    std::string value;
+    EXPECT_TRUE((*kv)->Get(keys::Object(uuid), &value).ok());
+    pb::StoredObject o;
+    o.ParseFromString(value);
+    return o.sealed_material();
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(IntegrityTest, FlippedByteIsDataLossNeverServed) {
+  std::string uuid;
+  {
+    auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+    uuid = node->store->Execute(Register(pb::SECRET_DATA, "payload"), "r")->uuid();
+  }
+  RewriteRow(uuid, [](pb::StoredObject& o) {
+    std::string sealed = o.sealed_material();
+    sealed[sealed.size() / 2] ^= 0x01;
+    o.set_sealed_material(sealed);
+  });
+  auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+  auto got = node->store->Get(uuid, true);
+  EXPECT_EQ(got.status().code(), Code::kDataLoss);
+  EXPECT_TRUE(node->store->Get(uuid, false).ok()) << "metadata stays readable";
+}
+
+TEST_F(IntegrityTest, CiphertextMovedToAnotherObjectIsDataLoss) {
+  std::string a, b;
+  {
+    auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+    a = node->store->Execute(Register(pb::SECRET_DATA, "aaaa"), "ra")->uuid();
+    b = node->store->Execute(Register(pb::SECRET_DATA, "bbbb"), "rb")->uuid();
+  }
+  std::string sealed_a = SealedOf(a);
+  RewriteRow(b, [&](pb::StoredObject& o) { o.set_sealed_material(sealed_a); });
+  auto node = testing::MakeNode(Backend::kDisk, path(), 1);
+  EXPECT_EQ(node->store->Get(b, true).status().code(), Code::kDataLoss);
+  EXPECT_EQ(node->store->Get(a, true)->material(), "aaaa");
+}
+
+TEST_F(IntegrityTest, WrongPassphraseIsRefused) {
+  { ASSERT_NE(testing::MakeNode(Backend::kDisk, path(), 1), nullptr); }
+  auto kv = OpenRocksKvStore({path()});
+  ASSERT_TRUE(kv.ok());
+  ManualClock clock;
+  SeededRng rng(1);
+  auto wrong = testing::FastRootOfTrust("another passphrase");
+  auto store = ObjectStore::Open(std::move(kv).value(), *wrong, clock, rng);
+  EXPECT_EQ(store.status().code(), Code::kPermissionDenied);
+}
+
+// ---- Damaged rows ----
 
 // Bytes that do not parse as any message: a length-delimited field 1 whose
 // declared length (5) runs past the end.
@@ -19,12 +100,6 @@ const std::string kUnparseable(
     "\x0a\x05"
     "ab",
     4);
-
-pb::Op CreateKeyOp() {
-  pb::Op op;
-  op.mutable_create_key();
-  return op;
-}
 
 class CorruptRowTest : public ::testing::Test {
  protected:
@@ -124,14 +199,14 @@ TEST_F(CorruptRowTest, GrantArrivingBeforeItsWalletIsListedWithoutAWalletName) {
 }
 
 TEST_F(CorruptRowTest, MalformedAppliedRowRefusesToOpen) {
-  Exec(CreateKeyOp());
+  Exec(CreateKey());
   // Read as absent, the origin would start again at seq 1 and reuse seqs.
   Plant(keys::Applied(1), "abc");  // not a be64
   EXPECT_EQ(OpenStatus().code(), Code::kDataLoss);
 }
 
 TEST_F(CorruptRowTest, MalformedObjectCountRefusesToOpen) {
-  Exec(CreateKeyOp());
+  Exec(CreateKey());
   Plant(std::string(keys::kMetaObjectCount), "abc");
   EXPECT_EQ(OpenStatus().code(), Code::kDataLoss);
 }
@@ -140,9 +215,9 @@ TEST_F(CorruptRowTest, MalformedObjectCountRefusesToOpen) {
 // made: a damaged row fails the chunk instead of marking less applied.
 TEST(CorruptCheckpointTest, MalformedAppliedRowFailsTheSnapshot) {
   testing::TempDir dir;
-  auto node = testing::MakeNode(testing::Backend::kDisk, dir.path() + "/db", 1);
+  auto node = testing::MakeNode(Backend::kDisk, dir.path() + "/db", 1);
   ASSERT_NE(node, nullptr);
-  ASSERT_TRUE(node->store->Execute(CreateKeyOp(), "k1").ok());
+  ASSERT_TRUE(node->store->Execute(CreateKey(), "k1").ok());
   const std::string checkpoint = dir.path() + "/checkpoint";
   ASSERT_TRUE(node->store->CheckpointTo(checkpoint).ok());
   {
