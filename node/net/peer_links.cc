@@ -723,41 +723,23 @@ namespace {
 
 using State = PeerLinks::State;
 
-void DoAccept(const std::shared_ptr<State>& state);
-
-void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket socket) {
-  if (ec == boost::asio::error::operation_aborted) return;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-  }
-  if (ec)
-    return RetryAcceptLater(state->accept_retry_timer, "peer links", ec,
-                            [state] { DoAccept(state); });
-  std::shared_ptr<InLink> link;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-    if (state->incoming.size() < state->options.max_incoming_connections) {
+// Takes an incoming link unless max_incoming_connections are open.
+void AcceptLinks(const std::shared_ptr<State>& state) {
+  AcceptConnections(state, state->accept_retry_timer, "peer links", [state](tcp::socket socket) {
+    std::shared_ptr<InLink> link;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->stopped) return;
+      if (state->incoming.size() >= state->options.max_incoming_connections) {
+        spdlog::warn("peer links: {} incoming connections open (the maximum); refusing a new one",
+                     state->options.max_incoming_connections);
+        return RefuseConnection(socket);
+      }
       link = std::make_shared<InLink>(state, std::move(socket));
       state->incoming.emplace(link.get(), link);
     }
-  }
-  if (link) {
     link->PostStart();
-  } else {
-    spdlog::warn("peer links: {} incoming connections open (the maximum); refusing a new one",
-                 state->options.max_incoming_connections);
-    RefuseConnection(socket);
-  }
-  DoAccept(state);
-}
-
-void DoAccept(const std::shared_ptr<State>& state) {
-  // Each connection gets its own strand.
-  state->acceptor.async_accept(
-      boost::asio::make_strand(state->io_context),
-      [state](error_code ec, tcp::socket socket) { OnAccept(state, ec, std::move(socket)); });
+  });
 }
 
 Status ValidateOptions(const PeerLinksOptions& options, const PeerLinks::AdmitFn& admit,
@@ -799,7 +781,7 @@ StatusOr<std::unique_ptr<PeerLinks>> PeerLinks::Start(boost::asio::io_context& i
                                                         state->options.port, "peer links"));
   spdlog::info("peer links of node {} listening on {}:{}", state->options.self_id,
                bound.address().to_string(), bound.port());
-  boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
+  boost::asio::post(acceptor.get_executor(), [state] { AcceptLinks(state); });
   return std::unique_ptr<PeerLinks>(new PeerLinks(std::move(state), bound.port()));
 }
 
