@@ -1,7 +1,5 @@
 #include "node/node.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -22,6 +20,7 @@
 #include "node/client/client.h"
 #include "node/cluster/admission.h"
 #include "node/cluster/controller.h"
+#include "node/cluster/membership.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/metrics.h"
@@ -46,31 +45,6 @@ constexpr int64_t kLogGcIntervalMicros = 1'000'000;
 constexpr size_t kLogGcMaxRecordsPerRound = 20'000;
 // /status: how long one other member may take to connect, then to answer.
 constexpr auto kMemberStatusTimeout = std::chrono::milliseconds(1000);
-
-// How the replication protocol treats a member (see replication::MemberState).
-replication::MemberState MemberStateOf(const pb::StoredNode& node) {
-  switch (storage::StoredState(node)) {
-    case pb::NODE_DISABLING:
-      return replication::MemberState::kDisabling;
-    case pb::NODE_DISABLED:
-      return replication::MemberState::kDisabled;
-    default:
-      return replication::MemberState::kActive;
-  }
-}
-
-std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes) {
-  std::vector<replication::Member> members;
-  for (const auto& n : nodes) {
-    members.push_back(replication::Member{.id = n.node_id(),
-                                          .role = n.role() == pb::NODE_READ_ONLY
-                                                      ? replication::Role::kReadOnly
-                                                      : replication::Role::kReadWrite,
-                                          .peer = n.peer(),
-                                          .state = MemberStateOf(n)});
-  }
-  return members;
-}
 
 }  // namespace
 
@@ -110,10 +84,9 @@ struct Node::Impl {
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
   bool catching_up = false;  // PENDING or ENABLING: StartCatchUp was called
-  bool was_member = false;   // this node was in the membership it read
-  // Set once the membership this node read no longer holds it (deleted or
-  // force-deleted elsewhere): it serves nothing more and RunUntilSignal
-  // returns. Any thread.
+  RemovalWatch removal;
+  // Set once this node was removed (RemovalWatch): it serves nothing more
+  // and RunUntilSignal returns. Any thread.
   std::atomic<bool> removed{false};
   std::mutex run_mu;
   boost::asio::io_context* run_io = nullptr;  // RunUntilSignal's, while it waits
@@ -475,27 +448,11 @@ struct Node::Impl {
       spdlog::warn("cannot read membership: {}", current.status().ToString());
       return;
     }
-    // Deterministic: map fields otherwise serialize in any order, and every
-    // refresh would look like a change (and log it).
-    std::string fingerprint;
-    {
-      google::protobuf::io::StringOutputStream out(&fingerprint);
-      google::protobuf::io::CodedOutputStream coded(&out);
-      coded.SetSerializationDeterministic(true);
-      for (const auto& m : *current) {
-        m.SerializeToCodedStream(&coded);
-        coded.WriteRaw("|", 1);
-      }
-    }
+    std::string fingerprint = MembershipFingerprint(*current);
     if (fingerprint == members_fingerprint) return;
     members_fingerprint = std::move(fingerprint);
     members = *current;
-    if (Self() != nullptr) {
-      was_member = true;
-    } else if (was_member) {
-      ReportRemoved();
-      return;
-    }
+    if (removal.Removed(members, node_id, {})) return ReportRemoved();
     std::map<uint32_t, std::string> peers;
     for (const auto& m : members) {
       if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
@@ -504,28 +461,6 @@ struct Node::Impl {
     replicator->SetMembers(ToMembers(members));
     links->SetPeers(std::move(peers));
     spdlog::info("membership: {} nodes", members.size());
-  }
-
-  // A deleted node may never receive the record that deletes it: the others
-  // drop their links to it first. It learns from them: when every other
-  // member refuses its links as "not a member" (PeerAdmission's NOT_FOUND),
-  // it was removed. (One that has not yet learned of a new node refuses it
-  // too, but the controller that added it never does, so a joining node is
-  // never all-refused.)
-  void CheckRemovedByPeers() {
-    if (removed.load() || !was_member) return;
-    std::map<uint32_t, std::string> errors;
-    for (const auto& l : links->LinkStatuses()) errors[l.peer] = l.last_error;
-    int others = 0;
-    for (const auto& m : members) {
-      if (m.node_id() == node_id) continue;
-      ++others;
-      const std::string& error = errors[m.node_id()];
-      if (!error.starts_with("NOT_FOUND") || error.find("not a member") == std::string::npos) {
-        return;
-      }
-    }
-    if (others > 0) ReportRemoved();
   }
 
   // Store thread, once: this node was deleted from the cluster. It says so,
@@ -561,7 +496,7 @@ struct Node::Impl {
       CollectLog();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
-        CheckRemovedByPeers();
+        if (!removed && removal.Removed(members, node_id, links->LinkStatuses())) ReportRemoved();
       }
       controller->PruneInductions();
       ArmTick();
@@ -706,12 +641,10 @@ Status Node::RunUntilSignal() {
   const bool removed = impl_->removed.load();
   if (!removed) spdlog::info("signal {} received; stopping", received);
   Stop();
-  if (removed) {
-    return InvalidState("node " + impl_->config.node.name +
-                        " was removed from the cluster; wipe its data directory and induct it "
-                        "again to bring it back");
-  }
-  return Status::Ok();
+  return removed ? InvalidState("node " + impl_->config.node.name +
+                                " was removed from the cluster; wipe its data directory and "
+                                "induct it again to bring it back")
+                 : Status::Ok();
 }
 
 void Node::Stop() {

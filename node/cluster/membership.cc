@@ -1,0 +1,80 @@
+#include "node/cluster/membership.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <map>
+
+#include "storage/membership.h"
+
+namespace coffer::node {
+namespace {
+
+// How the replication protocol treats a member (see replication::MemberState).
+replication::MemberState MemberStateOf(const pb::StoredNode& node) {
+  switch (storage::StoredState(node)) {
+    case pb::NODE_DISABLING:
+      return replication::MemberState::kDisabling;
+    case pb::NODE_DISABLED:
+      return replication::MemberState::kDisabled;
+    default:
+      return replication::MemberState::kActive;
+  }
+}
+
+}  // namespace
+
+std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes) {
+  std::vector<replication::Member> members;
+  for (const auto& n : nodes) {
+    members.push_back(replication::Member{.id = n.node_id(),
+                                          .role = n.role() == pb::NODE_READ_ONLY
+                                                      ? replication::Role::kReadOnly
+                                                      : replication::Role::kReadWrite,
+                                          .peer = n.peer(),
+                                          .state = MemberStateOf(n)});
+  }
+  return members;
+}
+
+std::string MembershipFingerprint(const std::vector<pb::StoredNode>& nodes) {
+  std::string fingerprint;
+  {
+    google::protobuf::io::StringOutputStream out(&fingerprint);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    for (const auto& n : nodes) {
+      n.SerializeToCodedStream(&coded);
+      coded.WriteRaw("|", 1);
+    }
+  }
+  return fingerprint;
+}
+
+bool RemovalWatch::Removed(const std::vector<pb::StoredNode>& members, uint32_t self_id,
+                           const std::vector<PeerLinks::LinkStatus>& links) {
+  if (reported_) return false;
+  bool member = false;
+  for (const auto& m : members) member = member || m.node_id() == self_id;
+  if (member) {
+    was_member_ = true;
+  } else {
+    reported_ = was_member_;
+    return reported_;
+  }
+  std::map<uint32_t, std::string> errors;
+  for (const auto& l : links) errors[l.peer] = l.last_error;
+  int others = 0;
+  for (const auto& m : members) {
+    if (m.node_id() == self_id) continue;
+    ++others;
+    const std::string& error = errors[m.node_id()];
+    if (!error.starts_with("NOT_FOUND") || error.find("not a member") == std::string::npos) {
+      return false;
+    }
+  }
+  reported_ = others > 0;
+  return reported_;
+}
+
+}  // namespace coffer::node
