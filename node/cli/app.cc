@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "common/edit_distance.h"
 #include "node/cli/commands.h"
@@ -64,6 +65,14 @@ std::string UnknownCommandError(const CLI::App& app, const std::vector<std::stri
     std::sort(near.begin(), near.end());
     std::vector<std::string> suggestions;
     for (const auto& [distance, name] : near) suggestions.push_back("'" + path + " " + name + "'");
+    // Words other tools use for a command this group has under another name.
+    const std::map<std::string, std::string> synonyms = {
+        {"list", "locate"}, {"find", "locate"}, {"search", "locate"}, {"ls", "list"},
+        {"show", "get"},    {"info", "status"}, {"rm", "delete"}};
+    if (auto it = synonyms.find(word);
+        it != synonyms.end() && std::find(names.begin(), names.end(), it->second) != names.end()) {
+      suggestions.insert(suggestions.begin(), "'" + path + " " + it->second + "'");
+    }
     if (group->get_option_no_throw("--" + word) != nullptr) {
       suggestions.insert(suggestions.begin(), "'" + path + " --" + word + "'");
     }

@@ -19,7 +19,7 @@ TEST(UnknownCommandTest, NamesTheWordAndTheNearestCommands) {
   std::string list = UnknownCommandError(*app, {"object", "list"});
   EXPECT_THAT(list, HasSubstr("unknown command 'list' for 'coffer object'"));
   EXPECT_THAT(list, HasSubstr("'coffer wallet list'"));
-  EXPECT_THAT(list, HasSubstr("locate"));
+  EXPECT_THAT(list, HasSubstr("'coffer object locate'"));
 
   std::string completion = UnknownCommandError(*app, {"completion", "bash"});
   EXPECT_THAT(completion, HasSubstr("unknown command 'completion' for 'coffer'"));

@@ -128,14 +128,8 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
   return response;
 }
 
-StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string& text) {
-  if (Uuid::IsValid(text)) return text;
-  pb::Request request;
-  request.mutable_locate()->set_name(text);
-  request.mutable_locate()->set_limit(10);
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
-  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
-  const auto& objects = response.located().objects();
+StatusOr<std::string> PickObject(const std::string& text, const pb::LocateResult& found) {
+  const auto& objects = found.objects();
   if (objects.empty()) {
     return InvalidArgument("'" + text + "' is neither an object uuid nor an object's name");
   }
@@ -148,6 +142,16 @@ StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string&
         "; name one by its uuid");
   }
   return objects[0].uuid();
+}
+
+StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string& text) {
+  if (Uuid::IsValid(text)) return text;
+  pb::Request request;
+  request.mutable_locate()->set_name(text);
+  request.mutable_locate()->set_limit(10);
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(flags, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  return PickObject(text, response.located());
 }
 
 int Run(const ClientFlags& flags, const pb::Request& request,

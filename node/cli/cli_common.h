@@ -69,6 +69,8 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request);
 // Several objects carry it (names in conflict): INVALID_ARGUMENT "object name
 // '...' is ambiguous" listing their uuids.
 StatusOr<std::string> ResolveObject(const ClientFlags& flags, const std::string& text);
+// The decision of ResolveObject, given what `locate --name text` found.
+StatusOr<std::string> PickObject(const std::string& text, const pb::LocateResult& found);
 
 // Calls and prints: the rendered result on success (exit 0), the error
 // otherwise (Fail).
