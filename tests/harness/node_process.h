@@ -3,7 +3,10 @@
 // and a passphrase. Readiness and shutdown are waited for with deadlines.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,9 +16,11 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/wait_for.h"
@@ -36,12 +41,45 @@ inline void WriteWholeFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+// A loopback port held for this test process: a socket bound to
+// 127.0.0.1:port with SO_REUSEADDR, never listening. While it is held,
+// another test process's ReservePort cannot pick the same port (its bind,
+// without SO_REUSEADDR, fails), yet the node this port is for can bind and
+// listen on it (it sets SO_REUSEADDR too, and the holder does not listen).
+// Without the hold, two test processes running at once (ctest -j) could
+// pick the same port between one's check and its node's bind.
+class PortHold {
+ public:
+  PortHold() = default;
+  PortHold(int fd, uint16_t port) : fd_(fd), port_(port) {}
+  PortHold(PortHold&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), port_(std::exchange(other.port_, 0)) {}
+  PortHold& operator=(PortHold&& other) noexcept {
+    if (this != &other) {
+      Release();
+      fd_ = std::exchange(other.fd_, -1);
+      port_ = std::exchange(other.port_, 0);
+    }
+    return *this;
+  }
+  ~PortHold() { Release(); }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
 // Picks a free loopback port, outside the kernel's ephemeral range, so an
 // outgoing connection (whose local port comes from that range) can never be
-// holding it when a node binds it, or binds it again after a restart. The
-// node binds it right after; a collision makes Start() fail loudly, never
-// silently pass.
-inline uint16_t FreePort() {
+// holding it when a node binds it, or binds it again after a restart; and
+// holds it (PortHold) until the returned hold is destroyed. A collision with
+// anything that ignores holds makes Start() fail loudly, never silently pass.
+inline PortHold ReservePort() {
   unsigned ephemeral_low = 32768;
   if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
     unsigned low = 0, high = 0;
@@ -51,18 +89,38 @@ inline uint16_t FreePort() {
   static std::mt19937 pick(
       static_cast<unsigned>(::getpid()) * 2654435761u ^
       static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  boost::asio::io_context io;
   for (int attempt = 0; attempt < 2000; ++attempt) {
     auto port = static_cast<uint16_t>(10000 + pick() % (ephemeral_low - 10000));
-    boost::system::error_code ec;
-    boost::asio::ip::tcp::acceptor acceptor(io);
-    acceptor.open(boost::asio::ip::tcp::v4(), ec);
-    if (!ec) acceptor.bind({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-    if (!ec) return port;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Probe without SO_REUSEADDR: fails while anyone (a node, or another
+    // process's hold) has the port.
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      ::close(fd);
+      continue;
+    }
+    // Bound; now mark it reusable so the node can bind beside the hold.
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    return PortHold(fd, port);
   }
-  boost::asio::ip::tcp::acceptor acceptor(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
+  return PortHold();  // port 0: the node's bind fails loudly
+}
+
+// A port held for the rest of this test process (for ports a test passes to
+// NodeProcessOptions or to a proxy itself).
+inline uint16_t FreePort() {
+  static std::mutex mu;
+  static std::vector<PortHold> held;
+  PortHold hold = ReservePort();
+  uint16_t port = hold.port();
+  std::lock_guard<std::mutex> lock(mu);
+  held.push_back(std::move(hold));
+  return port;
 }
 
 // Polls `condition` every 20 ms (a poll may ask a node process over TLS)
@@ -95,9 +153,12 @@ class NodeProcess {
  public:
   explicit NodeProcess(NodeProcessOptions options = {})
       : name_(options.name),
-        port_(FreePort()),
-        peer_port_(options.peer_port != 0 ? options.peer_port : FreePort()),
-        http_port_(FreePort()) {
+        port_hold_(ReservePort()),
+        peer_port_hold_(options.peer_port != 0 ? PortHold() : ReservePort()),
+        http_port_hold_(ReservePort()),
+        port_(port_hold_.port()),
+        peer_port_(options.peer_port != 0 ? options.peer_port : peer_port_hold_.port()),
+        http_port_(http_port_hold_.port()) {
     std::string dir = dir_.path();
     ca_ = options.ca != nullptr ? *options.ca : *node::CreateCertificateAuthority("test CA");
     EXPECT_TRUE(node::WritePemPair(ca_, dir + "/ca.pem", dir + "/ca.key").ok());
@@ -198,6 +259,22 @@ class NodeProcess {
     pid_ = -1;
   }
   bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  // Waits up to `timeout` for a process that stops by itself to end (and
+  // reaps it). True once it has ended; `exit_status` gets waitpid's status.
+  bool WaitExited(std::chrono::milliseconds timeout, int* exit_status = nullptr) {
+    if (pid_ <= 0) return true;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        if (exit_status != nullptr) *exit_status = status;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // poll interval, bounded
+    }
+    return false;
+  }
 
   StatusOr<std::unique_ptr<node::CofferClient>> Connect(boost::asio::ssl::context& tls) {
     return node::CofferClient::Connect("127.0.0.1", port_, tls, std::chrono::seconds(5));
@@ -212,6 +289,11 @@ class NodeProcess {
  private:
   storage::testing::TempDir dir_;
   std::string name_;
+  // Held as long as this NodeProcess exists (see PortHold); declared before
+  // the ports read from them.
+  PortHold port_hold_;
+  PortHold peer_port_hold_;
+  PortHold http_port_hold_;
   uint16_t port_;
   uint16_t peer_port_;
   uint16_t http_port_;

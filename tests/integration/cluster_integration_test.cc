@@ -941,6 +941,7 @@ TEST_F(ClusterTest, DeletedNodeReportsItsRemovalOnceAndStops) {
            std::string l = ReadWholeFile(c.log_file());
            return l.substr(l.size() > 3000 ? l.size() - 3000 : 0);
          }();
+  ASSERT_TRUE(c.WaitExited(30s)) << "the deleted node stopped serving but did not exit";
   const std::string log = ReadWholeFile(c.log_file());
   const std::string said = "was removed from the cluster";
   size_t first = log.find(said);
