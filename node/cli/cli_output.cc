@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 
+#include "node/monitoring/health.h"
 #include "storage/object_store.h"
 #include "upgrade/version.h"
 
@@ -299,19 +300,6 @@ std::string ClusterVersion(const pb::ClusterStatus& c) {
   return lowest.empty() ? "-" : lowest;
 }
 
-std::string HealthVerdict(const pb::MemberView& m, const pb::NodeStatus* s, bool unreachable) {
-  if (m.state() == "EXPIRED") return "expired";
-  if (m.state() == "DISABLING" || m.state() == "DISABLED") return "disabled";
-  if (s == nullptr) return unreachable ? "down" : "unknown";
-  if (s->state() == "PENDING" || s->state() == "ENABLING") return "catching-up";
-  if (s->mode() == "restricted") return "restricted";
-  if (s->mode() == "unavailable") return "disabled";
-  for (const auto& l : s->links()) {
-    if (!l.up()) return "degraded";
-  }
-  return "healthy";
-}
-
 std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format) {
   if (format == OutputFormat::kJson) return RenderJson(c);
   std::string out;
@@ -357,7 +345,7 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
     const pb::NodeStatus* s = it == by_id.end() ? nullptr : it->second;
     bool unreachable = c.unreachable().contains(m.node_id());
     std::string mode = s ? s->mode() : unreachable ? "unreachable" : "-";
-    rows.push_back({HealthVerdict(m, s, unreachable), m.name(), std::to_string(m.node_id()),
+    rows.push_back({MemberHealth(m, s, unreachable), m.name(), std::to_string(m.node_id()),
                     m.role(), m.peer() == 0 ? "-" : std::to_string(m.peer()),
                     m.state().empty() ? "ACTIVE" : m.state(), mode, s ? s->version() : m.version(),
                     s ? AppliedText(s->applied()) : "-", s ? s->digest().substr(0, 16) : "-",

@@ -38,10 +38,8 @@ std::string RenderConflicts(const pb::ConflictList& conflicts, OutputFormat form
 std::string RenderNodeStatus(const pb::NodeStatus& status, OutputFormat format);
 // The lowest release among the members: what version-gated features follow.
 std::string ClusterVersion(const pb::ClusterStatus& c);
-// The first column of `cluster status`: healthy, degraded (a link down),
-// restricted, catching-up, disabled, expired, down (unreachable) or unknown.
-std::string HealthVerdict(const pb::MemberView& member, const pb::NodeStatus* status,
-                          bool unreachable);
+// The cluster status table; its health column is monitoring/health.h's
+// MemberHealth.
 std::string RenderClusterStatus(const pb::ClusterStatus& status, OutputFormat format);
 
 }  // namespace coffer::node

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "node/monitoring/health.h"
+
 namespace coffer::node {
 namespace {
 
@@ -84,17 +86,17 @@ TEST(ClusterStatusTableTest, HealthVerdicts) {
   pb::ClusterStatus c = TwoPairs();
   const pb::MemberView& m = c.members(1);
   pb::NodeStatus s = c.nodes(0);
-  EXPECT_EQ(HealthVerdict(m, &s, false), "healthy");
-  EXPECT_EQ(HealthVerdict(m, nullptr, true), "down");
+  EXPECT_EQ(MemberHealth(m, &s, false), "healthy");
+  EXPECT_EQ(MemberHealth(m, nullptr, true), "down");
   s.mutable_links(0)->set_up(false);
-  EXPECT_EQ(HealthVerdict(m, &s, false), "degraded");
+  EXPECT_EQ(MemberHealth(m, &s, false), "degraded");
   s.set_state("ENABLING");
-  EXPECT_EQ(HealthVerdict(m, &s, false), "catching-up");
+  EXPECT_EQ(MemberHealth(m, &s, false), "catching-up");
   pb::MemberView disabled = m;
   disabled.set_state("DISABLED");
-  EXPECT_EQ(HealthVerdict(disabled, &s, false), "disabled");
+  EXPECT_EQ(MemberHealth(disabled, &s, false), "disabled");
   disabled.set_state("EXPIRED");
-  EXPECT_EQ(HealthVerdict(disabled, nullptr, true), "expired");
+  EXPECT_EQ(MemberHealth(disabled, nullptr, true), "expired");
 }
 
 TEST(ObjectTextTest, DestroyedMaterialIsErasedAndTheRevocationReasonShown) {

@@ -5,16 +5,6 @@
 
 namespace coffer::node {
 
-Health HealthOf(const pb::NodeStatus& self) {
-  if (self.state() == "PENDING" || self.state() == "ENABLING") return {473, "catching-up"};
-  if (self.mode() == "read-write") return {200, "read-write"};
-  if (self.mode() == "read-only") return {429, "read-only"};
-  if (self.mode() == "restricted") return {472, "restricted"};
-  return {503, "unavailable"};
-}
-
-bool IsReady(const pb::NodeStatus& self) { return self.mode() == "read-write"; }
-
 bool IsStatusPage(std::string_view path) {
   return path == "/metrics" || path == "/readyz" || path == "/health" || path == "/status";
 }

@@ -11,26 +11,13 @@
 
 #include "common/clock.h"
 #include "node/api/request_handler.h"
+#include "node/monitoring/health.h"
 #include "node/monitoring/metrics.h"
 #include "node/net/http_endpoint.h"
 #include "proto/api.pb.h"
 #include "storage/object_store.h"
 
 namespace coffer::node {
-
-// /health: the HTTP code and verdict of a node's status, so a load balancer
-// or probe can tell the conditions apart without parsing the body: 473
-// catching-up (PENDING or ENABLING), 200 read-write, 429 read-only, 472
-// restricted, 503 unavailable (DISABLING, DISABLED, EXPIRED, or a mode it
-// does not know).
-struct Health {
-  int code;
-  const char* verdict;
-};
-Health HealthOf(const pb::NodeStatus& self);
-
-// /readyz: ready only in read-write mode.
-bool IsReady(const pb::NodeStatus& self);
 
 // Whether `path` is a page this endpoint serves besides /livez:
 // /metrics, /readyz, /health or /status.

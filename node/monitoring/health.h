@@ -1,0 +1,33 @@
+// The one mapping from what a node reports (node state and write mode) to
+// health: the HTTP code and verdict of a node's own /health page, and the
+// verdict `coffer cluster status` shows for each member.
+#pragma once
+
+#include <string>
+
+#include "proto/api.pb.h"
+
+namespace coffer::node {
+
+// /health: the HTTP code and verdict of a node's status, so a load balancer
+// or probe can tell the conditions apart without parsing the body: 473
+// catching-up (PENDING or ENABLING), 200 read-write, 429 read-only, 472
+// restricted, 503 unavailable (DISABLING, DISABLED, EXPIRED, or a mode it
+// does not know).
+struct Health {
+  int code;
+  const char* verdict;
+};
+Health HealthOf(const pb::NodeStatus& self);
+
+// /readyz: ready only in read-write mode.
+bool IsReady(const pb::NodeStatus& self);
+
+// The health column of `cluster status` for member `m`, whose own status
+// is `s` (nullptr if it did not answer; `unreachable`: it was asked and did
+// not answer): "expired", "disabled" (DISABLING, DISABLED, or unavailable),
+// "down", "unknown", "catching-up", "restricted", "degraded" (a link is
+// down) or "healthy" (read-write, or read-only on a read-only node).
+std::string MemberHealth(const pb::MemberView& m, const pb::NodeStatus* s, bool unreachable);
+
+}  // namespace coffer::node
