@@ -3,11 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/ids.h"
+#include "tests/harness/coffer_cli.h"
 #include "tests/harness/node_process.h"
 
 namespace coffer::integration {
@@ -15,22 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Runs `coffer ARGS`; returns its exit code, with stdout (and, unless
-// `stdout_only`, stderr after it) in *output.
-int Coffer(const std::string& args, std::string* output, bool stdout_only = false) {
-  std::string command =
-      std::string(COFFER_BIN) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 TEST(CliUnknownCommandTest, NamesTheUnknownWordAndTheNearestCommands) {
   std::string out;
@@ -131,6 +115,26 @@ TEST_F(CliTest, ConflictRenameRefusesAnEntityThatIsNotInConflict) {
   ASSERT_EQ(Coffer("wallet list" + Flags(), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("payroll"));
   EXPECT_THAT(out, Not(HasSubstr("payroll-eu")));
+}
+
+// A standalone node confirms a new name at once: `wallet create` says so,
+// in text and in JSON, without --wait.
+TEST_F(CliTest, WalletCreateSaysTheNameIsConfirmedOnAStandaloneNode) {
+  std::string out;
+  ASSERT_EQ(Coffer("wallet create payroll" + Flags(), &out, /*stdout_only=*/true), 0) << out;
+  ASSERT_TRUE(Uuid::IsValid(out.substr(0, 36))) << out;
+  EXPECT_THAT(out, HasSubstr("name 'payroll' confirmed"));
+  ASSERT_EQ(Coffer("wallet create treasury --wait 5s -o json" + Flags(), &out,
+                   /*stdout_only=*/true),
+            0)
+      << out;
+  auto json = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << out;
+  EXPECT_EQ(json.value("name_state", ""), "ACTIVE") << out;
+  EXPECT_EQ(json.value("name", ""), "treasury") << out;
+  EXPECT_EQ(json.value("generated_name", "?"), "") << out;
+  EXPECT_EQ(Coffer("wallet create other --wait soon" + Flags(), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("is not a duration"));
 }
 
 TEST_F(CliTest, ClusterSettingsCanBeReadBack) {

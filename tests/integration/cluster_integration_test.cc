@@ -18,6 +18,7 @@
 #include "common/ids.h"
 #include "node/client/failover_client.h"
 #include "node/config/config.h"
+#include "tests/harness/coffer_cli.h"
 #include "tests/harness/fault_proxy.h"
 #include "tests/harness/node_process.h"
 #include "upgrade/version.h"
@@ -161,6 +162,35 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return InState(b, "ACTIVE") && InState(c, "ACTIVE"); }, 30s));
   }
 
+  // Two pairs: `a` first and `b` its peer; `c` inducted through `a`, and
+  // `d` through `c` as its peer. Waits until all four are read-write.
+  void FormTwoPairs(NodeProcess& a, NodeProcess& b, NodeProcess& c, NodeProcess& d) {
+    Init(a);
+    Join(b, a, pb::NODE_READ_WRITE);
+    Join(c, a, pb::NODE_READ_ONLY);
+    Join(d, c, pb::NODE_READ_WRITE);  // c and d form the second pair
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (auto* n : {&a, &b, &c, &d}) {
+            if (!InMode(*n, "read-write")) return false;
+          }
+          return true;
+        },
+        30s));
+  }
+
+  // Adds `name` with its peer links on `peer_host` (a loopback address of
+  // its own) behind a FaultProxy of its own (proxies_, in the order added),
+  // which can cut what comes from one source address.
+  NodeProcess& AddBehindProxy(const std::string& name, const std::string& peer_host) {
+    uint16_t peer_port = FreePort();
+    proxies_.push_back(FaultProxy::Start("127.0.0.1", peer_host, peer_port));
+    EXPECT_TRUE(proxies_.back() != nullptr);
+    return Add(name, {.node_config = PeerAdvertise(proxies_.back()->port()),
+                      .peer_port = peer_port,
+                      .peer_host = peer_host});
+  }
+
   // Every running node in `nodes` reports the same digest and applied vector.
   static bool Converged(const std::vector<NodeProcess*>& nodes) {
     std::set<std::string> digests;
@@ -192,6 +222,7 @@ class ClusterTest : public ::testing::Test {
 
   node::PemPair ca_;
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
+  std::vector<std::unique_ptr<FaultProxy>> proxies_;  // AddBehindProxy
 };
 
 // The seeds' cluster test with real processes: A; B inducted as A's peer;
@@ -502,19 +533,8 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
   NodeProcess& b = Add("beta");
   NodeProcess& c = Add("gamma");
   NodeProcess& d = Add("delta");
-  Init(a);
-  Join(b, a, pb::NODE_READ_WRITE);
-  Join(c, a, pb::NODE_READ_ONLY);
-  Join(d, c, pb::NODE_READ_WRITE);  // c and d form the second pair
+  FormTwoPairs(a, b, c, d);
   std::vector<NodeProcess*> all = {&a, &b, &c, &d};
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (auto* n : all) {
-          if (!InMode(*n, "read-write")) return false;
-        }
-        return true;
-      },
-      30s));
 
   // Runs `first` on pair one and `second` on pair two at the same moment.
   auto race = [](const std::function<void()>& first, const std::function<void()>& second) {
@@ -601,6 +621,81 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
     ASSERT_TRUE(renamed.ok()) << n->name();
     EXPECT_EQ(renamed->uuid(), loser_by_name[conflicted[1]]);
   }
+}
+
+// `coffer wallet create SAME --wait` on each pair while the pairs are cut
+// from each other (both claims concurrent), then healed: one command ends
+// with the name confirmed (exit 0), the other with it lost (exit 1,
+// ALREADY_EXISTS) naming the generated name that `conflict list` shows.
+TEST_F(ClusterTest, CreateWaitSaysWhichOfTwoConcurrentClaimsKeptTheName) {
+  NodeProcess& a = AddBehindProxy("alpha", "127.0.0.1");
+  NodeProcess& b = AddBehindProxy("beta", "127.0.0.2");
+  NodeProcess& c = AddBehindProxy("gamma", "127.0.0.3");
+  NodeProcess& d = AddBehindProxy("delta", "127.0.0.4");
+  FormTwoPairs(a, b, c, d);
+  std::vector<NodeProcess*> all = {&a, &b, &c, &d};
+  // Cuts (or, with nullopt, heals) everything between pair one (.1, .2)
+  // and pair two (.3, .4), both ways; each pair's own link stays up.
+  auto cut_pairs = [&](std::optional<FaultProxy::Mode> mode) {
+    for (size_t into = 0; into < 4; ++into) {
+      for (const char* from : into < 2 ? std::vector{"127.0.0.3", "127.0.0.4"}
+                                       : std::vector{"127.0.0.1", "127.0.0.2"}) {
+        proxies_[into]->SetModeFor(from, mode);
+      }
+    }
+  };
+  cut_pairs(FaultProxy::Mode::kBlackhole);
+
+  // Both commands run at once, one on each pair; each waits up to 20 s.
+  struct Run {
+    int exit_code = -1;
+    std::string out;
+  };
+  std::map<std::string, Run> runs = {{a.name(), {}}, {c.name(), {}}};
+  {
+    std::vector<std::jthread> commands;  // joined at the end of the block
+    for (NodeProcess* n : {&a, &c}) {
+      commands.emplace_back([n, run = &runs[n->name()]] {
+        run->exit_code = Coffer("wallet create payroll --wait 20s" + CofferFlags(*n), &run->out);
+      });
+    }
+    // Each pair has its own wallet named payroll (neither sees the other's):
+    // two concurrent claims. Then heal, while both commands wait.
+    bool both_created = WaitFor(
+        [&] {
+          auto on_a = GetWallet(a, "payroll");
+          auto on_c = GetWallet(c, "payroll");
+          return on_a.ok() && on_c.ok() && on_a->uuid() != on_c->uuid() &&
+                 on_a->state() == "PENDING" && on_c->state() == "PENDING";
+        },
+        15s);
+    cut_pairs(std::nullopt);
+    ASSERT_TRUE(both_created) << runs[a.name()].out << runs[c.name()].out;
+  }
+
+  // One keeps the name, the other is told it lost it and to what.
+  ASSERT_TRUE(WaitFor([&] { return Converged(all); }, 30s));
+  auto conflicts = Conflicts(a);
+  ASSERT_TRUE(conflicts.ok()) << conflicts.status().ToString();
+  ASSERT_EQ(conflicts->size(), 1u);
+  const pb::ConflictView& lost = conflicts->front();
+  EXPECT_EQ(lost.supplied_name(), "payroll");
+  int confirmed = 0;
+  for (const auto& [node_name, run] : runs) {
+    SCOPED_TRACE(node_name + ": " + run.out);
+    ASSERT_TRUE(Uuid::IsValid(run.out.substr(0, 36)));
+    if (run.out.substr(0, 36) == lost.uuid()) {
+      EXPECT_EQ(run.exit_code, 1);
+      EXPECT_THAT(run.out, ::testing::HasSubstr("ALREADY_EXISTS: name 'payroll' was taken"));
+      EXPECT_THAT(run.out, ::testing::HasSubstr("'" + lost.generated_name() + "'"));
+      EXPECT_THAT(run.out, ::testing::HasSubstr("coffer conflict rename wallet " + lost.uuid()));
+    } else {
+      ++confirmed;
+      EXPECT_EQ(run.exit_code, 0);
+      EXPECT_THAT(run.out, ::testing::HasSubstr("name 'payroll' confirmed"));
+    }
+  }
+  EXPECT_EQ(confirmed, 1);
 }
 
 // A write whose outcome is unknown (its pair peer went silent) is retried on

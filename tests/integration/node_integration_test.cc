@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "tests/harness/coffer_cli.h"
 #include "tests/harness/node_process.h"
 
 namespace coffer::integration {
@@ -322,16 +323,7 @@ TEST_F(NodeIntegrationTest, NoPlaintextMarkerInDataDirectoryOrLogs) {
 // Runs `coffer ARGS` (or, raw, the command line ARGS as it is) and returns
 // its exit code, with stdout and stderr in *output.
 int RunCli(const std::string& args, std::string* output = nullptr, bool raw = false) {
-  std::string command = (raw ? args : std::string(COFFER_BIN) + " " + args) + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  if (output != nullptr) *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return RunShell((raw ? args : std::string(COFFER_BIN) + " " + args) + " 2>&1", output);
 }
 
 TEST_F(NodeIntegrationTest, CliExitCodesAndJsonOutput) {
