@@ -1,5 +1,7 @@
 #include "replication/replicator.h"
 
+#include "common/fault_point.h"
+
 namespace coffer::replication {
 
 Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
@@ -88,7 +90,12 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id,
 void Replicator::Flush() {
   if (unsynced_.empty()) return;
   std::vector<Unsynced> batch = TakeUnsynced();
-  Committed(batch, store_.Sync());
+  Committed(batch, SyncGroupCommit(store_));
+}
+
+Status Replicator::SyncGroupCommit(storage::ObjectStore& store) {
+  if (COFFER_FAULT_POINT("group_commit.skip_fsync")) return Status::Ok();
+  return store.Sync();
 }
 
 std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {

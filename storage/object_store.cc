@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/fault_point.h"
 #include "storage/keys.h"
 #include "storage/membership.h"
 #include "storage/merge.h"
@@ -1296,7 +1297,8 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c, pb:
       if (current != pb::NODE_DISABLED) {
         return InvalidState(who + " is " + current_name + "; only a DISABLED node can be enabled");
       }
-      if (DisableExpired(*target, *cluster, now)) {
+      if (DisableExpired(*target, *cluster, now) &&
+          !COFFER_FAULT_POINT("storage.enable_expired_node")) {
         return Status(Code::kDisableExpired,
                       who + " was disabled longer than the maximum disable duration (" +
                           std::to_string(MaxDisableMicros(*cluster) / 1'000'000) +

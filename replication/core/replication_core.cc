@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/fault_point.h"
+
 namespace coffer::replication {
 
 namespace {
@@ -166,6 +168,7 @@ Status ReplicationCore::CheckCriticalWrite() const {
     case WriteMode::kUnavailable:
       return Status(Code::kUnavailable, mode_reason_ + "; send writes to another node");
     case WriteMode::kRestricted:
+      if (COFFER_FAULT_POINT("replication.accept_write_in_restricted_mode")) return Status::Ok();
       break;
   }
   return Status(Code::kReadOnlyRestricted,
@@ -180,7 +183,7 @@ void ReplicationCore::OnLocalCommit(uint64_t seq, std::optional<uint64_t> token,
   durable_[self_] = std::max(At(durable_, self_), seq);
   handed_out_[self_] = std::max(At(handed_out_, self_), seq);
   if (token) {
-    if (options_.test_only_ack_before_peer_persisted) {
+    if (COFFER_FAULT_POINT("replication.ack_before_peer_persisted")) {
       out_.acked.push_back(*token);
     } else {
       pending_acks_[seq] = PendingAck{*token, now_ + options_.pair_ack_timeout_micros};
