@@ -214,7 +214,15 @@ void Replicator::Pump() {
     for (const auto& m : out.messages) transport_.Send(m.to, m.message);
     for (const auto& s : out.sends) {
       auto records = store_.ReadLog(s.origin, s.from_seq, s.count);
-      if (!records.ok() || records->empty()) {
+      if (records.ok() && (records->empty() || records->front().seq() != s.from_seq)) {
+        // Log GC collected them here (the log starts later, or holds none of
+        // the range): the peer gets them from another node.
+        core_.OnLogCollected(
+            s.origin, records->empty() ? s.from_seq + s.count - 1 : records->front().seq() - 1);
+        core_.OnSendFailed(s.peer);
+        continue;
+      }
+      if (!records.ok()) {
         core_.OnSendFailed(s.peer);
         continue;
       }

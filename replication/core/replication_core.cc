@@ -235,6 +235,11 @@ void ReplicationCore::OnSendFailed(uint32_t peer) {
   if (it != links_.end()) it->second.sent = it->second.reported;
 }
 
+void ReplicationCore::OnLogCollected(uint32_t origin, uint64_t through_seq) {
+  uint64_t& floor = collected_[origin];
+  floor = std::max(floor, through_seq);
+}
+
 ReplicationCore::Output ReplicationCore::TakeOutput() {
   Output out = std::move(out_);
   out_ = Output{};
@@ -394,6 +399,7 @@ void ReplicationCore::ScheduleSends(int64_t now) {
     for (const auto& [origin, have] : durable_) {
       if (self_disabled && origin != self_) continue;
       uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
+      if (next <= At(collected_, origin)) continue;  // collected here: another node has them
       while (next <= have && inflight < options_.max_inflight_records) {
         uint64_t count = std::min<uint64_t>({options_.max_batch_records, have - next + 1,
                                              options_.max_inflight_records - inflight});

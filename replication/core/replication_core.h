@@ -127,6 +127,10 @@ class ReplicationCore {
   // The driver could not read records it was asked to send (e.g. collected
   // by log GC); they are asked for again later.
   void OnSendFailed(uint32_t peer);
+  // The local log no longer holds `origin`'s records through `through_seq`
+  // (log GC): a peer that lacks them gets them from another node, and this
+  // node stops offering them.
+  void OnLogCollected(uint32_t origin, uint64_t through_seq);
 
   // ---- Output ----
   struct SendRecords {
@@ -211,6 +215,7 @@ class ReplicationCore {
   int64_t now_;
   VersionVector durable_;
   VersionVector handed_out_;  // given to the driver to apply (>= durable_)
+  VersionVector collected_;   // the local log starts after these (OnLogCollected)
   std::map<uint32_t, Link> links_;
   std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
   std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack

@@ -147,6 +147,18 @@ TEST(ReplicationCoreTest, RestrictedNodeRefusesCriticalWritesUnlessThePlantedBug
   EXPECT_EQ(planted.fires(), 1u);
 }
 
+TEST(ReplicationCoreTest, RecordsCollectedByLogGcAreNotOfferedAgain) {
+  ReplicationCore a(1, Pair(), {{1, 10}}, {}, 0);
+  a.OnLogCollected(1, 6);
+  a.Receive(2, ReportOf({{1, 3}}), 1 * kMs);
+  EXPECT_TRUE(a.TakeOutput().sends.empty()) << "1:4 is collected here: the peer asks elsewhere";
+  a.Receive(2, ReportOf({{1, 6}}), 2 * kMs);
+  auto sends = a.TakeOutput().sends;
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].from_seq, 7u);
+  EXPECT_EQ(sends[0].count, 4u);
+}
+
 TEST(ReplicationCoreTest, RecordsApplyInOrderExactlyOnceAndGapsWait) {
   ReplicationCore b(2, Pair(), {}, {}, 0);
   b.Receive(1, Batch({Record(1, 2), Record(1, 3)}), 1 * kMs);

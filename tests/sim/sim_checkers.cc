@@ -41,9 +41,10 @@ void Simulation::SampleStates() {
   CheckExpiredNeverMerged();
 }
 
-// Converged: every node that is still a member is up, ACTIVE, and has the
-// same digest and applied vector.
+// Converged: no operator step is pending, and every node that is still a
+// member is up, ACTIVE, and has the same digest and applied vector.
 bool Simulation::Converged() {
+  if (admin_steps_pending_ > 0) return false;  // a force-delete or induction to come
   const SimNode* first = nullptr;
   for (auto& [id, node] : nodes_) {
     if (node->deleted) continue;

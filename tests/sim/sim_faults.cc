@@ -134,6 +134,7 @@ void Simulation::AdminDisable() {
 }
 
 void Simulation::AdminEnable(SimNode& node) {
+  if (pending_delete_.contains(node.id)) return;  // refused already: on its way out
   std::optional<int64_t> left = WindowLeft(node);
   if (left && *left == 0 && !expired_seq_.contains(node.id)) {
     auto applied = node.store->Applied();
@@ -151,7 +152,12 @@ void Simulation::AdminEnable(SimNode& node) {
   ++result_.enables_refused_expired;
   // The only way on: force-delete it on another node, then induct a new node.
   int64_t delay = 300 * kMs + static_cast<int64_t>(rng_.Uniform(500 * kMs));
-  At(now_ + delay, [this, id = node.id] { AdminForceDelete(id); });
+  if (!pending_delete_.insert(node.id).second) return;  // already on its way
+  ++admin_steps_pending_;
+  At(now_ + delay, [this, id = node.id] {
+    --admin_steps_pending_;
+    AdminForceDelete(id);
+  });
 }
 
 void Simulation::AdminForceDelete(uint32_t target) {
@@ -163,7 +169,11 @@ void Simulation::AdminForceDelete(uint32_t target) {
     if (id != target && self && self->state == pb::NODE_ACTIVE) issuers.push_back(id);
   }
   if (issuers.empty()) {
-    At(now_ + 200 * kMs, [this, target] { AdminForceDelete(target); });
+    ++admin_steps_pending_;
+    At(now_ + 200 * kMs, [this, target] {
+      --admin_steps_pending_;
+      AdminForceDelete(target);
+    });
     return;
   }
   SimNode& issuer = *nodes_[issuers[rng_.Uniform(issuers.size())]];
@@ -187,7 +197,9 @@ void Simulation::AdminForceDelete(uint32_t target) {
   disabled_.erase(target);
   RefreshMembers(issuer);
   int64_t delay = 200 * kMs + static_cast<int64_t>(rng_.Uniform(800 * kMs));
+  ++admin_steps_pending_;
   At(now_ + delay, [this, old_peer] {
+    --admin_steps_pending_;
     Induct(old_peer == 0 ? std::nullopt : std::optional<uint32_t>(old_peer));
   });
 }

@@ -77,6 +77,10 @@ struct SimNode {
   replication::LogGc gc;
   replication::GroupCommit group_commit;
   std::string members_fingerprint;  // membership last given to the replicator
+  // Membership as last read from the store (every 100 ms, as the node does,
+  // and after the node's own state changes).
+  std::vector<pb::StoredNode> members;
+  int64_t members_read_at = 0;
   uint64_t incarnation = 0;
   bool deleted = false;  // force-deleted: stopped for good
   bool up() const { return replicator != nullptr; }
@@ -157,7 +161,7 @@ class Simulation {
   SimNode* Node(uint32_t id);
   // Membership as the node's own store has it.
   std::vector<pb::StoredNode> MembersOf(const SimNode& node) const;
-  void RefreshMembers(SimNode& node);
+  void RefreshMembers(SimNode& node, bool force = true);
   // Group commit as the node runs it: one sync at a time, a virtual sync time.
   void ScheduleFlush(SimNode& node);
   void StartSync(SimNode& node);
@@ -223,7 +227,9 @@ class Simulation {
   bool short_window_ = false;            // the window ends within the run
   std::set<uint32_t> disabled_;          // disabled by an accepted DISABLING, not ACTIVE again
   bool override_used_ = false;
+  int admin_steps_pending_ = 0;               // scheduled force-deletes and inductions
   std::map<uint32_t, uint64_t> expired_seq_;  // EXPIRED node -> its own records then
+  std::set<uint32_t> pending_delete_;         // force-delete scheduled
   std::map<uint32_t, CatchUpWatch> catching_up_;
   // Checker state.
   std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes

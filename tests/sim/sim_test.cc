@@ -2,6 +2,7 @@
 //   COFFER_SIM_SEEDS       how many seeds Simulation.Seeds runs (default 500)
 //   COFFER_SIM_FIRST_SEED  the first seed (default 1)
 //   COFFER_SIM_SEED        the seed Simulation.ReplaySeed runs (default 1)
+//   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -64,6 +65,7 @@ TEST(Simulation, Seeds) {
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
+  if (const char* plant = std::getenv("COFFER_SIM_PLANT")) options.plant = plant;
   SimResult r = RunSimulation(options);
   std::cout << r.Summary() << "\n";
   ExpectClean(r);

@@ -136,8 +136,12 @@ std::string Fingerprint(const std::vector<Member>& members) {
 }
 }  // namespace
 
-void Simulation::RefreshMembers(SimNode& node) {
-  auto members = replication::CoreMembers(MembersOf(node));
+void Simulation::RefreshMembers(SimNode& node, bool force) {
+  constexpr int64_t kRefreshMicros = 100 * kMs;  // node.cc's membership refresh
+  if (!force && now_ - node.members_read_at < kRefreshMicros) return;
+  node.members_read_at = now_;
+  node.members = MembersOf(node);
+  auto members = replication::CoreMembers(node.members);
   std::string fingerprint = Fingerprint(members);
   if (fingerprint == node.members_fingerprint) return;
   node.members_fingerprint = std::move(fingerprint);
@@ -147,7 +151,9 @@ void Simulation::RefreshMembers(SimNode& node) {
 void Simulation::Boot(SimNode& node) {
   if (node.deleted) return;
   if (!node.store && !OpenStore(node)) return;
-  auto members = replication::CoreMembers(MembersOf(node));
+  node.members = MembersOf(node);
+  node.members_read_at = now_;
+  auto members = replication::CoreMembers(node.members);
   node.members_fingerprint = Fingerprint(members);
   node.replicator = std::make_unique<replication::Replicator>(
       *node.store, std::move(members), replication::CoreOptions{}, *node.transport, *node.clock);
@@ -241,11 +247,12 @@ void Simulation::StartSync(SimNode& node) {
 }
 
 void Simulation::StepNode(SimNode& node) {
-  RefreshMembers(node);
+  // A catching-up node decides ACTIVE from the membership as its store has
+  // it now: a member added a moment ago must be replicated with too.
   const bool was_catching_up = node.lifecycle.catching_up();
-  auto step =
-      replication::StepLifecycle(node.lifecycle, replication::SelfState(MembersOf(node), node.id),
-                                 *node.replicator, *node.rng);
+  RefreshMembers(node, /*force=*/was_catching_up);
+  auto step = replication::StepLifecycle(
+      node.lifecycle, replication::SelfState(node.members, node.id), *node.replicator, *node.rng);
   if (!was_catching_up && node.lifecycle.catching_up()) {
     catching_up_[node.id] = CatchUpWatch{.started = now_};
   } else if (!node.lifecycle.catching_up()) {
