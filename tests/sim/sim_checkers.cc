@@ -133,8 +133,9 @@ void Simulation::CheckExpiredNeverMerged() {
   }
 }
 
-// After healing and a GC round, each node retains at most what a counted
-// member still lacks, plus what was written since convergence.
+// After healing and a GC round (300 ms after convergence), each node retains
+// at most what a counted member still lacks, plus what was written since
+// convergence.
 void Simulation::CheckRetainedLogBounded() {
   for (auto& [id, node] : nodes_) {
     if (!node->up()) continue;
