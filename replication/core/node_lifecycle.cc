@@ -31,7 +31,9 @@ LifecycleStep NodeLifecycle::Decide(pb::NodeState self_state, const ReplicationC
     if (!catching_up_) {
       step.start_catch_up = true;
       catching_up_ = true;
-    } else if (core.CaughtUp()) {
+    } else if (core.CaughtUp() ||
+               // Planted bug: ACTIVE before replication works both ways.
+               COFFER_FAULT_POINT("lifecycle.active_before_caught_up")) {
       step.next = pb::NODE_ACTIVE;
     }
   } else {

@@ -169,6 +169,14 @@ TEST(Simulation, PlantedLogGcDropTooEarlyIsCaught) {
   EXPECT_GT(caught, 0) << "the GC checker missed the planted bug in 300 seeds";
 }
 
+TEST(Simulation, PlantedActiveBeforeCaughtUpIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("ACTIVE before two-way replication",
+                             "lifecycle.active_before_caught_up", "went ACTIVE without",
+                             /*max_seeds=*/100, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "the ACTIVE-step checker missed the planted bug in 100 seeds";
+}
+
 // The client half of the retry contract: an OUTCOME_UNKNOWN retried on
 // another node without naming its record can run the write twice. The
 // checkers must see that (the request id then answers differently).
