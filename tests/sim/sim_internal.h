@@ -186,8 +186,10 @@ class Simulation {
   // After healing: enables DISABLED nodes within their window, force-deletes
   // EXPIRED ones (and inducts a replacement), so every node ends ACTIVE.
   void SettleLifecycle();
-  // The window end (node's wall micros) of a DISABLED node, from its own row.
+  // The node's own row as lifecycle and GC read it (nullopt: no cluster yet).
   std::optional<replication::MemberRecord> SelfRecord(const SimNode& node) const;
+  // DISABLED: microseconds left in its window by its own clock (0: EXPIRED);
+  // nullopt if it is not DISABLED.
   std::optional<int64_t> WindowLeft(const SimNode& node) const;
 
   // sim_checkers.cc
