@@ -9,20 +9,20 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
-#include <mutex>
-#include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "node/api/request_handler.h"
+#include "node/api/request_kinds.h"
 #include "node/cli/cli_output.h"
 #include "node/client/client.h"
-#include "node/cluster/induction_transfers.h"
-#include "node/cluster/join_tokens.h"
+#include "node/cluster/admission.h"
+#include "node/cluster/controller.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/metrics.h"
+#include "node/monitoring/status_pages.h"
 #include "node/net/client_server.h"
 #include "node/net/http_endpoint.h"
 #include "node/net/peer_links.h"
@@ -38,18 +38,20 @@ namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(10);
 constexpr int64_t kMembershipRefreshMicros = 100'000;
-constexpr uint32_t kDefaultSnapshotChunkEntries = 512;
-constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
-constexpr int64_t kInductionPruneIntervalMicros = 1'000'000;
 // /status: how long one other member may take to connect, then to answer.
 constexpr auto kMemberStatusTimeout = std::chrono::milliseconds(1000);
 
 }  // namespace
 
 struct Node::Impl {
+  explicit Impl(NodeEnv env)
+      : clock(env.clock ? *env.clock : system_clock), rng(env.rng ? *env.rng : system_rng) {}
+
   NodeConfig config;
-  SystemClock clock;
-  SystemRng rng;
+  SystemClock system_clock;
+  SystemRng system_rng;
+  const Clock& clock;  // env.clock, or system_clock
+  Rng& rng;            // env.rng, or system_rng
   OpenedStore opened;
   storage::ObjectStore* store = nullptr;
   uint32_t node_id = 1;
@@ -88,20 +90,16 @@ struct Node::Impl {
   boost::asio::io_context gather_io;
   std::optional<WorkGuard> gather_work;
   std::thread gather_thread;
-  JoinTokens join_tokens;
-  // Induction snapshots being sent (checkpoints in <data_dir>/inductions);
-  // closed once the candidate is heard on a link or is ACTIVE.
-  std::unique_ptr<InductionTransfers> inductions;
-  int64_t last_induction_prune = 0;
-  // Read by the links' admission check on the network thread.
-  mutable std::mutex admit_mu;
-  std::map<uint32_t, pb::StoredNode> admitted;
+  // Join tokens, joins and the induction snapshots being sent (checkpoints
+  // in <data_dir>/inductions).
+  std::unique_ptr<InductionController> controller;
+  // Asked by the peer links on the network thread.
+  PeerAdmission admission;
 
   // ---- Monitoring ----
   NodeMetrics metrics;
   std::unique_ptr<HttpEndpoint> http;
-  std::set<uint32_t> metric_links;  // peers with link series (store thread)
-  uint64_t apply_errors_counted = 0;
+  StatusPages pages{metrics};  // store thread
 
   // ---- Client requests ----
 
@@ -133,42 +131,20 @@ struct Node::Impl {
       AuditRequest(request, who, response);
       reply(std::move(response));
     };
+    // Who may ask what, and which node states serve it: request_kinds.h.
     Status allowed = AuthorizeRequest(request, who);
+    if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
     if (!allowed.ok()) return answer(ResponseFor(allowed));
-    switch (request.kind_case()) {
-      case pb::Request::kJoinToken: {
-        auto issued = IssueJoinToken(request.join_token());
-        if (!issued.ok()) return answer(ResponseFor(issued.status()));
-        pb::Response response = ResponseFor(Status::Ok());
-        *response.mutable_join_token() = *issued;
-        return answer(std::move(response));
-      }
-      case pb::Request::kJoin: {
-        auto joined = Join(request.join(), who);
-        if (!joined.ok()) return answer(ResponseFor(joined.status()));
-        pb::Response response = ResponseFor(Status::Ok());
-        *response.mutable_join_answer() = *joined;
-        return answer(std::move(response));
-      }
-      case pb::Request::kSnapshotChunk: {
-        auto chunk = ServeSnapshotChunk(request.snapshot_chunk(), who);
-        if (!chunk.ok()) return answer(ResponseFor(chunk.status()));
-        pb::Response response = ResponseFor(Status::Ok());
-        *response.mutable_snapshot_chunk() = std::move(chunk).value();
-        return answer(std::move(response));
-      }
-      case pb::Request::kGet:
-      case pb::Request::kLocate:
-      case pb::Request::kWalletList:
-      case pb::Request::kWalletGet:
-      case pb::Request::kEndpointList:
-        if (Status serving = CheckServesData(); !serving.ok()) return answer(ResponseFor(serving));
-        break;
-      case pb::Request::kWrite:
-        if (replicator && IsLifecycleOp(request.write())) {
+    switch (KindOf(request).request_class) {
+      case RequestClass::kInduction:
+        return answer(controller->Serve(request, who));
+      case RequestClass::kLifecycle:
+        if (replicator) {
           return answer(ResponseForWrite(WriteLifecycle(request.write(), request.request_id())));
         }
-        if (replicator && !request.write().has_cluster_init()) {
+        break;
+      case RequestClass::kDataWrite:
+        if (replicator) {
           // A critical write: acknowledged once the pair peer has it.
           std::optional<replication::RecordRef> retry_of;
           if (request.has_retry_of()) {
@@ -211,15 +187,15 @@ struct Node::Impl {
   // does); the rest is built on the store thread.
   void ServeHttp(std::string_view path, std::function<void(HttpReply)> respond) {
     if (path == "/livez") return respond(HttpReply{200, "text/plain; charset=utf-8", "ok\n"});
+    if (!IsStatusPage(path)) return respond(NoSuchPage());
     std::string page(path);
-    if (page != "/metrics" && page != "/readyz" && page != "/health" && page != "/status") {
-      return respond(HttpReply{404, "text/plain; charset=utf-8",
-                               "no such page; try /metrics /livez /readyz /health /status\n"});
-    }
     if (stopping.load()) return respond(HttpReply{503, "text/plain; charset=utf-8", "stopping\n"});
     boost::asio::post(store_io, [this, page = std::move(page), respond = std::move(respond)] {
-      if (page != "/status") return respond(HttpPage(page));
-      boost::asio::post(gather_io, [this, cluster = LocalClusterStatus(), respond]() mutable {
+      pb::ClusterStatus cluster = LocalClusterStatus(*store, info, clock);
+      if (page != "/status") {
+        return respond(pages.Page(page, cluster, replicator ? replicator->apply_errors() : 0));
+      }
+      boost::asio::post(gather_io, [this, cluster = std::move(cluster), respond]() mutable {
         GatherMemberStatuses(cluster,
                              [this](const std::string& address,
                                     const pb::Request& request) -> StatusOr<pb::Response> {
@@ -235,88 +211,6 @@ struct Node::Impl {
     });
   }
 
-  // Store thread. This node's view of the cluster, as `cluster status` asks it.
-  pb::ClusterStatus LocalClusterStatus() {
-    pb::Request request;
-    request.mutable_cluster_status();
-    const ClientIdentity internal{"http-endpoint", std::string(kAdminRole)};
-    pb::Response response =
-        HandleRequest(*store, request, internal, info, storage::Durability::kSync, clock);
-    return response.cluster_status();
-  }
-
-  // /health: an HTTP code per condition, so a load balancer or probe can
-  // tell them apart without parsing the body.
-  struct Health {
-    int code;
-    const char* verdict;
-  };
-  static Health HealthOf(const pb::NodeStatus& self) {
-    if (self.state() == "PENDING" || self.state() == "ENABLING") return {473, "catching-up"};
-    if (self.mode() == "read-write") return {200, "read-write"};
-    if (self.mode() == "read-only") return {429, "read-only"};
-    if (self.mode() == "restricted") return {472, "restricted"};
-    return {503, "unavailable"};
-  }
-
-  HttpReply HttpPage(const std::string& page) {
-    pb::ClusterStatus cluster = LocalClusterStatus();
-    const pb::NodeStatus& self = cluster.self();
-    if (page == "/readyz") {
-      bool ready = self.mode() == "read-write";
-      return HttpReply{
-          ready ? 200 : 503, "text/plain; charset=utf-8",
-          ready ? "ready\n"
-                : "not ready: " + self.mode() +
-                      (self.mode_reason().empty() ? "" : " (" + self.mode_reason() + ")") + "\n"};
-    }
-    if (page == "/health") {
-      Health health = HealthOf(self);
-      nlohmann::json body = {{"node", self.node_name()},
-                             {"health", health.verdict},
-                             {"mode", self.mode()},
-                             {"state", self.state()},
-                             {"reason", self.mode_reason()}};
-      return HttpReply{health.code, "application/json", body.dump() + "\n"};
-    }
-    UpdateMetrics(cluster);
-    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render()};
-  }
-
-  // Store thread: gauges from the current status (counters and histograms
-  // are updated as things happen).
-  void UpdateMetrics(const pb::ClusterStatus& cluster) {
-    const pb::NodeStatus& self = cluster.self();
-    metrics.SetMode(self.mode());
-    metrics.SetNodeState(self.state().empty() ? "ACTIVE" : self.state());
-    metrics.SetObjects(self.object_count());
-    metrics.SetPendingCriticalWrites(self.pending_critical_writes());
-    uint64_t applied = 0;
-    for (const auto& [origin, seq] : self.applied().applied()) applied += seq;
-    metrics.SetAppliedRecords(applied);
-    uint64_t retained_records = 0, retained_bytes = 0;
-    for (const auto& m : cluster.members()) {
-      retained_records += m.retained_records();
-      retained_bytes += m.retained_bytes();
-    }
-    metrics.SetLogRecordsRetained(retained_records);
-    metrics.SetLogBytesRetained(retained_bytes);
-    std::set<uint32_t> seen;
-    for (const auto& l : self.links()) {
-      seen.insert(l.peer());
-      double heartbeat_lag = l.last_heard_ms_ago() < 0 ? 0 : l.last_heard_ms_ago() / 1000.0;
-      metrics.SetLink(l.peer(), l.up(), heartbeat_lag, l.replication_lag_ms() / 1000.0);
-    }
-    for (uint32_t gone : metric_links) {
-      if (!seen.contains(gone)) metrics.RemoveLink(gone);
-    }
-    metric_links = std::move(seen);
-    if (replicator && replicator->apply_errors() > apply_errors_counted) {
-      metrics.AddReplicationApplyErrors(replicator->apply_errors() - apply_errors_counted);
-      apply_errors_counted = replicator->apply_errors();
-    }
-  }
-
   // ---- Node lifecycle (semantics.md section 5) ----
 
   const pb::StoredNode* Self() const {
@@ -326,15 +220,18 @@ struct Node::Impl {
     return nullptr;
   }
 
-  // A node that is not ACTIVE (or PENDING) may hold stale data: client reads
-  // go to another node.
-  Status CheckServesData() const {
+  // The state this node serves requests in (CheckServes). Store thread.
+  ServingState ServingStateNow() const {
     const pb::StoredNode* me = replicator ? Self() : nullptr;
-    if (me == nullptr) return Status::Ok();
-    pb::NodeState state = storage::StoredState(*me);
-    if (state == pb::NODE_ACTIVE || state == pb::NODE_PENDING) return Status::Ok();
-    return Unavailable("this node is " + StateName(*me) +
-                       ": its data may be stale; ask another node");
+    if (me == nullptr) return ServingState::kStandalone;
+    // Asked for every request: the settings are read only when the window
+    // of a DISABLED node matters.
+    pb::StoredCluster settings;
+    if (storage::StoredState(*me) == pb::NODE_DISABLED) {
+      auto cluster = store->Cluster();
+      if (cluster.ok() && *cluster) settings = **cluster;
+    }
+    return ServingStateOf(*me, settings, clock.WallMicros());
   }
 
   std::string StateName(const pb::StoredNode& node) const {
@@ -371,9 +268,8 @@ struct Node::Impl {
     if (lifecycle.catching_up()) RefreshMembership();
     const pb::StoredNode* me = Self();
     if (me == nullptr) return;
-    SystemRng ids;
     auto written =
-        replication::StepLifecycle(lifecycle, storage::StoredState(*me), *replicator, ids);
+        replication::StepLifecycle(lifecycle, storage::StoredState(*me), *replicator, rng);
     if (!written.ok()) {
       spdlog::warn("cannot record node state change: {}", written.status().ToString());
       return;
@@ -382,26 +278,6 @@ struct Node::Impl {
     spdlog::info("node {} is now {}", config.node.name,
                  **written == pb::NODE_ACTIVE ? "ACTIVE" : "DISABLED");
     RefreshMembership(/*force=*/true);
-  }
-
-  // ---- Induction transfers, controller side ----
-
-  // Closes the induction transfers that are over (see InductionTransfers):
-  // the candidate was heard on a link or is ACTIVE, or left the cluster.
-  void PruneInductions() {
-    int64_t now = clock.MonotonicMicros();
-    if (now - last_induction_prune < kInductionPruneIntervalMicros) return;
-    last_induction_prune = now;
-    std::map<uint32_t, const pb::StoredNode*> by_id;
-    for (const auto& m : members) by_id[m.node_id()] = &m;
-    InductionTransfers::PruneRules rules;
-    rules.is_member = [&](uint32_t id) { return by_id.contains(id); };
-    rules.finished = [&](uint32_t id) {
-      return replicator->core().link(id).last_heard_micros != 0 ||
-             storage::StoredState(*by_id.at(id)) == pb::NODE_ACTIVE;
-    };
-    if (size_t closed = inductions->Prune(rules); closed > 0)
-      spdlog::info("closed {} finished induction transfer(s)", closed);
   }
 
   // ---- Log GC ----
@@ -475,7 +351,7 @@ struct Node::Impl {
         links, PeerLinks::Start(
                    net_io, *tls, *peer_client_tls, options,
                    [this](const pb::PeerHello& hello, const ClientIdentity& certificate) {
-                     return Admit(hello, certificate);
+                     return admission.Admit(hello, certificate);
                    },
                    [this](uint32_t from, pb::ReplicationMessage message) {
                      Deliver(from, std::move(message));
@@ -491,6 +367,16 @@ struct Node::Impl {
     members_fingerprint.clear();
     RefreshMembership();
     info.fill_replication = [this](pb::NodeStatus* status) { FillReplication(status); };
+    info.serving_state = [this] { return ServingStateNow(); };
+    controller->EnterCluster(InductionController::Cluster{
+        .write_unpaired = [this](
+                              const pb::Op& op,
+                              const std::string& id) { return replicator->WriteUnpaired(op, id); },
+        .refresh_membership = [this] { RefreshMembership(); },
+        .members = [this]() -> const std::vector<pb::StoredNode>& { return members; },
+        .heard_from =
+            [this](uint32_t id) { return replicator->core().link(id).last_heard_micros != 0; },
+    });
     spdlog::info("cluster '{}' ({}): node id {}, peer links on {}", cluster->name(),
                  cluster->cluster_id(), node_id, config.node.peer_listen);
     ArmTick();
@@ -513,33 +399,13 @@ struct Node::Impl {
     members_fingerprint = std::move(fingerprint);
     members = *current;
     std::map<uint32_t, std::string> peers;
-    {
-      std::lock_guard lock(admit_mu);
-      admitted.clear();
-      for (const auto& m : members) {
-        admitted[m.node_id()] = m;
-        if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
-      }
+    for (const auto& m : members) {
+      if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
     }
+    admission.SetMembers(members);
     replicator->SetMembers(replication::CoreMembers(members));
     links->SetPeers(std::move(peers));
     spdlog::info("membership: {} nodes", members.size());
-  }
-
-  // Network thread: may `hello`'s sender link to this node?
-  Status Admit(const pb::PeerHello& hello, const ClientIdentity& certificate) const {
-    std::lock_guard lock(admit_mu);
-    auto it = admitted.find(hello.node_id());
-    if (it == admitted.end()) {
-      return NotFound("node " + std::to_string(hello.node_id()) +
-                      " is not a member of this cluster (unknown or deleted)");
-    }
-    if (certificate.common_name != it->second.name().name()) {
-      return PermissionDenied(
-          "certificate CN '" + certificate.common_name + "' does not match the name of node " +
-          std::to_string(hello.node_id()) + " ('" + it->second.name().name() + "')");
-    }
-    return CheckCompatibleRelease(hello.release_version());
   }
 
   // Network thread: hands a message to the store thread.
@@ -563,7 +429,7 @@ struct Node::Impl {
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
       }
-      PruneInductions();
+      controller->PruneInductions();
       ArmTick();
     });
   }
@@ -574,7 +440,8 @@ struct Node::Impl {
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
-    for (const auto& transfer : inductions->Views()) *status->add_inductions() = transfer;
+    for (const auto& transfer : controller->transfers().Views())
+      *status->add_inductions() = transfer;
     *status->mutable_log_collected_through() = replication::ToProto(store->log_collected());
     std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
     for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
@@ -599,93 +466,14 @@ struct Node::Impl {
       }
     }
   }
-
-  // ---- Induction, controller side ----
-
-  StatusOr<pb::JoinToken> IssueJoinToken(const pb::JoinTokenRequest& request) {
-    if (!replicator) {
-      return InvalidState("this node is standalone: run `coffer cluster init` before inducting");
-    }
-    COFFER_ASSIGN_OR_RETURN(
-        auto issued, join_tokens.Issue(request.role(), request.ttl_seconds(), clock.WallMicros()));
-    pb::JoinToken token;
-    token.set_token(issued.token);
-    token.set_expires_micros(issued.expires_micros);
-    token.set_role(request.role());
-    return token;
-  }
-
-  StatusOr<pb::JoinAnswer> Join(const pb::JoinRequest& join, const ClientIdentity& who) {
-    if (!replicator) {
-      return InvalidState("this node is standalone; a controller must be a cluster member");
-    }
-    if (who.common_name != join.name()) {
-      return PermissionDenied("certificate CN '" + who.common_name +
-                              "' does not match the joining node's name '" + join.name() + "'");
-    }
-    COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version()));
-    COFFER_ASSIGN_OR_RETURN(auto redeemed,
-                            join_tokens.Redeem(join.token(), join.name(), clock.WallMicros()));
-    pb::Op op;
-    auto* add = op.mutable_node_add();
-    add->set_name(join.name());
-    add->set_role(redeemed.role);
-    add->set_subgroup(join.subgroup());
-    add->set_peer_address(join.peer_address());
-    add->set_client_address(join.client_address());
-    add->set_release_version(join.release_version());
-    COFFER_ASSIGN_OR_RETURN(pb::OpResult added, replicator->WriteUnpaired(op, redeemed.id));
-    uint32_t id = static_cast<uint32_t>(std::stoul(added.uuid()));
-    RefreshMembership();
-    COFFER_ASSIGN_OR_RETURN(auto cluster, store->Cluster());
-    pb::JoinAnswer answer;
-    answer.set_cluster_id(cluster->cluster_id());
-    answer.set_cluster_name(cluster->name());
-    answer.set_node_id(id);
-    answer.set_controller_id(node_id);
-    for (const auto& m : members) {
-      if (m.node_id() != id) continue;
-      answer.set_role(m.role());
-      answer.set_peer(m.peer());
-    }
-    uint64_t estimate = store->ObjectCount();
-    for (const auto& [origin, seq] : store->Applied()) estimate += seq;  // ~ one request id each
-    answer.set_snapshot_entries_estimate(estimate);
-    inductions->Begin(id, estimate);  // a repeated join starts a fresh transfer
-    spdlog::info(
-        "inducting node {} '{}' as {}", id, join.name(),
-        redeemed.role == pb::NODE_READ_WRITE ? "this node's read-write peer" : "a read-only node");
-    return answer;
-  }
-
-  StatusOr<pb::SnapshotChunk> ServeSnapshotChunk(const pb::SnapshotChunkRequest& request,
-                                                 const ClientIdentity& who) {
-    if (!replicator) return InvalidState("this node is standalone");
-    const pb::StoredNode* member = nullptr;
-    for (const auto& m : members) {
-      if (m.node_id() == request.node_id()) member = &m;
-    }
-    if (member == nullptr)
-      return NotFound("node " + std::to_string(request.node_id()) +
-                      " is not a member of this cluster");
-    if (member->name().name() != who.common_name) {
-      return PermissionDenied("certificate CN '" + who.common_name + "' is not node " +
-                              std::to_string(request.node_id()));
-    }
-    uint32_t n = request.max_entries() == 0
-                     ? kDefaultSnapshotChunkEntries
-                     : std::min(request.max_entries(), kMaxSnapshotChunkEntries);
-    COFFER_ASSIGN_OR_RETURN(pb::SnapshotChunk chunk,
-                            inductions->Chunk(request.node_id(), request.after(), n));
-    return chunk;
-  }
 };
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Node::~Node() { Stop(); }
 
-StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretBytes passphrase) {
-  auto impl = std::make_unique<Impl>();
+StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretBytes passphrase,
+                                            NodeEnv env) {
+  auto impl = std::make_unique<Impl>(env);
   impl->config = config;
   COFFER_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config.node.listen));
   COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
@@ -694,8 +482,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
-  impl->inductions =
-      std::make_unique<InductionTransfers>(*impl->store, config.node.data_dir + "/inductions");
+  impl->controller = std::make_unique<InductionController>(
+      *impl->store, config.node.data_dir + "/inductions", impl->clock, impl->node_id);
   COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
   COFFER_ASSIGN_OR_RETURN(auto joined_cluster, impl->store->Cluster());
   if (install_point || (identity && !joined_cluster)) {
@@ -821,7 +609,7 @@ void Node::Stop() {
   impl_->http.reset();
   impl_->replicator.reset();
   impl_->links.reset();
-  impl_->inductions.reset();  // closes the checkpoints before the store
+  impl_->controller.reset();  // closes the checkpoints before the store
   impl_->opened.store.reset();
   spdlog::info("node {} stopped", impl_->config.node.name);
 }

@@ -9,10 +9,20 @@
 
 #include <memory>
 
+#include "common/clock.h"
+#include "common/rng.h"
 #include "common/status.h"
 #include "node/config/config.h"
 
 namespace coffer::node {
+
+// What is nondeterministic in a node, injected so tests can fix it. Each
+// must outlive the node; the clock is read and the rng drawn from on the
+// node's threads (not concurrently: the store thread, and Start).
+struct NodeEnv {
+  const Clock* clock = nullptr;  // Default (null): the system clock
+  Rng* rng = nullptr;            // Default (null): SystemRng
+};
 
 class Node {
  public:
@@ -20,7 +30,8 @@ class Node {
   // listen address and starts serving. The passphrase unwraps the data key.
   // UNAVAILABLE if the address is taken or the store is locked by another
   // process; PERMISSION_DENIED for a wrong passphrase.
-  static StatusOr<std::unique_ptr<Node>> Start(const NodeConfig& config, SecretBytes passphrase);
+  static StatusOr<std::unique_ptr<Node>> Start(const NodeConfig& config, SecretBytes passphrase,
+                                               NodeEnv env = {});
 
   // Blocks until SIGINT or SIGTERM, then stops serving. Returns the first
   // fatal error, or OK after a signal.

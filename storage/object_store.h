@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -127,9 +128,13 @@ class ObjectStore {
   // object; INVALID_STATE for material of a destroyed object; DATA_LOSS if the
   // sealed material fails to open.
   StatusOr<pb::ObjectView> Get(const std::string& uuid, bool include_material) const;
+  // Objects matching every criterion of `query`, in uuid order, at most its
+  // limit. A state of DESTROYED also finds DESTROYED_COMPROMISED objects.
   StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
+  // Every endpoint with its grants; DATA_LOSS if a row (endpoint, grant or a
+  // granted wallet) does not parse.
   StatusOr<std::vector<pb::EndpointView>> ListEndpoints() const;
   StatusOr<std::vector<pb::ConflictView>> ListConflicts() const;
   // The cluster this node belongs to, if any (after `cluster init` or induction).
@@ -204,15 +209,56 @@ class ObjectStore {
   ~ObjectStore();
 
  private:
+  // Defined in storage/object_store/internal.h.
   class Txn;
   ObjectStore(std::unique_ptr<KvStore> kv, std::unique_ptr<Sealer> sealer, const Clock& clock,
               Rng& rng, ObjectStoreOptions options);
+  // open.cc
   Status LoadState();
 
+  // Planning: a validated client intent -> the log record that carries it
+  // (no origin, seq or stamp yet). plan.cc dispatches to one PlanX per op.
   StatusOr<pb::LogRecord> Plan(const pb::Op& op);
+  // plan_objects.cc
+  StatusOr<pb::LogRecord> PlanCreateKey(const pb::CreateKeyOp& c);
+  StatusOr<pb::LogRecord> PlanRegister(const pb::RegisterOp& c);
+  StatusOr<pb::LogRecord> PlanSetAttributes(const pb::SetAttributesOp& c);
+  StatusOr<pb::LogRecord> PlanActivate(const pb::ActivateOp& c);
+  StatusOr<pb::LogRecord> PlanRevoke(const pb::RevokeOp& c);
+  StatusOr<pb::LogRecord> PlanDestroy(const pb::DestroyOp& c);
+  // The creation record shared by create-key and register.
+  StatusOr<pb::LogRecord> PlanObjectCreation(
+      pb::ObjectType type, const std::string& name,
+      google::protobuf::Map<std::string, pb::AttributeValue> attributes, bool activate,
+      const std::string& material);
+  // plan_entities.cc
+  StatusOr<pb::LogRecord> PlanWalletCreate(const pb::WalletCreateOp& c);
+  StatusOr<pb::LogRecord> PlanWalletMember(const pb::WalletMemberOp& c);
+  StatusOr<pb::LogRecord> PlanEndpointCreate(const pb::EndpointCreateOp& c);
+  StatusOr<pb::LogRecord> PlanEndpointGrant(const pb::EndpointGrantOp& c);
+  StatusOr<pb::LogRecord> PlanRename(const pb::RenameOp& c);
+  // plan_cluster.cc
+  StatusOr<pb::LogRecord> PlanClusterInit(const pb::ClusterInitOp& c);
+  StatusOr<pb::LogRecord> PlanNodeAdd(const pb::NodeAddOp& c);
+  StatusOr<pb::LogRecord> PlanNodeState(const pb::NodeStateOp& c);
+  StatusOr<pb::LogRecord> PlanNodeDelete(const pb::NodeDeleteOp& c);
+  StatusOr<pb::LogRecord> PlanClusterSet(const pb::ClusterSetOp& c);
+  // plan.cc: checks shared by the PlanX functions.
+  // The created object `uuid`: INVALID_ARGUMENT for a bad uuid, NOT_FOUND if
+  // there is none.
+  StatusOr<pb::StoredObject> LoadCreatedObject(const std::string& uuid) const;
+  // OK if `name` is a valid supplied name that no live entity of `kind`
+  // holds; ALREADY_EXISTS naming the holder otherwise.
+  Status CheckFreeName(pb::EntityKind kind, const std::string& name, std::string_view what) const;
+
+  // Applying (apply.cc): one record's effect, log copy, applied seq and
+  // request id into `txn`; Commit writes it in one batch.
   Status Apply(Txn& txn, const pb::LogRecord& record);
   Status Commit(Txn& txn, Durability durability);
-
+  template <typename Element>
+  Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,
+                      void (*merge_fn)(Element*, const Element&));
+  // apply_entities.cc
   Status ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const pb::Stamp& stamp);
   Status ApplyAttributesSet(Txn& txn, const pb::AttributesSet& b, const pb::Stamp& stamp);
   Status ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b);
@@ -220,19 +266,16 @@ class ObjectStore {
                             uint64_t seq);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
+  // apply_cluster.cc
   Status ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b, const pb::Stamp& stamp);
   Status ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::Stamp& stamp);
   Status ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp);
   Status ApplyNodeDeleted(Txn& txn, const pb::NodeDeleted& b);
-  StatusOr<pb::LogRecord> PlanNodeState(const pb::NodeStateOp& c, pb::LogRecord record);
-  StatusOr<pb::LogRecord> PlanNodeDelete(const pb::NodeDeleteOp& c, pb::LogRecord record);
   Status ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b, const pb::Stamp& stamp);
   StatusOr<pb::StoredNode> NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
                                                 std::optional<pb::StoredNode>* old);
-  template <typename Element>
-  Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,
-                      void (*merge_fn)(Element*, const Element&));
 
+  // Reads (names.cc, reads.cc).
   StatusOr<std::optional<pb::StoredObject>> ReadObject(const KvReader& r,
                                                        const std::string& uuid) const;
   StatusOr<pb::ObjectView> ViewObject(const pb::StoredObject& o, bool include_material) const;
@@ -263,7 +306,8 @@ class ObjectStore {
 class StoreSnapshot {
  public:
   virtual ~StoreSnapshot() = default;
-  virtual VersionVector Applied() const = 0;
+  // The applied vector at the snapshot's point; DATA_LOSS for a damaged row.
+  virtual StatusOr<VersionVector> Applied() const = 0;
   virtual Status ForEachObject(
       const std::function<bool(const pb::StoredObject&, const SecretBytes&)>& visit) const = 0;
   virtual Status ForEachWallet(const std::function<bool(const pb::StoredWallet&)>& visit) const = 0;

@@ -35,10 +35,10 @@ class NodeTest : public ::testing::Test {
             .value();
   }
 
-  std::unique_ptr<Node> StartNode() {
+  std::unique_ptr<Node> StartNode(NodeEnv env = {}) {
     config_.node.listen = "127.0.0.1:" + std::to_string(port_);
     config_.node.http_listen = "";  // the monitoring endpoint is tested with real processes
-    auto node = Node::Start(config_, SecretBytes("node-test-passphrase"));
+    auto node = Node::Start(config_, SecretBytes("node-test-passphrase"), env);
     EXPECT_TRUE(node.ok()) << node.status().ToString();
     if (!node.ok()) return nullptr;
     return std::move(node).value();
@@ -77,6 +77,43 @@ TEST_F(NodeTest, StopReleasesPortAndStoreSoTheNodeRestartsWithItsData) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->code(), "OK");
   EXPECT_EQ(got->object().name(), "survivor");
+}
+
+// Node::Start takes the clock and rng it runs on: the node's uptime and an
+// object's creation time follow the injected clock, and two fresh nodes on
+// the same seed give their first object the same uuid.
+TEST_F(NodeTest, TheNodeRunsOnTheInjectedClockAndRng) {
+  const int64_t start = 1'800'000'000'000'000;
+  std::string first_uuid;
+  for (const std::string data : {"/seeded-a", "/seeded-b"}) {
+    config_.node.data_dir = dir_.path() + data;
+    ManualClock clock(start);
+    SeededRng rng(7);
+    auto node = StartNode(NodeEnv{.clock = &clock, .rng = &rng});
+    ASSERT_NE(node, nullptr);
+    clock.Advance(90'000'000);
+    pb::Request create;
+    create.set_request_id("r1");
+    create.mutable_write()->mutable_create_key()->set_name("seeded");
+    auto created = Call(create);
+    ASSERT_TRUE(created.ok() && created->code() == "OK") << created.status().ToString();
+    pb::Request get;
+    get.mutable_get()->set_uuid(created->op_result().uuid());
+    auto got = Call(get);
+    ASSERT_TRUE(got.ok() && got->code() == "OK");
+    EXPECT_EQ(got->object().created_micros(), start + 90'000'000);
+    pb::Request status;
+    status.mutable_node_status();
+    auto self = Call(status);
+    ASSERT_TRUE(self.ok() && self->code() == "OK");
+    EXPECT_EQ(self->node_status().uptime_seconds(), 90);
+    if (first_uuid.empty()) {
+      first_uuid = created->op_result().uuid();
+    } else {
+      EXPECT_EQ(created->op_result().uuid(), first_uuid);
+    }
+    node->Stop();
+  }
 }
 
 TEST_F(NodeTest, WrongPassphraseIsRefusedAtStart) {

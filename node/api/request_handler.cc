@@ -16,72 +16,6 @@ pb::Response ResponseFor(const Status& status) {
 
 namespace {
 
-std::string_view RequestKindNameImpl(const pb::Request& r) {
-  switch (r.kind_case()) {
-    case pb::Request::kWrite:
-      switch (r.write().op_case()) {
-        case pb::Op::kCreateKey:
-          return "create_key";
-        case pb::Op::kRegisterObject:
-          return "register";
-        case pb::Op::kSetAttributes:
-          return "set_attributes";
-        case pb::Op::kActivate:
-          return "activate";
-        case pb::Op::kRevoke:
-          return "revoke";
-        case pb::Op::kDestroy:
-          return "destroy";
-        case pb::Op::kWalletCreate:
-          return "wallet_create";
-        case pb::Op::kWalletMember:
-          return "wallet_member";
-        case pb::Op::kEndpointCreate:
-          return "endpoint_create";
-        case pb::Op::kEndpointGrant:
-          return "endpoint_grant";
-        case pb::Op::kRename:
-          return "rename";
-        case pb::Op::kClusterInit:
-          return "cluster_init";
-        case pb::Op::kNodeAdd:
-          return "node_add";
-        case pb::Op::kNodeState:
-          return "node_state";
-        case pb::Op::kNodeDelete:
-          return "node_delete";
-        case pb::Op::kClusterSet:
-          return "cluster_set";
-        default:
-          return "write";
-      }
-    case pb::Request::kGet:
-      return "get";
-    case pb::Request::kLocate:
-      return "locate";
-    case pb::Request::kWalletList:
-      return "wallet_list";
-    case pb::Request::kWalletGet:
-      return "wallet_get";
-    case pb::Request::kEndpointList:
-      return "endpoint_list";
-    case pb::Request::kConflictList:
-      return "conflict_list";
-    case pb::Request::kNodeStatus:
-      return "node_status";
-    case pb::Request::kClusterStatus:
-      return "cluster_status";
-    case pb::Request::kJoinToken:
-      return "join_token";
-    case pb::Request::kJoin:
-      return "join";
-    case pb::Request::kSnapshotChunk:
-      return "snapshot_chunk";
-    default:
-      return "empty";
-  }
-}
-
 template <typename T, typename Fill>
 pb::Response Answer(const StatusOr<T>& result, Fill fill) {
   if (!result.ok()) return ResponseFor(result.status());
@@ -201,21 +135,14 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock) {
   Status allowed = AuthorizeRequest(request, who);
+  if (allowed.ok()) {
+    allowed =
+        CheckServes(request, info.serving_state ? info.serving_state() : ServingState::kStandalone);
+  }
   pb::Response response =
       allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
   AuditRequest(request, who, response);
   return response;
-}
-
-Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
-  if (who.organizational_unit == kAdminRole) return Status::Ok();
-  bool node_request = request.has_join() || request.has_snapshot_chunk();
-  if (node_request && who.organizational_unit == kNodeRole) return Status::Ok();
-  // A node gathers the others' status for its /status page: no data in it.
-  if (request.has_node_status() && who.organizational_unit == kNodeRole) return Status::Ok();
-  return PermissionDenied(
-      "certificate role '" + who.organizational_unit + "' may not use the " +
-      (node_request ? "join requests (needs role 'node')" : "client API (needs role 'admin')"));
 }
 
 pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
@@ -238,35 +165,12 @@ void AuditRequest(const pb::Request& request, const ClientIdentity& who,
                   const pb::Response& response) {
   std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
   bool reads_material = request.has_get() && request.get().include_material();
-  bool logged = request.kind_case() == pb::Request::kWrite || request.has_join() ||
-                request.has_join_token() || reads_material || response.code() != "OK";
+  bool logged = KindOf(request).audited || reads_material || response.code() != "OK";
   if (!logged) return;
   if (request.has_get()) uuid = request.get().uuid();
   spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
-               who.organizational_unit, RequestKindNameImpl(request),
-               reads_material ? "+material" : "", request.request_id(), uuid, response.code());
-}
-
-bool IsDataRead(const pb::Request& request) {
-  switch (request.kind_case()) {
-    case pb::Request::kGet:
-    case pb::Request::kLocate:
-    case pb::Request::kWalletList:
-    case pb::Request::kWalletGet:
-    case pb::Request::kEndpointList:
-    case pb::Request::kConflictList:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsLifecycleOp(const pb::Op& op) {
-  return op.has_node_state() || op.has_node_delete() || op.has_cluster_set();
-}
-
-std::string_view RequestKindName(const pb::Request& request) {
-  return RequestKindNameImpl(request);
+               who.organizational_unit, RequestKindName(request), reads_material ? "+material" : "",
+               request.request_id(), uuid, response.code());
 }
 
 }  // namespace coffer::node

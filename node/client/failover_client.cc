@@ -18,9 +18,7 @@ namespace {
 constexpr int kMaxSameNodeRetries = 2;
 
 // Requests without side effects: safe to send again anywhere.
-bool IsRead(const pb::Request& request) {
-  return IsDataRead(request) || request.has_node_status() || request.has_cluster_status();
-}
+bool IsRead(const pb::Request& request) { return HasNoSideEffects(request); }
 
 bool Contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();

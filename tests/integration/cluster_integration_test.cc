@@ -824,6 +824,36 @@ uint32_t NodeIdOf(NodeProcess& node) {
   return status.ok() ? status->node_id() : 0;
 }
 
+// A DISABLED node refuses every data read alike, `conflict list` included
+// (docs/lifecycle.md; it once served that one and refused `wallet list`),
+// and still answers status requests; an ACTIVE node answers the same reads.
+TEST_F(ClusterTest, DisabledNodeRefusesEveryDataReadConflictListIncluded) {
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  NodeProcess& c = Add("gamma");
+  FormPairAndReadOnly(a, b, c);
+  auto c_status = StatusOf(c);
+  ASSERT_TRUE(c_status.ok());
+  const uint32_t c_id = c_status->node_id();
+  ASSERT_TRUE(Write(a, SetNodeState(c_id, pb::NODE_DISABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return InState(c, "DISABLED"); }, 30s));
+
+  std::vector<pb::Request> reads(4);
+  reads[0].mutable_locate()->set_name("anything");
+  reads[1].mutable_wallet_list();
+  reads[2].mutable_endpoint_list();
+  reads[3].mutable_conflict_list();
+  for (const pb::Request& read : reads) {
+    EXPECT_EQ(Ask(c, read).status().code(), Code::kUnavailable) << read.ShortDebugString();
+    EXPECT_TRUE(Ask(a, read).ok()) << read.ShortDebugString();
+  }
+  EXPECT_EQ(Conflicts(c).status().code(), Code::kUnavailable);
+  pb::Request cluster_status;
+  cluster_status.mutable_cluster_status();
+  EXPECT_TRUE(Ask(c, cluster_status).ok()) << "status requests are served in every state";
+  EXPECT_TRUE(StatusOf(c).ok());
+}
+
 // Past the maximum disable duration a node is EXPIRED: enable is refused
 // with DISABLE_EXPIRED and nothing of it is merged; force-delete, then the
 // wiped node is inducted as a new node under the same name.

@@ -1,0 +1,177 @@
+#include "node/api/request_kinds.h"
+
+#include <array>
+
+#include "storage/membership.h"
+
+namespace coffer::node {
+
+namespace {
+
+using K = pb::Request;
+using O = pb::Op;
+using C = RequestClass;
+
+constexpr RoleSet kAdminOnly = kAdmin;
+// Induction is a node's own business; an admin may do anything.
+constexpr RoleSet kAdminOrNode = kAdmin | kNode;
+
+// The table. Endpoint certificates appear in no row: they are refused until
+// endpoint access through grants lands.
+constexpr std::array kTable = {
+    // Data reads: only a node whose data is current.
+    RequestKind{"get", K::kGet, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
+    RequestKind{"locate", K::kLocate, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
+    RequestKind{"wallet_list", K::kWalletList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
+                kCurrentData},
+    RequestKind{"wallet_get", K::kWalletGet, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
+    RequestKind{"endpoint_list", K::kEndpointList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
+                kCurrentData},
+    RequestKind{"conflict_list", K::kConflictList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
+                kCurrentData},
+    // Data writes: every state reaches the replication core, whose write
+    // mode decides (see RequestClass::kDataWrite).
+    RequestKind{"create_key", K::kWrite, O::kCreateKey, C::kDataWrite, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"register", K::kWrite, O::kRegisterObject, C::kDataWrite, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"set_attributes", K::kWrite, O::kSetAttributes, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"activate", K::kWrite, O::kActivate, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"revoke", K::kWrite, O::kRevoke, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"destroy", K::kWrite, O::kDestroy, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"wallet_create", K::kWrite, O::kWalletCreate, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"wallet_member", K::kWrite, O::kWalletMember, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"endpoint_create", K::kWrite, O::kEndpointCreate, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kDataWrite, kAdminOnly, kEveryState, true},
+    // Cluster init, lifecycle and settings: every state.
+    RequestKind{"cluster_init", K::kWrite, O::kClusterInit, C::kClusterInit, kAdminOnly,
+                kEveryState, true},
+    RequestKind{"node_state", K::kWrite, O::kNodeState, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"node_delete", K::kWrite, O::kNodeDelete, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"cluster_set", K::kWrite, O::kClusterSet, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
+    // Status: every state. A node gathers the others' status for its
+    // /status page (no data in it).
+    RequestKind{"node_status", K::kNodeStatus, O::OP_NOT_SET, C::kStatus, kAdminOrNode,
+                kEveryState},
+    RequestKind{"cluster_status", K::kClusterStatus, O::OP_NOT_SET, C::kStatus, kAdminOnly,
+                kEveryState},
+    // Induction, controller side.
+    RequestKind{"join_token", K::kJoinToken, O::OP_NOT_SET, C::kInduction, kAdminOnly, kEveryState,
+                true},
+    RequestKind{"join", K::kJoin, O::OP_NOT_SET, C::kInduction, kAdminOrNode, kEveryState, true},
+    RequestKind{"snapshot_chunk", K::kSnapshotChunk, O::OP_NOT_SET, C::kInduction, kAdminOrNode,
+                kEveryState},
+    // Fallbacks: answered INVALID_ARGUMENT by the store or the handler.
+    RequestKind{"write", K::kWrite, O::OP_NOT_SET, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"empty", K::KIND_NOT_SET, O::OP_NOT_SET, C::kStatus, kAdminOnly, kEveryState},
+};
+
+const RequestKind& Find(K::KindCase request, O::OpCase op) {
+  for (const RequestKind& kind : kTable) {
+    if (kind.request == request && kind.op == op) return kind;
+  }
+  // A case this build does not know (a newer client): the fallback rows.
+  return request == K::kWrite ? Find(K::kWrite, O::OP_NOT_SET) : kTable.back();
+}
+
+RoleSet RoleOf(const ClientIdentity& who) {
+  if (who.organizational_unit == kAdminRole) return kAdmin;
+  if (who.organizational_unit == kNodeRole) return kNode;
+  if (who.organizational_unit == kEndpointRole) return kEndpoint;
+  return 0;
+}
+
+}  // namespace
+
+std::span<const RequestKind> RequestKinds() { return kTable; }
+
+const RequestKind& KindOfOp(const pb::Op& op) { return Find(K::kWrite, op.op_case()); }
+
+const RequestKind& KindOf(const pb::Request& request) {
+  if (request.kind_case() == K::kWrite) return KindOfOp(request.write());
+  return Find(request.kind_case(), O::OP_NOT_SET);
+}
+
+Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
+  const RequestKind& kind = KindOf(request);
+  if ((kind.callers & RoleOf(who)) != 0) return Status::Ok();
+  bool node_request = kind.request_class == RequestClass::kInduction && (kind.callers & kNode);
+  return PermissionDenied(
+      "certificate role '" + who.organizational_unit + "' may not use the " +
+      (node_request ? "join requests (needs role 'node')" : "client API (needs role 'admin')"));
+}
+
+ServingState ServingStateOf(const pb::StoredNode& self, const pb::StoredCluster& cluster,
+                            int64_t now_micros) {
+  switch (storage::StoredState(self)) {
+    case pb::NODE_PENDING:
+      return ServingState::kPending;
+    case pb::NODE_DISABLING:
+      return ServingState::kDisabling;
+    case pb::NODE_DISABLED:
+      return storage::DisableExpired(self, cluster, now_micros) ? ServingState::kExpired
+                                                                : ServingState::kDisabled;
+    case pb::NODE_ENABLING:
+      return ServingState::kEnabling;
+    default:
+      return ServingState::kActive;
+  }
+}
+
+std::string_view ServingStateName(ServingState state) {
+  switch (state) {
+    case ServingState::kStandalone:
+      return "STANDALONE";
+    case ServingState::kPending:
+      return "PENDING";
+    case ServingState::kActive:
+      return "ACTIVE";
+    case ServingState::kDisabling:
+      return "DISABLING";
+    case ServingState::kDisabled:
+      return "DISABLED";
+    case ServingState::kEnabling:
+      return "ENABLING";
+    case ServingState::kExpired:
+      return "EXPIRED";
+  }
+  return "UNKNOWN";
+}
+
+Status CheckServes(const pb::Request& request, ServingState state) {
+  if ((KindOf(request).serves & StateBit(state)) != 0) return Status::Ok();
+  return Unavailable("this node is " + std::string(ServingStateName(state)) +
+                     ": its data may be stale; ask another node");
+}
+
+bool IsDataRead(const pb::Request& request) {
+  return KindOf(request).request_class == RequestClass::kDataRead;
+}
+
+bool HasNoSideEffects(const pb::Request& request) {
+  RequestClass c = KindOf(request).request_class;
+  return c == RequestClass::kDataRead || c == RequestClass::kStatus;
+}
+
+bool AnyMemberMayServe(const pb::Request& request) {
+  RequestClass c = KindOf(request).request_class;
+  return c == RequestClass::kDataRead || c == RequestClass::kDataWrite;
+}
+
+bool IsLifecycleOp(const pb::Op& op) {
+  return KindOfOp(op).request_class == RequestClass::kLifecycle;
+}
+
+std::string_view RequestKindName(const pb::Request& request) { return KindOf(request).name; }
+
+}  // namespace coffer::node

@@ -1,0 +1,81 @@
+// The status pages on their own: the one health mapping, /readyz, /health,
+// and /metrics gauges (link series of a peer that left are removed; apply
+// errors counted once).
+#include "node/monitoring/status_pages.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace coffer::node {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+pb::NodeStatus SelfStatus(const std::string& state, const std::string& mode) {
+  pb::NodeStatus s;
+  s.set_node_name("alpha");
+  s.set_state(state);
+  s.set_mode(mode);
+  return s;
+}
+
+TEST(HealthOfTest, OneCodePerCondition) {
+  EXPECT_EQ(HealthOf(SelfStatus("ACTIVE", "read-write")).code, 200);
+  EXPECT_EQ(HealthOf(SelfStatus("", "read-write")).code, 200) << "a standalone node";
+  EXPECT_EQ(HealthOf(SelfStatus("ACTIVE", "read-only")).code, 429);
+  EXPECT_EQ(HealthOf(SelfStatus("ACTIVE", "restricted")).code, 472);
+  EXPECT_EQ(HealthOf(SelfStatus("PENDING", "restricted")).code, 473);
+  EXPECT_EQ(HealthOf(SelfStatus("ENABLING", "unavailable")).code, 473);
+  EXPECT_STREQ(HealthOf(SelfStatus("ENABLING", "unavailable")).verdict, "catching-up");
+  EXPECT_EQ(HealthOf(SelfStatus("DISABLED", "unavailable")).code, 503);
+  EXPECT_EQ(HealthOf(SelfStatus("EXPIRED", "unavailable")).code, 503);
+  EXPECT_EQ(HealthOf(SelfStatus("ACTIVE", "something new")).code, 503);
+}
+
+TEST(StatusPagesTest, ReadyzAndHealthFollowTheMode) {
+  NodeMetrics metrics;
+  StatusPages pages(metrics);
+  pb::ClusterStatus cluster;
+  *cluster.mutable_self() = SelfStatus("ACTIVE", "read-write");
+  EXPECT_EQ(pages.Page("/readyz", cluster, 0).status, 200);
+  *cluster.mutable_self() = SelfStatus("ACTIVE", "restricted");
+  cluster.mutable_self()->set_mode_reason("pair peer 2 is down");
+  HttpReply readyz = pages.Page("/readyz", cluster, 0);
+  EXPECT_EQ(readyz.status, 503);
+  EXPECT_EQ(readyz.body, "not ready: restricted (pair peer 2 is down)\n");
+  HttpReply health = pages.Page("/health", cluster, 0);
+  EXPECT_EQ(health.status, 472);
+  auto body = nlohmann::json::parse(health.body);
+  EXPECT_EQ(body["health"], "restricted");
+  EXPECT_EQ(body["node"], "alpha");
+  EXPECT_EQ(body["reason"], "pair peer 2 is down");
+  EXPECT_TRUE(IsStatusPage("/status"));
+  EXPECT_FALSE(IsStatusPage("/livez")) << "answered on the network thread";
+  EXPECT_EQ(NoSuchPage().status, 404);
+}
+
+TEST(StatusPagesTest, MetricsDropTheLinksOfAPeerThatLeftAndCountApplyErrorsOnce) {
+  NodeMetrics metrics;
+  StatusPages pages(metrics);
+  pb::ClusterStatus cluster;
+  *cluster.mutable_self() = SelfStatus("ACTIVE", "read-write");
+  for (uint32_t peer : {2u, 3u}) {
+    auto* link = cluster.mutable_self()->add_links();
+    link->set_peer(peer);
+    link->set_up(true);
+  }
+  std::string first = pages.Page("/metrics", cluster, 2).body;
+  EXPECT_THAT(first, HasSubstr("coffer_link_up{peer=\"3\"} 1"));
+  EXPECT_THAT(first, HasSubstr("coffer_replication_apply_errors_total 2"));
+  cluster.mutable_self()->mutable_links()->RemoveLast();
+  std::string second = pages.Page("/metrics", cluster, 5).body;
+  EXPECT_THAT(second, HasSubstr("coffer_link_up{peer=\"2\"} 1"));
+  EXPECT_THAT(second, Not(HasSubstr("peer=\"3\"")));
+  EXPECT_THAT(second, HasSubstr("coffer_replication_apply_errors_total 5"));
+}
+
+}  // namespace
+}  // namespace coffer::node

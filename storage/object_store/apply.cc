@@ -1,0 +1,243 @@
+// The write paths: Execute (plan, stamp, apply) and ApplyRemote (checks,
+// apply), both through one Apply() that writes a record's effect, its sealed
+// log copy, the applied seq and the request id into one transaction, which
+// Commit writes as one batch.
+#include <string>
+#include <utility>
+
+#include "storage/keys.h"
+#include "storage/merge.h"
+#include "storage/object_store.h"
+#include "storage/object_store/internal.h"
+
+namespace coffer::storage {
+
+Status ObjectStore::Txn::Overlay::Get(std::string_view key, std::string* value) const {
+  auto it = txn_.pending_.find(std::string(key));
+  if (it == txn_.pending_.end()) return txn_.base_.Get(key, value);
+  if (!it->second) return NotFound(std::string(key));
+  *value = *it->second;
+  return Status::Ok();
+}
+
+WriteBatch ObjectStore::Txn::ToBatch() const {
+  WriteBatch batch;
+  for (const auto& [k, v] : pending_) {
+    if (v) {
+      batch.Put(k, *v);
+    } else {
+      batch.Delete(k);
+    }
+  }
+  std::string d;
+  for (uint64_t lane : digest.lanes) keys::AppendBe64(&d, lane);
+  batch.Put(keys::kMetaDigest, d);
+  std::string count;
+  keys::AppendBe64(&count, object_count);
+  batch.Put(keys::kMetaObjectCount, count);
+  return batch;
+}
+
+StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string& request_id,
+                                            Durability durability) {
+  if (request_id.empty() || request_id.size() > kMaxRequestIdBytes) {
+    return InvalidArgument("a write needs a request id of 1 to 128 bytes");
+  }
+  COFFER_ASSIGN_OR_RETURN(auto original, FindRequest(request_id));
+  if (original) return original->result;
+
+  COFFER_ASSIGN_OR_RETURN(pb::LogRecord record, Plan(op));
+  uint32_t self = options_.node_id.value;
+  HlcStamp now = hlc_.Now();
+  record.set_origin(self);
+  auto own = applied_.find(self);
+  record.set_seq((own == applied_.end() ? 0 : own->second) + 1);
+  record.mutable_hlc()->set_wall_micros(now.wall_micros);
+  record.mutable_hlc()->set_logical(now.logical);
+  record.set_request_id(request_id);
+  record.set_format(kRecordFormat);
+  Txn txn(*kv_, *this);
+  COFFER_RETURN_IF_ERROR(Apply(txn, record));
+  COFFER_RETURN_IF_ERROR(Commit(txn, durability));
+  return record.result();
+}
+
+StatusOr<std::optional<ObjectStore::RequestRecord>> ObjectStore::FindRequest(
+    const std::string& request_id) const {
+  COFFER_ASSIGN_OR_RETURN(auto row,
+                          LoadMessage<pb::StoredRequest>(*kv_, keys::Request(request_id)));
+  if (!row) return std::optional<RequestRecord>();
+  return std::optional<RequestRecord>(RequestRecord{row->origin(), row->seq(), row->result()});
+}
+
+Status ObjectStore::ConfirmNames(const VersionVector& frontier) {
+  WriteBatch batch;
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredWallet>(*kv_, keys::kWalletPrefix, [&](auto key, auto w) {
+        auto covered = frontier.find(w.create_origin());
+        if (w.created() && !w.confirmed() && covered != frontier.end() &&
+            covered->second >= w.create_seq()) {
+          w.set_confirmed(true);  // node-local: the digest does not change
+          batch.Put(key, w.SerializeAsString());
+        }
+        return true;
+      }));
+  if (batch.empty()) return Status::Ok();
+  return kv_->Write(batch, /*sync=*/false);
+}
+
+StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
+                                                Durability durability) {
+  if (record.origin() == 0 || record.origin() == options_.node_id.value) {
+    return InvalidArgument("record origin " + std::to_string(record.origin()) +
+                           " is not a remote node");
+  }
+  if (record.seq() == 0 || record.body_case() == pb::LogRecord::BODY_NOT_SET) {
+    return InvalidArgument("record without seq or body");
+  }
+  if (record.format() > kRecordFormat) {
+    return Status(Code::kIncompatibleVersion, "record format " + std::to_string(record.format()) +
+                                                  " is newer than " +
+                                                  std::to_string(kRecordFormat));
+  }
+  if (record.has_object_created() && !record.object_created().sealed_material().empty()) {
+    return InvalidArgument("a replicated record carries material sealed by another node");
+  }
+  uint64_t have = applied_.count(record.origin()) ? applied_.at(record.origin()) : 0;
+  if (record.seq() <= have) return ApplyOutcome::kDuplicate;
+  if (record.seq() != have + 1) {
+    return Unavailable("gap in origin " + std::to_string(record.origin()) + ": have " +
+                       std::to_string(have) + ", got " + std::to_string(record.seq()));
+  }
+  COFFER_RETURN_IF_ERROR(hlc_.Observe({record.hlc().wall_micros(), record.hlc().logical()}));
+  Txn txn(*kv_, *this);
+  COFFER_RETURN_IF_ERROR(Apply(txn, record));
+  COFFER_RETURN_IF_ERROR(Commit(txn, durability));
+  return ApplyOutcome::kApplied;
+}
+
+Status ObjectStore::Commit(Txn& txn, Durability durability) {
+  COFFER_RETURN_IF_ERROR(kv_->Write(txn.ToBatch(), durability == Durability::kSync));
+  applied_ = std::move(txn.applied);
+  digest_ = txn.digest;
+  object_count_ = txn.object_count;
+  return Status::Ok();
+}
+
+// Merges one element of a membership set (a member, a grant) into its row.
+template <typename Element>
+Status ObjectStore::MergeElement(Txn& txn, const std::string& key, const Element& incoming,
+                                 void (*merge_fn)(Element*, const Element&)) {
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<Element>(txn.reader(), key));
+  Element now = old.value_or(Element());
+  merge_fn(&now, incoming);
+  txn.PutEntity(key, old, now);
+  return Status::Ok();
+}
+
+Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
+  pb::Stamp stamp =
+      merge::MakeStamp({record.hlc().wall_micros(), record.hlc().logical()}, record.origin());
+  switch (record.body_case()) {
+    case pb::LogRecord::kObjectCreated:
+      COFFER_RETURN_IF_ERROR(ApplyObjectCreated(txn, record, stamp));
+      break;
+    case pb::LogRecord::kAttributesSet:
+      COFFER_RETURN_IF_ERROR(ApplyAttributesSet(txn, record.attributes_set(), stamp));
+      break;
+    case pb::LogRecord::kLifecycleRaised: {
+      pb::AttributesSet dates;
+      dates.set_uuid(record.lifecycle_raised().uuid());
+      *dates.mutable_attributes() = record.lifecycle_raised().attributes();
+      COFFER_RETURN_IF_ERROR(ApplyAttributesSet(txn, dates, stamp));
+      COFFER_RETURN_IF_ERROR(ApplyLifecycle(txn, record.lifecycle_raised()));
+      break;
+    }
+    case pb::LogRecord::kWalletCreated:
+      COFFER_RETURN_IF_ERROR(ApplyWalletCreated(txn, record.wallet_created(), stamp, record.seq()));
+      break;
+    case pb::LogRecord::kMemberSet: {
+      const auto& b = record.member_set();
+      pb::StoredMember incoming;
+      incoming.set_present(b.present());
+      *incoming.mutable_stamp() = stamp;
+      COFFER_RETURN_IF_ERROR(
+          MergeElement(txn, keys::Member(b.wallet(), b.object()), incoming, merge::MergeMember));
+      break;
+    }
+    case pb::LogRecord::kEndpointCreated:
+      COFFER_RETURN_IF_ERROR(ApplyEndpointCreated(txn, record.endpoint_created(), stamp));
+      break;
+    case pb::LogRecord::kGrantSet: {
+      const auto& b = record.grant_set();
+      pb::StoredGrant incoming;
+      incoming.set_access(b.access());
+      incoming.set_manage_wallet(b.manage_wallet());
+      *incoming.mutable_stamp() = stamp;
+      COFFER_RETURN_IF_ERROR(
+          MergeElement(txn, keys::Grant(b.endpoint(), b.wallet()), incoming, merge::MergeGrant));
+      break;
+    }
+    case pb::LogRecord::kRenamed:
+      COFFER_RETURN_IF_ERROR(ApplyRenamed(txn, record.renamed(), stamp));
+      break;
+    case pb::LogRecord::kClusterCreated:
+      COFFER_RETURN_IF_ERROR(ApplyClusterCreated(txn, record.cluster_created(), stamp));
+      break;
+    case pb::LogRecord::kNodeAdded:
+      COFFER_RETURN_IF_ERROR(ApplyNodeAdded(txn, record.node_added(), stamp));
+      break;
+    case pb::LogRecord::kNodeStateSet:
+      COFFER_RETURN_IF_ERROR(ApplyNodeStateSet(txn, record.node_state_set(), stamp));
+      break;
+    case pb::LogRecord::kNodeDeleted:
+      COFFER_RETURN_IF_ERROR(ApplyNodeDeleted(txn, record.node_deleted()));
+      break;
+    case pb::LogRecord::kClusterSettingSet:
+      COFFER_RETURN_IF_ERROR(ApplyClusterSettingSet(txn, record.cluster_setting_set(), stamp));
+      break;
+    default:
+      return InvalidArgument("record has no known body");
+  }
+
+  // The log copy never holds plaintext: material is sealed to this position.
+  // A creation applied after its object's destroy (the destroy came from
+  // another origin first) is logged without material, as ApplyLifecycle
+  // rewrites it when the destroy comes second.
+  pb::LogRecord logged = record;
+  if (logged.has_object_created()) {
+    COFFER_ASSIGN_OR_RETURN(auto row, ReadObject(txn.reader(), logged.object_created().uuid()));
+    if (row && row->stage() == pb::STAGE_DESTROYED) {
+      logged.mutable_object_created()->clear_material();
+      logged.mutable_object_created()->set_stage(pb::STAGE_DESTROYED);
+    }
+  }
+  if (logged.has_object_created() && !logged.object_created().material().empty()) {
+    auto* created = logged.mutable_object_created();
+    COFFER_ASSIGN_OR_RETURN(
+        std::string sealed,
+        sealer_->Seal(created->material(), LogAad(record.origin(), record.seq(), created->uuid())));
+    created->set_sealed_material(std::move(sealed));
+    created->clear_material();
+  }
+  txn.Put(keys::Log(record.origin(), record.seq()), logged.SerializeAsString());
+  txn.SetApplied(record.origin(), record.seq());
+  if (!record.request_id().empty()) {
+    // Two nodes may each have accepted the same request id (two clients chose
+    // it). Every node keeps the record with the smaller stamp, so a retry gets
+    // the same answer everywhere whatever the order of application.
+    std::string key = keys::Request(record.request_id());
+    COFFER_ASSIGN_OR_RETURN(auto existing, LoadMessage<pb::StoredRequest>(txn.reader(), key));
+    if (!existing || merge::CompareStamps(stamp, existing->stamp()) < 0) {
+      pb::StoredRequest row;
+      row.set_origin(record.origin());
+      row.set_seq(record.seq());
+      *row.mutable_stamp() = stamp;
+      *row.mutable_result() = record.result();
+      txn.Put(key, row.SerializeAsString());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace coffer::storage

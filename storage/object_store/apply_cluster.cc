@@ -1,0 +1,115 @@
+// Applying the records about the cluster and its members: the cluster row
+// (earliest creation wins), node additions, node states (last writer wins),
+// deletions and cluster settings. Records about a node that arrive before its
+// addition go to a placeholder row that the addition fills in.
+#include <string>
+
+#include "storage/keys.h"
+#include "storage/merge.h"
+#include "storage/object_store.h"
+#include "storage/object_store/internal.h"
+
+namespace coffer::storage {
+
+Status ObjectStore::ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b,
+                                        const pb::Stamp& stamp) {
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  // One cluster per store: the earliest creation wins, whatever the order.
+  if (!old || merge::CompareStamps(stamp, old->created_stamp()) < 0) {
+    pb::StoredCluster cluster = old.value_or(pb::StoredCluster());  // keeps the settings
+    cluster.set_cluster_id(b.cluster_id());
+    cluster.set_name(b.name());
+    *cluster.mutable_created_stamp() = stamp;
+    txn.PutEntity(key, old, cluster);
+  }
+  return ApplyNodeAdded(txn, b.first_node(), stamp);
+}
+
+Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::Stamp& stamp) {
+  if (b.node_id() == 0) return InvalidArgument("record adds node id 0");
+  std::string key = keys::Node(b.node_id());
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredNode>(txn.reader(), key));
+  // Node ids are unique; should two additions claim one id, the earlier keeps it.
+  if (old && old->created() && merge::CompareStamps(old->created_stamp(), stamp) <= 0) {
+    return Status::Ok();
+  }
+  // Records from other origins may have come first (the node's own state
+  // changes, a deletion): the row keeps them.
+  pb::StoredNode n = old.value_or(pb::StoredNode());
+  if (!n.has_state_stamp()) {
+    n.set_state(b.state() == pb::NODE_STATE_UNSPECIFIED ? pb::NODE_ACTIVE : b.state());
+    *n.mutable_state_stamp() = stamp;
+  }
+  n.set_uuid(std::to_string(b.node_id()));
+  n.set_created(true);
+  *n.mutable_created_stamp() = stamp;
+  n.mutable_name()->set_name(b.name());
+  *n.mutable_name()->mutable_stamp() = stamp;
+  n.set_node_id(b.node_id());
+  n.set_role(b.role());
+  n.set_peer(b.peer());
+  n.set_subgroup(b.subgroup());
+  n.set_peer_address(b.peer_address());
+  n.set_client_address(b.client_address());
+  n.set_release_version(b.release_version());
+  txn.PutEntity(key, old, n);
+  return Status::Ok();
+}
+
+// A node's row, or a placeholder for records that arrived before its NodeAdded.
+StatusOr<pb::StoredNode> ObjectStore::NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
+                                                           std::optional<pb::StoredNode>* old) {
+  if (node_id == 0) return InvalidArgument("record names node id 0");
+  COFFER_ASSIGN_OR_RETURN(*old, LoadMessage<pb::StoredNode>(txn.reader(), keys::Node(node_id)));
+  if (*old) return **old;
+  pb::StoredNode n;
+  n.set_uuid(std::to_string(node_id));
+  n.set_node_id(node_id);
+  return n;
+}
+
+Status ObjectStore::ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp) {
+  std::optional<pb::StoredNode> old;
+  COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
+  if (n.deleted()) return Status::Ok();
+  if (n.has_state_stamp() && merge::CompareStamps(stamp, n.state_stamp()) <= 0) {
+    return Status::Ok();  // an older state change: the newer one stays
+  }
+  n.set_state(b.state());
+  *n.mutable_state_stamp() = stamp;
+  if (b.state() == pb::NODE_DISABLED) {
+    n.set_disabled_at_micros(stamp.hlc().wall_micros());
+    *n.mutable_disabled_applied() = b.applied();
+  }
+  txn.PutEntity(keys::Node(b.node_id()), old, n);
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyNodeDeleted(Txn& txn, const pb::NodeDeleted& b) {
+  std::optional<pb::StoredNode> old;
+  COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
+  if (n.deleted()) return Status::Ok();
+  // The name is free again (a wiped node comes back as a new node): a deleted
+  // node holds no name claim (NameClaimOf).
+  n.set_deleted(true);
+  txn.PutEntity(keys::Node(b.node_id()), old, n);
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b,
+                                           const pb::Stamp& stamp) {
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  pb::StoredCluster cluster = old.value_or(pb::StoredCluster());
+  if (b.max_disable_seconds() != 0 &&
+      (!cluster.has_max_disable_stamp() ||
+       merge::CompareStamps(cluster.max_disable_stamp(), stamp) < 0)) {
+    cluster.set_max_disable_seconds(b.max_disable_seconds());
+    *cluster.mutable_max_disable_stamp() = stamp;
+  }
+  txn.PutEntity(key, old, cluster);
+  return Status::Ok();
+}
+
+}  // namespace coffer::storage

@@ -1,0 +1,65 @@
+// Op builders and log helpers shared by the ObjectStore tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "proto/records.pb.h"
+#include "storage/object_store.h"
+
+namespace coffer::storage::testing {
+
+inline pb::Op CreateKey(const std::string& name = "", bool activate = false) {
+  pb::Op op;
+  op.mutable_create_key()->set_name(name);
+  op.mutable_create_key()->set_activate(activate);
+  return op;
+}
+inline pb::Op Register(pb::ObjectType type, const std::string& material,
+                       const std::string& name = "") {
+  pb::Op op;
+  op.mutable_register_object()->set_type(type);
+  op.mutable_register_object()->set_material(material);
+  op.mutable_register_object()->set_name(name);
+  return op;
+}
+inline pb::Op Activate(const std::string& uuid) {
+  pb::Op op;
+  op.mutable_activate()->set_uuid(uuid);
+  return op;
+}
+inline pb::Op Revoke(const std::string& uuid,
+                     pb::RevocationReason reason = pb::CESSATION_OF_OPERATION) {
+  pb::Op op;
+  op.mutable_revoke()->set_uuid(uuid);
+  op.mutable_revoke()->set_reason(reason);
+  return op;
+}
+inline pb::Op Destroy(const std::string& uuid) {
+  pb::Op op;
+  op.mutable_destroy()->set_uuid(uuid);
+  return op;
+}
+inline pb::Op SetBool(const std::string& uuid, const std::string& name, bool value) {
+  pb::Op op;
+  op.mutable_set_attributes()->set_uuid(uuid);
+  (*op.mutable_set_attributes()->mutable_attributes())[name].set_boolean(value);
+  return op;
+}
+inline pb::Op WalletCreate(const std::string& name) {
+  pb::Op op;
+  op.mutable_wallet_create()->set_name(name);
+  return op;
+}
+
+// A copy of one origin's records (a range-for over *ReadLog() would dangle).
+inline std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,
+                                        size_t limit) {
+  auto records = store.ReadLog(origin, from, limit);
+  EXPECT_TRUE(records.ok()) << records.status().ToString();
+  return records.ok() ? *records : std::vector<pb::LogRecord>{};
+}
+
+}  // namespace coffer::storage::testing
