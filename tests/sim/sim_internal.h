@@ -67,7 +67,12 @@ struct SimNode {
   uint32_t id = 0;
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<SeededRng> rng;
-  std::unique_ptr<storage::RootOfTrust> root = storage::testing::FastRootOfTrust();
+  // scrypt at its smallest: a node's store is opened at every boot (the
+  // derivation is not what the simulation tests, and was a fifth of its time).
+  std::unique_ptr<storage::RootOfTrust> root =
+      storage::NewPassphraseRootOfTrust(SecretBytes(std::string("sim-passphrase")),
+                                        storage::ScryptParams{2, 1, 1})
+          .value();
   std::shared_ptr<storage::MemKvDisk> disk = storage::NewMemKvDisk();
   std::unique_ptr<storage::ObjectStore> store;
   std::unique_ptr<SimTransport> transport;
