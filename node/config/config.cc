@@ -18,319 +18,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/edit_distance.h"
+#include "node/config/config_schema.h"
+
 namespace coffer::node {
 namespace {
 
-// ---- The schema: one entry per setting drives parsing, validation and the
-// default file, so the three cannot drift apart. ----
-
-struct TableSpec {
-  std::string_view name;
-  std::string_view doc;  // comment above the table in DefaultConfigToml
-};
-
-constexpr TableSpec kTables[] = {
-    {"node", "This node."},
-    {"tls", "Mutual TLS between nodes and with clients."},
-    {"limits", "Limits on every connection."},
-    {"storage", "The local database."},
-    {"root_of_trust", "What wraps the node's data key (encryption at rest)."},
-    {"log", "Diagnostic log (never contains secrets)."},
-};
-
-enum class Kind { kString, kPath, kInt, kBool };
-
-struct Field {
-  std::string_view table;
-  std::string_view key;
-  std::string_view doc;  // comment lines above the key in DefaultConfigToml
-  Kind kind;
-  std::string* (*str)(NodeConfig&) = nullptr;  // kString, kPath
-  int64_t* (*num)(NodeConfig&) = nullptr;      // kInt
-  bool* (*flag)(NodeConfig&) = nullptr;        // kBool
-  bool may_be_empty = false;                   // kString, kPath
-  int64_t min = 0;                             // kInt
-  int64_t max = 0;                             // kInt
-  // Further checks; return what is wrong, or "" if the value is fine.
-  std::string (*check_str)(std::string_view) = nullptr;
-  std::string (*check_int)(int64_t) = nullptr;
-
-  std::string Name() const { return std::string(table) + "." + std::string(key); }
-};
-
-std::string CheckNodeName(std::string_view name) {
-  if (name.size() > 64) return "must be at most 64 characters";
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return "may contain only letters, digits, '.', '_' and '-'";
-    }
-  }
-  return "";
-}
-
-std::string CheckListen(std::string_view listen) {
-  StatusOr<HostPort> host_port = ParseHostPort(listen);
-  return host_port.ok() ? "" : host_port.status().message();
-}
-
-std::string CheckOneOf(std::string_view value, std::span<const std::string_view> allowed) {
-  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return "";
-  std::string message = "must be one of";
-  for (size_t i = 0; i < allowed.size(); ++i) {
-    message += (i == 0 ? " \"" : ", \"") + std::string(allowed[i]) + "\"";
-  }
-  return message + ", got \"" + std::string(value) + "\"";
-}
-
-constexpr std::string_view kRootOfTrustKinds[] = {"passphrase"};
-constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
-constexpr std::string_view kLogFormats[] = {"human", "json"};
-
-std::string CheckEnvName(std::string_view name) {
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = c == '_' || std::isalpha(static_cast<unsigned char>(c)) ||
-              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
-    if (!ok) return "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)";
-  }
-  return "";
-}
-
-std::string CheckPowerOfTwo(int64_t n) {
-  return (n > 0 && (n & (n - 1)) == 0) ? "" : "must be a power of two";
-}
-
-#define COFFER_CONFIG_STR(section, member) \
-  [](NodeConfig& c) -> std::string* { return &c.section.member; }
-#define COFFER_CONFIG_INT(section, member) \
-  [](NodeConfig& c) -> int64_t* { return &c.section.member; }
-#define COFFER_CONFIG_BOOL(section, member) [](NodeConfig& c) -> bool* { return &c.section.member; }
-
-const std::vector<Field>& Fields() {
-  static const auto* fields = new std::vector<Field>{
-      {.table = "node",
-       .key = "name",
-       .doc = "The node's name in its cluster: 1 to 64 characters [A-Za-z0-9._-].",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, name),
-       .check_str = CheckNodeName},
-      {.table = "node",
-       .key = "data_dir",
-       .doc = "Directory of the node's database and wrapped data key.",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(node, data_dir)},
-      {.table = "node",
-       .key = "listen",
-       .doc = "Address to listen on: \"host:port\" or \"[ipv6]:port\".",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, listen),
-       .check_str = CheckListen},
-      {.table = "node",
-       .key = "peer_listen",
-       .doc = "Address other nodes' links connect to: \"host:port\" or \"[ipv6]:port\".",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, peer_listen),
-       .check_str = CheckListen},
-      {.table = "node",
-       .key = "peer_advertise",
-       .doc = "Address recorded for other nodes to dial, if not peer_listen (\"\": peer_listen).",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, peer_advertise),
-       .may_be_empty = true,
-       .check_str = CheckListen},
-      {.table = "node",
-       .key = "subgroup",
-       .doc = "Subgroup (site) of this node, fixed at induction: 0 to 64 of [A-Za-z0-9._-].",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, subgroup),
-       .may_be_empty = true,
-       .check_str = CheckNodeName},
-      {.table = "node",
-       .key = "http_listen",
-       .doc =
-           "Monitoring endpoint (/metrics /livez /readyz /health /status), plain HTTP; \"\": off.",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(node, http_listen),
-       .may_be_empty = true,
-       .check_str = CheckListen},
-      {.table = "tls",
-       .key = "ca_file",
-       .doc = "PEM file of the cluster CA that signs node and client certificates.",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(tls, ca_file)},
-      {.table = "tls",
-       .key = "cert_file",
-       .doc = "PEM certificate of this node.",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(tls, cert_file)},
-      {.table = "tls",
-       .key = "key_file",
-       .doc = "PEM private key of this node (keep it mode 0600).",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(tls, key_file)},
-      {.table = "tls",
-       .key = "handshake_timeout_ms",
-       .doc = "Time allowed for a TLS handshake, in milliseconds (1 to 3600000).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(tls, handshake_timeout_ms),
-       .min = 1,
-       .max = 3'600'000},
-      {.table = "tls",
-       .key = "idle_timeout_ms",
-       .doc = "A connection without traffic for this long is closed, in milliseconds\n"
-              "(1 to 86400000).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(tls, idle_timeout_ms),
-       .min = 1,
-       .max = 86'400'000},
-      {.table = "limits",
-       .key = "max_frame_bytes",
-       .doc = "Largest frame accepted on a connection, in bytes (1 KiB to 64 MiB).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(limits, max_frame_bytes),
-       .min = 1024,
-       .max = 64 * 1024 * 1024},
-      {.table = "limits",
-       .key = "max_connections",
-       .doc = "Open connections above which new ones are refused (1 to 1000000).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(limits, max_connections),
-       .min = 1,
-       .max = 1'000'000},
-      {.table = "limits",
-       .key = "max_queued_requests",
-       .doc = "Requests queued before new ones get RESOURCE_EXHAUSTED (1 to 1000000).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(limits, max_queued_requests),
-       .min = 1,
-       .max = 1'000'000},
-      {.table = "storage",
-       .key = "sync_writes",
-       .doc = "Sync the write-ahead log before acknowledging a write, so an\n"
-              "acknowledged write survives a power loss.",
-       .kind = Kind::kBool,
-       .flag = COFFER_CONFIG_BOOL(storage, sync_writes)},
-      {.table = "storage",
-       .key = "block_cache_mb",
-       .doc = "RocksDB block cache size in MiB (1 to 1048576).",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(storage, block_cache_mb),
-       .min = 1,
-       .max = 1'048'576},
-      {.table = "root_of_trust",
-       .key = "kind",
-       .doc = "What wraps the data key: \"passphrase\" (scrypt-derived key).",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(root_of_trust, kind),
-       .check_str = [](std::string_view v) { return CheckOneOf(v, kRootOfTrustKinds); }},
-      {.table = "root_of_trust",
-       .key = "passphrase_file",
-       .doc = "File holding the passphrase (one trailing newline is ignored).\n"
-              "Empty: read the passphrase from the variable passphrase_env.",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(root_of_trust, passphrase_file),
-       .may_be_empty = true},
-      {.table = "root_of_trust",
-       .key = "passphrase_env",
-       .doc = "Environment variable holding the passphrase when passphrase_file is empty.",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(root_of_trust, passphrase_env),
-       .may_be_empty = true,
-       .check_str = CheckEnvName},
-      {.table = "root_of_trust",
-       .key = "scrypt_n",
-       .doc = "scrypt cost for wrapping a new data key: a power of two from 1024 to\n"
-              "1048576; uses scrypt_n KiB of memory.",
-       .kind = Kind::kInt,
-       .num = COFFER_CONFIG_INT(root_of_trust, scrypt_n),
-       .min = 1024,
-       .max = 1'048'576,
-       .check_int = CheckPowerOfTwo},
-      {.table = "log",
-       .key = "level",
-       .doc = "\"trace\", \"debug\", \"info\", \"warn\", \"error\" or \"off\".",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(log, level),
-       .check_str = [](std::string_view v) { return CheckOneOf(v, kLogLevels); }},
-      {.table = "log",
-       .key = "format",
-       .doc = "\"human\" or \"json\" (one JSON object per line).",
-       .kind = Kind::kString,
-       .str = COFFER_CONFIG_STR(log, format),
-       .check_str = [](std::string_view v) { return CheckOneOf(v, kLogFormats); }},
-      {.table = "log",
-       .key = "file",
-       .doc = "Log file; empty means stderr.",
-       .kind = Kind::kPath,
-       .str = COFFER_CONFIG_STR(log, file),
-       .may_be_empty = true},
-  };
-  return *fields;
-}
-
-#undef COFFER_CONFIG_STR
-#undef COFFER_CONFIG_INT
-#undef COFFER_CONFIG_BOOL
-
-const TableSpec* FindTable(std::string_view name) {
-  for (const TableSpec& table : kTables) {
-    if (table.name == name) return &table;
-  }
-  return nullptr;
-}
-
-const Field* FindField(std::string_view table, std::string_view key) {
-  for (const Field& field : Fields()) {
-    if (field.table == table && field.key == key) return &field;
-  }
-  return nullptr;
-}
-
-// What is wrong with a string value of `field`, or "".
-std::string CheckString(const Field& field, std::string_view value) {
-  if (value.empty()) return field.may_be_empty ? "" : "must not be empty";
-  return field.check_str != nullptr ? field.check_str(value) : "";
-}
-
-// What is wrong with an integer value of `field`, or "".
-std::string CheckInt(const Field& field, int64_t value) {
-  if (value < field.min || value > field.max) {
-    return "must be in [" + std::to_string(field.min) + ", " + std::to_string(field.max) +
-           "], got " + std::to_string(value);
-  }
-  return field.check_int != nullptr ? field.check_int(value) : "";
-}
-
-// What is wrong with `field` as set in `config`, or "".
-std::string CheckField(const Field& field, NodeConfig& config) {
-  switch (field.kind) {
-    case Kind::kString:
-    case Kind::kPath:
-      return CheckString(field, *field.str(config));
-    case Kind::kInt:
-      return CheckInt(field, *field.num(config));
-    case Kind::kBool:
-      return "";
-  }
-  return "";
-}
-
-struct FieldProblem {
-  std::string field;  // "table.key"
-  std::string message;
-};
-
-// Problems that involve more than one setting.
-std::vector<FieldProblem> CrossFieldProblems(const NodeConfig& config) {
-  std::vector<FieldProblem> problems;
-  const RootOfTrustSection& rot = config.root_of_trust;
-  if (rot.kind == "passphrase" && rot.passphrase_file.empty() && rot.passphrase_env.empty()) {
-    problems.push_back({"root_of_trust.passphrase_env",
-                        "must not be empty when root_of_trust.passphrase_file is empty (no "
-                        "passphrase source)"});
-  }
-  return problems;
-}
+using config_schema::CheckField;
+using config_schema::CheckInt;
+using config_schema::CheckString;
+using config_schema::CrossFieldProblems;
+using config_schema::Field;
+using config_schema::FieldProblem;
+using config_schema::Fields;
+using config_schema::FindField;
+using config_schema::FindTable;
+using config_schema::Kind;
+using config_schema::Tables;
+using config_schema::TableSpec;
 
 std::string_view TypeName(toml::node_type type) {
   switch (type) {
@@ -400,36 +105,6 @@ std::string Assign(const Field& field, const toml::node& value, NodeConfig* conf
     }
   }
   return "";
-}
-
-// Levenshtein distance, for "did you mean" hints on unknown names.
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// " (did you mean 'x'?)" for the closest candidate within 2 edits, else "".
-std::string Suggestion(std::string_view name, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  size_t best_distance = 3;
-  for (std::string_view candidate : candidates) {
-    size_t d = EditDistance(name, candidate);
-    if (d < best_distance) {
-      best_distance = d;
-      best = candidate;
-    }
-  }
-  return best.empty() ? "" : " (did you mean '" + std::string(best) + "'?)";
 }
 
 // Problems found in a file, reported in file order.
@@ -607,7 +282,7 @@ StatusOr<NodeConfig> ParseConfig(std::string_view toml_text, std::string_view so
   }
 
   std::vector<std::string_view> table_names;
-  for (const TableSpec& table : kTables) table_names.push_back(table.name);
+  for (const TableSpec& table : Tables()) table_names.push_back(table.name);
 
   NodeConfig config;
   // Where each setting's value is in the file, for cross-field problems.
@@ -617,7 +292,7 @@ StatusOr<NodeConfig> ParseConfig(std::string_view toml_text, std::string_view so
     if (FindTable(table_name) == nullptr) {
       if (table_node.is_table()) {
         problems.Add(table_key.source().begin,
-                     "unknown table '" + table_name + "'" + Suggestion(table_name, table_names));
+                     "unknown table '" + table_name + "'" + DidYouMean(table_name, table_names));
         continue;
       }
       std::string message = "unknown key '" + table_name + "' outside any table";
@@ -645,7 +320,7 @@ StatusOr<NodeConfig> ParseConfig(std::string_view toml_text, std::string_view so
       if (field == nullptr) {
         problems.Add(key.source().begin, "unknown key '" + table_name + "." +
                                              std::string(key.str()) + "'" +
-                                             Suggestion(key.str(), key_names));
+                                             DidYouMean(key.str(), key_names));
         continue;
       }
       std::string error = Assign(*field, value, &config);

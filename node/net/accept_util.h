@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,36 @@ void RetryAcceptLater(boost::asio::steady_timer& timer, std::string_view listene
   timer.async_wait([accept_again](const boost::system::error_code& wait_ec) {
     if (!wait_ec) accept_again();
   });
+}
+
+// The accept loop of a listener whose State has `mu`, `stopped`, `acceptor`
+// and `io_context`: accepts connections one after another, each on a strand
+// of its own, until the acceptor is closed or the state is stopped. A failed
+// accept (e.g. out of file descriptors) is retried after 100 ms on
+// `retry_timer` (a member of the State, so it lives as long as the loop).
+// `serve(socket)` runs on the new socket's strand for every accepted
+// connection and either takes it or refuses it (RefuseConnection); the loop
+// then accepts the next one. `listener` names the listener in log lines and
+// must outlive the loop (a string literal).
+template <typename State, typename Serve>
+void AcceptConnections(const std::shared_ptr<State>& state, boost::asio::steady_timer& retry_timer,
+                       std::string_view listener, Serve serve) {
+  state->acceptor.async_accept(
+      boost::asio::make_strand(state->io_context),
+      [state, &retry_timer, listener, serve](const boost::system::error_code& ec,
+                                             boost::asio::ip::tcp::socket socket) {
+        if (ec == boost::asio::error::operation_aborted) return;
+        {
+          std::lock_guard<std::mutex> lock(state->mu);
+          if (state->stopped) return;
+        }
+        auto accept_next = [state, &retry_timer, listener, serve] {
+          AcceptConnections(state, retry_timer, listener, serve);
+        };
+        if (ec) return RetryAcceptLater(retry_timer, listener, ec, accept_next);
+        serve(std::move(socket));
+        accept_next();
+      });
 }
 
 // Closes an accepted connection the listener will not serve (over its limit).

@@ -315,39 +315,24 @@ namespace {
 
 using State = ClientServer::State;
 
-void DoAccept(const std::shared_ptr<State>& state);
-
-void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket socket) {
-  if (ec == boost::asio::error::operation_aborted) return;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-  }
-  if (ec)
-    return RetryAcceptLater(state->retry_timer, "client API", ec, [state] { DoAccept(state); });
-  uint64_t open = state->accepted.load() - state->closed.load();
-  if (open >= state->options.max_connections) {
-    state->rejected.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("client API: {} connections open (the maximum); refusing a new one", open);
-    RefuseConnection(socket);
-    return DoAccept(state);
-  }
-  auto connection = std::make_shared<Connection>(state, std::move(socket));
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-    state->connections.emplace(connection.get(), connection);
-    state->accepted.fetch_add(1, std::memory_order_relaxed);
-  }
-  connection->Start();
-  DoAccept(state);
-}
-
-void DoAccept(const std::shared_ptr<State>& state) {
-  // Each connection gets its own strand.
-  state->acceptor.async_accept(
-      boost::asio::make_strand(state->io_context),
-      [state](error_code ec, tcp::socket socket) { OnAccept(state, ec, std::move(socket)); });
+// Takes a connection unless max_connections are open.
+void AcceptClients(const std::shared_ptr<State>& state) {
+  AcceptConnections(state, state->retry_timer, "client API", [state](tcp::socket socket) {
+    uint64_t open = state->accepted.load() - state->closed.load();
+    if (open >= state->options.max_connections) {
+      state->rejected.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("client API: {} connections open (the maximum); refusing a new one", open);
+      return RefuseConnection(socket);
+    }
+    auto connection = std::make_shared<Connection>(state, std::move(socket));
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->stopped) return;
+      state->connections.emplace(connection.get(), connection);
+      state->accepted.fetch_add(1, std::memory_order_relaxed);
+    }
+    connection->Start();
+  });
 }
 
 Status ValidateOptions(const ServerOptions& options, const RequestHandler& handler) {
@@ -377,7 +362,7 @@ StatusOr<std::unique_ptr<ClientServer>> ClientServer::Start(boost::asio::io_cont
   COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
                                                         state->options.port, "client API"));
   spdlog::info("client API listening on {}:{}", bound.address().to_string(), bound.port());
-  boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
+  boost::asio::post(acceptor.get_executor(), [state] { AcceptClients(state); });
   return std::unique_ptr<ClientServer>(new ClientServer(std::move(state), bound.port()));
 }
 

@@ -363,37 +363,23 @@ namespace {
 
 using State = HttpEndpoint::State;
 
-void DoAccept(const std::shared_ptr<State>& state);
-
-void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket socket) {
-  if (ec == boost::asio::error::operation_aborted) return;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-  }
-  if (ec) return RetryAcceptLater(state->retry_timer, "http", ec, [state] { DoAccept(state); });
-  std::shared_ptr<Connection> connection;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-    if (state->connections.size() >= state->options.max_connections) {
-      spdlog::warn("http: {} connections open (the maximum); refusing a new one",
-                   state->connections.size());
-      RefuseConnection(socket);
-    } else {
+// Takes a connection unless max_connections are open.
+void AcceptRequests(const std::shared_ptr<State>& state) {
+  AcceptConnections(state, state->retry_timer, "http", [state](tcp::socket socket) {
+    std::shared_ptr<Connection> connection;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (state->stopped) return;
+      if (state->connections.size() >= state->options.max_connections) {
+        spdlog::warn("http: {} connections open (the maximum); refusing a new one",
+                     state->connections.size());
+        return RefuseConnection(socket);
+      }
       connection = std::make_shared<Connection>(state, std::move(socket));
       state->connections.emplace(connection.get(), connection);
     }
-  }
-  if (connection) connection->Start();
-  DoAccept(state);
-}
-
-void DoAccept(const std::shared_ptr<State>& state) {
-  // Each connection gets its own strand.
-  state->acceptor.async_accept(
-      boost::asio::make_strand(state->io_context),
-      [state](error_code ec, tcp::socket socket) { OnAccept(state, ec, std::move(socket)); });
+    connection->Start();
+  });
 }
 
 Status ValidateOptions(const HttpEndpointOptions& options, const HttpHandler& handler) {
@@ -421,7 +407,7 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(boost::asio::io_cont
   COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
                                                         state->options.port, "http"));
   spdlog::info("http endpoint listening on {}:{}", bound.address().to_string(), bound.port());
-  boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
+  boost::asio::post(acceptor.get_executor(), [state] { AcceptRequests(state); });
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(state), bound.port()));
 }
 

@@ -2,64 +2,29 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <deque>
-#include <exception>
-#include <limits>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include "node/net/accept_util.h"
 #include "node/net/framing.h"
+#include "node/net/peer_links_state.h"
 
 namespace coffer::node {
 
-namespace peer_links_internal {
-class OutLink;
-class InLink;
-}  // namespace peer_links_internal
-
-namespace ssl = boost::asio::ssl;
-using boost::asio::ip::tcp;
-using boost::system::error_code;
+using peer_links_internal::AcceptLinks;
+using peer_links_internal::AdmittedPeer;
+using peer_links_internal::CloseInLink;
+using peer_links_internal::EncodePeerFrame;
+using peer_links_internal::error_code;
 using peer_links_internal::InLink;
+using peer_links_internal::kMaxBatchBytes;
+using peer_links_internal::kMaxBatchFrames;
+using peer_links_internal::kMaxHandshakeFrameBytes;
 using peer_links_internal::OutLink;
+using peer_links_internal::PeerCounters;
+using peer_links_internal::RefusalText;
+using peer_links_internal::tcp;
+namespace ssl = boost::asio::ssl;
 using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 namespace {
-
-// Hello, welcome and refusal frames are small; before a peer is admitted it
-// may not make the node buffer more than this.
-constexpr size_t kMaxHandshakeFrameBytes = size_t{64} << 10;
-// One write carries at most this many queued frames, or this many bytes
-// (beyond the first frame).
-constexpr size_t kMaxBatchFrames = 64;
-constexpr size_t kMaxBatchBytes = size_t{1} << 20;
-
-struct PeerCounters {
-  uint64_t sent = 0;
-  uint64_t received = 0;
-  uint64_t dropped = 0;
-  std::string last_error;
-};
-
-StatusOr<std::string> EncodePeerFrame(const pb::PeerFrame& frame, size_t max_frame_bytes) {
-  std::string payload;
-  if (!frame.SerializeToString(&payload)) return Internal("cannot serialize a peer frame");
-  return EncodeFrame(payload, max_frame_bytes);
-}
 
 struct HostPort {
   std::string host;  // without brackets
@@ -90,52 +55,7 @@ StatusOr<HostPort> SplitHostPort(const std::string& address) {
   return HostPort{std::move(host), std::move(port)};
 }
 
-std::string RefusalText(const pb::PeerRefusal& refusal) {
-  return (refusal.code().empty() ? std::string("INTERNAL") : refusal.code()) + ": " +
-         refusal.message();
-}
-
 }  // namespace
-
-struct PeerLinks::State {
-  State(boost::asio::io_context& io, ssl::context& server, ssl::context& client,
-        PeerLinksOptions opts, AdmitFn admit_fn, DeliverFn deliver_fn)
-      : io_context(io),
-        server_tls(server),
-        client_tls(client),
-        options(std::move(opts)),
-        admit(std::move(admit_fn)),
-        deliver(std::move(deliver_fn)),
-        acceptor(boost::asio::make_strand(io)),
-        accept_retry_timer(acceptor.get_executor()) {}
-
-  boost::asio::io_context& io_context;
-  ssl::context& server_tls;
-  ssl::context& client_tls;
-  const PeerLinksOptions options;
-  const AdmitFn admit;
-  const DeliverFn deliver;
-
-  // Used only on the acceptor's strand (after Start has set it up).
-  tcp::acceptor acceptor;
-  boost::asio::steady_timer accept_retry_timer;
-
-  std::atomic<uint64_t> refused{0};
-  std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> dropped_unknown{0};
-
-  mutable std::mutex mu;
-  bool stopped = false;  // GUARDED_BY(mu)
-  // The peers, as set by SetPeers (without self_id). GUARDED_BY(mu).
-  std::map<uint32_t, std::string> addresses;
-  // One outgoing link per peer with a valid address. GUARDED_BY(mu).
-  std::map<uint32_t, std::shared_ptr<OutLink>> outgoing;
-  // Open incoming connections, admitted or not; owning. GUARDED_BY(mu).
-  std::unordered_map<InLink*, std::shared_ptr<InLink>> incoming;
-  // Per peer: every peer in `addresses` and every peer admitted since it was
-  // last removed. GUARDED_BY(mu).
-  std::map<uint32_t, PeerCounters> counters;
-};
 
 namespace peer_links_internal {
 
@@ -475,290 +395,9 @@ class OutLink : public std::enable_shared_from_this<OutLink> {
   bool closed_ = false;
 };
 
-// One incoming connection: TLS handshake, hello, admission, then messages.
-// Every member function runs on the connection's strand (the executor of its
-// socket), except the constructor and the Post* functions (thread-safe).
-class InLink : public std::enable_shared_from_this<InLink> {
- public:
-  InLink(std::shared_ptr<State> state, tcp::socket socket)
-      : state_(std::move(state)),
-        executor_(socket.get_executor()),
-        stream_(std::move(socket), state_->server_tls),
-        timer_(executor_) {
-    error_code ec;
-    tcp::endpoint remote = stream_.lowest_layer().remote_endpoint(ec);
-    remote_ = ec ? std::string("unknown peer")
-                 : remote.address().to_string() + ":" + std::to_string(remote.port());
-    // Small frames (the welcome) must not wait for the ACK of the session
-    // tickets the server just sent (Nagle + delayed ACK: 40 ms).
-    stream_.lowest_layer().set_option(tcp::no_delay(true), ec);
-  }
-
-  void PostStart() {
-    boost::asio::post(executor_, [self = shared_from_this()] { self->BeginHandshake(); });
-  }
-  void PostClose(std::string reason) {
-    boost::asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
-      self->Close(reason);
-    });
-  }
-
-  // The admitted peer's node id, 0 before admission. GUARDED_BY(state_->mu).
-  uint32_t admitted_peer = 0;
-
- private:
-  void BeginHandshake() {
-    if (closed_) return;
-    ArmTimer(state_->options.handshake_timeout, [](InLink& self) {
-      self.state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("peer connection {}: link handshake timed out", self.remote_);
-      self.Close("handshake timeout");
-    });
-    stream_.async_handshake(ssl::stream_base::server,
-                            [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
-  }
-
-  void OnHandshake(error_code ec) {
-    if (closed_) return;
-    if (ec) {
-      state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("peer connection {}: TLS handshake failed: {}", remote_, ec.message());
-      return Close("TLS handshake failed");
-    }
-    StatusOr<ClientIdentity> identity = PeerIdentity(stream_.native_handle());
-    if (!identity.ok()) {
-      state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("peer connection {}: {}", remote_, identity.status().ToString());
-      return Close("no usable identity");
-    }
-    identity_ = std::move(identity).value();
-    AsyncReadFrame(stream_, in_, std::min(state_->options.max_frame_bytes, kMaxHandshakeFrameBytes),
-                   [self = shared_from_this()](error_code ec, std::size_t) { self->OnHello(ec); });
-  }
-
-  void OnHello(error_code ec) {
-    if (closed_) return;
-    pb::PeerFrame frame;
-    if (ec || !frame.ParseFromString(in_) || !frame.has_hello()) {
-      state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("peer connection {} ({}): no valid hello: {}", remote_, identity_.common_name,
-                   ec ? ec.message() : "not a hello frame");
-      return Close("no valid hello");
-    }
-    in_.clear();
-    const pb::PeerHello& hello = frame.hello();
-    Status verdict = Check(hello);
-    if (!verdict.ok()) return Refuse(hello, verdict);
-
-    std::vector<std::shared_ptr<InLink>> replaced;
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      if (state_->stopped) return Close("stopping");
-      for (auto& [ptr, link] : state_->incoming) {
-        if (ptr != this && link->admitted_peer == hello.node_id()) replaced.push_back(link);
-      }
-      admitted_peer = hello.node_id();
-      state_->counters.try_emplace(admitted_peer);
-    }
-    peer_ = hello.node_id();
-    for (std::shared_ptr<InLink>& link : replaced) {
-      link->PostClose("replaced by a newer link from the same node");
-    }
-    spdlog::info("peer link from node {} ({}, {}, release {}) is up", peer_, remote_,
-                 identity_.common_name, hello.release_version());
-    pb::PeerFrame welcome;
-    welcome.mutable_welcome()->set_node_id(state_->options.self_id);
-    StatusOr<std::string> encoded = EncodePeerFrame(welcome, kMaxHandshakeFrameBytes);
-    if (!encoded.ok()) return Close("cannot encode the welcome");
-    out_ = std::move(encoded).value();
-    AsyncWriteFrame(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
-      if (self->closed_) return;
-      if (ec) {
-        spdlog::info("peer link from node {}: write failed: {}", self->peer_, ec.message());
-        return self->Close("write failed");
-      }
-      self->out_.clear();
-      self->ReadNext();
-    });
-  }
-
-  // The built-in checks, then the AdmitFn.
-  Status Check(const pb::PeerHello& hello) {
-    const PeerLinksOptions& options = state_->options;
-    if (hello.cluster_id() != options.cluster_id) {
-      return InvalidArgument("other cluster: this node belongs to cluster '" + options.cluster_id +
-                             "', the hello names '" + hello.cluster_id() + "'");
-    }
-    if (hello.expected_node_id() != options.self_id) {
-      return InvalidArgument("this is node " + std::to_string(options.self_id) + ", not node " +
-                             std::to_string(hello.expected_node_id()));
-    }
-    if (hello.node_id() == 0 || hello.node_id() == options.self_id) {
-      return InvalidArgument("invalid node id " + std::to_string(hello.node_id()));
-    }
-    if (identity_.organizational_unit != "node") {
-      return PermissionDenied("certificate '" + identity_.common_name + "' has role '" +
-                              identity_.organizational_unit + "', not 'node'");
-    }
-    try {
-      return state_->admit(hello, identity_);
-    } catch (const std::exception& e) {
-      spdlog::error("peer connection {}: admission check threw: {}", remote_, e.what());
-    } catch (...) {
-      spdlog::error("peer connection {}: admission check threw", remote_);
-    }
-    return Internal("admission check failed; see the node's log");
-  }
-
-  void Refuse(const pb::PeerHello& hello, const Status& verdict) {
-    state_->refused.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("peer connection {} ({}) claiming node {}: refused: {}", remote_,
-                 identity_.common_name, hello.node_id(), verdict.ToString());
-    pb::PeerFrame frame;
-    frame.mutable_refusal()->set_code(std::string(CodeName(verdict.code())));
-    frame.mutable_refusal()->set_message(verdict.message());
-    StatusOr<std::string> encoded = EncodePeerFrame(frame, kMaxHandshakeFrameBytes);
-    if (!encoded.ok()) {
-      // A huge message from the AdmitFn: send the code alone.
-      frame.mutable_refusal()->clear_message();
-      encoded = EncodePeerFrame(frame, kMaxHandshakeFrameBytes);
-      if (!encoded.ok()) return Close("refused");
-    }
-    out_ = std::move(encoded).value();
-    // Still bounded by the handshake timer.
-    AsyncWriteFrame(stream_, out_, [self = shared_from_this()](error_code, std::size_t) {
-      self->Close("refused");
-    });
-  }
-
-  void ReadNext() {
-    ArmTimer(state_->options.idle_timeout, [](InLink& self) {
-      spdlog::info("peer link from node {}: nothing received within the idle timeout", self.peer_);
-      self.Close("idle timeout");
-    });
-    AsyncReadFrame(stream_, in_, state_->options.max_frame_bytes,
-                   [self = shared_from_this()](error_code ec, std::size_t) { self->OnFrame(ec); });
-  }
-
-  void OnFrame(error_code ec) {
-    if (closed_) return;
-    if (ec) {
-      if (IsFrameProtocolError(ec)) {
-        spdlog::warn("peer link from node {}: protocol error: {}; closing", peer_, ec.message());
-      } else {
-        spdlog::info("peer link from node {} closed: {}", peer_, ec.message());
-      }
-      return Close(ec.message());
-    }
-    pb::PeerFrame frame;
-    bool parsed = frame.ParseFromString(in_);
-    size_t size = in_.size();
-    in_.clear();
-    if (!parsed || !frame.has_message()) {
-      // Size only: never the payload.
-      spdlog::warn("peer link from node {}: {} frame of {} bytes; closing", peer_,
-                   parsed ? "unexpected" : "malformed", size);
-      return Close("bad frame");
-    }
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      if (state_->stopped) return Close("stopping");
-      auto it = state_->counters.find(peer_);
-      if (it != state_->counters.end()) ++it->second.received;
-    }
-    try {
-      state_->deliver(peer_, std::move(*frame.mutable_message()));
-    } catch (const std::exception& e) {
-      spdlog::error("peer link from node {}: delivery threw: {}", peer_, e.what());
-    } catch (...) {
-      spdlog::error("peer link from node {}: delivery threw", peer_);
-    }
-    ReadNext();
-  }
-
-  void Close(std::string_view reason) {
-    if (closed_) return;
-    closed_ = true;
-    DisarmTimer();
-    SPDLOG_DEBUG("peer connection {} (node {}) closed: {}", remote_, peer_, reason);
-    error_code ignored;
-    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.lowest_layer().close(ignored);
-    std::lock_guard<std::mutex> lock(state_->mu);
-    admitted_peer = 0;
-    state_->incoming.erase(this);
-  }
-
-  template <typename OnExpiry>
-  void ArmTimer(std::chrono::milliseconds timeout, OnExpiry on_expiry) {
-    uint64_t generation = ++timer_generation_;
-    timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this(), generation, on_expiry](error_code ec) {
-      if (ec || self->closed_ || generation != self->timer_generation_) return;
-      on_expiry(*self);
-    });
-  }
-
-  void DisarmTimer() {
-    ++timer_generation_;
-    timer_.cancel();
-  }
-
-  const std::shared_ptr<State> state_;
-  const boost::asio::any_io_executor executor_;
-  ssl::stream<tcp::socket> stream_;
-  boost::asio::steady_timer timer_;
-  std::string remote_;
-  ClientIdentity identity_;
-  uint32_t peer_ = 0;  // the admitted peer; read on the strand without the lock
-  std::string in_;
-  std::string out_;
-  uint64_t timer_generation_ = 0;
-  bool closed_ = false;
-};
-
 }  // namespace peer_links_internal
 
 namespace {
-
-using State = PeerLinks::State;
-
-void DoAccept(const std::shared_ptr<State>& state);
-
-void OnAccept(const std::shared_ptr<State>& state, error_code ec, tcp::socket socket) {
-  if (ec == boost::asio::error::operation_aborted) return;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-  }
-  if (ec)
-    return RetryAcceptLater(state->accept_retry_timer, "peer links", ec,
-                            [state] { DoAccept(state); });
-  std::shared_ptr<InLink> link;
-  {
-    std::lock_guard<std::mutex> lock(state->mu);
-    if (state->stopped) return;
-    if (state->incoming.size() < state->options.max_incoming_connections) {
-      link = std::make_shared<InLink>(state, std::move(socket));
-      state->incoming.emplace(link.get(), link);
-    }
-  }
-  if (link) {
-    link->PostStart();
-  } else {
-    spdlog::warn("peer links: {} incoming connections open (the maximum); refusing a new one",
-                 state->options.max_incoming_connections);
-    RefuseConnection(socket);
-  }
-  DoAccept(state);
-}
-
-void DoAccept(const std::shared_ptr<State>& state) {
-  // Each connection gets its own strand.
-  state->acceptor.async_accept(
-      boost::asio::make_strand(state->io_context),
-      [state](error_code ec, tcp::socket socket) { OnAccept(state, ec, std::move(socket)); });
-}
 
 Status ValidateOptions(const PeerLinksOptions& options, const PeerLinks::AdmitFn& admit,
                        const PeerLinks::DeliverFn& deliver) {
@@ -799,7 +438,7 @@ StatusOr<std::unique_ptr<PeerLinks>> PeerLinks::Start(boost::asio::io_context& i
                                                         state->options.port, "peer links"));
   spdlog::info("peer links of node {} listening on {}:{}", state->options.self_id,
                bound.address().to_string(), bound.port());
-  boost::asio::post(acceptor.get_executor(), [state] { DoAccept(state); });
+  boost::asio::post(acceptor.get_executor(), [state] { AcceptLinks(state); });
   return std::unique_ptr<PeerLinks>(new PeerLinks(std::move(state), bound.port()));
 }
 
@@ -826,7 +465,7 @@ void PeerLinks::SetPeers(std::map<uint32_t, std::string> addresses) {
       }
       if (it == addresses.end()) {
         for (auto& [ptr, link] : state_->incoming) {
-          if (link->admitted_peer == peer) closing_incoming.push_back(link);
+          if (AdmittedPeer(*link) == peer) closing_incoming.push_back(link);
         }
         state_->counters.erase(peer);
       }
@@ -849,7 +488,7 @@ void PeerLinks::SetPeers(std::map<uint32_t, std::string> addresses) {
   }
   for (const Status& status : invalid) spdlog::error("peer links: {}", status.ToString());
   for (auto& link : closing) link->PostClose();
-  for (auto& link : closing_incoming) link->PostClose("peer removed");
+  for (auto& link : closing_incoming) CloseInLink(link, "peer removed");
   for (auto& link : starting) link->PostDial();
 }
 
@@ -905,7 +544,7 @@ void PeerLinks::Stop() {
     state->accept_retry_timer.cancel();
   });
   for (auto& link : outgoing) link->PostClose();
-  for (auto& link : incoming) link->PostClose("stopping");
+  for (auto& link : incoming) CloseInLink(link, "stopping");
 }
 
 std::vector<PeerLinks::LinkStatus> PeerLinks::LinkStatuses() const {
@@ -917,7 +556,7 @@ std::vector<PeerLinks::LinkStatus> PeerLinks::LinkStatuses() const {
     auto link = state_->outgoing.find(peer);
     status.outgoing_connected = link != state_->outgoing.end() && link->second->connected;
     for (const auto& [ptr, in] : state_->incoming) {
-      if (in->admitted_peer == peer) status.incoming_connected = true;
+      if (AdmittedPeer(*in) == peer) status.incoming_connected = true;
     }
     status.sent = counters.sent;
     status.received = counters.received;
