@@ -61,7 +61,7 @@ struct Arming {
   // kDelay: how long. Default: 0.
   int64_t delay_micros = 0;
   // kCallback: runs on the hitting thread; its result is the point's value.
-  std::function<bool()> callback;
+  std::function<bool()> callback{};
 };
 
 // The process-wide set of armed points, a global as RocksDB's SyncPoint is:

@@ -130,7 +130,9 @@ TEST_F(LogGcOnAStoreTest, StepLifecycleWritesTheStateItDecided) {
   auto rows = store_->Members().value();
   EXPECT_EQ(SelfState(rows, 1), pb::NODE_DISABLED);
   for (const auto& r : rows) {
-    if (r.node_id() == 1) EXPECT_EQ(ToVector(r.disabled_applied()), (VersionVector{{2, 4}}));
+    if (r.node_id() == 1) {
+      EXPECT_EQ(ToVector(r.disabled_applied()), (VersionVector{{2, 4}}));
+    }
   }
   auto again = StepLifecycle(lifecycle, pb::NODE_DISABLED, *replicator_, rng_);
   ASSERT_TRUE(again.ok());

@@ -25,7 +25,7 @@ struct MemberRecord {
   // (disabled_at + the cluster's maximum disable duration), and the version
   // vector it had applied when it went DISABLED (what the others keep for it).
   int64_t window_end_wall_micros = 0;
-  VersionVector disabled_applied;
+  VersionVector disabled_applied{};
 };
 
 // A DISABLED member whose window has ended at wall time `wall_now_micros`:

@@ -122,9 +122,9 @@ struct Retryable {
 struct CatchUpWatch {
   int64_t started = 0;
   // Per member: the first report it sent to the node after the start.
-  std::map<uint32_t, VersionVector> heard_from;
+  std::map<uint32_t, VersionVector> heard_from{};
   // Members that received a report the node sent after the start.
-  std::set<uint32_t> reached;
+  std::set<uint32_t> reached{};
 };
 
 class Simulation {

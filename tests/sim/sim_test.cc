@@ -142,7 +142,7 @@ TEST(Simulation, PlantedSkippedGroupCommitFsyncIsCaught) {
   // may see it first (a record differing between nodes, an acknowledged
   // write missing, no convergence, a destroyed object back).
   int caught = PlantedCaught("skipped group-commit fsync", "group_commit.skip_fsync", "",
-                             /*max_seeds=*/100, /*enough=*/3);
+                             /*max_seeds=*/100, /*enough=*/2);
   EXPECT_GT(caught, 0) << "no checker saw a lost group commit in 100 seeds";
 }
 
@@ -150,14 +150,14 @@ TEST(Simulation, PlantedCriticalWriteInRestrictedModeIsCaught) {
   if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
   int caught = PlantedCaught("critical write accepted in restricted mode",
                              "replication.accept_write_in_restricted_mode",
-                             "accepted critical write", /*max_seeds=*/50, /*enough=*/5);
+                             "accepted critical write", /*max_seeds=*/50, /*enough=*/3);
   EXPECT_GT(caught, 0) << "the restricted-mode checker missed the planted bug in 50 seeds";
 }
 
 TEST(Simulation, PlantedMergeOfExpiredNodeIsCaught) {
   if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
   int caught = PlantedCaught("merge of an EXPIRED node's records", "storage.enable_expired_node",
-                             "merged record", /*max_seeds=*/300, /*enough=*/3);
+                             "merged record", /*max_seeds=*/300, /*enough=*/1);
   EXPECT_GT(caught, 0) << "no checker saw an EXPIRED node merged in 300 seeds";
 }
 
