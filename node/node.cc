@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "node/client/client.h"
 #include "node/cluster/admission.h"
 #include "node/cluster/controller.h"
+#include "node/cluster/membership.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/metrics.h"
@@ -80,6 +82,12 @@ struct Node::Impl {
   std::string members_fingerprint;
   replication::NodeLifecycle lifecycle;  // the node-state steps (sans-IO)
   replication::LogGc log_gc;             // when GC runs, what it drops (sans-IO)
+  RemovalWatch removal;
+  // Set once this node was removed (RemovalWatch): it serves nothing more
+  // and RunUntilSignal returns. Any thread.
+  std::atomic<bool> removed{false};
+  std::mutex run_mu;
+  boost::asio::io_context* run_io = nullptr;  // RunUntilSignal's, while it waits
   std::vector<pb::StoredNode> members;
   replication::GroupCommit group_commit;  // a group-commit fsync runs on sync_thread
   boost::asio::io_context sync_io;
@@ -222,6 +230,9 @@ struct Node::Impl {
 
   // The state this node serves requests in (CheckServes). Store thread.
   ServingState ServingStateNow() const {
+    // A removed node's data is no longer replicated to: stale, like an
+    // EXPIRED node's.
+    if (removed.load()) return ServingState::kExpired;
     const pb::StoredNode* me = replicator ? Self() : nullptr;
     if (me == nullptr) return ServingState::kStandalone;
     // Asked for every request: the settings are read only when the window
@@ -386,6 +397,7 @@ struct Node::Impl {
   // Re-reads membership; on a change, tells the replicator, the links and the
   // admission check.
   void RefreshMembership(bool force = false) {
+    if (removed.load()) return;
     if (force) members_fingerprint.clear();
     last_membership_refresh = clock.MonotonicMicros();
     auto current = store->Members();
@@ -393,11 +405,11 @@ struct Node::Impl {
       spdlog::warn("cannot read membership: {}", current.status().ToString());
       return;
     }
-    std::string fingerprint;
-    for (const auto& m : *current) fingerprint += m.SerializeAsString() + "|";
+    std::string fingerprint = MembershipFingerprint(*current);
     if (fingerprint == members_fingerprint) return;
     members_fingerprint = std::move(fingerprint);
     members = *current;
+    if (removal.Removed(members, node_id, {})) return ReportRemoved();
     std::map<uint32_t, std::string> peers;
     for (const auto& m : members) {
       if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
@@ -406,6 +418,19 @@ struct Node::Impl {
     replicator->SetMembers(replication::CoreMembers(members));
     links->SetPeers(std::move(peers));
     spdlog::info("membership: {} nodes", members.size());
+  }
+
+  // Store thread, once: this node was deleted from the cluster. It says so,
+  // drops its links and ends RunUntilSignal (which then stops the node).
+  void ReportRemoved() {
+    removed = true;
+    spdlog::error(
+        "node {} (id {}) was removed from the cluster: it no longer serves and stops; to bring "
+        "it back, wipe its data directory and induct it again (coffer node start --join)",
+        config.node.name, node_id);
+    links->SetPeers({});
+    std::lock_guard<std::mutex> lock(run_mu);
+    if (run_io != nullptr) run_io->stop();
   }
 
   // Network thread: hands a message to the store thread.
@@ -428,6 +453,7 @@ struct Node::Impl {
       CollectLog();
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
+        if (!removed && removal.Removed(members, node_id, links->LinkStatuses())) ReportRemoved();
       }
       controller->PruneInductions();
       ArmTick();
@@ -559,10 +585,23 @@ Status Node::RunUntilSignal() {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) received = signal;
   });
+  {
+    std::lock_guard<std::mutex> lock(impl_->run_mu);
+    impl_->run_io = &signal_io;
+    if (impl_->removed.load()) signal_io.stop();
+  }
   signal_io.run();
-  spdlog::info("signal {} received; stopping", received);
+  {
+    std::lock_guard<std::mutex> lock(impl_->run_mu);
+    impl_->run_io = nullptr;
+  }
+  const bool removed = impl_->removed.load();
+  if (!removed) spdlog::info("signal {} received; stopping", received);
   Stop();
-  return Status::Ok();
+  return removed ? InvalidState("node " + impl_->config.node.name +
+                                " was removed from the cluster; wipe its data directory and "
+                                "induct it again to bring it back")
+                 : Status::Ok();
 }
 
 void Node::Stop() {

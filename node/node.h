@@ -34,7 +34,9 @@ class Node {
                                                NodeEnv env = {});
 
   // Blocks until SIGINT or SIGTERM, then stops serving. Returns the first
-  // fatal error, or OK after a signal.
+  // fatal error, or OK after a signal. A node that reads a membership
+  // without itself (it was deleted) logs that once, serves no data from then
+  // on and returns INVALID_STATE.
   Status RunUntilSignal();
   // Stops serving and joins the threads. Idempotent.
   void Stop();

@@ -69,7 +69,12 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       if (*cluster) {
         c->set_cluster_id((*cluster)->cluster_id());
         c->set_name((*cluster)->name());
+        c->set_max_disable_seconds(
+            static_cast<uint64_t>(storage::MaxDisableMicros(**cluster) / 1'000'000));
       }
+      auto conflicts = store.ListConflicts();
+      if (!conflicts.ok()) return ResponseFor(conflicts.status());
+      c->set_name_conflicts(static_cast<uint32_t>(conflicts->size()));
       for (const auto& n : *members) {
         auto* m = c->add_members();
         m->set_node_id(n.node_id());

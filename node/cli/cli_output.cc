@@ -125,6 +125,21 @@ bool IsDateAttribute(const std::string& name) {
 }
 }  // namespace
 
+std::string RevocationReasonName(pb::RevocationReason reason) {
+  switch (reason) {
+    case pb::KEY_COMPROMISE:
+      return "compromise";
+    case pb::CESSATION_OF_OPERATION:
+      return "cessation";
+    case pb::SUPERSEDED:
+      return "superseded";
+    case pb::AFFILIATION_CHANGED:
+      return "affiliation";
+    default:
+      return "-";
+  }
+}
+
 std::string RenderObject(const pb::ObjectView& o, OutputFormat format) {
   if (format == OutputFormat::kJson) return RenderJson(o);
   std::vector<std::pair<std::string, std::string>> fields = {
@@ -133,8 +148,13 @@ std::string RenderObject(const pb::ObjectView& o, OutputFormat format) {
       {"name", o.name().empty() ? "-" : o.name()},
       {"state", StateName(o.state())},
       {"created", FormatMicros(o.created_micros())},
-      {"material", std::to_string(o.material_length()) + " bytes"},
+      {"material", o.state() == pb::DESTROYED || o.state() == pb::DESTROYED_COMPROMISED
+                       ? "erased (destroyed)"
+                       : std::to_string(o.material_length()) + " bytes"},
   };
+  if (o.revocation_reason() != pb::REVOCATION_REASON_UNSPECIFIED) {
+    fields.push_back({"revoked for", RevocationReasonName(o.revocation_reason())});
+  }
   if (o.name_in_conflict()) {
     fields.push_back({"name conflict", "yes (supplied '" + o.supplied_name() + "')"});
   }
@@ -309,6 +329,13 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
          " node" + (c.members_size() == 1 ? "" : "s") + "\n";
   out += "cluster version " + ClusterVersion(c) + "\n";
+  out += "settings: max-disable-duration " + std::to_string(c.max_disable_seconds()) +
+         " s (coffer cluster set)\n";
+  if (c.name_conflicts() > 0) {
+    out += "name conflicts: " + std::to_string(c.name_conflicts()) +
+           (c.name_conflicts() == 1 ? " entity carries" : " entities carry") +
+           " a generated name (coffer conflict list)\n";
+  }
   // Critical writes go on while one read-write pair has both nodes
   // read-write; each node failure can break one pair.
   int whole_pairs = 0;

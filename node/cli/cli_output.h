@@ -24,6 +24,8 @@ std::string RenderJson(const google::protobuf::Message& message);
 std::string ObjectTypeName(pb::ObjectType type);
 std::string StateName(pb::State state);
 std::string AccessName(pb::Access access);
+// As `object revoke --reason` takes it: compromise, cessation, ...; "-" if unspecified.
+std::string RevocationReasonName(pb::RevocationReason reason);
 std::string FormatMicros(int64_t micros);  // ISO 8601 UTC, "-" for 0
 
 // The views as text.

@@ -97,5 +97,35 @@ TEST(ClusterStatusTableTest, HealthVerdicts) {
   EXPECT_EQ(HealthVerdict(disabled, nullptr, true), "expired");
 }
 
+TEST(ObjectTextTest, DestroyedMaterialIsErasedAndTheRevocationReasonShown) {
+  pb::ObjectView o;
+  o.set_uuid("u");
+  o.set_state(pb::DESTROYED);
+  o.set_material_length(32);
+  o.set_revocation_reason(pb::CESSATION_OF_OPERATION);
+  std::string text = RenderObject(o, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("erased"));
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("32 bytes")));
+  EXPECT_THAT(text, ::testing::HasSubstr("cessation"));
+  o.set_state(pb::ACTIVE);
+  o.set_revocation_reason(pb::REVOCATION_REASON_UNSPECIFIED);
+  text = RenderObject(o, OutputFormat::kTable);
+  EXPECT_THAT(text, ::testing::HasSubstr("32 bytes"));
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("revoked")));
+}
+
+TEST(ClusterStatusTableTest, ShowsSettingsAndNameConflicts) {
+  pb::ClusterStatus c;
+  c.set_cluster_id("cid");
+  c.set_name("prod");
+  c.set_max_disable_seconds(7200);
+  std::string text = RenderClusterStatus(c, OutputFormat::kTable);
+  EXPECT_THAT(text, HasSubstr("max-disable-duration 7200 s"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("name conflicts")));
+  c.set_name_conflicts(1);
+  EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable),
+              HasSubstr("name conflicts: 1 entity carries a generated name"));
+}
+
 }  // namespace
 }  // namespace coffer::node

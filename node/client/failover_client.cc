@@ -153,6 +153,12 @@ std::vector<std::string> FailoverClient::BuildOrder(const std::string& answered,
 }
 
 Status FailoverClient::Refresh(std::vector<std::string>* tried) {
+  if (!options_.discover_members) {
+    // The given addresses in order again, those that failed since included.
+    order_ = options_.addresses;
+    learned_ = true;
+    return Status::Ok();
+  }
   std::vector<std::string> probe = options_.addresses;
   for (const std::string& address : order_) {
     if (!Contains(probe, address)) probe.push_back(address);

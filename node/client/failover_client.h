@@ -36,6 +36,10 @@ struct FailoverOptions {
   // Attempts per Call across all nodes (each sends the request once, or
   // fails to connect). At least 1. Default: 8.
   int max_attempts = 8;
+  // Whether membership is learned (see Call). When false the client tries
+  // the given addresses only, in order, and sends no ClusterStatusRequest
+  // of its own. Default: true.
+  bool discover_members = true;
 };
 
 class FailoverClient {
@@ -53,7 +57,8 @@ class FailoverClient {
   // itself report an error: StatusFromResponse); transport errors are a
   // Status. A write without a request id gets a fresh random one (a UUID).
   //
-  // Membership: before the first Call, and again whenever every node in the
+  // Membership (unless discover_members is false): before the first Call, and
+  // again whenever every node in the
   // current order has failed within a Call, the client sends a
   // ClusterStatusRequest to the given addresses (then to other known
   // members) in order until one answers, and orders the nodes (see order();

@@ -50,6 +50,18 @@ StatusOr<pb::JoinToken> InductionController::IssueJoinToken(const pb::JoinTokenR
   if (!cluster_) {
     return InvalidState("this node is standalone: run `coffer cluster init` before inducting");
   }
+  if (request.role() == pb::NODE_READ_WRITE) {
+    // Redeeming it would be refused (the candidate becomes this node's peer):
+    // refuse it here, where the user can still pick another node.
+    for (const pb::StoredNode& m : cluster_->members()) {
+      if (m.node_id() == self_id_ && m.peer() != 0) {
+        return InvalidState("this node already has a read-write peer (node " +
+                            std::to_string(m.peer()) +
+                            "): a read-write token makes its candidate this node's peer; issue it "
+                            "on a read-write node without a peer, or issue --role read-only");
+      }
+    }
+  }
   COFFER_ASSIGN_OR_RETURN(
       auto issued, join_tokens_.Issue(request.role(), request.ttl_seconds(), clock_.WallMicros()));
   pb::JoinToken token;

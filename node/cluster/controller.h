@@ -59,7 +59,9 @@ class InductionController {
   pb::Response Serve(const pb::Request& request, const ClientIdentity& who);
 
   // A one-time token for a candidate of `request.role()`. INVALID_STATE on a
-  // standalone node; INVALID_ARGUMENT for a TTL out of range.
+  // standalone node, and for a read-write token on a node that already has a
+  // read-write peer (as membership last read shows it); INVALID_ARGUMENT for
+  // a TTL out of range.
   StatusOr<pb::JoinToken> IssueJoinToken(const pb::JoinTokenRequest& request);
 
   // Adds the candidate `join` (whose certificate is `who`) to the

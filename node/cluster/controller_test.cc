@@ -117,6 +117,22 @@ TEST_F(InductionControllerTest, JoinAddsTheMemberAndItsCertificateFetchesItsSnap
   EXPECT_TRUE(controller_->transfers().Views().empty());
 }
 
+// `cluster join-token --role read-write` on a node that has a peer issued a
+// token that every join then refused.
+TEST_F(InductionControllerTest, ReadWriteTokenIsRefusedOnANodeThatHasAPeer) {
+  EnterCluster();
+  std::string token = Token(pb::NODE_READ_WRITE);
+  ASSERT_TRUE(controller_->Join(JoinOf("beta", token), {"beta", "node"}).ok());
+  pb::JoinTokenRequest read_write;
+  read_write.set_role(pb::NODE_READ_WRITE);
+  auto refused = controller_->IssueJoinToken(read_write);
+  EXPECT_EQ(refused.status().code(), Code::kInvalidState);
+  EXPECT_NE(refused.status().message().find("already has a read-write peer (node 2)"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_FALSE(Token(pb::NODE_READ_ONLY).empty()) << "read-only tokens are still issued";
+}
+
 TEST_F(InductionControllerTest, ServeAnswersTheInductionRequestsOnly) {
   EnterCluster();
   pb::Request token;

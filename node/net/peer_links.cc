@@ -239,6 +239,10 @@ class OutLink : public std::enable_shared_from_this<OutLink> {
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       connected = true;
+      // The error belongs to an attempt that is over: a link that is up
+      // shows none.
+      auto it = state_->counters.find(peer_);
+      if (it != state_->counters.end() && IsRegistered()) it->second.last_error.clear();
     }
     ready_ = true;
     // The peer sends nothing after the welcome: a read completes only when

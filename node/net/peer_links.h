@@ -121,6 +121,7 @@ class PeerLinks : public replication::Transport {
     uint64_t received = 0;            // messages delivered from the peer
     uint64_t dropped = 0;             // messages to the peer dropped by Send
     std::string last_error;           // last outgoing failure, "CODE: message"; "" if none
+                                      // or once the outgoing link is up again
   };
 
   // Binds, listens and starts accepting on `io_context`, which the caller runs

@@ -577,6 +577,26 @@ TEST_F(PeerLinksTest, ReconnectsAfterPeerRestart) {
   EXPECT_EQ(b2->From(1), expected);
 }
 
+// A link that failed (connection refused) and came up again shows no error:
+// `node status` printed the refusal next to a link that was up.
+TEST_F(PeerLinksTest, LastErrorIsClearedOnceTheLinkIsUpAgain) {
+  TestNode* a = StartedNode(1);
+  TestNode* b = StartedNode(2);
+  ASSERT_TRUE(a && b);
+  uint16_t b_port = b->links->port();
+  a->links->SetPeers({{2, AddressOf(b)}});
+  ASSERT_TRUE(WaitFor([&] { return a->Link(2)->outgoing_connected; }));
+  b->links->Stop();
+  b->links.reset();
+  ASSERT_TRUE(WaitFor([&] { return !a->LastError(2).empty(); }));
+
+  TestNode* b2 = MakeNode(2);
+  ASSERT_NE(b2, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return StartNode(b2, Options(2, b_port)).ok(); }));
+  ASSERT_TRUE(WaitFor([&] { return a->Link(2)->outgoing_connected; }));
+  EXPECT_EQ(a->LastError(2), "");
+}
+
 TEST_F(PeerLinksTest, DropsAndCountsWithoutBlocking) {
   TestNode* a = MakeNode(1);
   ASSERT_NE(a, nullptr);

@@ -575,6 +575,12 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
       EXPECT_EQ(cv.kind(), pb::ENTITY_WALLET);
       loser_by_name[cv.supplied_name()] = cv.uuid();
     }
+    // `cluster status` says so too, not only `conflict list`.
+    pb::Request ask;
+    ask.mutable_cluster_status();
+    auto status = n->Call(ask);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(status->cluster_status().name_conflicts(), 2u) << n->name();
   }
   ASSERT_EQ(loser_by_name.size(), 2u);
   pb::Op accept, rename;
@@ -911,6 +917,36 @@ TEST_F(ClusterTest, ExpiredNodeIsRefusedThenForceDeletedAndInductedAnew) {
   EXPECT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 30s));
   auto wallet = GetWallet(c, "written-while-disabled");
   EXPECT_TRUE(wallet.ok()) << wallet.status().ToString();
+}
+
+// A deleted node says once that it was removed, serves nothing more and
+// stops (it kept running and logged "membership: N nodes" every 100 ms).
+TEST_F(ClusterTest, DeletedNodeReportsItsRemovalOnceAndStops) {
+  NodeProcess& a = Add("alpha");
+  NodeProcess& b = Add("beta");
+  NodeProcess& c = Add("gamma");
+  FormPairAndReadOnly(a, b, c);
+  const uint32_t c_id = NodeIdOf(c);
+  ASSERT_NE(c_id, 0u);
+  ASSERT_TRUE(Write(b, SetNodeState(c_id, pb::NODE_DISABLING)).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(a, c_id) == "DISABLED"; }, 30s));
+  pb::Op del;
+  del.mutable_node_delete()->set_node_id(c_id);
+  ASSERT_TRUE(Write(a, del).ok());
+  ASSERT_TRUE(WaitFor([&] { return MemberState(b, c_id).empty(); }, 30s));
+  pb::Request status;
+  status.mutable_node_status();
+  ASSERT_TRUE(WaitFor([&] { return !c.Call(status).ok(); }, 30s))
+      << "the deleted node still answers: " << [&] {
+           std::string l = ReadWholeFile(c.log_file());
+           return l.substr(l.size() > 3000 ? l.size() - 3000 : 0);
+         }();
+  const std::string log = ReadWholeFile(c.log_file());
+  const std::string said = "was removed from the cluster";
+  size_t first = log.find(said);
+  ASSERT_NE(first, std::string::npos) << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  EXPECT_EQ(log.find(said, first + 1), std::string::npos) << "reported more than once";
+  EXPECT_THAT(ReadWholeFile(c.output_file()), ::testing::HasSubstr("INVALID_STATE"));
 }
 
 // A client given every node's address (node/failover_client.h) keeps
