@@ -29,6 +29,7 @@
 #include "node/net/http_endpoint.h"
 #include "node/net/peer_links.h"
 #include "node/net/tls.h"
+#include "replication/lifecycle_driver.h"
 #include "replication/replicator.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
@@ -39,10 +40,6 @@ namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(10);
 constexpr int64_t kMembershipRefreshMicros = 100'000;
-// Log GC runs at most this often, deleting at most this many records per
-// origin per round (so one round never holds the store thread long).
-constexpr int64_t kLogGcIntervalMicros = 1'000'000;
-constexpr size_t kLogGcMaxRecordsPerRound = 20'000;
 // /status: how long one other member may take to connect, then to answer.
 constexpr auto kMemberStatusTimeout = std::chrono::milliseconds(1000);
 
@@ -83,17 +80,16 @@ struct Node::Impl {
   boost::asio::steady_timer tick_timer{store_io};
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
-  bool catching_up = false;  // PENDING or ENABLING: StartCatchUp was called
+  replication::NodeLifecycle lifecycle;  // the node-state steps (sans-IO)
+  replication::LogGc log_gc;             // when GC runs, what it drops (sans-IO)
   RemovalWatch removal;
   // Set once this node was removed (RemovalWatch): it serves nothing more
   // and RunUntilSignal returns. Any thread.
   std::atomic<bool> removed{false};
   std::mutex run_mu;
   boost::asio::io_context* run_io = nullptr;  // RunUntilSignal's, while it waits
-  int64_t last_log_gc = 0;
   std::vector<pb::StoredNode> members;
-  bool sync_in_flight = false;  // a group-commit fsync runs on sync_thread
-  bool sync_wanted = false;     // writes came in during it
+  replication::GroupCommit group_commit;  // a group-commit fsync runs on sync_thread
   boost::asio::io_context sync_io;
   std::optional<WorkGuard> sync_work;
   std::thread sync_thread;
@@ -274,38 +270,24 @@ struct Node::Impl {
   // Tick: this node's own steps. DISABLING -> DISABLED once every other
   // enabled node has all of its records; PENDING or ENABLING -> ACTIVE once
   // replication works both ways with every other enabled node and this node
-  // has caught up (ReplicationCore::CaughtUp).
+  // has caught up (ReplicationCore::CaughtUp). Decided by
+  // replication::NodeLifecycle (sans-IO, run by the simulation too); this
+  // only performs the step.
   void DriveLifecycle() {
+    // A catching-up node decides ACTIVE from the membership as stored now:
+    // a member added a moment ago must be replicated with too.
+    if (lifecycle.catching_up()) RefreshMembership();
     const pb::StoredNode* me = Self();
     if (me == nullptr) return;
-    pb::NodeState state = storage::StoredState(*me);
-    const auto& core = replicator->core();
-    std::optional<pb::NodeState> next;
-    if (state == pb::NODE_DISABLING && core.mode() == replication::WriteMode::kUnavailable &&
-        core.pending_critical_writes() == 0 && core.OwnRecordsEverywhere()) {
-      next = pb::NODE_DISABLED;
-    }
-    if (state == pb::NODE_PENDING || state == pb::NODE_ENABLING) {
-      if (!catching_up) {
-        replicator->StartCatchUp();
-        catching_up = true;
-      } else if (core.CaughtUp()) {
-        next = pb::NODE_ACTIVE;
-      }
-    } else {
-      catching_up = false;
-    }
-    if (!next) return;
-    pb::Op op;
-    op.mutable_node_state()->set_node_id(node_id);
-    op.mutable_node_state()->set_state(*next);
-    auto written = replicator->WriteUnpaired(op, "lifecycle-" + Uuid::Generate(rng).str());
+    auto written =
+        replication::StepLifecycle(lifecycle, storage::StoredState(*me), *replicator, rng);
     if (!written.ok()) {
       spdlog::warn("cannot record node state change: {}", written.status().ToString());
       return;
     }
+    if (!*written) return;
     spdlog::info("node {} is now {}", config.node.name,
-                 *next == pb::NODE_ACTIVE ? "ACTIVE" : "DISABLED");
+                 **written == pb::NODE_ACTIVE ? "ACTIVE" : "DISABLED");
     RefreshMembership(/*force=*/true);
   }
 
@@ -315,60 +297,35 @@ struct Node::Impl {
   // member has applied (semantics.md section 5). Counted: every member but
   // EXPIRED ones; a DISABLED one counts with the vector its DISABLED record
   // carries, the others with what they last reported. A member not heard
-  // from since this node started stops GC (what it has is unknown).
+  // from since this node started stops GC (what it has is unknown). Decided
+  // by replication::LogGc (sans-IO, run by the simulation too).
   void CollectLog() {
-    int64_t now = clock.MonotonicMicros();
-    if (now - last_log_gc < kLogGcIntervalMicros) return;
-    last_log_gc = now;
-    auto cluster = store->Cluster();
-    if (!cluster.ok() || !*cluster) return;
-    replication::VersionVector through = store->Applied();
-    const auto& core = replicator->core();
-    for (const auto& m : members) {
-      if (m.node_id() == node_id) continue;
-      replication::VersionVector has;
-      if (storage::StoredState(m) == pb::NODE_DISABLED) {
-        if (storage::DisableExpired(m, **cluster, clock.WallMicros())) continue;
-        has = replication::ToVector(m.disabled_applied());
-      } else {
-        replication::LinkView view = core.link(m.node_id());
-        if (view.last_heard_micros == 0) return;
-        has = view.peer_applied;
-      }
-      for (auto& [origin, seq] : through) {
-        auto it = has.find(origin);
-        seq = std::min(seq, it == has.end() ? uint64_t{0} : it->second);
-      }
-    }
-    for (const auto& [origin, seq] : through) {
-      auto deleted = store->CollectLog(origin, seq, kLogGcMaxRecordsPerRound);
-      if (!deleted.ok()) {
-        spdlog::warn("log GC of origin {}: {}", origin, deleted.status().ToString());
-        return;
-      }
-    }
+    auto deleted = replication::RunLogGc(log_gc, *store, *replicator, clock);
+    if (!deleted.ok()) spdlog::warn("log GC: {}", deleted.status().ToString());
   }
 
   // Group commit. The fsync runs on the sync thread while the store thread
   // goes on executing writes; those wait for the next sync, which starts as
   // soon as the previous one is done. One fsync covers every write that came
-  // in while the previous one ran.
+  // in while the previous one ran. When to sync is replication::GroupCommit's
+  // decision (the simulation runs it the same way).
   void ScheduleFlush() {
-    if (sync_in_flight) {
-      sync_wanted = true;
-      return;
-    }
+    if (group_commit.WritesArrived()) StartSync();
+  }
+
+  void StartSync() {
     auto batch = replicator->TakeUnsynced();
-    if (batch.empty()) return;
-    sync_in_flight = true;
+    if (batch.empty()) return group_commit.NothingToSync();
     boost::asio::post(sync_io, [this, batch = std::move(batch)]() mutable {
-      Status synced = store->Sync();
+      Status synced = replication::Replicator::SyncGroupCommit(*store);
       boost::asio::post(store_io, [this, batch = std::move(batch), synced] {
-        sync_in_flight = false;
         if (replicator) replicator->Committed(batch, synced);
-        if (sync_wanted && replicator) {
-          sync_wanted = false;
-          ScheduleFlush();
+        if (group_commit.SyncDone()) {
+          if (replicator) {
+            StartSync();
+          } else {
+            group_commit.NothingToSync();
+          }
         }
       });
     });
@@ -412,7 +369,7 @@ struct Node::Impl {
                    }));
     COFFER_ASSIGN_OR_RETURN(members, store->Members());
     replicator = std::make_unique<replication::Replicator>(
-        *store, ToMembers(members), replication::CoreOptions{}, *links, clock);
+        *store, replication::CoreMembers(members), replication::CoreOptions{}, *links, clock);
     replicator->EnableGroupCommit();
     replicator->SetAppliedObserver([this](const pb::LogRecord& record) {
       double lag = static_cast<double>(clock.WallMicros() - record.hlc().wall_micros()) / 1e6;
@@ -458,7 +415,7 @@ struct Node::Impl {
       if (m.node_id() != node_id) peers[m.node_id()] = m.peer_address();
     }
     admission.SetMembers(members);
-    replicator->SetMembers(ToMembers(members));
+    replicator->SetMembers(replication::CoreMembers(members));
     links->SetPeers(std::move(peers));
     spdlog::info("membership: {} nodes", members.size());
   }

@@ -1,5 +1,7 @@
 #include "replication/replicator.h"
 
+#include "common/fault_point.h"
+
 namespace coffer::replication {
 
 Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
@@ -88,7 +90,12 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id,
 void Replicator::Flush() {
   if (unsynced_.empty()) return;
   std::vector<Unsynced> batch = TakeUnsynced();
-  Committed(batch, store_.Sync());
+  Committed(batch, SyncGroupCommit(store_));
+}
+
+Status Replicator::SyncGroupCommit(storage::ObjectStore& store) {
+  if (COFFER_FAULT_POINT("group_commit.skip_fsync")) return Status::Ok();
+  return store.Sync();
 }
 
 std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
@@ -207,7 +214,15 @@ void Replicator::Pump() {
     for (const auto& m : out.messages) transport_.Send(m.to, m.message);
     for (const auto& s : out.sends) {
       auto records = store_.ReadLog(s.origin, s.from_seq, s.count);
-      if (!records.ok() || records->empty()) {
+      if (records.ok() && (records->empty() || records->front().seq() != s.from_seq)) {
+        // Log GC collected them here (the log starts later, or holds none of
+        // the range): the peer gets them from another node.
+        core_.OnLogCollected(
+            s.origin, records->empty() ? s.from_seq + s.count - 1 : records->front().seq() - 1);
+        core_.OnSendFailed(s.peer);
+        continue;
+      }
+      if (!records.ok()) {
         core_.OnSendFailed(s.peer);
         continue;
       }

@@ -86,6 +86,11 @@ class Replicator {
   };
   std::vector<Unsynced> TakeUnsynced();
   void Committed(const std::vector<Unsynced>& batch, const Status& synced);
+  // The sync of a group commit, for Flush() and for a driver that runs it
+  // on another thread (callable from any thread, as ObjectStore::Sync).
+  // The fault point "group_commit.skip_fsync" (a planted bug the simulation
+  // must catch) returns OK without syncing.
+  static Status SyncGroupCommit(storage::ObjectStore& store);
 
   // A write the node makes itself that needs no pair acknowledgement and is
   // not refused by the write mode: the controller's NodeAdded during

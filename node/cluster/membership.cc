@@ -5,37 +5,7 @@
 
 #include <map>
 
-#include "storage/membership.h"
-
 namespace coffer::node {
-namespace {
-
-// How the replication protocol treats a member (see replication::MemberState).
-replication::MemberState MemberStateOf(const pb::StoredNode& node) {
-  switch (storage::StoredState(node)) {
-    case pb::NODE_DISABLING:
-      return replication::MemberState::kDisabling;
-    case pb::NODE_DISABLED:
-      return replication::MemberState::kDisabled;
-    default:
-      return replication::MemberState::kActive;
-  }
-}
-
-}  // namespace
-
-std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes) {
-  std::vector<replication::Member> members;
-  for (const auto& n : nodes) {
-    members.push_back(replication::Member{.id = n.node_id(),
-                                          .role = n.role() == pb::NODE_READ_ONLY
-                                                      ? replication::Role::kReadOnly
-                                                      : replication::Role::kReadWrite,
-                                          .peer = n.peer(),
-                                          .state = MemberStateOf(n)});
-  }
-  return members;
-}
 
 std::string MembershipFingerprint(const std::vector<pb::StoredNode>& nodes) {
   std::string fingerprint;

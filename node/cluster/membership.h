@@ -1,6 +1,7 @@
-// What a node derives from the membership rows it reads: the replication
-// protocol's member list, a change fingerprint, and whether this node was
-// removed from the cluster.
+// What a node derives from the membership rows it reads: a change
+// fingerprint, and whether this node was removed from the cluster (the
+// replication protocol's member list is replication::CoreMembers, in
+// replication/lifecycle_driver.h, shared with the simulation).
 #pragma once
 
 #include <cstdint>
@@ -12,9 +13,6 @@
 #include "replication/core/replication_core.h"
 
 namespace coffer::node {
-
-// The members as the replication protocol sees them (role, peer, state).
-std::vector<replication::Member> ToMembers(const std::vector<pb::StoredNode>& nodes);
 
 // Equal for equal rows: serialized deterministically (map fields otherwise
 // serialize in any order, and an unchanged membership would look changed).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/fault_point.h"
+
 namespace coffer::replication {
 
 namespace {
@@ -166,6 +168,7 @@ Status ReplicationCore::CheckCriticalWrite() const {
     case WriteMode::kUnavailable:
       return Status(Code::kUnavailable, mode_reason_ + "; send writes to another node");
     case WriteMode::kRestricted:
+      if (COFFER_FAULT_POINT("replication.accept_write_in_restricted_mode")) return Status::Ok();
       break;
   }
   return Status(Code::kReadOnlyRestricted,
@@ -180,7 +183,7 @@ void ReplicationCore::OnLocalCommit(uint64_t seq, std::optional<uint64_t> token,
   durable_[self_] = std::max(At(durable_, self_), seq);
   handed_out_[self_] = std::max(At(handed_out_, self_), seq);
   if (token) {
-    if (options_.test_only_ack_before_peer_persisted) {
+    if (COFFER_FAULT_POINT("replication.ack_before_peer_persisted")) {
       out_.acked.push_back(*token);
     } else {
       pending_acks_[seq] = PendingAck{*token, now_ + options_.pair_ack_timeout_micros};
@@ -230,6 +233,11 @@ void ReplicationCore::SetMembers(std::vector<Member> members, int64_t now_micros
 void ReplicationCore::OnSendFailed(uint32_t peer) {
   auto it = links_.find(peer);
   if (it != links_.end()) it->second.sent = it->second.reported;
+}
+
+void ReplicationCore::OnLogCollected(uint32_t origin, uint64_t through_seq) {
+  uint64_t& floor = collected_[origin];
+  floor = std::max(floor, through_seq);
 }
 
 ReplicationCore::Output ReplicationCore::TakeOutput() {
@@ -391,6 +399,7 @@ void ReplicationCore::ScheduleSends(int64_t now) {
     for (const auto& [origin, have] : durable_) {
       if (self_disabled && origin != self_) continue;
       uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
+      if (next <= At(collected_, origin)) continue;  // collected here: another node has them
       while (next <= have && inflight < options_.max_inflight_records) {
         uint64_t count = std::min<uint64_t>({options_.max_batch_records, have - next + 1,
                                              options_.max_inflight_records - inflight});

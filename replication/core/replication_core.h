@@ -74,10 +74,14 @@ struct CoreOptions {
   uint32_t max_inflight_records = 4096;
   // Received records held while waiting for a gap to fill, per origin. Default: 8192.
   uint32_t max_buffered_records = 8192;
-  // TEST ONLY: acknowledge critical writes before the pair peer has them. A
-  // planted bug that the simulation's checkers must catch. Default: false.
-  bool test_only_ack_before_peer_persisted = false;
 };
+
+// Fault points (common/fault_point.h) planted in the core, each a bug the
+// simulation's checkers must catch:
+//  - "replication.ack_before_peer_persisted": OnLocalCommit acknowledges a
+//    critical write at once, before the pair peer has it;
+//  - "replication.accept_write_in_restricted_mode": CheckCriticalWrite lets a
+//    critical write through while READ_ONLY_RESTRICTED.
 
 // kUnavailable: this node is DISABLING or DISABLED (writes go elsewhere).
 enum class WriteMode { kReadWrite, kRestricted, kReadOnlyNode, kUnavailable };
@@ -123,6 +127,10 @@ class ReplicationCore {
   // The driver could not read records it was asked to send (e.g. collected
   // by log GC); they are asked for again later.
   void OnSendFailed(uint32_t peer);
+  // The local log no longer holds `origin`'s records through `through_seq`
+  // (log GC): a peer that lacks them gets them from another node, and this
+  // node stops offering them.
+  void OnLogCollected(uint32_t origin, uint64_t through_seq);
 
   // ---- Output ----
   struct SendRecords {
@@ -163,6 +171,7 @@ class ReplicationCore {
   bool CaughtUp() const;
 
   // ---- Observation ----
+  uint32_t self() const { return self_; }
   WriteMode mode() const { return mode_; }
   const std::string& mode_reason() const { return mode_reason_; }
   const VersionVector& durable() const { return durable_; }
@@ -206,6 +215,7 @@ class ReplicationCore {
   int64_t now_;
   VersionVector durable_;
   VersionVector handed_out_;  // given to the driver to apply (>= durable_)
+  VersionVector collected_;   // the local log starts after these (OnLogCollected)
   std::map<uint32_t, Link> links_;
   std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
   std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/fault_point.h"
+
 namespace coffer::replication {
 namespace {
 
@@ -123,12 +125,38 @@ TEST(ReplicationCoreTest, UnconfirmedCriticalWriteFailsWithOutcomeUnknown) {
 }
 
 TEST(ReplicationCoreTest, PlantedBugAcksBeforeThePeerHasTheRecord) {
-  CoreOptions options;
-  options.test_only_ack_before_peer_persisted = true;
-  ReplicationCore a(1, Pair(), {}, options, 0);
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  ReplicationCore a(1, Pair(), {}, {}, 0);
   a.Receive(2, ReportOf({}), 1 * kMs);
-  a.OnLocalCommit(1, 9, 2 * kMs);
-  EXPECT_EQ(a.TakeOutput().acked.size(), 1u);
+  a.OnLocalCommit(1, 8, 2 * kMs);
+  EXPECT_TRUE(a.TakeOutput().acked.empty()) << "unarmed: waits for the peer";
+  fault::ScopedFaultPoint planted("replication.ack_before_peer_persisted", {});
+  a.OnLocalCommit(2, 9, 3 * kMs);
+  auto acked = a.TakeOutput().acked;
+  ASSERT_EQ(acked.size(), 1u);
+  EXPECT_EQ(acked[0], 9u);
+}
+
+TEST(ReplicationCoreTest, RestrictedNodeRefusesCriticalWritesUnlessThePlantedBugIsArmed) {
+  ReplicationCore a(1, Pair(), {}, {}, 0);  // the peer never heard from
+  ASSERT_EQ(a.mode(), WriteMode::kRestricted);
+  EXPECT_EQ(a.CheckCriticalWrite().code(), Code::kReadOnlyRestricted);
+  if (!fault::Enabled()) return;
+  fault::ScopedFaultPoint planted("replication.accept_write_in_restricted_mode", {});
+  EXPECT_TRUE(a.CheckCriticalWrite().ok());
+  EXPECT_EQ(planted.fires(), 1u);
+}
+
+TEST(ReplicationCoreTest, RecordsCollectedByLogGcAreNotOfferedAgain) {
+  ReplicationCore a(1, Pair(), {{1, 10}}, {}, 0);
+  a.OnLogCollected(1, 6);
+  a.Receive(2, ReportOf({{1, 3}}), 1 * kMs);
+  EXPECT_TRUE(a.TakeOutput().sends.empty()) << "1:4 is collected here: the peer asks elsewhere";
+  a.Receive(2, ReportOf({{1, 6}}), 2 * kMs);
+  auto sends = a.TakeOutput().sends;
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].from_seq, 7u);
+  EXPECT_EQ(sends[0].count, 4u);
 }
 
 TEST(ReplicationCoreTest, RecordsApplyInOrderExactlyOnceAndGapsWait) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/fault_point.h"
 #include "storage/keys.h"
 #include "storage/membership.h"
 #include "storage/merge.h"
@@ -151,7 +152,10 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c) {
       if (current != pb::NODE_DISABLED) {
         return InvalidState(who + " is " + current_name + "; only a DISABLED node can be enabled");
       }
-      if (DisableExpired(*target, *cluster, now)) {
+      // Planted bug storage.enable_expired_node: an EXPIRED node enabled (its
+      // stale records merged); the simulation's checkers must catch it.
+      if (DisableExpired(*target, *cluster, now) &&
+          !COFFER_FAULT_POINT("storage.enable_expired_node")) {
         return Status(Code::kDisableExpired,
                       who + " was disabled longer than the maximum disable duration (" +
                           std::to_string(MaxDisableMicros(*cluster) / 1'000'000) +

@@ -2,6 +2,7 @@
 //   COFFER_SIM_SEEDS       how many seeds Simulation.Seeds runs (default 500)
 //   COFFER_SIM_FIRST_SEED  the first seed (default 1)
 //   COFFER_SIM_SEED        the seed Simulation.ReplaySeed runs (default 1)
+//   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "common/fault_point.h"
 #include "tests/sim/simulation.h"
 
 namespace coffer::sim {
@@ -30,6 +32,8 @@ TEST(Simulation, Seeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
   uint64_t count = EnvOr("COFFER_SIM_SEEDS", 500);
   uint64_t failed = 0, acked = 0, crashes = 0, ahead = 0;
+  uint64_t disables = 0, refused = 0, enables = 0, expired = 0, activated = 0, deleted = 0,
+           collected = 0;
   double worst_convergence = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
@@ -40,17 +44,28 @@ TEST(Simulation, Seeds) {
     acked += r.acked_writes;
     crashes += r.crashes;
     ahead += r.retries_ahead_of_record;
+    disables += r.disables;
+    refused += r.disables_refused;
+    enables += r.enables;
+    expired += r.enables_refused_expired;
+    activated += r.activated;
+    deleted += r.force_deleted;
+    collected += r.log_records_collected;
     worst_convergence = std::max(worst_convergence, r.converged_after_seconds);
   }
   std::cout << count << " seeds from " << first << ": " << failed << " failed, " << acked
             << " acknowledged writes, " << crashes << " crashes, " << ahead
-            << " retries sent ahead of their record, slowest convergence " << worst_convergence
-            << " s after healing\n";
+            << " retries sent ahead of their record, " << disables << " disables (" << refused
+            << " second ones refused), " << enables << " enables, " << expired
+            << " enables refused as EXPIRED, " << deleted << " force-deleted, " << activated
+            << " went ACTIVE, " << collected << " log records collected, slowest convergence "
+            << worst_convergence << " s after healing\n";
 }
 
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
+  if (const char* plant = std::getenv("COFFER_SIM_PLANT")) options.plant = plant;
   SimResult r = RunSimulation(options);
   std::cout << r.Summary() << "\n";
   ExpectClean(r);
@@ -81,31 +96,85 @@ TEST(Simulation, CleanNetworkConvergesAndAcknowledgesWrites) {
 // Runs seeds 1, 2, ... with a planted bug until `enough` of them show a
 // violation containing `symptom`, or `max_seeds` ran. Prints and returns how
 // many caught it.
+// With `fault_point` set, that point is armed for each run. The first
+// catching seed is printed too.
 int SeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view symptom,
-                  int max_seeds, int enough) {
+                  int max_seeds, int enough, const std::string& fault_point = "") {
   int caught = 0, seeds = 0;
+  uint64_t first_caught = 0;
   for (uint64_t seed = 1; seeds < max_seeds && caught < enough; ++seed, ++seeds) {
     SimOptions options;
     options.seed = seed;
+    options.plant = fault_point;
     plant(options);
     SimResult r = RunSimulation(options);
     for (const auto& v : r.violations) {
       if (v.find(symptom) != std::string::npos) {
-        ++caught;
+        if (caught++ == 0) first_caught = seed;
         break;
       }
     }
   }
-  std::cout << "planted " << bug << " caught in " << caught << " of " << seeds << " seeds\n";
+  std::cout << "planted " << bug << " caught in " << caught << " of " << seeds
+            << " seeds (first by seed " << first_caught << ")\n";
   return caught;
 }
 
+// A planted bug on a fault point (common/fault_point.h): compiled out of
+// Release builds, where these tests have nothing to plant.
+int PlantedCaught(const char* bug, const char* fault_point, std::string_view symptom, int max_seeds,
+                  int enough) {
+  std::string point = fault_point;
+  return SeedsCatching(
+      bug, [](SimOptions&) {}, symptom, max_seeds, enough, point);
+}
+
 TEST(Simulation, PlantedAckBeforePeerPersistedIsCaught) {
-  int caught = SeedsCatching(
-      "ack before peer persisted", [](SimOptions& o) { o.plant_ack_before_peer_persisted = true; },
-      "before its pair peer",
-      /*max_seeds=*/20, /*enough=*/20);
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("ack before peer persisted", "replication.ack_before_peer_persisted",
+                             "before its pair peer", /*max_seeds=*/20, /*enough=*/20);
   EXPECT_GT(caught, 0) << "the pair-guarantee checker missed the planted bug in 20 seeds";
+}
+
+TEST(Simulation, PlantedSkippedGroupCommitFsyncIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  // A crash then loses records already sent and acknowledged: any checker
+  // may see it first (a record differing between nodes, an acknowledged
+  // write missing, no convergence, a destroyed object back).
+  int caught = PlantedCaught("skipped group-commit fsync", "group_commit.skip_fsync", "",
+                             /*max_seeds=*/100, /*enough=*/2);
+  EXPECT_GT(caught, 0) << "no checker saw a lost group commit in 100 seeds";
+}
+
+TEST(Simulation, PlantedCriticalWriteInRestrictedModeIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("critical write accepted in restricted mode",
+                             "replication.accept_write_in_restricted_mode",
+                             "accepted critical write", /*max_seeds=*/50, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "the restricted-mode checker missed the planted bug in 50 seeds";
+}
+
+TEST(Simulation, PlantedMergeOfExpiredNodeIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("merge of an EXPIRED node's records", "storage.enable_expired_node",
+                             "merged record", /*max_seeds=*/300, /*enough=*/1);
+  EXPECT_GT(caught, 0) << "no checker saw an EXPIRED node merged in 300 seeds";
+}
+
+TEST(Simulation, PlantedLogGcDropTooEarlyIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("log GC dropping a record too early",
+                             "log_gc.drop_before_disabled_node_has_it", "within its window",
+                             /*max_seeds=*/300, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "the GC checker missed the planted bug in 300 seeds";
+}
+
+TEST(Simulation, PlantedActiveBeforeCaughtUpIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("ACTIVE before two-way replication",
+                             "lifecycle.active_before_caught_up", "went ACTIVE without",
+                             /*max_seeds=*/100, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "the ACTIVE-step checker missed the planted bug in 100 seeds";
 }
 
 // The client half of the retry contract: an OUTCOME_UNKNOWN retried on

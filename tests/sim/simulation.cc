@@ -1,169 +1,30 @@
+// The simulation's frame: topology, boot and crash, the network, group commit
+// and the node-state and log GC steps as a node's tick runs them, the run
+// loop. Clients, faults and checkers are in sim_workload.cc, sim_faults.cc
+// and sim_checkers.cc.
 #include "tests/sim/simulation.h"
 
-#include <functional>
-#include <map>
-#include <memory>
-#include <queue>
-#include <set>
 #include <sstream>
 
-#include "common/clock.h"
-#include "common/rng.h"
-#include "replication/replicator.h"
-#include "storage/keys.h"
-#include "storage/mem_kv_store.h"
-#include "storage/test_util.h"
+#include "common/fault_point.h"
+#include "replication/lifecycle_driver.h"
+#include "tests/sim/sim_internal.h"
 
 namespace coffer::sim {
-namespace {
-
-using replication::Member;
-using replication::Role;
-
-constexpr int64_t kMs = 1000;
-constexpr int64_t kSecond = 1000 * kMs;
-constexpr int64_t kTickMicros = 10 * kMs;
-constexpr int64_t kEpochMicros = 1'800'000'000'000'000;
-
-// A node's view of virtual time: monotonic time is shared, wall time is
-// skewed per node (within the HLC's maximum offset).
-class SimClock final : public Clock {
- public:
-  SimClock(const int64_t* now, int64_t skew) : now_(now), skew_(skew) {}
-  int64_t WallMicros() const override { return kEpochMicros + *now_ + skew_; }
-  int64_t MonotonicMicros() const override { return *now_; }
-
- private:
-  const int64_t* now_;
-  int64_t skew_;
-};
-
-class Simulation;
-
-class SimTransport final : public replication::Transport {
- public:
-  SimTransport(Simulation* sim, uint32_t from) : sim_(sim), from_(from) {}
-  void Send(uint32_t to, const pb::ReplicationMessage& message) override;
-
- private:
-  Simulation* sim_;
-  uint32_t from_;
-};
-
-struct SimNode {
-  uint32_t id = 0;
-  Member member;
-  std::unique_ptr<SimClock> clock;
-  std::unique_ptr<SeededRng> rng;
-  std::unique_ptr<storage::RootOfTrust> root = storage::testing::FastRootOfTrust();
-  std::shared_ptr<storage::MemKvDisk> disk = storage::NewMemKvDisk();
-  std::unique_ptr<storage::ObjectStore> store;
-  std::unique_ptr<SimTransport> transport;
-  std::unique_ptr<replication::Replicator> replicator;
-  uint64_t incarnation = 0;
-  bool up() const { return replicator != nullptr; }
-  // uuid -> (seen destroyed, seen compromised)
-  std::map<std::string, std::pair<bool, bool>> seen;
-  // An inducted node's log starts after its snapshot's position.
-  std::map<uint32_t, uint64_t> log_starts_after;
-};
-
-struct AckedWrite {
-  std::string request_id;
-  std::string uuid;
-  uint32_t node;
-};
-
-struct IssuedWrite {
-  pb::Op op;
-  std::string request_id;
-};
-
-// A write the client sends again, with the same request id, to any node: one
-// that was refused (nothing was written), or one whose outcome is unknown
-// (the retry names the record the OUTCOME_UNKNOWN answer named).
-struct Retryable {
-  IssuedWrite write;
-  std::optional<replication::RecordRef> retry_of;
-};
-
-class Simulation {
- public:
-  explicit Simulation(const SimOptions& options) : options_(options), rng_(options.seed) {
-    result_.seed = options.seed;
-  }
-
-  SimResult Run();
-  void Send(uint32_t from, uint32_t to, const pb::ReplicationMessage& message);
-
- private:
-  struct Event {
-    int64_t time;
-    uint64_t order;
-    std::function<void()> action;
-    bool operator>(const Event& other) const {
-      return std::tie(time, order) > std::tie(other.time, other.order);
-    }
-  };
-
-  void At(int64_t time, std::function<void()> action) {
-    events_.push(Event{time, next_order_++, std::move(action)});
-  }
-  void Trace(std::string_view what, uint64_t a, uint64_t b, uint64_t c) {
-    for (uint64_t v : {static_cast<uint64_t>(now_), a, b, c}) {
-      trace_ ^= v;
-      trace_ *= 1099511628211ULL;
-    }
-    for (char ch : what) {
-      trace_ ^= static_cast<unsigned char>(ch);
-      trace_ *= 1099511628211ULL;
-    }
-  }
-  void Violation(const std::string& what) {
-    if (result_.violations.size() < 20) result_.violations.push_back(what);
-  }
-  double Chance() { return static_cast<double>(rng_.Uniform(1'000'000)) / 1e6; }
-
-  void BuildTopology();
-  bool OpenStore(SimNode& node);
-  void Boot(SimNode& node);
-  void Induct();
-  void Crash(SimNode& node);
-  std::vector<uint32_t> UpNodes() const;
-  void ClientOp();
-  // Sends `write` to `target` (a retry names the record of its OUTCOME_UNKNOWN).
-  void Issue(uint32_t target, const IssuedWrite& write,
-             std::optional<replication::RecordRef> retry_of, bool retry);
-  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer);
-  bool HeldDurably(SimNode& node, uint32_t origin, uint64_t seq);
-  void Fault();
-  void HealAll();
-  void SampleStates();
-  bool Converged();
-  void FinalChecks();
-
-  SimOptions options_;
-  SeededRng rng_;
-  SimResult result_;
-  int64_t now_ = 0;
-  uint64_t next_order_ = 0;
-  uint64_t trace_ = 1469598103934665603ULL;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
-  std::vector<Member> members_;
-  std::map<uint32_t, std::unique_ptr<SimNode>> nodes_;
-  bool faulty_ = false;
-  double drop_chance_ = 0;
-  double duplicate_chance_ = 0;
-  int64_t max_delay_ = 2 * kMs;
-  std::set<std::pair<uint32_t, uint32_t>> blocked_;  // (from, to)
-  std::vector<Retryable> retryable_;
-  std::vector<AckedWrite> acked_;
-  std::vector<std::string> known_objects_;
-  uint64_t next_request_ = 0;
-};
 
 void SimTransport::Send(uint32_t to, const pb::ReplicationMessage& message) {
   sim_->Send(from_, to, message);
+}
+
+void Simulation::Trace(std::string_view what, uint64_t a, uint64_t b, uint64_t c) {
+  for (uint64_t v : {static_cast<uint64_t>(now_), a, b, c}) {
+    trace_ ^= v;
+    trace_ *= 1099511628211ULL;
+  }
+  for (char ch : what) {
+    trace_ ^= static_cast<unsigned char>(ch);
+    trace_ *= 1099511628211ULL;
+  }
 }
 
 void Simulation::BuildTopology() {
@@ -176,17 +37,51 @@ void Simulation::BuildTopology() {
     m.id = static_cast<uint32_t>(i);
     m.role = i <= paired ? Role::kReadWrite : Role::kReadOnly;
     m.peer = i <= paired ? static_cast<uint32_t>(i % 2 == 1 ? i + 1 : i - 1) : 0;
-    members_.push_back(m);
+    topology_.push_back(m);
   }
-  for (const auto& m : members_) {
+  for (const auto& m : topology_) {
     auto node = std::make_unique<SimNode>();
     node->id = m.id;
-    node->member = m;
-    int64_t skew = static_cast<int64_t>(rng_.Uniform(200 * kMs)) - 100 * kMs;
+    int64_t skew = static_cast<int64_t>(rng_.Uniform(2 * kMaxSkewMicros)) - kMaxSkewMicros;
     node->clock = std::make_unique<SimClock>(&now_, skew);
     node->transport = std::make_unique<SimTransport>(this, m.id);
     nodes_[m.id] = std::move(node);
   }
+  // A third of the seeds have a maximum disable duration short enough for a
+  // disabled node to expire during the run.
+  short_window_ = rng_.Uniform(3) == 0;
+  max_disable_seconds_ = short_window_ ? 2 + rng_.Uniform(2) : 3600;
+}
+
+// The cluster and its first members, as records of kGenesisOrigin that every
+// first member holds from the start (in a real cluster: the first node's
+// ClusterCreated and the controllers' NodeAdded records).
+std::vector<pb::LogRecord> Simulation::GenesisRecords() const {
+  std::vector<pb::LogRecord> records;
+  auto next = [&]() -> pb::LogRecord& {
+    pb::LogRecord& r = records.emplace_back();
+    r.set_origin(kGenesisOrigin);
+    r.set_seq(records.size());
+    r.mutable_hlc()->set_wall_micros(kEpochMicros - kSecond);
+    r.mutable_hlc()->set_logical(static_cast<uint32_t>(records.size()));
+    r.set_request_id("genesis-" + std::to_string(records.size()));
+    r.set_format(1);
+    return r;
+  };
+  auto describe = [](const Member& m, pb::NodeAdded* n) {
+    n->set_node_id(m.id);
+    n->set_name("n" + std::to_string(m.id));
+    n->set_role(m.role == Role::kReadOnly ? pb::NODE_READ_ONLY : pb::NODE_READ_WRITE);
+    n->set_peer(m.peer);
+    n->set_release_version("0.1.0");
+  };
+  auto* created = next().mutable_cluster_created();
+  created->set_cluster_id("5e5e5e5e-0000-4000-8000-000000000001");
+  created->set_name("sim");
+  describe(topology_[0], created->mutable_first_node());
+  for (size_t i = 1; i < topology_.size(); ++i) describe(topology_[i], next().mutable_node_added());
+  next().mutable_cluster_setting_set()->set_max_disable_seconds(max_disable_seconds_);
+  return records;
 }
 
 bool Simulation::OpenStore(SimNode& node) {
@@ -208,6 +103,16 @@ bool Simulation::OpenStore(SimNode& node) {
     return false;
   }
   node.store = std::move(store).value();
+  if (node.id <= topology_.size() && !node.store->Applied().contains(kGenesisOrigin)) {
+    for (const auto& record : GenesisRecords()) {
+      auto applied = node.store->ApplyRemote(record, storage::Durability::kSync);
+      if (!applied.ok()) {
+        Violation("node " + std::to_string(node.id) +
+                  " cannot apply the genesis records: " + applied.status().ToString());
+        return false;
+      }
+    }
+  }
   auto recomputed = node.store->RecomputeDigest();
   if (!recomputed.ok() || !(*recomputed == node.store->StateDigest())) {
     Violation("node " + std::to_string(node.id) + " reopened with a digest that does not match");
@@ -215,59 +120,52 @@ bool Simulation::OpenStore(SimNode& node) {
   return true;
 }
 
-void Simulation::Boot(SimNode& node) {
-  if (!node.store && !OpenStore(node)) return;
-  replication::CoreOptions core;
-  core.test_only_ack_before_peer_persisted = options_.plant_ack_before_peer_persisted;
-  node.replicator = std::make_unique<replication::Replicator>(*node.store, members_, core,
-                                                              *node.transport, *node.clock);
-  Trace("boot", node.id, node.incarnation, 0);
+std::vector<pb::StoredNode> Simulation::MembersOf(const SimNode& node) const {
+  auto members = node.store->Members();
+  return members.ok() ? *members : std::vector<pb::StoredNode>{};
 }
 
-void Simulation::Induct() {
-  std::vector<uint32_t> up = UpNodes();
-  if (up.empty()) return;
-  SimNode& controller = *nodes_[up[rng_.Uniform(up.size())]];
-  Member m;
-  m.id = nodes_.rbegin()->first + 1;
-  m.role = Role::kReadOnly;
-  auto node = std::make_unique<SimNode>();
-  node->id = m.id;
-  node->member = m;
-  node->clock = std::make_unique<SimClock>(&now_, 0);
-  node->transport = std::make_unique<SimTransport>(this, m.id);
-  SimNode& candidate = *node;
-  nodes_[m.id] = std::move(node);
-  if (!OpenStore(candidate)) return;
-  // The snapshot in chunks; the candidate may crash mid-transfer and resume.
-  auto snapshot = controller.store->NewSnapshot();
-  bool crash_once = Chance() < 0.4;
-  for (int chunks = 0; chunks < 100000; ++chunks) {
-    auto resume = candidate.store->InstallResumePoint();
-    auto chunk = snapshot->ReadChunk(resume.ok() ? resume->value_or("") : "", 20);
-    if (!chunk.ok()) return Violation("snapshot read failed: " + chunk.status().ToString());
-    Status installed = candidate.store->InstallSnapshotChunk(*chunk);
-    if (!installed.ok()) return Violation("snapshot install failed: " + installed.ToString());
-    if (chunk->last()) break;
-    if (crash_once) {
-      crash_once = false;
-      candidate.store.reset();
-      (void)candidate.disk->Crash();
-      ++candidate.incarnation;
-      ++result_.crashes;
-      if (!OpenStore(candidate)) return;
-    }
+namespace {
+std::string Fingerprint(const std::vector<Member>& members) {
+  std::string out;
+  for (const auto& m : members) {
+    out += std::to_string(m.id) + "/" + std::to_string(static_cast<int>(m.role)) + "/" +
+           std::to_string(m.peer) + "/" + std::to_string(static_cast<int>(m.state)) + ";";
   }
-  candidate.log_starts_after = candidate.store->Applied();
-  ++result_.inducted;
-  Trace("induct", m.id, controller.id, 0);
-  // Membership is a replicated record in the real cluster; here every node
-  // learns it at once (nodes that are down learn it when they boot).
-  members_.push_back(m);
-  for (auto& [id, n] : nodes_) {
-    if (n->up()) n->replicator->SetMembers(members_);
-  }
-  Boot(candidate);
+  return out;
+}
+}  // namespace
+
+void Simulation::RefreshMembers(SimNode& node, bool force) {
+  constexpr int64_t kRefreshMicros = 100 * kMs;  // node.cc's membership refresh
+  if (!force && now_ - node.members_read_at < kRefreshMicros) return;
+  node.members_read_at = now_;
+  node.members = MembersOf(node);
+  auto members = replication::CoreMembers(node.members);
+  std::string fingerprint = Fingerprint(members);
+  if (fingerprint == node.members_fingerprint) return;
+  node.members_fingerprint = std::move(fingerprint);
+  node.replicator->SetMembers(std::move(members));
+}
+
+void Simulation::Boot(SimNode& node) {
+  if (node.deleted) return;
+  if (!node.store && !OpenStore(node)) return;
+  node.members = MembersOf(node);
+  node.members_read_at = now_;
+  auto members = replication::CoreMembers(node.members);
+  node.members_fingerprint = Fingerprint(members);
+  node.replicator = std::make_unique<replication::Replicator>(
+      *node.store, std::move(members), replication::CoreOptions{}, *node.transport, *node.clock);
+  node.replicator->EnableGroupCommit();
+  node.replicator->SetAppliedObserver(
+      [this, id = node.id](const pb::LogRecord& record) { ObserveApplied(id, record); });
+  node.last_applied = node.store->Applied();
+  node.lifecycle = replication::NodeLifecycle();
+  node.gc = replication::LogGc();
+  node.group_commit = replication::GroupCommit();
+  catching_up_.erase(node.id);
+  Trace("boot", node.id, node.incarnation, 0);
 }
 
 void Simulation::Crash(SimNode& node) {
@@ -277,7 +175,22 @@ void Simulation::Crash(SimNode& node) {
   (void)node.disk->Crash();
   ++node.incarnation;
   ++result_.crashes;
+  catching_up_.erase(node.id);
   Trace("crash", node.id, node.incarnation, 0);
+}
+
+void Simulation::Stop(SimNode& node) {
+  node.replicator.reset();
+  node.store.reset();
+  node.deleted = true;
+  ++node.incarnation;
+  catching_up_.erase(node.id);
+  Trace("stop", node.id, 0, 0);
+}
+
+SimNode* Simulation::Node(uint32_t id) {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : it->second.get();
 }
 
 void Simulation::Send(uint32_t from, uint32_t to, const pb::ReplicationMessage& message) {
@@ -290,82 +203,19 @@ void Simulation::Send(uint32_t from, uint32_t to, const pb::ReplicationMessage& 
     int64_t delay = 100 + static_cast<int64_t>(rng_.Uniform(static_cast<uint64_t>(max_delay_)));
     auto shared = std::make_shared<pb::ReplicationMessage>(message);
     At(now_ + delay, [this, from, to, shared] {
-      SimNode& target = *nodes_[to];
-      if (!target.up()) {
+      SimNode* target = Node(to);
+      if (target == nullptr || !target->up()) {
         ++result_.messages_dropped;
         return;
       }
       ++result_.messages_delivered;
       Trace(shared->has_records() ? "records" : "report", from, to,
             shared->has_records() ? static_cast<uint64_t>(shared->records().records_size()) : 0);
-      target.replicator->Receive(from, *shared);
+      if (shared->has_report()) ObserveReport(from, to, shared->report());
+      target->replicator->Receive(from, *shared);
+      ScheduleFlush(*target);  // retries released by the record's arrival
     });
   }
-}
-
-bool Simulation::HeldDurably(SimNode& node, uint32_t origin, uint64_t seq) {
-  if (node.up()) {
-    auto applied = node.store->Applied();
-    auto it = applied.find(origin);
-    return it != applied.end() && it->second >= seq;
-  }
-  // A crashed node: what its disk kept (its store is closed while it is down).
-  auto kv = storage::OpenMemKvStore(node.disk);
-  if (!kv.ok()) return false;
-  std::string value;
-  if (!(*kv)->Get(storage::keys::Applied(origin), &value).ok() || value.size() != 8) return false;
-  return storage::keys::ReadBe64(value) >= seq;
-}
-
-void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
-                             const replication::WriteAnswer& answer) {
-  const StatusOr<pb::OpResult>& result = answer.result;
-  Trace("done", node_id, static_cast<uint64_t>(result.status().code()), retryable_.size());
-  if (!result.ok()) {
-    ++result_.refused_writes;
-    if (result.status().code() == Code::kOutcomeUnknown && !answer.record) {
-      Violation("OUTCOME_UNKNOWN for " + write.request_id + " on node " + std::to_string(node_id) +
-                " names no record");
-    }
-    if (result.status().code() != Code::kOutcomeUnknown) {
-      retryable_.push_back(Retryable{write, std::nullopt});
-      return;
-    }
-    // The client must learn the outcome: it retries soon, on any node.
-    std::optional<replication::RecordRef> retry_of = answer.record;
-    if (options_.plant_retry_without_record) retry_of.reset();
-    int64_t delay = 20 * kMs + static_cast<int64_t>(rng_.Uniform(300 * kMs));
-    At(now_ + delay, [this, write, retry_of] {
-      std::vector<uint32_t> up = UpNodes();
-      if (up.empty()) return retryable_.push_back(Retryable{write, retry_of});
-      Issue(up[rng_.Uniform(up.size())], write, retry_of, /*retry=*/true);
-    });
-    return;
-  }
-  ++result_.acked_writes;
-  SimNode& node = *nodes_[node_id];
-  auto where = node.store->FindRequest(write.request_id);
-  if (!where.ok() || !*where) {
-    Violation("acknowledged " + write.request_id + " has no record on node " +
-              std::to_string(node_id));
-    return;
-  }
-  uint32_t origin = (*where)->origin;
-  uint64_t seq = (*where)->seq;
-  // The pair guarantee: on two nodes when acknowledged. For the origin's own
-  // write the second node is its pair peer.
-  if (origin == node_id) {
-    uint32_t peer = node.member.peer;
-    if (peer == 0 || !HeldDurably(*nodes_[peer], origin, seq)) {
-      Violation("write " + write.request_id + " (" + std::to_string(origin) + ":" +
-                std::to_string(seq) + ") acknowledged by node " + std::to_string(node_id) +
-                " before its pair peer " + std::to_string(peer) + " had it");
-    }
-  } else if (!HeldDurably(*nodes_[origin], origin, seq)) {
-    Violation("retry " + write.request_id + " answered from a record its origin lost");
-  }
-  acked_.push_back(AckedWrite{write.request_id, result->uuid(), node_id});
-  if (write.op.has_create_key()) known_objects_.push_back(result->uuid());
 }
 
 std::vector<uint32_t> Simulation::UpNodes() const {
@@ -376,212 +226,59 @@ std::vector<uint32_t> Simulation::UpNodes() const {
   return up;
 }
 
-void Simulation::ClientOp() {
-  std::vector<uint32_t> up = UpNodes();
-  if (up.empty()) return;
-  uint32_t target = up[rng_.Uniform(up.size())];
-  IssuedWrite write;
-  std::optional<replication::RecordRef> retry_of;
-  bool retry = false;
-  double r = Chance();
-  auto some_object = [&]() -> std::string {
-    return known_objects_.empty() ? "aaaaaaaa-0000-4000-8000-000000000000"
-                                  : known_objects_[rng_.Uniform(known_objects_.size())];
-  };
-  if (r < 0.08 && !retryable_.empty()) {
-    size_t pick = rng_.Uniform(retryable_.size());
-    retry_of = retryable_[pick].retry_of;
-    write = retryable_[pick].write;
-    retryable_.erase(retryable_.begin() + static_cast<std::ptrdiff_t>(pick));
-    retry = true;
-  } else {
-    write.request_id = "s" + std::to_string(options_.seed) + "-" + std::to_string(next_request_++);
-    if (r < 0.30) {
-      auto* c = write.op.mutable_create_key();
-      if (Chance() < 0.5) c->set_name("k" + std::to_string(rng_.Uniform(8)));
-      c->set_activate(Chance() < 0.5);
-    } else if (r < 0.42) {
-      write.op.mutable_wallet_create()->set_name("w" + std::to_string(rng_.Uniform(5)));
-    } else if (r < 0.62) {
-      auto* s = write.op.mutable_set_attributes();
-      s->set_uuid(some_object());
-      static const char* kColors[] = {"red", "green", "blue", "black"};
-      (*s->mutable_attributes())["x-color"].set_text(kColors[rng_.Uniform(4)]);
-    } else if (r < 0.72) {
-      write.op.mutable_activate()->set_uuid(some_object());
-    } else if (r < 0.82) {
-      write.op.mutable_revoke()->set_uuid(some_object());
-      write.op.mutable_revoke()->set_reason(Chance() < 0.3 ? pb::KEY_COMPROMISE
-                                                           : pb::CESSATION_OF_OPERATION);
-    } else {
-      write.op.mutable_destroy()->set_uuid(some_object());
-    }
-  }
-  Issue(target, write, retry_of, retry);
+void Simulation::ScheduleFlush(SimNode& node) {
+  if (node.group_commit.WritesArrived()) StartSync(node);
 }
 
-void Simulation::Issue(uint32_t target, const IssuedWrite& write,
-                       std::optional<replication::RecordRef> retry_of, bool retry) {
-  if (retry_of && !HeldDurably(*nodes_[target], retry_of->origin, retry_of->seq)) {
-    ++result_.retries_ahead_of_record;
-  }
-  Trace(retry ? "retry" : "write", target, next_request_, 0);
-  nodes_[target]->replicator->Write(write.op, write.request_id, retry_of,
-                                    [this, target, write](replication::WriteAnswer answer) {
-                                      OnWriteDone(target, write, answer);
-                                    });
+void Simulation::StartSync(SimNode& node) {
+  auto batch = node.replicator->TakeUnsynced();
+  if (batch.empty()) return node.group_commit.NothingToSync();
+  // The sync thread's fsync: the disk keeps what was written up to now; the
+  // writes are sent and acknowledged when it returns, a little later.
+  Status synced = replication::Replicator::SyncGroupCommit(*node.store);
+  int64_t sync_time = 200 + static_cast<int64_t>(rng_.Uniform(2 * kMs));
+  At(now_ + sync_time,
+     [this, id = node.id, incarnation = node.incarnation, batch = std::move(batch), synced] {
+       SimNode* n = Node(id);
+       if (n == nullptr || !n->up() || n->incarnation != incarnation) return;  // crashed meanwhile
+       n->replicator->Committed(batch, synced);
+       if (n->group_commit.SyncDone()) StartSync(*n);
+     });
 }
 
-void Simulation::Fault() {
-  double r = Chance();
-  std::vector<uint32_t> ids;
-  for (auto& [id, node] : nodes_) ids.push_back(id);
-  uint32_t a = ids[rng_.Uniform(ids.size())];
-  uint32_t b = ids[rng_.Uniform(ids.size())];
-  if (r < 0.2) {
-    if (a != b) {
-      blocked_.insert({a, b});
-      if (Chance() < 0.6) blocked_.insert({b, a});  // else a one-way partition
-      Trace("partition", a, b, 0);
-    }
-  } else if (r < 0.3) {
-    for (uint32_t other : ids) {  // isolate a
-      if (other != a) blocked_.insert({a, other}), blocked_.insert({other, a});
-    }
-    Trace("isolate", a, 0, 0);
-  } else if (r < 0.45) {
-    blocked_.clear();
-    Trace("heal-partitions", 0, 0, 0);
-  } else if (r < 0.6) {
-    SimNode& node = *nodes_[a];
-    if (node.up()) {
-      Crash(node);
-      int64_t downtime = 100 * kMs + static_cast<int64_t>(rng_.Uniform(1500 * kMs));
-      At(now_ + downtime, [this, a] {
-        if (!nodes_[a]->up()) Boot(*nodes_[a]);
-      });
-    }
-  } else if (r < 0.8) {
-    drop_chance_ = Chance() * 0.3;
-    duplicate_chance_ = Chance() * 0.1;
-    max_delay_ = (1 + static_cast<int64_t>(rng_.Uniform(50))) * kMs;
-    Trace("network", static_cast<uint64_t>(drop_chance_ * 1000), max_delay_, 0);
+void Simulation::StepNode(SimNode& node) {
+  // A catching-up node decides ACTIVE from the membership as its store has
+  // it now: a member added a moment ago must be replicated with too.
+  const bool was_catching_up = node.lifecycle.catching_up();
+  RefreshMembers(node, /*force=*/was_catching_up);
+  auto step = replication::StepLifecycle(
+      node.lifecycle, replication::SelfState(node.members, node.id), *node.replicator, *node.rng);
+  if (!was_catching_up && node.lifecycle.catching_up()) {
+    catching_up_[node.id] = CatchUpWatch{.started = now_};
+  } else if (!node.lifecycle.catching_up()) {
+    catching_up_.erase(node.id);
   }
-}
-
-void Simulation::HealAll() {
-  faulty_ = false;
-  blocked_.clear();
-  drop_chance_ = 0;
-  duplicate_chance_ = 0;
-  max_delay_ = 2 * kMs;
-  for (auto& [id, node] : nodes_) {
-    if (!node->up()) Boot(*node);
+  if (step.ok() && *step) {
+    Trace("state", node.id, static_cast<uint64_t>(**step), 0);
+    if (**step == pb::NODE_ACTIVE) {
+      CheckActiveStep(node);
+      ++result_.activated;
+      disabled_.erase(node.id);
+      catching_up_.erase(node.id);
+    }
+    RefreshMembers(node);
   }
-  Trace("heal", 0, 0, 0);
-}
-
-void Simulation::SampleStates() {
-  for (auto& [id, node] : nodes_) {
-    if (!node->up()) continue;
-    pb::LocateRequest all;
-    all.set_limit(100000);
-    auto objects = node->store->Locate(all);
-    if (!objects.ok()) continue;
-    for (const auto& o : *objects) {
-      bool destroyed = o.state() == pb::DESTROYED || o.state() == pb::DESTROYED_COMPROMISED;
-      bool compromised = o.state() == pb::COMPROMISED || o.state() == pb::DESTROYED_COMPROMISED;
-      auto& seen = node->seen[o.uuid()];
-      if (seen.first && !destroyed) {
-        Violation("object " + o.uuid() + " left DESTROYED on node " + std::to_string(id));
-      }
-      if (seen.second && !compromised) {
-        Violation("object " + o.uuid() + " lost COMPROMISED on node " + std::to_string(id));
-      }
-      seen.first |= destroyed;
-      seen.second |= compromised;
-    }
-  }
-}
-
-bool Simulation::Converged() {
-  const SimNode* first = nullptr;
-  for (auto& [id, node] : nodes_) {
-    if (!node->up()) return false;
-    if (first == nullptr) {
-      first = node.get();
-      continue;
-    }
-    if (!(node->store->StateDigest() == first->store->StateDigest()) ||
-        node->store->Applied() != first->store->Applied()) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void Simulation::FinalChecks() {
-  SampleStates();
-  SimNode& reference = *nodes_.begin()->second;
-  for (auto& [id, node] : nodes_) {
-    if (!node->up()) continue;
-    // No acknowledged write lost, and the same answer everywhere.
-    for (const auto& acked : acked_) {
-      auto found = node->store->FindRequest(acked.request_id);
-      if (!found.ok() || !*found) {
-        Violation("acknowledged " + acked.request_id + " missing on node " + std::to_string(id));
-      } else if ((*found)->result.uuid() != acked.uuid) {
-        Violation("request " + acked.request_id + " answers differently on node " +
-                  std::to_string(id));
-      }
-    }
-    // Per-origin order: records 1..n (an inducted node: from its snapshot's
-    // position on), the same at each position everywhere.
-    for (const auto& [origin, count] : node->store->Applied()) {
-      auto start = node->log_starts_after.find(origin);
-      uint64_t first = (start == node->log_starts_after.end() ? 0 : start->second) + 1;
-      if (first > count) continue;
-      auto records = node->store->ReadLog(origin, first, count + 1);
-      auto expected = reference.store->ReadLog(origin, first, count + 1);
-      if (!records.ok() || records->size() != count - first + 1) {
-        Violation("node " + std::to_string(id) + " has a gap in origin " + std::to_string(origin));
-        continue;
-      }
-      for (uint64_t i = 0; i < records->size(); ++i) {
-        if ((*records)[i].seq() != first + i) {
-          Violation("node " + std::to_string(id) + " origin " + std::to_string(origin) +
-                    " out of order at " + std::to_string(first + i));
-          break;
-        }
-        if (!expected.ok() || expected->size() <= i) continue;
-        pb::LogRecord x = (*records)[i], y = (*expected)[i];
-        for (auto* r : {&x, &y}) {
-          if (r->has_object_created()) {
-            r->mutable_object_created()->clear_material();
-            r->mutable_object_created()->clear_stage();
-          }
-        }
-        if (storage::DeterministicBytes(x) != storage::DeterministicBytes(y)) {
-          Violation("record " + std::to_string(origin) + ":" + std::to_string(first + i) +
-                    " differs between nodes " + std::to_string(id) + " and " +
-                    std::to_string(reference.id));
-          break;
-        }
-      }
-    }
-    auto recomputed = node->store->RecomputeDigest();
-    if (!recomputed.ok() || !(*recomputed == node->store->StateDigest())) {
-      Violation("node " + std::to_string(id) + " incremental digest drifted");
-    }
-    if (node->replicator->apply_errors() > 0 &&
-        node->replicator->last_apply_error().code() != Code::kUnavailable) {
-      Violation("node " + std::to_string(id) +
-                " apply error: " + node->replicator->last_apply_error().ToString());
-    }
+  auto collected = replication::RunLogGc(node.gc, *node.store, *node.replicator, *node.clock);
+  if (collected.ok() && *collected > 0) {
+    result_.log_records_collected += *collected;
+    Trace("gc", node.id, *collected, 0);
+    CheckLogGc(node);
   }
 }
 
 SimResult Simulation::Run() {
+  std::optional<fault::ScopedFaultPoint> planted;
+  if (!options_.plant.empty()) planted.emplace(options_.plant, fault::Arming{});
   BuildTopology();
   for (auto& [id, node] : nodes_) Boot(*node);
   faulty_ = options_.faults;
@@ -591,7 +288,10 @@ SimResult Simulation::Run() {
   // Recurring events: ticks, client operations and faults until the heal.
   std::function<void()> tick = [&] {
     for (auto& [id, node] : nodes_) {
-      if (node->up()) node->replicator->Tick();
+      if (!node->up()) continue;
+      node->replicator->Tick();
+      ScheduleFlush(*node);  // retries released by Tick
+      StepNode(*node);
     }
     if (now_ % (250 * kMs) == 0) SampleStates();
     if (now_ + kTickMicros <= settle_end) At(now_ + kTickMicros, tick);
@@ -612,31 +312,57 @@ SimResult Simulation::Run() {
   if (options_.faults) At(300 * kMs, fault);
   // Half of the seeds induct a read-only node while faults are going on.
   if (rng_.Uniform(2) == 0)
-    At(kSecond + static_cast<int64_t>(rng_.Uniform(fault_end / 2)), [&] { Induct(); });
+    At(kSecond + static_cast<int64_t>(rng_.Uniform(fault_end / 2)), [&] { Induct(std::nullopt); });
   At(fault_end, [&] { HealAll(); });
+  std::function<void()> settle = [&] {
+    SettleLifecycle();
+    if (now_ + 200 * kMs < settle_end) At(now_ + 200 * kMs, settle);
+  };
+  At(fault_end + 100 * kMs, settle);
 
+  // Once converged, the run goes on long enough for every node to hear every
+  // other's report of it; then each runs a GC round and the retained log is
+  // checked.
+  const int64_t gc_after_convergence = 300 * kMs;
+  std::optional<int64_t> stop_at;
   int64_t next_convergence_check = fault_end + 100 * kMs;
   while (!events_.empty()) {
     Event event = events_.top();
     events_.pop();
     now_ = event.time;
     event.action();
+    if (stop_at) {
+      if (now_ >= *stop_at) break;
+      continue;
+    }
     if (now_ >= next_convergence_check) {
       next_convergence_check = now_ + 100 * kMs;
       if (Converged()) {
         result_.converged_after_seconds = static_cast<double>(now_ - fault_end) / kSecond;
-        break;
+        for (auto& [id, node] : nodes_) {
+          if (node->up()) applied_at_convergence_ = node->store->Applied();
+        }
+        stop_at = now_ + gc_after_convergence;
       }
     }
   }
   if (result_.converged_after_seconds < 0) {
     std::ostringstream digests;
     for (auto& [id, node] : nodes_) {
+      if (node->deleted) continue;
       digests << " node" << id << "="
               << (node->up() ? node->store->StateDigest().Hex().substr(0, 8) : std::string("down"));
     }
     Violation("no convergence within " + std::to_string(options_.settle_seconds) +
               " s of healing:" + digests.str());
+  } else {
+    for (auto& [id, node] : nodes_) {
+      if (!node->up()) continue;
+      replication::LogGc round;  // due at once
+      auto collected = replication::RunLogGc(round, *node->store, *node->replicator, *node->clock);
+      if (collected.ok()) result_.log_records_collected += *collected;
+    }
+    CheckRetainedLogBounded();
   }
   FinalChecks();
   for (auto& [id, node] : nodes_)
@@ -645,8 +371,6 @@ SimResult Simulation::Run() {
   result_.ok = result_.violations.empty();
   return result_;
 }
-
-}  // namespace
 
 std::string SimResult::ReplayCommand() const {
   return "COFFER_SIM_SEED=" + std::to_string(seed) +
@@ -659,8 +383,11 @@ std::string SimResult::Summary() const {
       << " acked, " << refused_writes << " refused, " << messages_delivered << " delivered, "
       << messages_dropped << " dropped, " << inducted << " inducted, " << retries_ahead_of_record
       << " retries ahead of their record, " << crashes << " crashes (" << unsynced_writes_lost
-      << " unsynced batches lost), converged " << converged_after_seconds
-      << " s after healing, trace " << std::hex << trace_hash;
+      << " unsynced batches lost), " << disables << " disabled (" << disables_refused
+      << " refused), " << enables << " enabled (" << enables_refused_expired
+      << " refused expired), " << activated << " went ACTIVE, " << force_deleted
+      << " force-deleted, " << log_records_collected << " log records collected, converged "
+      << converged_after_seconds << " s after healing, trace " << std::hex << trace_hash;
   return out.str();
 }
 

@@ -6,7 +6,12 @@
 // faults (drop, delay, duplicate, reorder, partitions incl. one-way, crashes
 // that lose unsynced writes, restarts), a read-only node inducted mid-run in
 // half the seeds (snapshot from a live node, possibly interrupted by a crash
-// and resumed, then the log), and so the whole trace.
+// and resumed, then the log), node states (disable and enable, sometimes
+// during partitions and crashes; a second disable, refused unless overridden;
+// in a third of the seeds a short maximum disable duration, so a disabled
+// node expires, its enable is refused, it is force-deleted and a new node is
+// inducted in its place), log GC, group commit as the node runs it, and so
+// the whole trace.
 //
 // After the faults heal, the checkers run:
 //  - convergence: every node ends with the same state digest;
@@ -17,7 +22,16 @@
 //  - no resurrection: on no node did an object leave DESTROYED or lose its
 //    compromised flag;
 //  - per-origin order: every node's log holds each origin's records 1..n
-//    without gaps, and the same record at each position on every node.
+//    (from what GC left) without gaps, the same record at each position on
+//    every node;
+//  - no critical write accepted while the node was READ_ONLY_RESTRICTED;
+//  - log GC never dropped a record a DISABLED node within its window lacks;
+//  - an EXPIRED node's records are never merged by another node;
+//  - a node goes ACTIVE only after two-way replication with every enabled
+//    node since its catch-up started, having what they had;
+//  - at most one node disabled at a time unless the override was used;
+//  - after healing, the log each node retains is bounded by what a counted
+//    member still lacks.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +50,10 @@ struct SimOptions {
   int ops_per_second = 60;
   // Inject faults (off: a clean run).
   bool faults = true;
-  // The planted bug (replication CoreOptions): acknowledge before the peer has it.
-  bool plant_ack_before_peer_persisted = false;
+  // A planted bug: a fault point (common/fault_point.h) armed to fail at
+  // every hit for the whole run, e.g. "replication.ack_before_peer_persisted".
+  // Empty: none.
+  std::string plant;
   // A planted client bug: retry OUTCOME_UNKNOWN on any node without naming
   // the record (Request.retry_of), which can run the write twice.
   bool plant_retry_without_record = false;
@@ -59,6 +75,14 @@ struct SimResult {
   // OUTCOME_UNKNOWN retries sent to a node that had not yet applied the
   // record they name (the node must hold them until it arrives).
   uint64_t retries_ahead_of_record = 0;
+  // Node states and log GC.
+  uint64_t disables = 0;          // accepted DISABLING writes
+  uint64_t disables_refused = 0;  // a second disable without the override
+  uint64_t enables = 0;           // accepted ENABLING writes
+  uint64_t enables_refused_expired = 0;
+  uint64_t activated = 0;  // ACTIVE steps (from PENDING or ENABLING)
+  uint64_t force_deleted = 0;
+  uint64_t log_records_collected = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;

@@ -1,0 +1,246 @@
+// The simulation's insides, shared by its files by concern: simulation.cc
+// (topology, boot and crash, the network, the run loop), sim_workload.cc (the
+// clients), sim_faults.cc (network faults, crashes, induction, node states
+// and log GC driven like an operator would) and sim_checkers.cc (what must
+// hold). See simulation.h for what it runs and checks.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/rng.h"
+#include "replication/core/node_lifecycle.h"
+#include "replication/replicator.h"
+#include "storage/mem_kv_store.h"
+#include "storage/test_util.h"
+#include "tests/sim/simulation.h"
+
+namespace coffer::sim {
+
+using replication::Member;
+using replication::Role;
+using replication::VersionVector;
+
+constexpr int64_t kMs = 1000;
+constexpr int64_t kSecond = 1000 * kMs;
+constexpr int64_t kTickMicros = 10 * kMs;
+constexpr int64_t kEpochMicros = 1'800'000'000'000'000;
+// Per-node wall clock skew is within +-kMaxSkewMicros.
+constexpr int64_t kMaxSkewMicros = 100 * kMs;
+// The origin of the records every node starts with (the cluster and its
+// first members), as if a node that has since left had written them.
+constexpr uint32_t kGenesisOrigin = 99;
+
+// A node's view of virtual time: monotonic time is shared, wall time is
+// skewed per node (within the HLC's maximum offset).
+class SimClock final : public Clock {
+ public:
+  SimClock(const int64_t* now, int64_t skew) : now_(now), skew_(skew) {}
+  int64_t WallMicros() const override { return kEpochMicros + *now_ + skew_; }
+  int64_t MonotonicMicros() const override { return *now_; }
+
+ private:
+  const int64_t* now_;
+  int64_t skew_;
+};
+
+class Simulation;
+
+class SimTransport final : public replication::Transport {
+ public:
+  SimTransport(Simulation* sim, uint32_t from) : sim_(sim), from_(from) {}
+  void Send(uint32_t to, const pb::ReplicationMessage& message) override;
+
+ private:
+  Simulation* sim_;
+  uint32_t from_;
+};
+
+struct SimNode {
+  uint32_t id = 0;
+  std::unique_ptr<SimClock> clock;
+  std::unique_ptr<SeededRng> rng;
+  // scrypt at its smallest: a node's store is opened at every boot (the
+  // derivation is not what the simulation tests, and was a fifth of its time).
+  std::unique_ptr<storage::RootOfTrust> root =
+      storage::NewPassphraseRootOfTrust(SecretBytes(std::string("sim-passphrase")),
+                                        storage::ScryptParams{2, 1, 1})
+          .value();
+  std::shared_ptr<storage::MemKvDisk> disk = storage::NewMemKvDisk();
+  std::unique_ptr<storage::ObjectStore> store;
+  std::unique_ptr<SimTransport> transport;
+  std::unique_ptr<replication::Replicator> replicator;
+  // Process state: a crash starts these afresh.
+  replication::NodeLifecycle lifecycle;
+  replication::LogGc gc;
+  replication::GroupCommit group_commit;
+  std::string members_fingerprint;  // membership last given to the replicator
+  // Membership as last read from the store (every 100 ms, as the node does,
+  // and after the node's own state changes).
+  std::vector<pb::StoredNode> members;
+  int64_t members_read_at = 0;
+  uint64_t incarnation = 0;
+  bool deleted = false;  // force-deleted: stopped for good
+  bool up() const { return replicator != nullptr; }
+  // uuid -> (seen destroyed, seen compromised)
+  std::map<std::string, std::pair<bool, bool>> seen;
+  // An inducted node's log starts after its snapshot's position.
+  std::map<uint32_t, uint64_t> log_starts_after;
+  // Per origin, the last record applied in this process (from the store's
+  // applied vector at boot).
+  std::map<uint32_t, uint64_t> last_applied;
+};
+
+struct AckedWrite {
+  std::string request_id;
+  std::string uuid;
+  uint32_t node;
+};
+
+struct IssuedWrite {
+  pb::Op op;
+  std::string request_id;
+};
+
+// A write the client sends again, with the same request id, to any node: one
+// that was refused (nothing was written), or one whose outcome is unknown
+// (the retry names the record the OUTCOME_UNKNOWN answer named).
+struct Retryable {
+  IssuedWrite write;
+  std::optional<replication::RecordRef> retry_of;
+};
+
+// A node catching up (PENDING or ENABLING): what it has seen since the start,
+// for the checker that it goes ACTIVE only after two-way replication.
+struct CatchUpWatch {
+  int64_t started = 0;
+  // Per member: the first report it sent to the node after the start.
+  std::map<uint32_t, VersionVector> heard_from{};
+  // Members that received a report the node sent after the start.
+  std::set<uint32_t> reached{};
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimOptions& options) : options_(options), rng_(options.seed) {
+    result_.seed = options.seed;
+  }
+
+  SimResult Run();
+  void Send(uint32_t from, uint32_t to, const pb::ReplicationMessage& message);
+
+ private:
+  struct Event {
+    int64_t time;
+    uint64_t order;
+    std::function<void()> action;
+    bool operator>(const Event& other) const {
+      return std::tie(time, order) > std::tie(other.time, other.order);
+    }
+  };
+
+  void At(int64_t time, std::function<void()> action) {
+    events_.push(Event{time, next_order_++, std::move(action)});
+  }
+  void Trace(std::string_view what, uint64_t a, uint64_t b, uint64_t c);
+  void Violation(const std::string& what) {
+    if (result_.violations.size() < 20) result_.violations.push_back(what);
+  }
+  double Chance() { return static_cast<double>(rng_.Uniform(1'000'000)) / 1e6; }
+
+  // simulation.cc
+  void BuildTopology();
+  std::vector<pb::LogRecord> GenesisRecords() const;
+  bool OpenStore(SimNode& node);
+  void Boot(SimNode& node);
+  void Crash(SimNode& node);
+  void Stop(SimNode& node);  // for good (force-deleted)
+  std::vector<uint32_t> UpNodes() const;
+  SimNode* Node(uint32_t id);
+  // Membership as the node's own store has it.
+  std::vector<pb::StoredNode> MembersOf(const SimNode& node) const;
+  void RefreshMembers(SimNode& node, bool force = true);
+  // Group commit as the node runs it: one sync at a time, a virtual sync time.
+  void ScheduleFlush(SimNode& node);
+  void StartSync(SimNode& node);
+  // Node states and log GC, as node.cc's tick drives them.
+  void StepNode(SimNode& node);
+
+  // sim_workload.cc
+  void ClientOp();
+  void Issue(uint32_t target, const IssuedWrite& write,
+             std::optional<replication::RecordRef> retry_of, bool retry);
+  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer);
+  bool HeldDurably(SimNode& node, uint32_t origin, uint64_t seq);
+
+  // sim_faults.cc
+  void Fault();
+  void HealAll();
+  void Induct(std::optional<uint32_t> pair_with);
+  // Operator steps on node states; each checks what it may and records the outcome.
+  void AdminDisable();
+  void AdminEnable(SimNode& node);
+  void AdminForceDelete(uint32_t target);
+  // After healing: enables DISABLED nodes within their window, force-deletes
+  // EXPIRED ones (and inducts a replacement), so every node ends ACTIVE.
+  void SettleLifecycle();
+  // The node's own row as lifecycle and GC read it (nullopt: no cluster yet).
+  std::optional<replication::MemberRecord> SelfRecord(const SimNode& node) const;
+  // DISABLED: microseconds left in its window by its own clock (0: EXPIRED);
+  // nullopt if it is not DISABLED.
+  std::optional<int64_t> WindowLeft(const SimNode& node) const;
+
+  // sim_checkers.cc
+  void SampleStates();
+  bool Converged();
+  void FinalChecks();
+  void ObserveReport(uint32_t from, uint32_t to, const pb::Report& report);
+  void CheckActiveStep(SimNode& node);
+  void CheckLogGc(SimNode& node);
+  void CheckExpiredNeverMerged();
+  void CheckRetainedLogBounded();
+  // Every record a node applies from another: in order per origin, exactly
+  // once, and the same record as every other node applied at that position.
+  void ObserveApplied(uint32_t node, const pb::LogRecord& record);
+
+  SimOptions options_;
+  SeededRng rng_;
+  SimResult result_;
+  int64_t now_ = 0;
+  uint64_t next_order_ = 0;
+  uint64_t trace_ = 1469598103934665603ULL;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::vector<Member> topology_;  // the first members
+  std::map<uint32_t, std::unique_ptr<SimNode>> nodes_;
+  bool faulty_ = false;
+  double drop_chance_ = 0;
+  double duplicate_chance_ = 0;
+  int64_t max_delay_ = 2 * kMs;
+  std::set<std::pair<uint32_t, uint32_t>> blocked_;  // (from, to)
+  std::vector<Retryable> retryable_;
+  std::vector<AckedWrite> acked_;
+  std::vector<std::string> known_objects_;
+  uint64_t next_request_ = 0;
+
+  // Node states.
+  uint64_t max_disable_seconds_ = 3600;  // the cluster setting of this seed
+  bool short_window_ = false;            // the window ends within the run
+  std::set<uint32_t> disabled_;          // disabled by an accepted DISABLING, not ACTIVE again
+  bool override_used_ = false;
+  int admin_steps_pending_ = 0;               // scheduled force-deletes and inductions
+  std::map<uint32_t, uint64_t> expired_seq_;  // EXPIRED node -> its own records then
+  std::set<uint32_t> pending_delete_;         // force-delete scheduled
+  std::map<uint32_t, CatchUpWatch> catching_up_;
+  // Checker state.
+  std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes
+  VersionVector applied_at_convergence_;
+};
+
+}  // namespace coffer::sim
