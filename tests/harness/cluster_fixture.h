@@ -39,6 +39,7 @@ struct StopAndJoin {
   }
 };
 
+// A request id no other request of this test process uses.
 inline std::string NewRequestId() {
   static std::atomic<uint64_t> next{1};
   SystemRng rng;
@@ -63,6 +64,7 @@ inline StatusOr<pb::OpResult> Write(NodeProcess& node, const pb::Op& op,
   return response.op_result();
 }
 
+// `node`'s status, or the error the node (or the connection) gave.
 inline StatusOr<pb::NodeStatus> StatusOf(NodeProcess& node) {
   pb::Request request;
   request.mutable_node_status();
@@ -70,6 +72,7 @@ inline StatusOr<pb::NodeStatus> StatusOf(NodeProcess& node) {
   return response.node_status();
 }
 
+// `node` reports itself in `mode` (read-write, read-only, ...).
 inline bool InMode(NodeProcess& node, const std::string& mode) {
   auto status = StatusOf(node);
   return status.ok() && status->mode() == mode;
@@ -81,12 +84,14 @@ inline bool InState(NodeProcess& node, const std::string& state) {
   return status.ok() && status->state() == state;
 }
 
+// The op that creates wallet `name`.
 inline pb::Op WalletCreate(const std::string& name) {
   pb::Op op;
   op.mutable_wallet_create()->set_name(name);
   return op;
 }
 
+// The op that registers secret data `name` holding `material`.
 inline pb::Op RegisterSecret(const std::string& name, const std::string& material) {
   pb::Op op;
   auto* r = op.mutable_register_object();
@@ -96,6 +101,7 @@ inline pb::Op RegisterSecret(const std::string& name, const std::string& materia
   return op;
 }
 
+// Wallet `name` as `node` sees it.
 inline StatusOr<pb::WalletView> GetWallet(NodeProcess& node, const std::string& name) {
   pb::Request request;
   request.mutable_wallet_get()->set_wallet(name);
@@ -103,6 +109,7 @@ inline StatusOr<pb::WalletView> GetWallet(NodeProcess& node, const std::string& 
   return response.wallet();
 }
 
+// Object `uuid` as `node` sees it.
 inline StatusOr<pb::ObjectView> GetObject(NodeProcess& node, const std::string& uuid) {
   pb::Request request;
   request.mutable_get()->set_uuid(uuid);
@@ -110,6 +117,7 @@ inline StatusOr<pb::ObjectView> GetObject(NodeProcess& node, const std::string& 
   return response.object();
 }
 
+// The conflicts `node` lists.
 inline StatusOr<std::vector<pb::ConflictView>> Conflicts(NodeProcess& node) {
   pb::Request request;
   request.mutable_conflict_list();
@@ -122,6 +130,7 @@ class ClusterTest : public ::testing::Test {
  protected:
   ClusterTest() : ca_(*node::CreateCertificateAuthority("cluster test CA")) {}
 
+  // A node `name` of this test's CA (started by the test), kept until the test ends.
   NodeProcess& Add(const std::string& name, NodeProcessOptions options = {}) {
     options.name = name;
     options.ca = &ca_;
@@ -138,6 +147,7 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   }
 
+  // A join token for `role` from `controller`.
   StatusOr<std::string> Token(NodeProcess& controller, pb::NodeRole role) {
     pb::Request request;
     request.mutable_join_token()->set_role(role);
@@ -232,6 +242,7 @@ inline std::optional<pb::InductionView> OpenInduction(NodeProcess& controller) {
   return status->inductions(0);
 }
 
+// The op that moves member `node_id` to `state` (disable, enable, delete, ...).
 inline pb::Op SetNodeState(uint32_t node_id, pb::NodeState state) {
   pb::Op op;
   op.mutable_node_state()->set_node_id(node_id);
