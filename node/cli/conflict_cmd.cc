@@ -40,6 +40,21 @@ Status CheckInConflict(const ResolveFlags& f) {
                       "lost its name to a concurrent creation can be resolved");
 }
 
+// `conflict accept` (keep the generated name) or `conflict rename` (take
+// f.new_name), refused unless the entity is in `conflict list`.
+int Resolve(const ResolveFlags& f, bool accept_generated) {
+  if (Status s = CheckInConflict(f); !s.ok()) return Fail(s);
+  pb::Op op;
+  op.mutable_rename()->set_kind(KindOf(f.kind));
+  op.mutable_rename()->set_uuid(f.entity);
+  if (accept_generated) {
+    op.mutable_rename()->set_accept_generated(true);
+  } else {
+    op.mutable_rename()->set_new_name(f.new_name);
+  }
+  return RunWrite(f.client, op);
+}
+
 }  // namespace
 
 void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
@@ -53,26 +68,12 @@ void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
                                   return RenderConflicts(resp.conflicts(), Format(f.client));
                                 });
                               });
-  auto accept = AddClientCommand<ResolveFlags>(c, "accept", "keep the generated name", defaults,
-                                               false, [](const ResolveFlags& f) {
-                                                 if (Status s = CheckInConflict(f); !s.ok())
-                                                   return Fail(s);
-                                                 pb::Op op;
-                                                 op.mutable_rename()->set_kind(KindOf(f.kind));
-                                                 op.mutable_rename()->set_uuid(f.entity);
-                                                 op.mutable_rename()->set_accept_generated(true);
-                                                 return RunWrite(f.client, op);
-                                               });
-  auto rename = AddClientCommand<ResolveFlags>(c, "rename", "give the entity a new name", defaults,
-                                               false, [](const ResolveFlags& f) {
-                                                 if (Status s = CheckInConflict(f); !s.ok())
-                                                   return Fail(s);
-                                                 pb::Op op;
-                                                 op.mutable_rename()->set_kind(KindOf(f.kind));
-                                                 op.mutable_rename()->set_uuid(f.entity);
-                                                 op.mutable_rename()->set_new_name(f.new_name);
-                                                 return RunWrite(f.client, op);
-                                               });
+  auto accept = AddClientCommand<ResolveFlags>(
+      c, "accept", "keep the generated name", defaults, false,
+      [](const ResolveFlags& f) { return Resolve(f, /*accept_generated=*/true); });
+  auto rename = AddClientCommand<ResolveFlags>(
+      c, "rename", "give the entity a new name", defaults, false,
+      [](const ResolveFlags& f) { return Resolve(f, /*accept_generated=*/false); });
   for (const Command<ResolveFlags>& cmd : {accept, rename}) {
     cmd.app->add_option("KIND", cmd.flags->kind, "object, wallet or endpoint")
         ->check(CLI::IsMember({"object", "wallet", "endpoint"}))
