@@ -1,0 +1,71 @@
+// Every byte limit of Coffer, in one place (issue 11: "every stream, message,
+// list and string has a byte limit stated in one place"). docs/limits.md is
+// the operator's table of these; a limit that an operator can change says
+// which configuration key sets it, and the value here is its default.
+//
+// Rules the constants below keep (checked by static_asserts at the end):
+//  - a message built from budgets (a replication batch, a snapshot chunk, a
+//    list response) always fits the smallest frame a node accepts, so no
+//    sender ever builds a message the receiver's limit refuses;
+//  - the largest single record (one object at every field's maximum) fits a
+//    budget, so it travels alone in its batch or chunk.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace coffer::limits {
+
+inline constexpr size_t kKiB = 1024;
+inline constexpr size_t kMiB = 1024 * kKiB;
+
+// ---- Frames (node/net/framing.h) ----
+
+// Largest frame a connection accepts: config [limits] max_frame_bytes,
+// default 4 MiB, allowed range [kMinFrameBytes, kMaxFrameBytes].
+inline constexpr size_t kDefaultFrameBytes = 4 * kMiB;
+inline constexpr size_t kMinFrameBytes = 2 * kMiB;
+inline constexpr size_t kMaxFrameBytes = 64 * kMiB;
+// Handshake frames on peer links (PeerHello/Welcome/Refusal).
+inline constexpr size_t kHandshakeFrameBytes = 64 * kKiB;
+
+// ---- Budgets: where a stream is cut (a message may exceed its budget only
+// by holding a single item larger than the budget) ----
+
+// Records in one replication batch, by encoded size.
+inline constexpr size_t kReplicationBatchBytes = 512 * kKiB;
+// Entries in one snapshot chunk of an induction, by encoded size.
+inline constexpr size_t kSnapshotChunkBytes = 512 * kKiB;
+// Items in one list response (objects, wallets, endpoints, conflicts...).
+inline constexpr size_t kListResponseBytes = 1 * kMiB;
+
+// ---- Strings and bytes a client can set, checked once at the API boundary ----
+
+inline constexpr size_t kMaxRequestIdBytes = 128;
+inline constexpr size_t kMaxNameBytes = 256;  // object, wallet and endpoint names
+inline constexpr size_t kMaxUuidBytes = 64;
+inline constexpr size_t kMaxDescriptionBytes = 4 * kKiB;
+inline constexpr size_t kMaxCertificateSubjectBytes = 1 * kKiB;
+inline constexpr size_t kMaxAttributeTextBytes = 4 * kKiB;  // tags, x- values
+inline constexpr size_t kMaxAttributesPerOp = 64;
+inline constexpr size_t kMaxMaterialBytes = 64 * kKiB;  // key or secret material
+
+// One encoded record at every field's maximum, with room for the envelope
+// (origin, seq, stamp, result, signature).
+inline constexpr size_t kMaxRecordBytes =
+    kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) +
+    4 * kMaxNameBytes + kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
+
+// ---- CLI inputs (files, pipes and devices read by the coffer CLI) ----
+
+inline constexpr size_t kMaxCliInputBytes = 1 * kMiB;
+
+static_assert(kReplicationBatchBytes + kMaxRecordBytes < kMinFrameBytes,
+              "a replication batch must fit the smallest frame a node accepts");
+static_assert(kSnapshotChunkBytes + kMaxRecordBytes < kMinFrameBytes,
+              "a snapshot chunk must fit the smallest frame a node accepts");
+static_assert(kListResponseBytes + kMaxRecordBytes < kMinFrameBytes,
+              "a list response must fit the smallest frame a node accepts");
+static_assert(kMaxRecordBytes <= kReplicationBatchBytes, "one record fits a batch budget");
+
+}  // namespace coffer::limits
