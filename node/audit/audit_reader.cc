@@ -63,7 +63,7 @@ class LineSplitter {
 
  private:
   void Emit(const std::string& text) {
-    nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    AuditJson parsed = AuditJson::parse(text, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object()) {
       bad_(file_, line_number_, "not a JSON object");
       return;
@@ -114,7 +114,7 @@ std::string Lower(std::string text) {
   return text;
 }
 
-std::string StringAt(const nlohmann::json& line, const char* key) {
+std::string StringAt(const AuditJson& line, const char* key) {
   auto it = line.find(key);
   return it != line.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
@@ -133,7 +133,7 @@ std::vector<std::string> AuditFiles(const std::string& file) {
   return files;
 }
 
-bool Matches(const nlohmann::json& line, const AuditFilter& f) {
+bool Matches(const AuditJson& line, const AuditFilter& f) {
   if (!f.op.empty()) {
     std::string op = StringAt(line, "op");
     if (op != f.op && op.rfind(f.op + "+", 0) != 0) return false;
@@ -147,7 +147,7 @@ bool Matches(const nlohmann::json& line, const AuditFilter& f) {
   if (!f.uuid.empty()) {
     auto objects = line.find("objects");
     if (objects == line.end() || !objects->is_array()) return false;
-    bool found = std::any_of(objects->begin(), objects->end(), [&](const nlohmann::json& o) {
+    bool found = std::any_of(objects->begin(), objects->end(), [&](const AuditJson& o) {
       return o.is_string() && o.get<std::string>() == f.uuid;
     });
     if (!found) return false;
@@ -197,18 +197,18 @@ Status ScanAuditLog(const std::string& file, const LineFn& each, const BadLineFn
   return Status::Ok();
 }
 
-StatusOr<std::vector<nlohmann::json>> TailAuditLog(const std::string& file, size_t n,
-                                                   const BadLineFn& bad) {
+StatusOr<std::vector<AuditJson>> TailAuditLog(const std::string& file, size_t n,
+                                              const BadLineFn& bad) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return NotFound("no audit file '" + file + "'");
   std::vector<std::string> files = AuditFiles(file);
-  std::deque<nlohmann::json> kept;  // oldest first
+  std::deque<AuditJson> kept;  // oldest first
   for (auto it = files.rbegin(); it != files.rend() && kept.size() < n; ++it) {
-    std::deque<nlohmann::json> lines;  // the last (n - kept) of this file
+    std::deque<AuditJson> lines;  // the last (n - kept) of this file
     size_t want = n - kept.size();
     Status read = ReadLines(
         *it,
-        [&](const nlohmann::json& line) {
+        [&](const AuditJson& line) {
           lines.push_back(line);
           if (lines.size() > want) lines.pop_front();
         },
@@ -216,7 +216,7 @@ StatusOr<std::vector<nlohmann::json>> TailAuditLog(const std::string& file, size
     if (!read.ok() && !(read.code() == Code::kNotFound && *it != file)) return read;
     kept.insert(kept.begin(), lines.begin(), lines.end());
   }
-  return std::vector<nlohmann::json>(kept.begin(), kept.end());
+  return std::vector<AuditJson>(kept.begin(), kept.end());
 }
 
 AuditFollower::AuditFollower(std::string file) : file_(std::move(file)) {}

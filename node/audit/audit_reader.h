@@ -21,9 +21,11 @@
 
 namespace coffer::node::audit {
 
+// A line as read back: its keys in the order AuditLog wrote them.
+using AuditJson = nlohmann::ordered_json;
 using BadLineFn =
     std::function<void(const std::string& file, uint64_t line, const std::string& why)>;
-using LineFn = std::function<void(const nlohmann::json& line)>;
+using LineFn = std::function<void(const AuditJson& line)>;
 
 // The files of the audit log whose current file is `file`, oldest first:
 // FILE.N, ..., FILE.1, FILE (those that exist).
@@ -39,7 +41,7 @@ struct AuditFilter {
   std::string since;       // AuditTime text or a prefix of it: lines at or after it
   std::string until;       // lines before it
 };
-bool Matches(const nlohmann::json& line, const AuditFilter& filter);
+bool Matches(const AuditJson& line, const AuditFilter& filter);
 
 // "2026-11-30", "2026-11-30T01:02:03Z", ... as they are (a prefix of an
 // AuditTime); "15m", "2h", "3d", "30s" as that long before `now_micros`.
@@ -52,8 +54,8 @@ Status ScanAuditLog(const std::string& file, const LineFn& each, const BadLineFn
 
 // The last `n` lines, oldest first, reading the newest files only as far
 // back as needed.
-StatusOr<std::vector<nlohmann::json>> TailAuditLog(const std::string& file, size_t n,
-                                                   const BadLineFn& bad);
+StatusOr<std::vector<AuditJson>> TailAuditLog(const std::string& file, size_t n,
+                                              const BadLineFn& bad);
 
 // `tail --follow`: the lines appended to the current file after Start, in
 // order, across rotations (when FILE is renamed to FILE.1 the rest of the old

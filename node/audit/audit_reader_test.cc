@@ -26,7 +26,7 @@ AuditEvent Event(int i) {
   return event;
 }
 
-std::vector<int> Ids(const std::vector<nlohmann::json>& lines) {
+std::vector<int> Ids(const std::vector<AuditJson>& lines) {
   std::vector<int> ids;
   for (const auto& line : lines) {
     std::string id = line["request_id"];
@@ -69,25 +69,35 @@ TEST(AuditReaderTest, TailReadsBackAcrossRotatedFilesInOrder) {
 TEST(AuditReaderTest, SearchFiltersByOpClientCodeUuidAndTime) {
   RotatedLog r(60);
   auto search = [&](const AuditFilter& filter) {
-    std::vector<nlohmann::json> found;
+    std::vector<AuditJson> found;
     EXPECT_TRUE(ScanAuditLog(
                     r.options.file,
-                    [&](const nlohmann::json& l) {
+                    [&](const AuditJson& l) {
                       if (Matches(l, filter)) found.push_back(l);
                     },
                     r.on_bad)
                     .ok());
     return Ids(found);
   };
-  EXPECT_EQ(search({}).size(), 60u);
-  EXPECT_EQ(search({.uuid = "uuid-42"}), std::vector<int>{42});
-  EXPECT_EQ(search({.op = "get"}).size(), 20u);  // get+material
-  EXPECT_EQ(search({.op = "get+material", .client = "db01"}).size(), 10u);
-  EXPECT_EQ(search({.code = "permission_denied"}).size(), 30u);
-  EXPECT_EQ(search({.request_id = "req-7-" + std::string(500, 'x')}), std::vector<int>{7});
-  EXPECT_EQ(search({.since = "2100"}).size(), 0u);
-  EXPECT_EQ(search({.since = "2000-01-01T00:00"}).size(), 60u);
-  EXPECT_EQ(search({.until = "2000"}).size(), 0u);
+  auto with = [](void (*set)(AuditFilter&)) {
+    AuditFilter filter;
+    set(filter);
+    return filter;
+  };
+  EXPECT_EQ(search(AuditFilter()).size(), 60u);
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.uuid = "uuid-42"; })), std::vector<int>{42});
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.op = "get"; })).size(), 20u);  // get+material
+  EXPECT_EQ(search(with([](AuditFilter& f) {
+              f.op = "get+material";
+              f.client = "db01";
+            })).size(),
+            10u);
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.code = "permission_denied"; })).size(), 30u);
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.request_id = "req-7-" + std::string(500, 'x'); })),
+            std::vector<int>{7});
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.since = "2100"; })).size(), 0u);
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.since = "2000-01-01T00:00"; })).size(), 60u);
+  EXPECT_EQ(search(with([](AuditFilter& f) { f.until = "2000"; })).size(), 0u);
 }
 
 TEST(AuditReaderTest, ABadLineIsReportedAndSkipped) {
@@ -117,9 +127,9 @@ TEST(AuditReaderTest, AFollowerSeesNewLinesAcrossARotation) {
   RotatedLog r(10);
   AuditFollower follower(r.options.file);
   ASSERT_TRUE(follower.Start().ok());
-  std::vector<nlohmann::json> seen;
+  std::vector<AuditJson> seen;
   auto poll = [&] {
-    ASSERT_TRUE(follower.Poll([&](const nlohmann::json& l) { seen.push_back(l); }, r.on_bad).ok());
+    ASSERT_TRUE(follower.Poll([&](const AuditJson& l) { seen.push_back(l); }, r.on_bad).ok());
   };
   poll();
   EXPECT_TRUE(seen.empty());  // nothing appended yet

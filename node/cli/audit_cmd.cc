@@ -75,7 +75,7 @@ void WarnBadLine(const std::string& file, uint64_t line, const std::string& why)
 const std::vector<std::string> kHeaders = {"time", "node", "client",  "role",
                                            "op",   "code", "objects", "request id"};
 
-std::vector<std::string> Row(const nlohmann::json& line) {
+std::vector<std::string> Row(const audit::AuditJson& line) {
   auto text = [&](const char* key) {
     auto it = line.find(key);
     if (it == line.end()) return std::string("-");
@@ -100,13 +100,13 @@ std::vector<std::string> Row(const nlohmann::json& line) {
 }
 
 // JSON output keeps every string exact (JSON-escaped, not ASCII-folded).
-std::string Json(const nlohmann::json& value, int indent) {
+std::string Json(const audit::AuditJson& value, int indent) {
   return value.dump(indent, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
 }
 
-void Print(const std::vector<nlohmann::json>& lines, const std::string& output) {
+void Print(const std::vector<audit::AuditJson>& lines, const std::string& output) {
   if (output == "json") {
-    std::cout << Json(nlohmann::json(lines), 2) << "\n";
+    std::cout << Json(audit::AuditJson(lines), 2) << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows;
@@ -130,8 +130,8 @@ int Tail(const TailFlags& f) {
     return kExitOk;
   }
   // Following: JSON Lines (one compact object per line) or table rows.
-  std::vector<nlohmann::json> seen_in_tail = *lines;
-  auto emit = [&](const nlohmann::json& line) {
+  std::vector<audit::AuditJson> seen_in_tail = *lines;
+  auto emit = [&](const audit::AuditJson& line) {
     if (json) {
       std::cout << Json(line, -1) << "\n";
     } else {
@@ -152,7 +152,7 @@ int Tail(const TailFlags& f) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.follow_for_seconds);
   while (f.follow_for_seconds == 0 || std::chrono::steady_clock::now() < deadline) {
     Status polled = follower.Poll(
-        [&](const nlohmann::json& line) {
+        [&](const audit::AuditJson& line) {
           if (!seen_in_tail.empty()) {
             auto it = std::find(seen_in_tail.begin(), seen_in_tail.end(), line);
             if (it != seen_in_tail.end()) {
@@ -182,11 +182,11 @@ int Search(SearchFlags f) {
     if (!parsed.ok()) return Fail(parsed.status());
     *out = *parsed;
   }
-  std::deque<nlohmann::json> found;  // the newest `limit` matches
+  std::deque<audit::AuditJson> found;  // the newest `limit` matches
   uint64_t matched = 0;
   Status scanned = audit::ScanAuditLog(
       *file,
-      [&](const nlohmann::json& line) {
+      [&](const audit::AuditJson& line) {
         if (!audit::Matches(line, f.filter)) return;
         ++matched;
         found.push_back(line);
@@ -194,7 +194,7 @@ int Search(SearchFlags f) {
       },
       WarnBadLine);
   if (!scanned.ok()) return Fail(scanned);
-  Print(std::vector<nlohmann::json>(found.begin(), found.end()), f.source.output);
+  Print(std::vector<audit::AuditJson>(found.begin(), found.end()), f.source.output);
   if (matched > found.size()) {
     std::cerr << "note: " << matched << " lines matched; the newest " << found.size()
               << " are shown (--limit)\n";
