@@ -118,6 +118,8 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   }
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
   COFFER_RETURN_IF_ERROR(log->OpenCurrent());
+  // The file's directory entry is durable before any line is acknowledged.
+  COFFER_RETURN_IF_ERROR(SyncDirectory(dir.empty() ? "." : dir.string()));
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   return log;
 }
