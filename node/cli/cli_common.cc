@@ -46,7 +46,8 @@ void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
       ->capture_default_str();
   app->add_option("--key", flags->key, "client private key (PEM) (env COFFER_KEY)")
       ->capture_default_str();
-  app->add_option("--timeout-ms", flags->timeout_ms, "per-attempt timeout")
+  app->add_option("--timeout-ms", flags->timeout_ms,
+                  "per-attempt timeout: connecting to one node and its answer together")
       ->check(CLI::Range(1, 3'600'000))
       ->capture_default_str();
   app->add_option("-o,--output", flags->output, "output format")

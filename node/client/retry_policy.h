@@ -39,7 +39,8 @@ struct RetryPolicyOptions {
   // With several addresses: the nodes of this subgroup first. "" = none.
   std::string subgroup;
   TlsFiles tls;
-  // Bounds connecting, and then each attempt's exchange. Default: 10 s.
+  // Bounds each attempt at one node: connecting and the exchange together
+  // (FailoverOptions::call_timeout). Default: 10 s.
   std::chrono::milliseconds timeout{10000};
 };
 
