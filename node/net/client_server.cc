@@ -381,11 +381,7 @@ using State = ClientServer::State;
 // the connection it replaces, or refuses it.
 void AcceptClients(const std::shared_ptr<State>& state) {
   AcceptConnections(state, state->retry_timer, "client API", [state](tcp::socket socket) {
-    error_code ec;
-    tcp::endpoint remote_endpoint = socket.remote_endpoint(ec);
-    std::string source = ec ? std::string("unknown") : remote_endpoint.address().to_string();
-    std::string remote =
-        ec ? std::string("unknown peer") : source + ":" + std::to_string(remote_endpoint.port());
+    auto [source, remote] = RemoteOf(socket);
     std::shared_ptr<Connection> connection;
     std::shared_ptr<Connection> evicted;
     SlotTable::Admission admission;

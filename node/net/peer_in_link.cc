@@ -297,11 +297,7 @@ void CloseInLink(const std::shared_ptr<InLink>& link, std::string reason) {
 // closing the connection it replaces, or refuses it.
 void AcceptLinks(const std::shared_ptr<State>& state) {
   AcceptConnections(state, state->accept_retry_timer, "peer links", [state](tcp::socket socket) {
-    error_code ec;
-    tcp::endpoint remote_endpoint = socket.remote_endpoint(ec);
-    std::string source = ec ? std::string("unknown") : remote_endpoint.address().to_string();
-    std::string remote =
-        ec ? std::string("unknown peer") : source + ":" + std::to_string(remote_endpoint.port());
+    auto [source, remote] = RemoteOf(socket);
     std::shared_ptr<InLink> link;
     std::shared_ptr<InLink> evicted;
     SlotTable::Admission admission;
