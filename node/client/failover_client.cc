@@ -178,7 +178,8 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
   pb::Request ask;
   ask.mutable_cluster_status();
   bool answered = false;
-  // Addresses that did not answer this look-up: tried last afterwards.
+  // Addresses that let the whole timeout pass in this look-up (frozen,
+  // partitioned): tried last afterwards.
   std::vector<std::string> silent;
   auto demote_silent = [&] {
     for (const std::string& address : silent) Demote(address);
@@ -194,7 +195,7 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
       response = Send(address, ask, &reused, &timed_out);
     }
     if (!response.ok()) {
-      silent.push_back(address);
+      if (timed_out) silent.push_back(address);
       tried->push_back(Tried(address, response.status()));
       Code code = response.status().code();
       if (code != Code::kUnavailable && code != Code::kOutcomeUnknown) return response.status();

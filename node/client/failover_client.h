@@ -9,8 +9,8 @@
 // call_timeout, connecting and the exchange together (one deadline per
 // attempt, checked at every blocking step: connect, TLS handshake, send,
 // receive). So a node that does not answer (stopped, frozen, partitioned)
-// costs a Call call_timeout per attempt there, and a node that did not
-// answer the membership look-up of a Call is tried last by that Call.
+// costs a Call call_timeout per attempt there, and a node that let the
+// membership look-up of a Call time out is tried last by that Call.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
@@ -67,9 +67,9 @@ class FailoverClient {
   // current order has failed within a Call, the client sends a
   // ClusterStatusRequest to the given addresses (then to other known
   // members) in order until one answers, and orders the nodes (see order();
-  // the addresses that could not be reached in that look-up are moved to the
-  // back; after such a look-up within a Call, nodes not yet tried come
-  // first). If none can be reached the Call returns UNAVAILABLE naming them.
+  // the addresses that let the whole call_timeout pass in that look-up are
+  // moved to the back; after such a look-up within a Call, nodes not yet
+  // tried come first). If none can be reached the Call returns UNAVAILABLE naming them.
   //
   // Per attempt, by the node's answer:
   //  - UNAVAILABLE (answered, or the node cannot be reached), and

@@ -535,6 +535,7 @@ TEST_F(ClientServerTest, AuthenticatedConnectionsAboveTheirRolesShareAreClosed) 
   ServerOptions options;
   options.max_connections = 2;
   options.admin_reserved_connections = 1;  // the endpoint certificate gets 1
+  options.refusal_log_interval = milliseconds(0);
   ClientServer* server = StartServer(options);
   ASSERT_NE(server, nullptr);
   auto first = Connect(server);
@@ -558,8 +559,17 @@ TEST_F(ClientServerTest, AuthenticatedConnectionsAboveTheirRolesShareAreClosed) 
   ExpectEcho(*admin, "admin");
   EXPECT_EQ(server->authenticated_connections(), 2u);
 
+  // The endpoint's share counts every authenticated connection: with the
+  // admin's open and the first gone, it is still full...
   first.reset();
   ASSERT_TRUE(WaitFor([&] { return server->authenticated_connections() == 1; }));
+  RawConnection refused(client_tls_.get());
+  ASSERT_TRUE(refused.Connect(server->port()));
+  EXPECT_TRUE(refused.WaitClosed());
+  EXPECT_EQ(server->connections_rejected(), 2u);
+  // ...until the admin's closes too.
+  admin.reset();
+  ASSERT_TRUE(WaitFor([&] { return server->authenticated_connections() == 0; }));
   auto third = Connect(server);
   ASSERT_NE(third, nullptr);
   ExpectEcho(*third, "third");
