@@ -122,7 +122,7 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
     return Status(status.code(),
                   status.message() + "\nretry on any node with the same command and " + flags_text);
   };
-  StatusOr<pb::Response> response = CallWithRetries(options, &request);
+  StatusOr<pb::Response> response = flags.session->Call(options, &request);
   if (!response.ok()) return how_to_retry(response.status());
   Status answered = StatusFromResponse(*response);
   if (answered.code() == Code::kOutcomeUnknown) return how_to_retry(answered);
