@@ -153,7 +153,8 @@ const std::vector<Field>& Fields() {
        .max = 64 * 1024 * 1024},
       {.table = "limits",
        .key = "max_connections",
-       .doc = "Open connections above which new ones are refused (1 to 1000000).",
+       .doc = "Authenticated client API connections above which new ones are refused\n"
+              "(1 to 1000000).",
        .kind = Kind::kInt,
        .num = COFFER_CONFIG_INT(limits, max_connections),
        .min = 1,
