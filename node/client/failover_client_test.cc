@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/wait_for.h"
 #include "node/client/client.h"
+#include "node/client/retry_policy.h"
 #include "node/net/certs.h"
 #include "node/net/client_server.h"
 #include "node/net/tls.h"
@@ -736,6 +737,32 @@ TEST_F(FailoverClientTest, ConnectAndExchangeShareOneDeadline) {
   // A deadline already passed dials nothing.
   connected = CofferClient::ConnectBy("127.0.0.1", port, **tls, steady_clock::now());
   EXPECT_EQ(connected.status().code(), Code::kUnavailable);
+}
+
+TEST_F(FailoverClientTest, ARetrySessionWaitsForAFrozenNodeOnce) {
+  StartCluster();
+  FrozenListener frozen;
+  RetryPolicyOptions options;
+  options.addresses = {frozen.address(), e1_->address};
+  options.tls = pki_->admin;
+  options.timeout = milliseconds(500);
+  RetrySession session;
+  // The first request pays one timeout at the frozen address...
+  pb::Request write = Write();
+  steady_clock::time_point start = steady_clock::now();
+  StatusOr<pb::Response> answered = session.Call(options, &write);
+  ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+  EXPECT_GE(steady_clock::now() - start, milliseconds(450));
+  // ...the next ones of the same session none.
+  for (int i = 0; i < 2; ++i) {
+    pb::Request read = Read();
+    start = steady_clock::now();
+    answered = session.Call(options, &read);
+    ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+    EXPECT_EQ(answered->code(), "OK");
+    EXPECT_LT(steady_clock::now() - start, milliseconds(450)) << i;
+  }
+  EXPECT_EQ(e1_->Writes(), 1u);
 }
 
 }  // namespace
