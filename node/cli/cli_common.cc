@@ -119,8 +119,11 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
       flags_text += " --retry-of " + std::to_string(request.retry_of().origin()) + ":" +
                     std::to_string(request.retry_of().seq());
     }
-    return Status(status.code(),
-                  status.message() + "\nretry on any node with the same command and " + flags_text);
+    // Without a record only the node that took the request can recognise
+    // the retry (docs/cluster.md, "Retries across nodes").
+    const char* where = request.has_retry_of() ? "on any node" : "on that same node";
+    return Status(status.code(), status.message() + "\nretry " + where +
+                                     " with the same command and " + flags_text);
   };
   StatusOr<pb::Response> response = flags.session->Call(options, &request);
   if (!response.ok()) return how_to_retry(response.status());
