@@ -28,6 +28,7 @@
 #include "node/monitoring/status_pages.h"
 #include "node/net/client_server.h"
 #include "node/net/http_endpoint.h"
+#include "node/net/listener_limits.h"
 #include "node/net/peer_links.h"
 #include "node/net/tls.h"
 #include "replication/lifecycle_driver.h"
@@ -363,7 +364,7 @@ struct Node::Impl {
     options.cluster_id = cluster->cluster_id();
     options.self_id = node_id;
     options.release_version = std::string(kReleaseVersion);
-    options.handshake_timeout = std::chrono::milliseconds(config.tls.handshake_timeout_ms);
+    ApplyConnectionLimits(config, &options);
     COFFER_ASSIGN_OR_RETURN(
         links, PeerLinks::Start(
                    net_io, *tls, *peer_client_tls, options,
@@ -535,9 +536,7 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   server_options.listen_host = listen.host;
   server_options.port = listen.port;
   server_options.max_frame_bytes = static_cast<size_t>(config.limits.max_frame_bytes);
-  server_options.handshake_timeout = std::chrono::milliseconds(config.tls.handshake_timeout_ms);
-  server_options.idle_timeout = std::chrono::milliseconds(config.tls.idle_timeout_ms);
-  server_options.max_connections = static_cast<size_t>(config.limits.max_connections);
+  ApplyConnectionLimits(config, &server_options);
   Impl* raw = impl.get();
   COFFER_ASSIGN_OR_RETURN(
       impl->server,
@@ -559,6 +558,7 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
     HttpEndpointOptions http_options;
     http_options.listen_host = http_listen.host;
     http_options.port = http_listen.port;
+    ApplyConnectionLimits(config, &http_options);
     COFFER_ASSIGN_OR_RETURN(
         impl->http,
         HttpEndpoint::Start(impl->net_io, http_options,

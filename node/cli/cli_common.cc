@@ -46,7 +46,8 @@ void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
       ->capture_default_str();
   app->add_option("--key", flags->key, "client private key (PEM) (env COFFER_KEY)")
       ->capture_default_str();
-  app->add_option("--timeout-ms", flags->timeout_ms, "per-attempt timeout")
+  app->add_option("--timeout-ms", flags->timeout_ms,
+                  "per-attempt timeout: connecting to one node and its answer together")
       ->check(CLI::Range(1, 3'600'000))
       ->capture_default_str();
   app->add_option("-o,--output", flags->output, "output format")
@@ -118,10 +119,13 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
       flags_text += " --retry-of " + std::to_string(request.retry_of().origin()) + ":" +
                     std::to_string(request.retry_of().seq());
     }
-    return Status(status.code(),
-                  status.message() + "; retry on any node with the same command and " + flags_text);
+    // Without a record only the node that took the request can recognise
+    // the retry (docs/cluster.md, "Retries across nodes").
+    const char* where = request.has_retry_of() ? "on any node" : "on that same node";
+    return Status(status.code(), status.message() + "; retry " + where +
+                                     " with the same command and " + flags_text);
   };
-  StatusOr<pb::Response> response = CallWithRetries(options, &request);
+  StatusOr<pb::Response> response = flags.session->Call(options, &request);
   if (!response.ok()) return how_to_retry(response.status());
   Status answered = StatusFromResponse(*response);
   if (answered.code() == Code::kOutcomeUnknown) return how_to_retry(answered);

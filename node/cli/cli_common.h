@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "node/cli/cli_output.h"
+#include "node/client/retry_policy.h"
 #include "proto/api.pb.h"
 
 namespace coffer::node::cli {
@@ -38,6 +39,9 @@ struct ClientFlags {
   std::string request_id;
   std::string retry_of;  // "ORIGIN:SEQ" from an earlier OUTCOME_UNKNOWN
   std::string subgroup;  // preferred subgroup when --address lists several nodes
+  // The command's requests share it (node/client/retry_policy.h): a node
+  // found silent by one is not waited for again by the next.
+  std::shared_ptr<RetrySession> session = std::make_shared<RetrySession>();
 };
 
 // The client flags with COFFER_ADDRESS, COFFER_CA, COFFER_CERT, COFFER_KEY

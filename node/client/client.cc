@@ -43,6 +43,10 @@ bool IsCertificateRefusal(const error_code& ec) {
   }
 }
 
+std::string Millis(CofferClient::Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+}
+
 std::string FormatAddress(const std::string& host, uint16_t port) {
   bool ipv6 = host.find(':') != std::string::npos;
   return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -70,6 +74,14 @@ StatusOr<std::unique_ptr<CofferClient>> CofferClient::Connect(const std::string&
                                                               boost::asio::ssl::context& tls,
                                                               std::chrono::milliseconds timeout,
                                                               size_t max_frame_bytes) {
+  return ConnectBy(host, port, tls, Clock::now() + timeout, max_frame_bytes);
+}
+
+StatusOr<std::unique_ptr<CofferClient>> CofferClient::ConnectBy(const std::string& host,
+                                                                uint16_t port,
+                                                                boost::asio::ssl::context& tls,
+                                                                Clock::time_point deadline,
+                                                                size_t max_frame_bytes) {
   if (host.empty()) return InvalidArgument("server host is empty");
   if (max_frame_bytes == 0) return InvalidArgument("max_frame_bytes must be positive");
   std::unique_ptr<CofferClient> client;
@@ -78,12 +90,17 @@ StatusOr<std::unique_ptr<CofferClient>> CofferClient::Connect(const std::string&
   } catch (const std::exception& e) {
     return Internal(std::string("creating TLS stream: ") + e.what());
   }
-  COFFER_RETURN_IF_ERROR(client->DoConnect(host, port, timeout));
+  COFFER_RETURN_IF_ERROR(client->DoConnect(host, port, deadline));
   return client;
 }
 
-Status CofferClient::DoConnect(const std::string& host, uint16_t port,
-                               std::chrono::milliseconds timeout) {
+Status CofferClient::DoConnect(const std::string& host, uint16_t port, Clock::time_point deadline) {
+  timed_out_ = false;
+  const Clock::time_point start = Clock::now();
+  if (start >= deadline) {
+    timed_out_ = true;
+    return Unavailable("cannot connect to " + address_ + ": no time left before the deadline");
+  }
   COFFER_RETURN_IF_ERROR(SetExpectedServerName(stream_.native_handle(), host));
   tcp::resolver resolver(io_context_);
   std::optional<error_code> outcome;
@@ -109,9 +126,9 @@ Status CofferClient::DoConnect(const std::string& host, uint16_t port,
                          });
   // A resolver cannot interrupt getaddrinfo; a hung name lookup is bounded
   // by the system resolver's own timeout. IP literals resolve at once.
-  if (!RunFor(timeout, [&] { resolver.cancel(); })) {
+  if (!RunUntil(deadline, [&] { resolver.cancel(); })) {
     return Unavailable("cannot connect to " + address_ + ": " + stage + " timed out after " +
-                       std::to_string(timeout.count()) + "ms");
+                       Millis(Clock::now() - start));
   }
   if (*outcome) {
     std::string detail = outcome->message();
@@ -132,7 +149,18 @@ Status CofferClient::DoConnect(const std::string& host, uint16_t port,
 
 StatusOr<pb::Response> CofferClient::Call(const pb::Request& request,
                                           std::chrono::milliseconds timeout) {
+  return CallBy(request, Clock::now() + timeout);
+}
+
+StatusOr<pb::Response> CofferClient::CallBy(const pb::Request& request,
+                                            Clock::time_point deadline) {
+  timed_out_ = false;
   if (!connected_) return Unavailable("not connected to " + address_ + "; connect again");
+  const Clock::time_point start = Clock::now();
+  if (start >= deadline) {
+    timed_out_ = true;
+    return Unavailable("request not sent to " + address_ + ": no time left before the deadline");
+  }
   std::string payload;
   if (!request.SerializeToString(&payload)) return InvalidArgument("cannot serialize the request");
   StatusOr<std::string> frame = EncodeFrame(payload, max_frame_bytes_);
@@ -151,16 +179,18 @@ StatusOr<pb::Response> CofferClient::Call(const pb::Request& request,
     AsyncReadFrame(stream_, in_, max_frame_bytes_,
                    [&](error_code ec, std::size_t) { outcome = ec; });
   });
-  bool finished = RunFor(timeout, [] {});
+  bool finished = RunUntil(deadline, [] {});
   Wipe(out_);
   if (!finished) {
+    // Not sent: the request was not written whole, and the connection is
+    // now closed, so the node can never read a complete frame of it.
     if (!sent) {
-      return Unavailable("timed out after " + std::to_string(timeout.count()) +
-                         "ms sending the request to " + address_);
+      return Unavailable("timed out after " + Millis(Clock::now() - start) +
+                         " sending the request to " + address_);
     }
     return Status(Code::kOutcomeUnknown, "no response from " + address_ + " within " +
-                                             std::to_string(timeout.count()) +
-                                             "ms; retry with the same request id");
+                                             Millis(Clock::now() - start) +
+                                             "; retry with the same request id");
   }
   if (*outcome) {
     Close();
@@ -193,10 +223,11 @@ void CofferClient::Close() {
   stream_.lowest_layer().close(ignored);
 }
 
-bool CofferClient::RunFor(std::chrono::milliseconds timeout, const std::function<void()>& cancel) {
+bool CofferClient::RunUntil(Clock::time_point deadline, const std::function<void()>& cancel) {
   io_context_.restart();
-  io_context_.run_for(timeout);
+  io_context_.run_until(deadline);
   if (io_context_.stopped()) return true;
+  timed_out_ = true;
   // Closing the socket aborts the pending operations; running again delivers
   // their (aborted) completions so no handler outlives this call.
   cancel();

@@ -24,11 +24,17 @@ namespace coffer::node {
 Status StatusFromResponse(const pb::Response& response);
 
 // Not thread-safe: use one instance from one thread at a time. Every call
-// blocks for at most its timeout (it runs a private io_context). After a
-// failed Call the connection is closed and later Calls return UNAVAILABLE:
-// connect again.
+// blocks until its deadline at most (it runs a private io_context, and every
+// step - name resolution of an IP literal, TCP connect, TLS handshake, send,
+// receive - is an asynchronous operation cancelled at the deadline), so a
+// node that accepts connections but never answers (SIGSTOPped: the kernel
+// still completes TCP handshakes) costs the caller its timeout and no more.
+// After a failed Call the connection is closed and later Calls return
+// UNAVAILABLE: connect again.
 class CofferClient {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // Connects to host:port and completes the TLS handshake within `timeout`.
   // `tls` must be a client context (MakeClientTlsContext) and outlive the
   // client. The server certificate must name `host` (IP literal: an IP
@@ -37,6 +43,11 @@ class CofferClient {
   static StatusOr<std::unique_ptr<CofferClient>> Connect(
       const std::string& host, uint16_t port, boost::asio::ssl::context& tls,
       std::chrono::milliseconds timeout, size_t max_frame_bytes = kDefaultMaxFrameBytes);
+  // The same, by `deadline` (a deadline already passed: UNAVAILABLE, nothing
+  // dialled).
+  static StatusOr<std::unique_ptr<CofferClient>> ConnectBy(
+      const std::string& host, uint16_t port, boost::asio::ssl::context& tls,
+      Clock::time_point deadline, size_t max_frame_bytes = kDefaultMaxFrameBytes);
 
   ~CofferClient();
   CofferClient(const CofferClient&) = delete;
@@ -53,6 +64,14 @@ class CofferClient {
   //  - INVALID_ARGUMENT / RESOURCE_EXHAUSTED: the request is empty or larger
   //    than the frame limit; nothing was sent, the connection stays usable.
   StatusOr<pb::Response> Call(const pb::Request& request, std::chrono::milliseconds timeout);
+  // The same, by `deadline` (shared with the Connect of the same attempt, so
+  // connecting and the exchange together end by it). A deadline already
+  // passed: UNAVAILABLE, nothing sent.
+  StatusOr<pb::Response> CallBy(const pb::Request& request, Clock::time_point deadline);
+
+  // Whether the last Connect or Call failed because its deadline passed (the
+  // node said nothing), rather than a refusal or a closed connection.
+  bool timed_out() const { return timed_out_; }
 
   // Closes the connection; Calls then return UNAVAILABLE. Idempotent.
   void Close();
@@ -63,17 +82,18 @@ class CofferClient {
  private:
   CofferClient(boost::asio::ssl::context& tls, std::string address, size_t max_frame_bytes);
 
-  Status DoConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
-  // Runs the io_context until its work is done or `timeout` passes; on
-  // timeout calls `cancel`, closes the socket, drains the aborted operations
-  // and returns false.
-  bool RunFor(std::chrono::milliseconds timeout, const std::function<void()>& cancel);
+  Status DoConnect(const std::string& host, uint16_t port, Clock::time_point deadline);
+  // Runs the io_context until its work is done or `deadline` passes; then
+  // calls `cancel`, closes the socket, drains the aborted operations, sets
+  // timed_out_ and returns false.
+  bool RunUntil(Clock::time_point deadline, const std::function<void()>& cancel);
 
   boost::asio::io_context io_context_;
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   const std::string address_;
   const size_t max_frame_bytes_;
   bool connected_ = false;
+  bool timed_out_ = false;
   std::string in_;
   std::string out_;
 };

@@ -82,7 +82,11 @@ FailoverClient::FailoverClient(FailoverOptions options,
 FailoverClient::~FailoverClient() = default;
 
 StatusOr<pb::Response> FailoverClient::Send(const std::string& address, const pb::Request& request,
-                                            bool* reused) {
+                                            bool* reused, bool* timed_out) {
+  // One deadline for the whole attempt: connecting and the exchange.
+  const CofferClient::Clock::time_point deadline =
+      CofferClient::Clock::now() + options_.call_timeout;
+  *timed_out = false;
   auto it = connections_.find(address);
   *reused = it != connections_.end();
   if (!*reused) {
@@ -90,13 +94,21 @@ StatusOr<pb::Response> FailoverClient::Send(const std::string& address, const pb
     if (!host_port.ok()) {
       return Unavailable("cannot dial " + address + ": " + host_port.status().message());
     }
-    COFFER_ASSIGN_OR_RETURN(
-        std::unique_ptr<CofferClient> client,
-        CofferClient::Connect(host_port->host, host_port->port, *tls_, options_.call_timeout));
-    it = connections_.emplace(address, std::move(client)).first;
+    StatusOr<std::unique_ptr<CofferClient>> client =
+        CofferClient::ConnectBy(host_port->host, host_port->port, *tls_, deadline);
+    if (!client.ok()) {
+      // ConnectBy returns no client to ask; a connect that fails at the
+      // deadline says so in its message, and nothing was sent either way.
+      *timed_out = CofferClient::Clock::now() >= deadline;
+      return client.status();
+    }
+    it = connections_.emplace(address, std::move(client).value()).first;
   }
-  StatusOr<pb::Response> response = it->second->Call(request, options_.call_timeout);
-  if (!response.ok()) connections_.erase(it);
+  StatusOr<pb::Response> response = it->second->CallBy(request, deadline);
+  if (!response.ok()) {
+    *timed_out = it->second->timed_out();
+    connections_.erase(it);
+  }
   return response;
 }
 
@@ -166,13 +178,24 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
   pb::Request ask;
   ask.mutable_cluster_status();
   bool answered = false;
+  // Addresses that let the whole timeout pass in this look-up (frozen,
+  // partitioned): tried last afterwards.
+  std::vector<std::string> silent;
+  auto demote_silent = [&] {
+    for (const std::string& address : silent) Demote(address);
+  };
   for (const std::string& address : probe) {
     bool reused = false;
-    StatusOr<pb::Response> response = Send(address, ask, &reused);
+    bool timed_out = false;
+    StatusOr<pb::Response> response = Send(address, ask, &reused, &timed_out);
     // A kept connection may have been closed by the node meanwhile: once
-    // more on a fresh one (a read, so sending it again is harmless).
-    if (!response.ok() && reused) response = Send(address, ask, &reused);
+    // more on a fresh one (a read, so sending it again is harmless), unless
+    // the node let the whole timeout pass.
+    if (!response.ok() && reused && !timed_out) {
+      response = Send(address, ask, &reused, &timed_out);
+    }
     if (!response.ok()) {
+      if (timed_out) silent.push_back(address);
       tried->push_back(Tried(address, response.status()));
       Code code = response.status().code();
       if (code != Code::kUnavailable && code != Code::kOutcomeUnknown) return response.status();
@@ -185,6 +208,7 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
       continue;
     }
     order_ = BuildOrder(address, response->cluster_status());
+    demote_silent();
     learned_ = true;
     // Connections to nodes no longer listed are not needed.
     for (auto it = connections_.begin(); it != connections_.end();) {
@@ -195,6 +219,7 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
   if (answered) {
     // Nodes answer but none describes the cluster: keep to what is known.
     order_ = probe;
+    demote_silent();
     learned_ = true;
     return Status::Ok();
   }
@@ -309,7 +334,8 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
     // the other requests with effects) always go on a fresh connection.
     if (!read) connections_.erase(address);
     bool reused = false;
-    StatusOr<pb::Response> sent = Send(address, request, &reused);
+    bool timed_out = false;
+    StatusOr<pb::Response> sent = Send(address, request, &reused, &timed_out);
     if (!sent.ok()) {
       const Status& error = sent.status();
       tried.push_back(Tried(address, error));
@@ -333,7 +359,9 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
         }
         continue;
       }
-      if (reused && redialled.insert(address).second) {
+      // A kept connection the node closed meanwhile: once more on a fresh
+      // one. Not if the node let the whole timeout pass: it is not answering.
+      if (reused && !timed_out && redialled.insert(address).second) {
         same_again = address;
         continue;
       }

@@ -6,7 +6,11 @@
 // Not thread-safe: use one FailoverClient per thread. It starts no threads.
 // A Call blocks for at most max_attempts attempts plus the membership
 // look-ups (below); each attempt or look-up at one address takes at most
-// twice call_timeout (connecting, then the exchange).
+// call_timeout, connecting and the exchange together (one deadline per
+// attempt, checked at every blocking step: connect, TLS handshake, send,
+// receive). So a node that does not answer (stopped, frozen, partitioned)
+// costs a Call call_timeout per attempt there, and a node that let the
+// membership look-up of a Call time out is tried last by that Call.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
@@ -31,7 +35,8 @@ struct FailoverOptions {
   std::string subgroup;
   // The client's credentials (an `admin` certificate for the client API).
   TlsFiles tls;
-  // Bounds connecting, and then each request's exchange. Default: 10 s.
+  // Bounds one attempt at one node: connecting (TCP and TLS) and the
+  // request's exchange together. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
   // Attempts per Call across all nodes (each sends the request once, or
   // fails to connect). At least 1. Default: 8.
@@ -62,8 +67,9 @@ class FailoverClient {
   // current order has failed within a Call, the client sends a
   // ClusterStatusRequest to the given addresses (then to other known
   // members) in order until one answers, and orders the nodes (see order();
-  // after such a look-up within a Call, nodes not yet tried come first). If
-  // none can be reached the Call returns UNAVAILABLE naming them.
+  // the addresses that let the whole call_timeout pass in that look-up are
+  // moved to the back; after such a look-up within a Call, nodes not yet
+  // tried come first). If none can be reached the Call returns UNAVAILABLE naming them.
   //
   // Per attempt, by the node's answer:
   //  - UNAVAILABLE (answered, or the node cannot be reached), and
@@ -91,8 +97,10 @@ class FailoverClient {
   // Connections: one per node, kept open and reused by reads and membership
   // look-ups, dropped on any transport error. A kept connection may have
   // been closed by its node since (stopped, killed, idle timeout) without
-  // the client noticing, so a read that fails on one is sent once more on a
-  // fresh connection to the same node before counting against it, and a
+  // the client noticing, so a read that fails on one (other than by running
+  // out of time: a node that said nothing within call_timeout is not asked
+  // again at once) is sent once more on a fresh connection to the same node
+  // before counting against it, and a
   // write (or any other request with effects) always goes on a fresh
   // connection: sent into a dead one, it would end in an outcome the client
   // cannot know, pinned to a node that is gone.
@@ -121,9 +129,12 @@ class FailoverClient {
   FailoverClient(FailoverOptions options, std::unique_ptr<boost::asio::ssl::context> tls);
 
   // Sends `request` to `address` on its open connection, dialling one if
-  // there is none; drops the connection on any transport error. `*reused`
-  // tells whether an already open connection was used.
-  StatusOr<pb::Response> Send(const std::string& address, const pb::Request& request, bool* reused);
+  // there is none, all by one deadline (now + call_timeout); drops the
+  // connection on any transport error. `*reused` tells whether an already
+  // open connection was used, `*timed_out` whether the attempt failed by
+  // running out of time.
+  StatusOr<pb::Response> Send(const std::string& address, const pb::Request& request, bool* reused,
+                              bool* timed_out);
   // Learns membership and rebuilds order_ (see Call). OK if a node answered
   // (order_ from its membership, or the given addresses if it answered with
   // an error); UNAVAILABLE naming the addresses if none could be reached;

@@ -1,6 +1,9 @@
 #include "node/client/failover_client.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +22,7 @@
 #include "common/ids.h"
 #include "common/wait_for.h"
 #include "node/client/client.h"
+#include "node/client/retry_policy.h"
 #include "node/net/certs.h"
 #include "node/net/client_server.h"
 #include "node/net/tls.h"
@@ -659,6 +663,106 @@ TEST_F(FailoverClientTest, ReadsReuseOneConnectionPerNode) {
   EXPECT_EQ(e1_->server->connections_accepted(), 2u);
   ExpectAnswer(client->Call(Read()), Code::kOk, e1_, *client);
   EXPECT_EQ(e1_->server->connections_accepted(), 2u);
+}
+
+// A node that is frozen (SIGSTOPped): its kernel completes TCP handshakes
+// into the listen backlog, and nothing ever answers. Closed on destruction.
+class FrozenListener {
+ public:
+  FrozenListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot set up the frozen listener";
+      return;
+    }
+    address_ = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  ~FrozenListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  std::string address_;
+};
+
+TEST_F(FailoverClientTest, AFrozenFirstAddressCostsOneTimeoutThenComesLast) {
+  StartCluster();
+  FrozenListener frozen;
+  FailoverOptions options;
+  options.addresses = {frozen.address(), e1_->address};
+  options.tls = pki_->admin;
+  options.call_timeout = milliseconds(500);
+  auto created = FailoverClient::Create(std::move(options));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  FailoverClient& client = **created;
+
+  // The membership look-up waits one timeout at the frozen address (connect
+  // and TLS handshake together), then the write goes to a node that
+  // answered: the frozen address is not asked again in this Call.
+  steady_clock::time_point start = steady_clock::now();
+  StatusOr<pb::Response> written = client.Call(Write());
+  milliseconds took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  ExpectAnswer(written, Code::kOk, e1_, client);
+  EXPECT_GE(took, milliseconds(450));
+  EXPECT_LT(took, milliseconds(900));
+  EXPECT_EQ(client.order().back(), frozen.address());
+  EXPECT_EQ(e1_->Writes(), 1u);
+
+  // Later Calls use the nodes that answer, and do not wait at all.
+  start = steady_clock::now();
+  ExpectAnswer(client.Call(Read()), Code::kOk, e1_, client);
+  EXPECT_LT(steady_clock::now() - start, milliseconds(450));
+}
+
+TEST_F(FailoverClientTest, ConnectAndExchangeShareOneDeadline) {
+  FrozenListener frozen;
+  auto tls = MakeClientTlsContext(pki_->admin);
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  size_t colon = frozen.address().rfind(':');
+  uint16_t port = static_cast<uint16_t>(std::stoi(frozen.address().substr(colon + 1)));
+  steady_clock::time_point start = steady_clock::now();
+  auto connected = CofferClient::ConnectBy("127.0.0.1", port, **tls, start + milliseconds(300));
+  milliseconds took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  EXPECT_EQ(connected.status().code(), Code::kUnavailable);
+  EXPECT_GE(took, milliseconds(250));
+  EXPECT_LT(took, milliseconds(600));
+  // A deadline already passed dials nothing.
+  connected = CofferClient::ConnectBy("127.0.0.1", port, **tls, steady_clock::now());
+  EXPECT_EQ(connected.status().code(), Code::kUnavailable);
+}
+
+TEST_F(FailoverClientTest, ARetrySessionWaitsForAFrozenNodeOnce) {
+  StartCluster();
+  FrozenListener frozen;
+  RetryPolicyOptions options;
+  options.addresses = {frozen.address(), e1_->address};
+  options.tls = pki_->admin;
+  options.timeout = milliseconds(500);
+  RetrySession session;
+  // The first request pays one timeout at the frozen address...
+  pb::Request write = Write();
+  steady_clock::time_point start = steady_clock::now();
+  StatusOr<pb::Response> answered = session.Call(options, &write);
+  ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+  EXPECT_GE(steady_clock::now() - start, milliseconds(450));
+  // ...the next ones of the same session none.
+  for (int i = 0; i < 2; ++i) {
+    pb::Request read = Read();
+    start = steady_clock::now();
+    answered = session.Call(options, &read);
+    ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+    EXPECT_EQ(answered->code(), "OK");
+    EXPECT_LT(steady_clock::now() - start, milliseconds(450)) << i;
+  }
+  EXPECT_EQ(e1_->Writes(), 1u);
 }
 
 }  // namespace

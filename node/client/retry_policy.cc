@@ -20,6 +20,14 @@ Reach ReachOf(const pb::Request& request) {
 }
 
 StatusOr<pb::Response> CallWithRetries(const RetryPolicyOptions& options, pb::Request* request) {
+  RetrySession session;
+  return session.Call(options, request);
+}
+
+RetrySession::RetrySession() = default;
+RetrySession::~RetrySession() = default;
+
+StatusOr<pb::Response> RetrySession::Call(const RetryPolicyOptions& options, pb::Request* request) {
   if (options.addresses.empty()) return InvalidArgument("no node address given");
   if (request->has_write() && request->request_id().empty()) {
     SystemRng rng;
@@ -39,8 +47,21 @@ StatusOr<pb::Response> CallWithRetries(const RetryPolicyOptions& options, pb::Re
       break;
   }
   if (failover.addresses.size() == 1) failover.max_attempts = kSingleNodeAttempts;
-  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<FailoverClient> client,
-                          FailoverClient::Create(std::move(failover)));
+  // One client per distinct set of options (the reach decides them).
+  std::string key =
+      failover.subgroup + "|" + failover.tls.ca_file + "|" + failover.tls.cert_file + "|" +
+      failover.tls.key_file + "|" + std::to_string(failover.call_timeout.count()) + "|" +
+      std::to_string(failover.max_attempts) + "|" + (failover.discover_members ? "d" : "-");
+  for (const std::string& address : failover.addresses) key += "|" + address;
+  std::unique_ptr<FailoverClient>& client = clients_[key];
+  if (!client) {
+    StatusOr<std::unique_ptr<FailoverClient>> created = FailoverClient::Create(std::move(failover));
+    if (!created.ok()) {
+      clients_.erase(key);
+      return created.status();
+    }
+    client = std::move(created).value();
+  }
   StatusOr<pb::Response> response = client->Call(*request);
   if (response.ok() && response->has_outcome_record()) {
     *request->mutable_retry_of() = response->outcome_record();

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,8 @@ struct RetryPolicyOptions {
   // With several addresses: the nodes of this subgroup first. "" = none.
   std::string subgroup;
   TlsFiles tls;
-  // Bounds connecting, and then each attempt's exchange. Default: 10 s.
+  // Bounds each attempt at one node: connecting and the exchange together
+  // (FailoverOptions::call_timeout). Default: 10 s.
   std::chrono::milliseconds timeout{10000};
 };
 
@@ -51,5 +54,28 @@ struct RetryPolicyOptions {
 // the record of an unknown outcome, that record as retry_of: the flags a
 // caller prints so that the retry is safe on any node.
 StatusOr<pb::Response> CallWithRetries(const RetryPolicyOptions& options, pb::Request* request);
+
+class FailoverClient;
+
+// CallWithRetries for a caller that sends several requests (one CLI command:
+// a write and the read that confirms its name, a locate and a get): the
+// FailoverClients are kept across its requests, one per reach, so what one
+// request learned serves the next: the membership, the node that answered
+// last, a node that let its timeout pass (tried last: a frozen node costs
+// the whole command one timeout, not one per request), and the connections
+// reads reuse. Not thread-safe.
+class RetrySession {
+ public:
+  RetrySession();
+  ~RetrySession();
+  RetrySession(const RetrySession&) = delete;
+  RetrySession& operator=(const RetrySession&) = delete;
+
+  // As CallWithRetries.
+  StatusOr<pb::Response> Call(const RetryPolicyOptions& options, pb::Request* request);
+
+ private:
+  std::map<std::string, std::unique_ptr<FailoverClient>> clients_;
+};
 
 }  // namespace coffer::node

@@ -72,12 +72,45 @@ struct LimitsSection {
   // Largest frame accepted on a connection, in [1 KiB, 64 MiB].
   // Default: 4194304 (4 MiB)
   int64_t max_frame_bytes = 4 * 1024 * 1024;
-  // Open connections (clients and peers) above which new ones are refused,
-  // in [1, 1000000]. Default: 1024
+  // Authenticated client API connections (a verified certificate) above
+  // which new ones are refused, in [1, 1000000]. Default: 1024
   int64_t max_connections = 1024;
   // Requests queued for execution before new ones get RESOURCE_EXHAUSTED,
   // in [1, 1000000]. Default: 1024
   int64_t max_queued_requests = 1024;
+
+  // Connection slots (node/net/connection_slots.h, docs/cluster.md
+  // "Connection slots"). Unauthenticated connections: accepted, TLS
+  // handshake not finished. Each listener with TLS (client API, peer links)
+  // keeps them in a table of their own; a newcomer from a source at its
+  // limit replaces that source's oldest, a newcomer when the table is full
+  // replaces the oldest of the source holding the most.
+  // Unauthenticated connections per TLS listener, in [1, 100000]. Default: 128
+  int64_t max_unauthenticated_connections = 128;
+  // Unauthenticated connections from one source address per TLS listener,
+  // in [1, 100000]. Default: 16
+  int64_t max_unauthenticated_per_source = 16;
+  // Time from accept to a finished TLS handshake with a verified certificate
+  // (peer links: and the hello); tls.handshake_timeout_ms applies too, the
+  // shorter wins. In [100, 600000] ms. Default: 2000 (2 s)
+  int64_t unauthenticated_timeout_ms = 2000;
+  // Of max_connections, slots only `admin` certificates may use, so an admin
+  // always gets in; in [0, max_connections - 1]. Default: 16
+  int64_t admin_reserved_connections = 16;
+  // Open connections to the HTTP monitoring endpoint, in [1, 100000].
+  // Default: 64
+  int64_t http_max_connections = 64;
+  // Open HTTP connections from one source address, in [1, 100000].
+  // Default: 8
+  int64_t http_max_connections_per_source = 8;
+  // Time an HTTP connection has to send a complete request header (after
+  // connecting, or after the previous response), in [100, 600000] ms.
+  // Default: 2000 (2 s)
+  int64_t http_header_timeout_ms = 2000;
+  // Refused or evicted connections and failed handshakes are logged at most
+  // once per this (per listener), with the number of lines suppressed, in
+  // [0, 3600000] ms (0: every one). Default: 10000 (10 s)
+  int64_t refusal_log_interval_ms = 10000;
   bool operator==(const LimitsSection&) const = default;
 };
 

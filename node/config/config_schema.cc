@@ -156,7 +156,8 @@ const std::vector<Field>& Fields() {
        .max = 64 * 1024 * 1024},
       {.table = "limits",
        .key = "max_connections",
-       .doc = "Open connections above which new ones are refused (1 to 1000000).",
+       .doc = "Authenticated client API connections above which new ones are refused\n"
+              "(1 to 1000000).",
        .kind = Kind::kInt,
        .num = COFFER_CONFIG_INT(limits, max_connections),
        .min = 1,
@@ -168,6 +169,71 @@ const std::vector<Field>& Fields() {
        .num = COFFER_CONFIG_INT(limits, max_queued_requests),
        .min = 1,
        .max = 1'000'000},
+      // Connection slots (docs/cluster.md, "Connection slots").
+      {.table = "limits",
+       .key = "max_unauthenticated_connections",
+       .doc = "Connections whose TLS handshake has not finished, per TLS listener\n"
+              "(client API, peer links); when full, a newcomer replaces the oldest one\n"
+              "of the source address holding the most (1 to 100000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, max_unauthenticated_connections),
+       .min = 1,
+       .max = 100'000},
+      {.table = "limits",
+       .key = "max_unauthenticated_per_source",
+       .doc = "Of those, from one source address; a newcomer from a source at its limit\n"
+              "replaces that source's oldest one (1 to 100000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, max_unauthenticated_per_source),
+       .min = 1,
+       .max = 100'000},
+      {.table = "limits",
+       .key = "unauthenticated_timeout_ms",
+       .doc = "Time from accept to a finished TLS handshake with a verified certificate,\n"
+              "in milliseconds (100 to 600000; tls.handshake_timeout_ms too, the shorter wins).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, unauthenticated_timeout_ms),
+       .min = 100,
+       .max = 600'000},
+      {.table = "limits",
+       .key = "admin_reserved_connections",
+       .doc = "Of max_connections, slots only admin certificates may use\n"
+              "(0 to max_connections - 1).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, admin_reserved_connections),
+       .min = 0,
+       .max = 999'999},
+      {.table = "limits",
+       .key = "http_max_connections",
+       .doc = "Open connections to the HTTP monitoring endpoint; when full, a newcomer\n"
+              "replaces an idle one (1 to 100000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, http_max_connections),
+       .min = 1,
+       .max = 100'000},
+      {.table = "limits",
+       .key = "http_max_connections_per_source",
+       .doc = "Open HTTP connections from one source address (1 to 100000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, http_max_connections_per_source),
+       .min = 1,
+       .max = 100'000},
+      {.table = "limits",
+       .key = "http_header_timeout_ms",
+       .doc = "Time an HTTP connection has to send a complete request header, in\n"
+              "milliseconds (100 to 600000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, http_header_timeout_ms),
+       .min = 100,
+       .max = 600'000},
+      {.table = "limits",
+       .key = "refusal_log_interval_ms",
+       .doc = "Refused connections and failed handshakes are logged at most once per\n"
+              "this, per listener, in milliseconds (0 to 3600000; 0: every one).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(limits, refusal_log_interval_ms),
+       .min = 0,
+       .max = 3'600'000},
       {.table = "storage",
        .key = "sync_writes",
        .doc = "Sync the write-ahead log before acknowledging a write, so an\n"
@@ -311,6 +377,12 @@ std::string CheckField(const Field& field, NodeConfig& config) {
 // Problems that involve more than one setting.
 std::vector<FieldProblem> CrossFieldProblems(const NodeConfig& config) {
   std::vector<FieldProblem> problems;
+  if (config.limits.admin_reserved_connections >= config.limits.max_connections) {
+    problems.push_back({"limits.admin_reserved_connections",
+                        "must be less than limits.max_connections (" +
+                            std::to_string(config.limits.max_connections) + "), got " +
+                            std::to_string(config.limits.admin_reserved_connections)});
+  }
   const RootOfTrustSection& rot = config.root_of_trust;
   if (rot.kind == "passphrase" && rot.passphrase_file.empty() && rot.passphrase_env.empty()) {
     problems.push_back({"root_of_trust.passphrase_env",

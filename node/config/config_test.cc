@@ -84,6 +84,14 @@ TEST(ConfigTest, DefaultFileShowsEveryKeyWithItsDefault) {
            "\nmax_frame_bytes = 4194304\n",
            "\nmax_connections = 1024\n",
            "\nmax_queued_requests = 1024\n",
+           "\nmax_unauthenticated_connections = 128\n",
+           "\nmax_unauthenticated_per_source = 16\n",
+           "\nunauthenticated_timeout_ms = 2000\n",
+           "\nadmin_reserved_connections = 16\n",
+           "\nhttp_max_connections = 64\n",
+           "\nhttp_max_connections_per_source = 8\n",
+           "\nhttp_header_timeout_ms = 2000\n",
+           "\nrefusal_log_interval_ms = 10000\n",
            "[storage]\n",
            "\nsync_writes = true\n",
            "\nblock_cache_mb = 64\n",
@@ -145,8 +153,8 @@ format = "json"
 }
 
 TEST(ConfigTest, DottedKeysAndInlineTablesWork) {
-  NodeConfig config = ParseOk("limits.max_connections = 7\nlog = { level = \"warn\" }\n");
-  EXPECT_EQ(config.limits.max_connections, 7);
+  NodeConfig config = ParseOk("limits.max_connections = 70\nlog = { level = \"warn\" }\n");
+  EXPECT_EQ(config.limits.max_connections, 70);
   EXPECT_EQ(config.log.level, "warn");
 }
 
@@ -368,6 +376,25 @@ TEST(ConfigTest, ValidateConfigNamesTheSetting) {
   config = NodeConfig{};
   config.tls.handshake_timeout_ms = 0;
   EXPECT_THAT(ValidateConfig(config).message(), StartsWith("tls.handshake_timeout_ms: "));
+
+  config = NodeConfig{};
+  config.limits.unauthenticated_timeout_ms = 50;
+  EXPECT_EQ(ValidateConfig(config).message(),
+            "limits.unauthenticated_timeout_ms: must be in [100, 600000], got 50");
+
+  config = NodeConfig{};
+  config.limits.http_max_connections_per_source = 0;
+  EXPECT_THAT(ValidateConfig(config).message(),
+              StartsWith("limits.http_max_connections_per_source: "));
+
+  // Admins' reserved slots must leave some to the others.
+  config = NodeConfig{};
+  config.limits.max_connections = 16;
+  EXPECT_EQ(ValidateConfig(config).message(),
+            "limits.admin_reserved_connections: must be less than limits.max_connections (16), "
+            "got 16");
+  config.limits.admin_reserved_connections = 15;
+  EXPECT_TRUE(ValidateConfig(config).ok());
 
   config = NodeConfig{};
   config.log.format = "yaml";

@@ -89,6 +89,22 @@ void AcceptConnections(const std::shared_ptr<State>& state, boost::asio::steady_
       });
 }
 
+// Where an accepted connection comes from: `source`, its IP address (the key
+// of per-source budgets, node/net/connection_slots.h), and `text`,
+// "ip:port" for log lines ("unknown" / "unknown peer" if the socket cannot
+// tell).
+struct RemoteAddress {
+  std::string source;
+  std::string text;
+};
+inline RemoteAddress RemoteOf(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  boost::asio::ip::tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return {"unknown", "unknown peer"};
+  std::string source = remote.address().to_string();
+  return {source, source + ":" + std::to_string(remote.port())};
+}
+
 // Closes an accepted connection the listener will not serve (over its limit).
 inline void RefuseConnection(boost::asio::ip::tcp::socket& socket) {
   boost::system::error_code ignored;

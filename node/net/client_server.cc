@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -35,7 +36,9 @@ struct ClientServer::State {
         options(std::move(opts)),
         handler(std::move(request_handler)),
         acceptor(boost::asio::make_strand(io)),
-        retry_timer(acceptor.get_executor()) {}
+        retry_timer(acceptor.get_executor()),
+        refusal_log(options.refusal_log_interval),
+        unauthenticated(options.unauthenticated) {}
 
   boost::asio::io_context& io_context;
   boost::asio::ssl::context& tls;
@@ -49,15 +52,27 @@ struct ClientServer::State {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> closed{0};
   std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> evicted{0};
   std::atomic<uint64_t> handshake_failures{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> requests{0};
 
+  // Refusals, evictions, failed and timed-out handshakes: what a flood of
+  // strangers produces, so written at most once per refusal_log_interval.
+  RateLimitedLog refusal_log;
+
   std::mutex mu;
   bool stopped = false;  // GUARDED_BY(mu)
-  // Open connections; owning, so that a connection waiting for its handler's
-  // reply (no I/O pending) stays alive. GUARDED_BY(mu).
-  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
+  // Open connections by id (ids grow: a smaller one is older); owning, so
+  // that a connection waiting for its handler's reply (no I/O pending) stays
+  // alive. GUARDED_BY(mu).
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+  uint64_t next_id = 1;  // GUARDED_BY(mu)
+  // Connections whose handshake has not finished. GUARDED_BY(mu).
+  SlotTable unauthenticated;
+  // Authenticated connections open, all roles and admins. GUARDED_BY(mu).
+  size_t authenticated = 0;
+  std::atomic<uint64_t> authenticated_open{0};
 };
 
 namespace client_server_internal {
@@ -83,18 +98,23 @@ pb::Response ErrorResponse(Code code, std::string message) {
 // Start().
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<ClientServer::State> state, tcp::socket socket)
+  Connection(std::shared_ptr<ClientServer::State> state, tcp::socket socket, uint64_t id,
+             std::string remote)
       : state_(std::move(state)),
         executor_(socket.get_executor()),
         stream_(std::move(socket), state_->tls),
-        timer_(executor_) {
-    error_code ec;
-    tcp::endpoint remote = stream_.lowest_layer().remote_endpoint(ec);
-    remote_ = ec ? std::string("unknown peer")
-                 : remote.address().to_string() + ":" + std::to_string(remote.port());
-  }
+        timer_(executor_),
+        id_(id),
+        remote_(std::move(remote)) {}
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
+
+  // Thread-safe: closes the connection on its strand.
+  void PostClose(std::string reason) {
+    boost::asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
+      self->Close(reason);
+    });
+  }
 
   // Thread-safe: starts the handshake on the connection's strand.
   void Start() {
@@ -113,7 +133,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Wipe(out_);
     state_->closed.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(state_->mu);
-    state_->connections.erase(this);
+    if (authenticated_) {
+      --state_->authenticated;
+      state_->authenticated_open.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      state_->unauthenticated.Remove(id_);
+    }
+    state_->connections.erase(id_);
   }
 
   void OnReply(pb::Response response) {
@@ -189,16 +215,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     DisarmTimer();
     if (ec) {
       state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("client connection {}: TLS handshake failed: {}", remote_, ec.message());
+      state_->refusal_log.Warn("client connection " + remote_ +
+                               ": TLS handshake failed: " + ec.message());
       return Close("handshake failed");
     }
     StatusOr<ClientIdentity> identity = PeerIdentity(stream_.native_handle());
     if (!identity.ok()) {
       state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("client connection {}: refused: {}", remote_, identity.status().ToString());
+      state_->refusal_log.Warn("client connection " + remote_ +
+                               ": refused: " + identity.status().ToString());
       return Close("no usable identity");
     }
     identity_ = std::move(identity).value();
+    if (!TakeAuthenticatedSlot()) return Close("no slot for its role");
     SPDLOG_DEBUG("client connection {}: authenticated as {} ({})", remote_, identity_.common_name,
                  identity_.organizational_unit);
     ReadRequest();
@@ -283,7 +312,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     switch (phase) {
       case Phase::kHandshake:
         state_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
-        spdlog::info("client connection {}: TLS handshake timed out", remote_);
+        state_->refusal_log.Warn(
+            "client connection " + remote_ + ": no authenticated TLS handshake within " +
+            std::to_string(state_->options.handshake_timeout.count()) + " ms; closed");
         return Close("handshake timeout");
       case Phase::kRead:
         spdlog::info("client connection {} ({}): no complete request within the idle timeout",
@@ -296,11 +327,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // Leaves the unauthenticated table for an authenticated slot of the
+  // identity's role (see ServerOptions::admin_reserved_connections); false
+  // (logged, rate-limited) if that role's share is full.
+  bool TakeAuthenticatedSlot() {
+    const ServerOptions& options = state_->options;
+    const bool admin = identity_.organizational_unit == "admin";
+    size_t limit = options.max_connections;
+    if (!admin) limit -= std::min(options.admin_reserved_connections, limit);
+    size_t open = 0;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      // Evicted meanwhile: its close is on the way.
+      if (!state_->unauthenticated.Contains(id_)) return false;
+      state_->unauthenticated.Remove(id_);
+      open = state_->authenticated;
+      if (open < limit) {
+        ++state_->authenticated;
+        state_->authenticated_open.fetch_add(1, std::memory_order_relaxed);
+        authenticated_ = true;
+        return true;
+      }
+    }
+    state_->rejected.fetch_add(1, std::memory_order_relaxed);
+    state_->refusal_log.Warn(
+        "client API: " + std::to_string(open) + " authenticated connections open, the most a '" +
+        identity_.organizational_unit + "' certificate may use; refusing " + remote_);
+    return false;
+  }
+
   const std::shared_ptr<ClientServer::State> state_;
   const boost::asio::any_io_executor executor_;
   boost::asio::ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
-  std::string remote_;
+  const uint64_t id_;
+  const std::string remote_;
+  bool authenticated_ = false;
   ClientIdentity identity_;
   std::string in_;
   std::string out_;
@@ -315,21 +377,41 @@ namespace {
 
 using State = ClientServer::State;
 
-// Takes a connection unless max_connections are open.
+// Takes a connection into the unauthenticated table (see SlotTable), closing
+// the connection it replaces, or refuses it.
 void AcceptClients(const std::shared_ptr<State>& state) {
   AcceptConnections(state, state->retry_timer, "client API", [state](tcp::socket socket) {
-    uint64_t open = state->accepted.load() - state->closed.load();
-    if (open >= state->options.max_connections) {
-      state->rejected.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("client API: {} connections open (the maximum); refusing a new one", open);
-      return RefuseConnection(socket);
-    }
-    auto connection = std::make_shared<Connection>(state, std::move(socket));
+    auto [source, remote] = RemoteOf(socket);
+    std::shared_ptr<Connection> connection;
+    std::shared_ptr<Connection> evicted;
+    SlotTable::Admission admission;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->stopped) return;
-      state->connections.emplace(connection.get(), connection);
-      state->accepted.fetch_add(1, std::memory_order_relaxed);
+      uint64_t id = state->next_id++;
+      admission = state->unauthenticated.Admit(id, source);
+      if (admission.admitted) {
+        if (admission.evicted) {
+          auto it = state->connections.find(*admission.evicted);
+          if (it != state->connections.end()) evicted = it->second;
+        }
+        connection = std::make_shared<Connection>(state, std::move(socket), id, remote);
+        state->connections.emplace(id, connection);
+        state->accepted.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (!connection) {
+      state->rejected.fetch_add(1, std::memory_order_relaxed);
+      state->refusal_log.Warn("client API: refusing " + remote + ": unauthenticated connections " +
+                              std::string(admission.reason));
+      return RefuseConnection(socket);
+    }
+    if (evicted) {
+      state->evicted.fetch_add(1, std::memory_order_relaxed);
+      state->refusal_log.Warn("client API: closing an unfinished handshake to make room for " +
+                              remote + ": unauthenticated connections " +
+                              std::string(admission.reason));
+      evicted->PostClose("evicted by a newer unauthenticated connection");
     }
     connection->Start();
   });
@@ -343,6 +425,16 @@ Status ValidateOptions(const ServerOptions& options, const RequestHandler& handl
   }
   if (options.max_connections == 0) {
     return InvalidArgument("client API: max_connections must be positive");
+  }
+  if (options.admin_reserved_connections >= options.max_connections) {
+    return InvalidArgument(
+        "client API: admin_reserved_connections must be less than max_connections");
+  }
+  if (options.unauthenticated.max_total == 0 || options.unauthenticated.max_per_source == 0) {
+    return InvalidArgument("client API: unauthenticated connection limits must be positive");
+  }
+  if (options.refusal_log_interval.count() < 0) {
+    return InvalidArgument("client API: refusal_log_interval must not be negative");
   }
   if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
     return InvalidArgument("client API: timeouts must be positive");
@@ -376,6 +468,14 @@ void ClientServer::Stop() { StopListening(state_, "server stopping"); }
 uint64_t ClientServer::connections_accepted() const { return state_->accepted.load(); }
 uint64_t ClientServer::connections_closed() const { return state_->closed.load(); }
 uint64_t ClientServer::connections_rejected() const { return state_->rejected.load(); }
+uint64_t ClientServer::connections_evicted() const { return state_->evicted.load(); }
+uint64_t ClientServer::authenticated_connections() const {
+  return state_->authenticated_open.load();
+}
+uint64_t ClientServer::refusal_lines_written() const { return state_->refusal_log.written(); }
+uint64_t ClientServer::refusal_lines_suppressed() const {
+  return state_->refusal_log.suppressed_total();
+}
 uint64_t ClientServer::handshake_failures() const { return state_->handshake_failures.load(); }
 uint64_t ClientServer::protocol_errors() const { return state_->protocol_errors.load(); }
 uint64_t ClientServer::requests() const { return state_->requests.load(); }

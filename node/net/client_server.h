@@ -3,7 +3,22 @@
 // sends a pb::Request, the node answers with one pb::Response.
 //
 // Limits on every connection:
-//  - the TLS handshake must finish within handshake_timeout;
+//  - until its TLS handshake has finished and the client certificate has
+//    given an identity, a connection is unauthenticated: it must get there
+//    within handshake_timeout, and it holds a place in a small table of its
+//    own (`unauthenticated`, node/net/connection_slots.h: a total and a
+//    per-source-address budget; a newcomer from a source at its budget
+//    replaces that source's oldest handshake, a newcomer when the table is
+//    full replaces the oldest handshake of the source holding the most), so
+//    connections that never authenticate cannot hold the slots of those
+//    that do;
+//  - authenticated connections: at most max_connections; of those, the last
+//    admin_reserved_connections only for `admin` certificates (another role
+//    is refused once max_connections - admin_reserved_connections are
+//    open), so an admin always gets a slot unless admins hold them all.
+//    A connection refused there is closed at once;
+//  - refusals, evictions and failed or timed-out handshakes are logged at
+//    most once per refusal_log_interval (with the number suppressed);
 //  - a whole request frame must arrive within idle_timeout of the previous
 //    response (or of the handshake), and a response must be written within
 //    idle_timeout;
@@ -14,8 +29,6 @@
 //    the handler has replied and the response is written. A slow handler thus
 //    slows down its own client only, and a client cannot queue work on the
 //    node (natural backpressure).
-//  - at most max_connections connections; above that a new connection is
-//    accepted and closed at once.
 // Request payloads are never logged: they can carry key material.
 #pragma once
 
@@ -29,6 +42,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "node/net/connection_slots.h"
 #include "node/net/framing.h"
 #include "node/net/tls.h"
 #include "proto/api.pb.h"
@@ -53,12 +67,20 @@ struct ServerOptions {
   uint16_t port = 0;
   // Largest request (and response) payload. Default: 4 MiB.
   size_t max_frame_bytes = kDefaultMaxFrameBytes;
-  // Default: 5s.
-  std::chrono::milliseconds handshake_timeout{5000};
+  // From accept to a verified client certificate. Default: 2 s.
+  std::chrono::milliseconds handshake_timeout{2000};
   // Default: 5 min.
   std::chrono::milliseconds idle_timeout{300000};
-  // Default: 1024.
+  // Authenticated connections. Default: 1024.
   size_t max_connections = 1024;
+  // Of max_connections, held for `admin` certificates; less than
+  // max_connections. Default: 16.
+  size_t admin_reserved_connections = 16;
+  // Connections whose handshake has not finished. Default: 128 in all, 16
+  // per source address.
+  SlotLimits unauthenticated;
+  // Refusal log lines at most once per this. Default: 10 s.
+  std::chrono::milliseconds refusal_log_interval{10000};
 };
 
 class ClientServer {
@@ -88,14 +110,22 @@ class ClientServer {
   uint16_t port() const { return port_; }
 
   // Counters, thread-safe, for tests and metrics.
-  // Connections admitted (under max_connections).
+  // Connections taken (into the unauthenticated table).
   uint64_t connections_accepted() const;
-  // Admitted connections closed since, for any reason.
+  // Taken connections closed since, for any reason.
   uint64_t connections_closed() const;
-  // Connections closed at once because max_connections were open.
+  // Connections refused: the unauthenticated table had no place, or their
+  // role's share of max_connections was full after the handshake.
   uint64_t connections_rejected() const;
+  // Unauthenticated connections closed to make room for a newer one.
+  uint64_t connections_evicted() const;
+  // Authenticated connections open now.
+  uint64_t authenticated_connections() const;
   // TLS handshakes that failed or timed out.
   uint64_t handshake_failures() const;
+  // Refusal-type log lines written (rate-limited) and suppressed.
+  uint64_t refusal_lines_written() const;
+  uint64_t refusal_lines_suppressed() const;
   // Oversized, empty, truncated or unparsable frames.
   uint64_t protocol_errors() const;
   // Requests handed to the handler.

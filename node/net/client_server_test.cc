@@ -87,9 +87,17 @@ class RawConnection {
   explicit RawConnection(ssl::context* tls)
       : tls_(tls != nullptr), stream_(io_context_, tls ? *tls : plain_) {}
 
-  // Connects to 127.0.0.1:port (and completes the TLS handshake).
-  bool Connect(uint16_t port) {
+  // Connects to 127.0.0.1:port (and completes the TLS handshake), from the
+  // loopback address `source` if given.
+  bool Connect(uint16_t port, const char* source = nullptr) {
     std::optional<error_code> outcome;
+    if (source != nullptr) {
+      error_code ec;
+      stream_.lowest_layer().open(tcp::v4(), ec);
+      if (!ec)
+        stream_.lowest_layer().bind(tcp::endpoint(boost::asio::ip::make_address(source), 0), ec);
+      if (ec) return false;
+    }
     stream_.lowest_layer().async_connect(
         tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), [&](error_code ec) {
           if (ec || !tls_) {
@@ -523,26 +531,72 @@ TEST_F(ClientServerTest, IdleTimeoutClosesQuietAndSlowClients) {
   EXPECT_EQ(handled_.load(), 0);
 }
 
-TEST_F(ClientServerTest, ConnectionsAboveTheLimitAreClosed) {
+TEST_F(ClientServerTest, AuthenticatedConnectionsAboveTheirRolesShareAreClosed) {
   ServerOptions options;
-  options.max_connections = 1;
+  options.max_connections = 2;
+  options.admin_reserved_connections = 1;  // the endpoint certificate gets 1
+  options.refusal_log_interval = milliseconds(0);
   ClientServer* server = StartServer(options);
   ASSERT_NE(server, nullptr);
   auto first = Connect(server);
   ASSERT_NE(first, nullptr);
   ExpectEcho(*first, "first");
 
-  RawConnection second(nullptr);
+  // A second endpoint connection finishes its handshake, then is closed.
+  RawConnection second(client_tls_.get());
   ASSERT_TRUE(second.Connect(server->port()));
   EXPECT_TRUE(second.WaitClosed());
   EXPECT_EQ(server->connections_rejected(), 1u);
   ExpectEcho(*first, "still served");
 
+  // An admin gets the reserved slot.
+  PemPair admin_pair = Issue(pki_->ca, "root", "admin", {});
+  auto admin_tls = MakeClientTlsContext(
+      TlsCredentials{pki_->ca.cert_pem, admin_pair.cert_pem, admin_pair.key_pem});
+  ASSERT_TRUE(admin_tls.ok()) << admin_tls.status().ToString();
+  auto admin = Connect(server, admin_tls->get());
+  ASSERT_NE(admin, nullptr);
+  ExpectEcho(*admin, "admin");
+  EXPECT_EQ(server->authenticated_connections(), 2u);
+
+  // The endpoint's share counts every authenticated connection: with the
+  // admin's open and the first gone, it is still full...
   first.reset();
-  ASSERT_TRUE(WaitFor([&] { return server->connections_closed() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return server->authenticated_connections() == 1; }));
+  RawConnection refused(client_tls_.get());
+  ASSERT_TRUE(refused.Connect(server->port()));
+  EXPECT_TRUE(refused.WaitClosed());
+  EXPECT_EQ(server->connections_rejected(), 2u);
+  // ...until the admin's closes too.
+  admin.reset();
+  ASSERT_TRUE(WaitFor([&] { return server->authenticated_connections() == 0; }));
   auto third = Connect(server);
   ASSERT_NE(third, nullptr);
   ExpectEcho(*third, "third");
+}
+
+TEST_F(ClientServerTest, UnauthenticatedConnectionsCannotHoldTheSlots) {
+  ServerOptions options;
+  options.unauthenticated = SlotLimits{8, 4};
+  options.handshake_timeout = milliseconds(60000);  // only eviction frees a place
+  ClientServer* server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  // 200 plain TCP connections that never start a handshake, from 4 sources.
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  const char* sources[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"};
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(nullptr));
+    ASSERT_TRUE(idle.back()->Connect(server->port(), sources[i % 4])) << i;
+  }
+  ASSERT_TRUE(WaitFor([&] { return server->connections_evicted() >= 192; }));
+  EXPECT_TRUE(idle.front()->WaitClosed());
+  // A client from another address gets in at once, and is served.
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  ExpectEcho(*client, "served");
+  // 192 evictions, one log line (the rest counted).
+  EXPECT_EQ(server->refusal_lines_written(), 1u);
+  EXPECT_GE(server->refusal_lines_suppressed(), 191u);
 }
 
 TEST_F(ClientServerTest, ReplyFromAnotherThread) {

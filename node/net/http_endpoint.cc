@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "node/net/accept_util.h"
+#include "node/net/connection_slots.h"
 
 namespace coffer::node {
 
@@ -44,7 +45,9 @@ struct HttpEndpoint::State {
         options(std::move(opts)),
         handler(std::move(http_handler)),
         acceptor(boost::asio::make_strand(io)),
-        retry_timer(acceptor.get_executor()) {}
+        retry_timer(acceptor.get_executor()),
+        refusal_log(options.refusal_log_interval),
+        slots(SlotLimits{options.max_connections, options.max_connections_per_source}) {}
 
   boost::asio::io_context& io_context;
   const HttpEndpointOptions options;
@@ -54,12 +57,18 @@ struct HttpEndpoint::State {
   tcp::acceptor acceptor;
   boost::asio::steady_timer retry_timer;
 
+  // Refused and evicted connections.
+  RateLimitedLog refusal_log;
+
   std::mutex mu;
   bool stopped = false;  // GUARDED_BY(mu)
-  // Open connections; owning, so that a connection waiting for its handler's
-  // response (no I/O pending) stays alive. Its size is the number of open
-  // connections. GUARDED_BY(mu).
-  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
+  // Open connections by id (growing); owning, so that a connection waiting
+  // for its handler's response (no I/O pending) stays alive. GUARDED_BY(mu).
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+  uint64_t next_id = 1;  // GUARDED_BY(mu)
+  // Every open connection; evictable while it waits for a complete request.
+  // GUARDED_BY(mu).
+  SlotTable slots;
 };
 
 namespace http_endpoint_internal {
@@ -99,21 +108,28 @@ std::string_view TargetPath(std::string_view target) {
 // Start().
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<HttpEndpoint::State> state, tcp::socket socket)
+  Connection(std::shared_ptr<HttpEndpoint::State> state, tcp::socket socket, uint64_t id,
+             std::string remote)
       : state_(std::move(state)),
         executor_(socket.get_executor()),
         socket_(std::move(socket)),
-        timer_(executor_) {
+        timer_(executor_),
+        id_(id),
+        remote_(std::move(remote)) {
     error_code ec;
     // A response is one write: Nagle would only delay the next one on a
     // keep-alive connection until the client's delayed ACK.
     socket_.set_option(tcp::no_delay(true), ec);
-    tcp::endpoint remote = socket_.remote_endpoint(ec);
-    remote_ = ec ? std::string("unknown peer")
-                 : remote.address().to_string() + ":" + std::to_string(remote.port());
   }
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
+
+  // Thread-safe: closes the connection on its strand.
+  void PostClose(std::string reason) {
+    boost::asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
+      self->Close(reason);
+    });
+  }
 
   // Thread-safe: starts reading the first request on the connection's strand.
   void Start() {
@@ -129,7 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     std::lock_guard<std::mutex> lock(state_->mu);
-    state_->connections.erase(this);
+    state_->slots.Remove(id_);
+    state_->connections.erase(id_);
   }
 
   // The handler's response to request number `request`.
@@ -196,7 +213,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     version_ = 11;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(state_->options.max_header_bytes));
-    ArmTimer(state_->options.request_timeout, Phase::kRead);
+    SetEvictable(true);
+    ArmTimer(state_->options.header_timeout, Phase::kRead);
     http::async_read_header(
         socket_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestHeader(ec); });
@@ -205,6 +223,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRequestHeader(error_code ec) {
     if (closed_) return;
     DisarmTimer();
+    SetEvictable(false);
     if (ec) {
       if (IsHttpParseError(ec)) {
         spdlog::info("http {}: bad request: {}", remote_, ec.message());
@@ -286,6 +305,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Linger() {
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    SetEvictable(true);  // answered: a newer connection may take its place
     ArmTimer(state_->options.request_timeout, Phase::kLinger);
     Drain();
   }
@@ -301,6 +321,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               }
                               self->Drain();
                             });
+  }
+
+  // Whether a newer connection may take this one's slot (see SlotTable).
+  void SetEvictable(bool evictable) {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->slots.SetEvictable(id_, evictable);
   }
 
   // One timer serves the current phase. A generation number discards an
@@ -322,7 +348,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnTimeout(Phase phase) {
     switch (phase) {
       case Phase::kRead:
-        SPDLOG_DEBUG("http {}: no complete request within the request timeout", remote_);
+        SPDLOG_DEBUG("http {}: no complete request within the header timeout", remote_);
         return Close("request timeout");
       case Phase::kHandler:
         spdlog::warn("http {}: no response to {} within the request timeout", remote_, path_);
@@ -340,7 +366,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const boost::asio::any_io_executor executor_;
   tcp::socket socket_;
   boost::asio::steady_timer timer_;
-  std::string remote_;
+  const uint64_t id_;
+  const std::string remote_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
@@ -363,20 +390,37 @@ namespace {
 
 using State = HttpEndpoint::State;
 
-// Takes a connection unless max_connections are open.
+// Takes a connection if the slots allow (see SlotTable), closing the idle
+// one it replaces, or refuses it.
 void AcceptRequests(const std::shared_ptr<State>& state) {
   AcceptConnections(state, state->retry_timer, "http", [state](tcp::socket socket) {
+    auto [source, remote] = RemoteOf(socket);
     std::shared_ptr<Connection> connection;
+    std::shared_ptr<Connection> evicted;
+    SlotTable::Admission admission;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->stopped) return;
-      if (state->connections.size() >= state->options.max_connections) {
-        spdlog::warn("http: {} connections open (the maximum); refusing a new one",
-                     state->connections.size());
-        return RefuseConnection(socket);
+      uint64_t id = state->next_id++;
+      admission = state->slots.Admit(id, source);
+      if (admission.admitted) {
+        if (admission.evicted) {
+          auto it = state->connections.find(*admission.evicted);
+          if (it != state->connections.end()) evicted = it->second;
+        }
+        connection = std::make_shared<Connection>(state, std::move(socket), id, remote);
+        state->connections.emplace(id, connection);
       }
-      connection = std::make_shared<Connection>(state, std::move(socket));
-      state->connections.emplace(connection.get(), connection);
+    }
+    if (!connection) {
+      state->refusal_log.Warn("http: refusing " + remote + ": connections " +
+                              std::string(admission.reason) + " and none is idle");
+      return RefuseConnection(socket);
+    }
+    if (evicted) {
+      state->refusal_log.Warn("http: closing an idle connection to make room for " + remote +
+                              ": connections " + std::string(admission.reason));
+      evicted->PostClose("replaced by a newer connection");
     }
     connection->Start();
   });
@@ -384,10 +428,14 @@ void AcceptRequests(const std::shared_ptr<State>& state) {
 
 Status ValidateOptions(const HttpEndpointOptions& options, const HttpHandler& handler) {
   if (!handler) return InvalidArgument("http: no handler");
-  if (options.max_connections == 0)
-    return InvalidArgument("http: max_connections must be positive");
-  if (options.request_timeout.count() <= 0) {
-    return InvalidArgument("http: request_timeout must be positive");
+  if (options.max_connections == 0 || options.max_connections_per_source == 0) {
+    return InvalidArgument("http: max_connections and max_connections_per_source must be positive");
+  }
+  if (options.request_timeout.count() <= 0 || options.header_timeout.count() <= 0) {
+    return InvalidArgument("http: request_timeout and header_timeout must be positive");
+  }
+  if (options.refusal_log_interval.count() < 0) {
+    return InvalidArgument("http: refusal_log_interval must not be negative");
   }
   if (options.max_header_bytes == 0 ||
       options.max_header_bytes > std::numeric_limits<uint32_t>::max()) {

@@ -10,9 +10,9 @@
 //    absolute-form target ("http://host/metrics") is reduced to its path.
 //  - malformed requests and request headers above max_header_bytes get 400,
 //    then the connection is closed.
-//  - a whole request header must arrive within request_timeout of the
+//  - a whole request header must arrive within header_timeout of the
 //    connection opening or of the previous response (so an idle keep-alive
-//    connection is also closed after request_timeout); otherwise the
+//    connection is also closed after header_timeout); otherwise the
 //    connection is closed without a response.
 //  - the handler must respond within request_timeout, otherwise the client
 //    gets 503 and the connection is closed (a late respond is ignored); a
@@ -22,8 +22,14 @@
 //    response).
 //  - every response carries Content-Length and Content-Type (HEAD: the length
 //    of the body a GET would get, and no body).
-//  - at most max_connections open connections; above that a new connection
-//    is accepted and closed at once.
+//  - at most max_connections open connections, and max_connections_per_source
+//    from one source address (node/net/connection_slots.h). A new connection
+//    from a source at its limit replaces that source's oldest connection
+//    still waiting for a complete request; when all max_connections are open
+//    it replaces the oldest such connection of the source holding the most.
+//    Without one to replace it is accepted and closed at once. So idle
+//    connections cannot keep a client that sends its request out. Refusals
+//    and evictions are logged at most once per refusal_log_interval.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -67,8 +73,15 @@ struct HttpEndpointOptions {
   uint16_t port = 0;
   // Default: 64.
   size_t max_connections = 64;
-  // Default: 5 s.
+  // Open connections from one source address. Default: 8.
+  size_t max_connections_per_source = 8;
+  // A complete request header, after connecting or after the previous
+  // response. Default: 2 s.
+  std::chrono::milliseconds header_timeout{2000};
+  // The handler's response, and writing it. Default: 5 s.
   std::chrono::milliseconds request_timeout{5000};
+  // Refusal log lines at most once per this. Default: 10 s.
+  std::chrono::milliseconds refusal_log_interval{10000};
   // Largest request line plus header fields. Default: 8 KiB.
   size_t max_header_bytes = 8192;
 };

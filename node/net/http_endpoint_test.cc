@@ -43,7 +43,15 @@ using Response = http::response<http::string_body>;
 // A blocking HTTP client on its own io_context; every wait has a deadline.
 class TestClient {
  public:
-  explicit TestClient(uint16_t port) {
+  // Connects to 127.0.0.1:`port`, from the loopback address `source` if given.
+  explicit TestClient(uint16_t port, const char* source = nullptr) {
+    if (source != nullptr) {
+      socket_.open(tcp::v4(), connect_error_);
+      if (!connect_error_) {
+        socket_.bind(tcp::endpoint(boost::asio::ip::make_address(source), 0), connect_error_);
+      }
+      if (connect_error_) return;
+    }
     socket_.connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), port), connect_error_);
   }
 
@@ -343,9 +351,9 @@ TEST_F(HttpEndpointTest, OversizedHeaderGets400AndClose) {
   EXPECT_EQ(handled_.load(), 1);
 }
 
-TEST_F(HttpEndpointTest, SlowClientIsDisconnectedAfterRequestTimeout) {
+TEST_F(HttpEndpointTest, SlowClientIsDisconnectedAfterHeaderTimeout) {
   HttpEndpointOptions options;
-  options.request_timeout = milliseconds(200);
+  options.header_timeout = milliseconds(200);
   StartEcho(options);
 
   TestClient slow(port());
@@ -524,30 +532,70 @@ TEST_F(HttpEndpointTest, HandlerThatNeverRespondsGets503) {
   pending->second(HttpReply{200, "text/plain", "late"});  // ignored
 }
 
-TEST_F(HttpEndpointTest, MaxConnectionsIsEnforced) {
+TEST_F(HttpEndpointTest, ConnectionsWaitingForTheirHandlerAreNeverReplaced) {
   HttpEndpointOptions options;
   options.max_connections = 2;
-  StartEcho(options);
-  auto a = std::make_unique<TestClient>(port());
+  StartDeferred(options);
+  TestClient a(port());
   TestClient b(port());
-  // A response proves the connection was admitted.
-  ASSERT_TRUE(a->Get("/a"));
-  ASSERT_TRUE(b.Get("/b"));
+  ASSERT_TRUE(a.Send("GET /a HTTP/1.1\r\nHost: test\r\n\r\n"));
+  auto pending_a = pending_.Pop();
+  ASSERT_TRUE(b.Send("GET /b HTTP/1.1\r\nHost: test\r\n\r\n"));
+  auto pending_b = pending_.Pop();
+  ASSERT_TRUE(pending_a && pending_b);
+  // Both slots hold a request in progress: the newcomer is refused.
   TestClient c(port());
   ASSERT_TRUE(c.connected());  // accepted by the kernel, then closed by the endpoint
   EXPECT_TRUE(c.WaitForClose());
-  ASSERT_TRUE(b.Get("/b2"));  // the admitted ones are unaffected
+  pending_a->second(HttpReply{200, "text/plain", "a"});
+  pending_b->second(HttpReply{200, "text/plain", "b"});
+  std::optional<Response> response = a.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body(), "a");
+  response = b.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body(), "b");
+}
 
-  // Once one closes, a new connection is admitted (the endpoint notices the
-  // close asynchronously: retry until then).
-  a.reset();
-  bool admitted = false;
-  auto deadline = steady_clock::now() + kTimeout;
-  while (!admitted && steady_clock::now() < deadline) {
-    TestClient d(port());
-    admitted = d.Get("/d", milliseconds(1000)).has_value();
+TEST_F(HttpEndpointTest, IdleConnectionsGiveWayToClientsThatSendARequest) {
+  HttpEndpointOptions options;
+  options.max_connections = 2;
+  StartEcho(options);
+  TestClient a(port());
+  TestClient b(port());
+  ASSERT_TRUE(a.connected());  // both idle: no request sent
+  ASSERT_TRUE(b.connected());
+  // The oldest idle connection (a) makes room; b and c are served.
+  TestClient c(port());
+  std::optional<Response> response = c.Get("/c");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body(), "path=/c");
+  EXPECT_TRUE(a.WaitForClose());
+  ASSERT_TRUE(b.Get("/b"));
+}
+
+TEST_F(HttpEndpointTest, OneSourceCannotHoldTheSlotsOfAnother) {
+  HttpEndpointOptions options;
+  options.max_connections = 16;
+  options.max_connections_per_source = 4;
+  options.header_timeout = milliseconds(60000);  // the idle ones stay until replaced
+  StartEcho(options);
+  // 200 idle connections from one source: at most 4 stay open, the newest.
+  std::vector<std::unique_ptr<TestClient>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<TestClient>(port(), "127.0.0.2"));
+    ASSERT_TRUE(idle.back()->connected()) << i;
   }
-  EXPECT_TRUE(admitted);
+  EXPECT_TRUE(idle.front()->WaitForClose());
+  // Another source, and the flooding one itself, are served at once.
+  TestClient other(port(), "127.0.0.3");
+  std::optional<Response> response = other.Get("/health", milliseconds(2000));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 200u);
+  TestClient same(port(), "127.0.0.2");
+  response = same.Get("/health", milliseconds(2000));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 200u);
 }
 
 TEST_F(HttpEndpointTest, StopClosesOpenKeepAliveConnections) {

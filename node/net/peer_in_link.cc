@@ -14,15 +14,15 @@ using State = PeerLinks::State;
 // socket), except the constructor and the Post* functions (thread-safe).
 class InLink : public std::enable_shared_from_this<InLink> {
  public:
-  InLink(std::shared_ptr<State> state, tcp::socket socket)
-      : state_(std::move(state)),
+  InLink(std::shared_ptr<State> state, tcp::socket socket, uint64_t connection_id,
+         std::string remote)
+      : id(connection_id),
+        state_(std::move(state)),
         executor_(socket.get_executor()),
         stream_(std::move(socket), state_->server_tls),
-        timer_(executor_) {
+        timer_(executor_),
+        remote_(std::move(remote)) {
     error_code ec;
-    tcp::endpoint remote = stream_.lowest_layer().remote_endpoint(ec);
-    remote_ = ec ? std::string("unknown peer")
-                 : remote.address().to_string() + ":" + std::to_string(remote.port());
     // Small frames (the welcome) must not wait for the ACK of the session
     // tickets the server just sent (Nagle + delayed ACK: 40 ms).
     stream_.lowest_layer().set_option(tcp::no_delay(true), ec);
@@ -37,17 +37,22 @@ class InLink : public std::enable_shared_from_this<InLink> {
     });
   }
 
+  // This connection's place in state_->unauthenticated (ids grow).
+  const uint64_t id;
   // The admitted peer's node id, 0 before admission. GUARDED_BY(state_->mu).
   uint32_t admitted_peer = 0;
 
  private:
   void BeginHandshake() {
     if (closed_) return;
-    ArmTimer(state_->options.handshake_timeout, [](InLink& self) {
-      self.state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("peer connection {}: link handshake timed out", self.remote_);
-      self.Close("handshake timeout");
-    });
+    const PeerLinksOptions& options = state_->options;
+    ArmTimer(std::min(options.handshake_timeout, options.unauthenticated_timeout),
+             [](InLink& self) {
+               self.state_->failed.fetch_add(1, std::memory_order_relaxed);
+               self.state_->refusal_log.Warn("peer connection " + self.remote_ +
+                                             ": link handshake timed out");
+               self.Close("handshake timeout");
+             });
     stream_.async_handshake(ssl::stream_base::server,
                             [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
   }
@@ -56,16 +61,18 @@ class InLink : public std::enable_shared_from_this<InLink> {
     if (closed_) return;
     if (ec) {
       state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("peer connection {}: TLS handshake failed: {}", remote_, ec.message());
+      state_->refusal_log.Warn("peer connection " + remote_ +
+                               ": TLS handshake failed: " + ec.message());
       return Close("TLS handshake failed");
     }
     StatusOr<ClientIdentity> identity = PeerIdentity(stream_.native_handle());
     if (!identity.ok()) {
       state_->failed.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("peer connection {}: {}", remote_, identity.status().ToString());
+      state_->refusal_log.Warn("peer connection " + remote_ + ": " + identity.status().ToString());
       return Close("no usable identity");
     }
     identity_ = std::move(identity).value();
+    if (!TakeAuthenticatedSlot()) return Close("no slot");
     AsyncReadFrame(stream_, in_, std::min(state_->options.max_frame_bytes, kMaxHandshakeFrameBytes),
                    [self = shared_from_this()](error_code ec, std::size_t) { self->OnHello(ec); });
   }
@@ -220,7 +227,35 @@ class InLink : public std::enable_shared_from_this<InLink> {
     stream_.lowest_layer().close(ignored);
     std::lock_guard<std::mutex> lock(state_->mu);
     admitted_peer = 0;
+    if (authenticated_) {
+      --state_->authenticated_incoming;
+    } else {
+      state_->unauthenticated.Remove(id);
+    }
     state_->incoming.erase(this);
+  }
+
+  // Leaves the unauthenticated table for one of max_incoming_connections;
+  // false (logged, rate-limited) if they are all taken.
+  bool TakeAuthenticatedSlot() {
+    size_t open = 0;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      // Evicted meanwhile: its close is on the way.
+      if (!state_->unauthenticated.Contains(id)) return false;
+      state_->unauthenticated.Remove(id);
+      open = state_->authenticated_incoming;
+      if (open < state_->options.max_incoming_connections) {
+        ++state_->authenticated_incoming;
+        authenticated_ = true;
+        return true;
+      }
+    }
+    state_->failed.fetch_add(1, std::memory_order_relaxed);
+    state_->refusal_log.Warn("peer links: " + std::to_string(open) +
+                             " authenticated incoming connections open (the maximum); refusing " +
+                             remote_ + " (" + identity_.common_name + ")");
+    return false;
   }
 
   template <typename OnExpiry>
@@ -242,7 +277,8 @@ class InLink : public std::enable_shared_from_this<InLink> {
   const boost::asio::any_io_executor executor_;
   ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
-  std::string remote_;
+  const std::string remote_;
+  bool authenticated_ = false;
   ClientIdentity identity_;
   uint32_t peer_ = 0;  // the admitted peer; read on the strand without the lock
   std::string in_;
@@ -257,20 +293,41 @@ void CloseInLink(const std::shared_ptr<InLink>& link, std::string reason) {
   link->PostClose(std::move(reason));
 }
 
-// Takes an incoming link unless max_incoming_connections are open.
+// Takes an incoming link into the unauthenticated table (see SlotTable),
+// closing the connection it replaces, or refuses it.
 void AcceptLinks(const std::shared_ptr<State>& state) {
   AcceptConnections(state, state->accept_retry_timer, "peer links", [state](tcp::socket socket) {
+    auto [source, remote] = RemoteOf(socket);
     std::shared_ptr<InLink> link;
+    std::shared_ptr<InLink> evicted;
+    SlotTable::Admission admission;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (state->stopped) return;
-      if (state->incoming.size() >= state->options.max_incoming_connections) {
-        spdlog::warn("peer links: {} incoming connections open (the maximum); refusing a new one",
-                     state->options.max_incoming_connections);
-        return RefuseConnection(socket);
+      uint64_t id = state->next_incoming_id++;
+      admission = state->unauthenticated.Admit(id, source);
+      if (admission.admitted) {
+        if (admission.evicted) {
+          for (const auto& [ptr, open] : state->incoming) {
+            if (open->id == *admission.evicted) evicted = open;
+          }
+        }
+        link = std::make_shared<InLink>(state, std::move(socket), id, remote);
+        state->incoming.emplace(link.get(), link);
       }
-      link = std::make_shared<InLink>(state, std::move(socket));
-      state->incoming.emplace(link.get(), link);
+    }
+    if (!link) {
+      state->failed.fetch_add(1, std::memory_order_relaxed);
+      state->refusal_log.Warn("peer links: refusing " + remote + ": unauthenticated connections " +
+                              std::string(admission.reason));
+      return RefuseConnection(socket);
+    }
+    if (evicted) {
+      state->evicted.fetch_add(1, std::memory_order_relaxed);
+      state->refusal_log.Warn("peer links: closing an unfinished handshake to make room for " +
+                              remote + ": unauthenticated connections " +
+                              std::string(admission.reason));
+      evicted->PostClose("evicted by a newer unauthenticated connection");
     }
     link->PostStart();
   });

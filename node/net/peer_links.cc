@@ -415,8 +415,13 @@ Status ValidateOptions(const PeerLinksOptions& options, const PeerLinks::AdmitFn
       options.max_frame_bytes > std::numeric_limits<uint32_t>::max()) {
     return InvalidArgument("peer links: max_frame_bytes must be between 1 and 2^32-1");
   }
-  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
+  if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0 ||
+      options.unauthenticated_timeout.count() <= 0) {
     return InvalidArgument("peer links: timeouts must be positive");
+  }
+  if (options.unauthenticated.max_total == 0 || options.unauthenticated.max_per_source == 0 ||
+      options.refusal_log_interval.count() < 0) {
+    return InvalidArgument("peer links: unauthenticated connection limits must be positive");
   }
   if (options.reconnect_min.count() <= 0 || options.reconnect_max < options.reconnect_min) {
     return InvalidArgument("peer links: need 0 < reconnect_min <= reconnect_max");

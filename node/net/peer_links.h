@@ -34,8 +34,15 @@
 // incoming link that receives no frame for idle_timeout, and an outgoing
 // write that does not finish within idle_timeout, are closed. At most
 // max_queued_messages_per_peer messages wait per outgoing link (more are
-// dropped and counted), at most max_incoming_connections incoming
-// connections are open.
+// dropped and counted), at most max_incoming_connections authenticated
+// incoming connections are open. Until its TLS handshake has given a verified
+// certificate, an incoming connection is unauthenticated: it must send its
+// hello within unauthenticated_timeout (and handshake_timeout), and it holds
+// a place in a table of its own with a total and a per-source-address budget
+// (node/net/connection_slots.h: a newcomer replaces the oldest handshake of
+// its own source, or of the source holding the most), so connections that
+// never authenticate cannot keep the peers out. Refusals, evictions and
+// failed handshakes are logged at most once per refusal_log_interval.
 //
 // Message payloads are never logged.
 #pragma once
@@ -52,6 +59,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "node/net/connection_slots.h"
 #include "node/net/tls.h"
 #include "proto/replication.pb.h"
 #include "replication/transport.h"
@@ -91,8 +99,15 @@ struct PeerLinksOptions {
   std::chrono::milliseconds reconnect_max{2000};
   // Messages waiting on one outgoing link. Default: 1024.
   size_t max_queued_messages_per_peer = 1024;
-  // Open incoming connections, authenticated or not. Default: 256.
+  // Open incoming connections with a verified certificate. Default: 256.
   size_t max_incoming_connections = 256;
+  // Incoming: from accept to a verified hello. Default: 2 s.
+  std::chrono::milliseconds unauthenticated_timeout{2000};
+  // Incoming connections whose TLS handshake has not finished. Default: 128
+  // in all, 16 per source address.
+  SlotLimits unauthenticated;
+  // Refusal log lines (incoming) at most once per this. Default: 10 s.
+  std::chrono::milliseconds refusal_log_interval{10000};
 };
 
 class PeerLinks : public replication::Transport {

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/net/connection_slots.h"
 #include "node/net/framing.h"
 #include "node/net/peer_links.h"
 
@@ -85,7 +86,9 @@ struct PeerLinks::State {
         admit(std::move(admit_fn)),
         deliver(std::move(deliver_fn)),
         acceptor(boost::asio::make_strand(io)),
-        accept_retry_timer(acceptor.get_executor()) {}
+        accept_retry_timer(acceptor.get_executor()),
+        refusal_log(options.refusal_log_interval),
+        unauthenticated(options.unauthenticated) {}
 
   boost::asio::io_context& io_context;
   boost::asio::ssl::context& server_tls;
@@ -101,6 +104,9 @@ struct PeerLinks::State {
   std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> dropped_unknown{0};
+  std::atomic<uint64_t> evicted{0};
+  // Refusals, evictions and failed handshakes of incoming connections.
+  RateLimitedLog refusal_log;
 
   mutable std::mutex mu;
   bool stopped = false;  // GUARDED_BY(mu)
@@ -110,6 +116,12 @@ struct PeerLinks::State {
   std::map<uint32_t, std::shared_ptr<OutLink>> outgoing;
   // Open incoming connections, admitted or not; owning. GUARDED_BY(mu).
   std::unordered_map<InLink*, std::shared_ptr<InLink>> incoming;
+  // Ids of incoming connections (growing) and the unfinished handshakes
+  // among them; incoming connections with a verified certificate.
+  // GUARDED_BY(mu).
+  uint64_t next_incoming_id = 1;
+  SlotTable unauthenticated;
+  size_t authenticated_incoming = 0;
   // Per peer: every peer in `addresses` and every peer admitted since it was
   // last removed. GUARDED_BY(mu).
   std::map<uint32_t, PeerCounters> counters;

@@ -759,5 +759,43 @@ TEST_F(PeerLinksTest, SilentConnectionsAreClosed) {
   EXPECT_EQ(b->ReceivedCount(), 0u);
 }
 
+TEST_F(PeerLinksTest, StrangersCannotKeepThePeersOut) {
+  TestNode* a = StartedNode(1);
+  TestNode* b = MakeNode(2);
+  ASSERT_TRUE(a && b);
+  PeerLinksOptions options = Options(2, PickPort());
+  options.unauthenticated = SlotLimits{4, 2};
+  // Only eviction frees a place (main's listener waited for these).
+  options.handshake_timeout = milliseconds(60000);
+  options.unauthenticated_timeout = milliseconds(60000);
+  options.max_incoming_connections = 1;
+  ASSERT_TRUE(StartNode(b, options).ok());
+
+  // 100 plain TCP connections that never start a TLS handshake, from 2
+  // other source addresses, all held open.
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (int i = 0; i < 100; ++i) {
+    auto socket = std::make_unique<tcp::socket>(io);
+    error_code ec;
+    socket->open(tcp::v4(), ec);
+    if (!ec) {
+      socket->bind(
+          tcp::endpoint(boost::asio::ip::make_address(i % 2 ? "127.0.0.2" : "127.0.0.3"), 0), ec);
+    }
+    if (!ec) {
+      socket->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), b->links->port()),
+                      ec);
+    }
+    ASSERT_FALSE(ec) << i << ": " << ec.message();
+    idle.push_back(std::move(socket));
+  }
+  // The peer still links up and delivers.
+  a->links->SetPeers({{2, AddressOf(b)}});
+  a->links->Send(2, Numbered(7));
+  ASSERT_TRUE(WaitFor([&] { return b->ReceivedCount() == 1; }, seconds(5)));
+  EXPECT_EQ(b->From(1), std::vector<int64_t>{7});
+}
+
 }  // namespace
 }  // namespace coffer::node
