@@ -453,7 +453,7 @@ struct Node::Impl {
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping.load()) return;
       replicator->Tick();
-      ScheduleFlush();  // retries released by Tick
+      ScheduleFlush();                          // retries released by Tick
       if (storage_watch->guard().writable()) {  // both write to the store
         DriveLifecycle();
         CollectLog();
@@ -515,8 +515,9 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
-  impl->storage_watch = std::make_unique<StorageWatch>(
-      *impl->store, config.node.data_dir, impl->clock, impl->metrics, impl->store_io, impl->sync_io);
+  impl->storage_watch =
+      std::make_unique<StorageWatch>(*impl->store, config.node.data_dir, impl->clock, impl->metrics,
+                                     impl->store_io, impl->sync_io);
   impl->info.fill_storage = [w = impl->storage_watch.get()](pb::NodeStatus* s) { w->Fill(s); };
   impl->storage_watch->SetOnResumed([raw = impl.get()] {
     if (raw->replicator) raw->replicator->StorageResumed();

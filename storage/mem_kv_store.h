@@ -130,14 +130,14 @@ class MemKvDisk {
   Map durable_;                 // GUARDED_BY(mu_)
   uint64_t durable_bytes_ = 0;  // GUARDED_BY(mu_); sum of key + value sizes in durable_
   // Batches written with sync=false since the last synced write, in order.
-  std::vector<WriteBatch> unsynced_;   // GUARDED_BY(mu_)
-  bool open_ = false;                  // GUARDED_BY(mu_)
+  std::vector<WriteBatch> unsynced_;    // GUARDED_BY(mu_)
+  bool open_ = false;                   // GUARDED_BY(mu_)
   std::optional<uint64_t> free_bytes_;  // GUARDED_BY(mu_); nullopt: no limit
   bool io_error_ = false;               // GUARDED_BY(mu_)
   Status fault_;                        // GUARDED_BY(mu_); the open store's fault
   uint64_t failed_writes_ = 0;          // GUARDED_BY(mu_)
-  uint64_t synced_writes_ = 0;         // GUARDED_BY(mu_)
-  uint64_t unsynced_writes_lost_ = 0;  // GUARDED_BY(mu_)
+  uint64_t synced_writes_ = 0;          // GUARDED_BY(mu_)
+  uint64_t unsynced_writes_lost_ = 0;   // GUARDED_BY(mu_)
 };
 
 }  // namespace coffer::storage

@@ -21,7 +21,6 @@
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
-
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>

@@ -39,14 +39,14 @@ HttpReply StatusPages::Page(std::string_view page, const pb::ClusterStatus& clus
   }
   if (page == "/health") {
     Health health = HealthOf(self);
-    nlohmann::json body = {{"node", self.node_name()},
-                           {"health", health.verdict},
-                           {"mode", self.mode()},
-                           {"state", self.state()},
-                           {"reason", self.mode_reason()},
-                           {"storage", self.storage_state().empty() ? std::string("writable")
-                                                                    : self.storage_state()},
-                           {"storage_fault", self.storage_fault()}};
+    nlohmann::json body = {
+        {"node", self.node_name()},
+        {"health", health.verdict},
+        {"mode", self.mode()},
+        {"state", self.state()},
+        {"reason", self.mode_reason()},
+        {"storage", self.storage_state().empty() ? std::string("writable") : self.storage_state()},
+        {"storage_fault", self.storage_fault()}};
     return HttpReply{health.code, "application/json", body.dump() + "\n"};
   }
   UpdateMetrics(cluster, apply_errors);

@@ -58,8 +58,8 @@ bool StorageGuard::ResumeDone(const Status& result, int64_t now_micros) {
 
 Status StorageGuard::CheckWrite() const {
   if (state_ == State::kWritable) return Status::Ok();
-  Code code = fault_.code() == Code::kResourceExhausted ? Code::kResourceExhausted
-                                                        : Code::kUnavailable;
+  Code code =
+      fault_.code() == Code::kResourceExhausted ? Code::kResourceExhausted : Code::kUnavailable;
   return Status(code, "storage fault on this node (" + fault_.message() +
                           "): writes are refused and reads served until the store can write "
                           "again, which the node retries by itself");
