@@ -70,6 +70,7 @@ void FillFilesystem(const std::string& dir) {
 // Secrets written by a client thread to one node until stopped: the uuids
 // acknowledged, and the codes of the refusals.
 struct Writer {
+  Writer(NodeProcess* to, std::string name_prefix) : node(to), prefix(std::move(name_prefix)) {}
   NodeProcess* node;
   std::string prefix;
   std::mutex mu;
@@ -118,7 +119,7 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
   ASSERT_TRUE(before.ok()) << before.status().ToString();
 
   // Clients write to a (replicated to b, its pair peer) and to b directly.
-  Writer to_a{&a, "via-a-"}, to_b{&b, "via-b-"};
+  Writer to_a(&a, "via-a-"), to_b(&b, "via-b-");
   std::atomic<bool> stop{false};
   std::thread thread_a([&] { to_a.Run(stop); });
   StopAndJoin join_a{stop, thread_a};
@@ -135,12 +136,12 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
   // b notices (the next write, replicated or direct, fails), stays up and says so.
   ASSERT_TRUE(WaitFor([&] { return HttpGet(b.http_port(), "/health").first == 507; }, 30s))
       << "health: " << HttpGet(b.http_port(), "/health").second
-      << (b.running() ? "node b runs" : "node b exited") << "; its output:\n"
+      << "; node b's output:\n"
       << ReadWholeFile(b.output_file()).substr(0, 4000);
   auto refused = Write(b, RegisterSecret("while-full", "x"));
   EXPECT_EQ(refused.status().code(), Code::kResourceExhausted) << refused.status().ToString();
   // Writes keep coming for a while: the replicated ones aborted b on main.
-  size_t refusals_then = 0;
+  int refusals_then = 0;
   {
     std::lock_guard<std::mutex> lock(to_b.mu);
     refusals_then = to_b.refused_codes["RESOURCE_EXHAUSTED"];
@@ -151,7 +152,8 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
         return to_b.refused_codes["RESOURCE_EXHAUSTED"] >= refusals_then + 20;
       },
       30s));
-  EXPECT_TRUE(b.running()) << ReadWholeFile(b.output_file());
+  // Still up (a process that ended is reaped here, so a zombie does not pass).
+  EXPECT_FALSE(b.WaitExited(1ms)) << "node b ended: " << ReadWholeFile(b.output_file());
   auto health = HttpGet(b.http_port(), "/health");
   EXPECT_EQ(health.first, 507) << health.second;
   EXPECT_NE(health.second.find("storage-fault"), std::string::npos) << health.second;
