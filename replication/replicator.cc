@@ -106,9 +106,7 @@ std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
 
 void Replicator::Committed(const std::vector<Unsynced>& batch, const Status& synced) {
   if (batch.empty()) return;
-  // The fault point "group_commit.ack_failed_sync" (a planted bug the
-  // simulation's disk faults must catch) goes on as if the sync had worked.
-  if (!synced.ok() && !COFFER_FAULT_POINT("group_commit.ack_failed_sync")) {
+  if (!synced.ok()) {
     // The records may or may not be on disk: the clients must retry.
     for (const auto& u : batch) {
       Finish(u.token, Status(Code::kOutcomeUnknown, "commit failed to sync (" + synced.ToString() +

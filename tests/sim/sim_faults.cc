@@ -110,7 +110,11 @@ void Simulation::AdminDisable() {
   bool second = false;  // another node is disabled already, as the issuer knows
   for (const auto& m : MembersOf(issuer)) {
     if (m.state() == pb::NODE_ACTIVE) targets.push_back(m.node_id());
-    if (disabled_.contains(m.node_id()) && m.state() != pb::NODE_ACTIVE) second = true;
+    // As the store counts it: a node the issuer still sees PENDING (its
+    // disable has not reached the issuer) is not known to be disabled.
+    const bool known_disabled = m.state() == pb::NODE_DISABLING || m.state() == pb::NODE_DISABLED ||
+                                m.state() == pb::NODE_ENABLING;
+    if (disabled_.contains(m.node_id()) && known_disabled) second = true;
   }
   if (targets.empty() || (!disabled_.empty() && !second)) return;
   uint32_t target = targets[rng_.Uniform(targets.size())];

@@ -149,15 +149,6 @@ TEST(Simulation, PlantedSkippedGroupCommitFsyncIsCaught) {
   EXPECT_GT(caught, 0) << "no checker saw a lost group commit in 100 seeds";
 }
 
-TEST(Simulation, PlantedAckOfAFailedSyncIsCaught) {
-  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
-  // Only the disk faults make a sync fail: a crash before the store resumed
-  // then loses records already sent and acknowledged.
-  int caught = PlantedCaught("ack of a failed group-commit sync", "group_commit.ack_failed_sync",
-                             "", /*max_seeds=*/300, /*enough=*/2);
-  EXPECT_GT(caught, 0) << "no checker saw a failed sync acknowledged in 300 seeds";
-}
-
 // Disk faults happen, stores fault and resume, and the seeds stay clean.
 TEST(Simulation, DiskFaultsResume) {
   uint64_t disk_faults = 0, store_faults = 0, resumes = 0;
