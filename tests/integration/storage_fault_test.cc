@@ -26,6 +26,7 @@
 #include <mutex>
 
 #include "tests/harness/cluster_fixture.h"
+#include "tests/harness/coffer_cli.h"
 
 namespace coffer::integration {
 namespace {
@@ -170,6 +171,11 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
   EXPECT_NE(metrics.find("coffer_storage_faults_total "), std::string::npos);
   EXPECT_EQ(metrics.find("coffer_storage_faults_total 0"), std::string::npos);
   EXPECT_EQ(metrics.find("coffer_storage_state{state=\"writable\"} 1"), std::string::npos);
+  // `cluster status` (asked on a) names it and exits 2 (degraded).
+  std::string cluster_status;
+  EXPECT_EQ(Coffer("cluster status" + CofferFlags(a), &cluster_status), 2) << cluster_status;
+  EXPECT_NE(cluster_status.find("storage-fault  node-b"), std::string::npos) << cluster_status;
+  EXPECT_NE(cluster_status.find("No space left on device"), std::string::npos) << cluster_status;
   // Reads are served.
   auto read = GetObject(b, before->uuid());
   EXPECT_TRUE(read.ok()) << read.status().ToString();
