@@ -26,6 +26,7 @@
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/metrics.h"
 #include "node/monitoring/status_pages.h"
+#include "node/monitoring/storage_watch.h"
 #include "node/net/client_server.h"
 #include "node/net/http_endpoint.h"
 #include "node/net/listener_limits.h"
@@ -113,6 +114,9 @@ struct Node::Impl {
   NodeMetrics metrics;
   std::unique_ptr<HttpEndpoint> http;
   StatusPages pages{metrics};  // store thread
+  // Storage faults: writes refused while the store cannot write, resumed
+  // on the sync thread (docs/storage-faults.md). Store thread.
+  std::unique_ptr<StorageWatch> storage_watch;
 
   // ---- Client requests ----
 
@@ -149,6 +153,7 @@ struct Node::Impl {
     // Who may ask what, and which node states serve it: request_kinds.h.
     Status allowed = AuthorizeRequest(request, who);
     if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
+    if (allowed.ok() && WritesStore(request)) allowed = storage_watch->CheckWrite();
     if (!allowed.ok()) return answer(ResponseFor(allowed));
     switch (KindOf(request).request_class) {
       case RequestClass::kInduction:
@@ -455,9 +460,11 @@ struct Node::Impl {
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping.load()) return;
       replicator->Tick();
-      ScheduleFlush();  // retries released by Tick
-      DriveLifecycle();
-      CollectLog();
+      ScheduleFlush();                          // retries released by Tick
+      if (storage_watch->guard().writable()) {  // both write to the store
+        DriveLifecycle();
+        CollectLog();
+      }
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         if (!removed && removal.Removed(members, node_id, links->LinkStatuses())) ReportRemoved();
@@ -515,6 +522,13 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
+  impl->storage_watch =
+      std::make_unique<StorageWatch>(*impl->store, config.node.data_dir, impl->clock, impl->metrics,
+                                     impl->store_io, impl->sync_io);
+  impl->info.fill_storage = [w = impl->storage_watch.get()](pb::NodeStatus* s) { w->Fill(s); };
+  impl->storage_watch->SetOnResumed([raw = impl.get()] {
+    if (raw->replicator) raw->replicator->StorageResumed();
+  });
   impl->controller = std::make_unique<InductionController>(
       *impl->store, config.node.data_dir + "/inductions", impl->clock, impl->node_id);
   COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
@@ -567,6 +581,7 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                             }));
   }
 
+  impl->storage_watch->Start();
   // Logged before the threads start: afterwards only the store thread may
   // touch the store.
   spdlog::info("node {} (release {}) serving on {}, data in {}, {} objects, digest {}",
@@ -628,6 +643,7 @@ void Node::Stop() {
   Impl* raw = impl_.get();
   boost::asio::post(raw->store_io, [raw] {
     raw->tick_timer.cancel();
+    raw->storage_watch->Stop();
     if (raw->replicator) {
       raw->replicator->Flush();
       raw->replicator->AbandonWaiting(

@@ -133,6 +133,14 @@ StatusOr<pb::OpResult> Replicator::WriteUnpaired(const pb::Op& op, const std::st
   return result;
 }
 
+void Replicator::StorageResumed() {
+  storage::VersionVector applied = store_.Applied();
+  auto own = applied.find(store_.node_id().value);
+  if (own != applied.end()) flushed_seq_ = std::max(flushed_seq_, own->second);
+  core_.OnApplied(applied, clock_.MonotonicMicros());
+  Pump();
+}
+
 void Replicator::AbandonWaiting(const Status& status) {
   unsynced_.clear();
   while (!waiting_.empty()) Finish(waiting_.begin()->first, status);

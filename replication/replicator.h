@@ -98,6 +98,13 @@ class Replicator {
   // second copy). Synced before it returns.
   StatusOr<pb::OpResult> WriteUnpaired(const pb::Op& op, const std::string& request_id);
 
+  // The store left a storage fault (ObjectStore::ResumeStorage succeeded,
+  // which made every applied record durable): records whose sync failed
+  // during the fault are reported (remote ones) and sent (own ones) now,
+  // instead of waiting for the next write. Call it before any write is
+  // executed after the resume.
+  void StorageResumed();
+
   // Fails every write still waiting (for a flush or the pair peer) with
   // `status`; for shutdown.
   void AbandonWaiting(const Status& status);

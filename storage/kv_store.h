@@ -4,8 +4,10 @@
 // in-memory Env. The contract test (kv_store_test.cc) runs on both.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +65,23 @@ class KvStore : public KvReader {
   virtual Status Sync() { return Write(WriteBatch(), /*sync=*/true); }
   // A consistent point-in-time view; valid while the store is open.
   virtual std::unique_ptr<KvReader> NewSnapshot() const = 0;
+  // Storage faults (docs/storage-faults.md). A Write or Sync that fails on
+  // the medium (disk full: RESOURCE_EXHAUSTED; I/O error: UNAVAILABLE) puts
+  // the store in a fault: from then on every Write and Sync returns that
+  // fault at once, touching no file, until Resume() succeeds. Reads keep
+  // working. A write that failed changed nothing; writes that succeeded
+  // before the fault (synced or not) stay readable, and those synced stay
+  // durable. Thread-safe, like Write and Sync.
+  //
+  // The current fault; OK while the store can write.
+  virtual Status Fault() const = 0;
+  // Tries to leave the fault (RocksDB: DB::Resume, which flushes the
+  // memtable and so needs some free space). OK if the store can write now
+  // (also when it was not in a fault); else the fault, still in force.
+  virtual Status Resume() = 0;
+  // Free bytes on the filesystem that holds the store; nullopt when unknown
+  // or not on a filesystem (in memory).
+  virtual std::optional<uint64_t> FreeBytes() const = 0;
   // Approximate bytes on disk (SST + WAL); 0 for in-memory stores.
   virtual uint64_t ApproximateDiskBytes() const = 0;
   // Writes a consistent, durable copy of the store as it is now to the new

@@ -98,6 +98,9 @@ class MemKvDisk::Store final : public KvStore {
     return ScanMap(pin.map(), prefix, start, visit);
   }
   Status Write(const WriteBatch& batch, bool sync) override { return disk_->Write(batch, sync); }
+  Status Fault() const override { return disk_->Fault(); }
+  Status Resume() override { return disk_->Resume(); }
+  std::optional<uint64_t> FreeBytes() const override { return disk_->free_bytes(); }
   std::unique_ptr<KvReader> NewSnapshot() const override { return std::make_unique<Reader>(disk_); }
   uint64_t ApproximateDiskBytes() const override { return disk_->DurableBytes(); }
   Status Checkpoint(const std::string&) const override {
@@ -119,6 +122,7 @@ StatusOr<std::unique_ptr<KvStore>> OpenMemKvStore(std::shared_ptr<MemKvDisk> dis
     std::lock_guard<std::mutex> lock(disk->mu_);
     if (disk->open_) return Unavailable("open: another store is open on this disk");
     disk->open_ = true;
+    disk->fault_ = Status::Ok();  // a new process: RocksDB's background error is gone
   }
   return std::unique_ptr<KvStore>(std::make_unique<MemKvDisk::Store>(std::move(disk)));
 }
@@ -150,6 +154,46 @@ bool MemKvDisk::is_open() const {
   return open_;
 }
 
+void MemKvDisk::SetFreeBytes(std::optional<uint64_t> free_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_bytes_ = free_bytes;
+}
+
+std::optional<uint64_t> MemKvDisk::free_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return free_bytes_;
+}
+
+void MemKvDisk::SetIoError(bool failing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  io_error_ = failing;
+}
+
+uint64_t MemKvDisk::failed_writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_writes_;
+}
+
+Status MemKvDisk::Fault() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fault_;
+}
+
+Status MemKvDisk::Resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fault_.ok()) return Status::Ok();
+  if (io_error_) return fault_;
+  uint64_t unsynced_bytes = 0;
+  for (const auto& batch : unsynced_) unsynced_bytes += batch.ByteSize();
+  // The flush of the memtable needs room for what it holds.
+  if (free_bytes_ && *free_bytes_ <= unsynced_bytes) return fault_;
+  if (free_bytes_) *free_bytes_ -= unsynced_bytes;
+  for (const auto& earlier : unsynced_) ApplyBatch(earlier, durable_, &durable_bytes_);
+  unsynced_.clear();
+  fault_ = Status::Ok();
+  return Status::Ok();
+}
+
 Status MemKvDisk::Get(std::string_view key, std::string* value) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_->map.find(key);
@@ -160,6 +204,22 @@ Status MemKvDisk::Get(std::string_view key, std::string* value) const {
 
 Status MemKvDisk::Write(const WriteBatch& batch, bool sync) {
   std::lock_guard<std::mutex> lock(mu_);
+  // A store in a fault touches nothing until Resume(), as RocksDB.
+  if (!fault_.ok()) return fault_;
+  if (io_error_ && (sync || !batch.empty())) {
+    ++failed_writes_;
+    fault_ = Unavailable(std::string(sync ? "sync WAL" : "write") +
+                         ": IO error: Input/output error (injected)");
+    return fault_;
+  }
+  if (free_bytes_ && !batch.empty()) {
+    if (batch.ByteSize() > *free_bytes_) {
+      ++failed_writes_;
+      fault_ = ResourceExhausted("write: IO error: No space left on device (injected)");
+      return fault_;
+    }
+    *free_bytes_ -= batch.ByteSize();
+  }
   if (!batch.empty()) {
     if (live_->pins > 0) {
       // A scan or snapshot reads this version without the mutex: copy on write.

@@ -32,13 +32,26 @@
 // thread-safe (one mutex per disk); the simulation uses them from one thread.
 // Every operation is deterministic.
 //
-// Not modelled: a full disk (RESOURCE_EXHAUSTED), I/O errors, corruption.
+// Storage faults (kv_store.h, docs/storage-faults.md), injected by the
+// simulation as RocksDB meets them on a real disk: SetFreeBytes(n) makes the
+// disk full once n more bytes (keys and values of non-empty batches) are
+// written, SetIoError(true) fails every write and sync. The write that
+// meets the fault fails (RESOURCE_EXHAUSTED or UNAVAILABLE) and changes
+// nothing, and puts the open store in a fault, as RocksDB's background
+// error does: every later Write and Sync returns it, even after the disk is
+// fixed, until Resume() succeeds (it fails while the I/O error lasts, or
+// while the disk has no room for the writes not yet synced, which it makes
+// durable, as RocksDB's flush of the memtable does). A new open clears the
+// fault (a restart). A synced empty batch (a sync) on a full disk succeeds.
+//
+// Not modelled: corruption.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +90,14 @@ class MemKvDisk {
   // True while a store is open on the disk.
   bool is_open() const;
 
+  // Injected faults (see the top of this file). nullopt: no limit (the
+  // default).
+  void SetFreeBytes(std::optional<uint64_t> free_bytes);
+  std::optional<uint64_t> free_bytes() const;
+  void SetIoError(bool failing);
+  // Writes and syncs that failed on an injected fault.
+  uint64_t failed_writes() const;
+
  private:
   using Map = std::map<std::string, std::string, std::less<>>;
   // One version of the readable map. Scans and snapshots pin it and read it
@@ -95,6 +116,8 @@ class MemKvDisk {
 
   Status Get(std::string_view key, std::string* value) const;
   Status Write(const WriteBatch& batch, bool sync);
+  Status Fault() const;
+  Status Resume();
   // The current version, pinned until the returned Pin is destroyed.
   std::shared_ptr<Version> PinCurrent() const;  // takes mu_
   void Unpin(Version& version) const;           // takes mu_
@@ -107,10 +130,14 @@ class MemKvDisk {
   Map durable_;                 // GUARDED_BY(mu_)
   uint64_t durable_bytes_ = 0;  // GUARDED_BY(mu_); sum of key + value sizes in durable_
   // Batches written with sync=false since the last synced write, in order.
-  std::vector<WriteBatch> unsynced_;   // GUARDED_BY(mu_)
-  bool open_ = false;                  // GUARDED_BY(mu_)
-  uint64_t synced_writes_ = 0;         // GUARDED_BY(mu_)
-  uint64_t unsynced_writes_lost_ = 0;  // GUARDED_BY(mu_)
+  std::vector<WriteBatch> unsynced_;    // GUARDED_BY(mu_)
+  bool open_ = false;                   // GUARDED_BY(mu_)
+  std::optional<uint64_t> free_bytes_;  // GUARDED_BY(mu_); nullopt: no limit
+  bool io_error_ = false;               // GUARDED_BY(mu_)
+  Status fault_;                        // GUARDED_BY(mu_); the open store's fault
+  uint64_t failed_writes_ = 0;          // GUARDED_BY(mu_)
+  uint64_t synced_writes_ = 0;          // GUARDED_BY(mu_)
+  uint64_t unsynced_writes_lost_ = 0;   // GUARDED_BY(mu_)
 };
 
 }  // namespace coffer::storage

@@ -123,6 +123,13 @@ class ObjectStore {
   // write that returned before it started.
   Status Sync() { return kv_->Sync(); }
 
+  // Storage faults (KvStore::Fault, docs/storage-faults.md): the store's
+  // fault (OK while it can write), an attempt to leave it, and the free
+  // bytes of its filesystem. Like Sync, callable from any thread.
+  Status StorageFault() const { return kv_->Fault(); }
+  Status ResumeStorage() { return kv_->Resume(); }
+  std::optional<uint64_t> FreeDiskBytes() const { return kv_->FreeBytes(); }
+
   // ---- Reads ----
   // NOT_FOUND if absent; PERMISSION_DENIED for material of a non-extractable
   // object; INVALID_STATE for material of a destroyed object; DATA_LOSS if the

@@ -1,14 +1,32 @@
 // The only file that includes RocksDB. Converts rocksdb::Status to
 // coffer::Status in one place (ToStatus).
+//
+// Storage faults (kv_store.h, docs/storage-faults.md): RocksDB's own log
+// goes to the node log, never to a file in the data directory (a failed
+// append to that file aborts the next log line in Debian's build of
+// librocksdb 7.8, which keeps its assertions); RocksDB's own recovery from
+// a full disk is off (it waits for 2 x write_buffer_size of free space,
+// which a small filesystem never has, and refuses a manual Resume meanwhile):
+// the caller resumes with Resume(). After a failed write or sync nothing
+// touches the WAL again until Resume() succeeds: a second write or a
+// SyncWAL on a WAL writer that saw an error aborts the process (the same
+// assertion). Write, Sync, Resume and Checkpoint hold io_mu_, so a sync on
+// the group-commit thread never starts while a write that is about to fail
+// is in flight.
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "storage/kv_store.h"
 
@@ -24,6 +42,68 @@ Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   if (s.IsInvalidArgument()) return InvalidArgument(message);
   return Unavailable(message);
 }
+
+// Whether a failed write or sync failed on the medium (disk full, I/O
+// error, a damaged file): the store is then in a fault until Resume().
+bool IsMediumError(const rocksdb::Status& s) { return s.IsIOError() || s.IsCorruption(); }
+
+// RocksDB's log lines from WARN up, into the node log (spdlog).
+class NodeLogLogger final : public rocksdb::Logger {
+ public:
+  NodeLogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      spdlog::error("rocksdb: {}", line);
+    } else if (level == rocksdb::InfoLogLevel::WARN_LEVEL) {
+      spdlog::warn("rocksdb: {}", line);
+    } else {
+      spdlog::debug("rocksdb: {}", line);
+    }
+  }
+};
+
+// The store's fault, shared by the store and the listener (which RocksDB
+// calls on its own threads). OK while the store can write.
+class FaultState {
+ public:
+  Status Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fault_;
+  }
+  void Set(Status fault) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fault_ = std::move(fault);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Status fault_;
+};
+
+// Records background errors (a failed flush or compaction, or the WAL
+// write a foreground write reports too) and turns RocksDB's own recovery
+// off: Resume() is the caller's, on its own schedule.
+class FaultListener final : public rocksdb::EventListener {
+ public:
+  explicit FaultListener(std::shared_ptr<FaultState> state) : state_(std::move(state)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
+    if (error != nullptr && !error->ok()) state_->Set(ToStatus(*error, "background error"));
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+ private:
+  std::shared_ptr<FaultState> state_;
+};
 
 class RocksReader : public KvReader {
  public:
@@ -61,11 +141,13 @@ class RocksReader : public KvReader {
 
 class RocksKvStore final : public KvStore {
  public:
-  RocksKvStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, bool in_memory,
-               bool read_only)
+  RocksKvStore(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
+               std::shared_ptr<FaultState> fault, std::string path, bool in_memory, bool read_only)
       : env_(std::move(env)),
         db_(std::move(db)),
         reader_(db_.get(), nullptr),
+        fault_(std::move(fault)),
+        path_(std::move(path)),
         in_memory_(in_memory),
         read_only_(read_only) {}
   ~RocksKvStore() override {
@@ -90,12 +172,48 @@ class RocksKvStore final : public KvStore {
     }
     rocksdb::WriteOptions options;
     options.sync = sync;
-    return ToStatus(db_->Write(options, &rocks_batch), "write");
+    std::lock_guard<std::mutex> io(io_mu_);
+    COFFER_RETURN_IF_ERROR(fault_->Get());
+    rocksdb::Status s = db_->Write(options, &rocks_batch);
+    if (s.ok()) return Status::Ok();
+    Status failed = ToStatus(s, "write");
+    if (IsMediumError(s)) fault_->Set(failed);
+    return failed;
   }
 
   Status Sync() override {
     if (read_only_) return InvalidState("sync: the store is open read-only");
-    return ToStatus(db_->SyncWAL(), "sync WAL");
+    std::lock_guard<std::mutex> io(io_mu_);
+    COFFER_RETURN_IF_ERROR(fault_->Get());
+    rocksdb::Status s = db_->SyncWAL();
+    if (s.ok()) return Status::Ok();
+    Status failed = ToStatus(s, "sync WAL");
+    if (IsMediumError(s)) fault_->Set(failed);
+    return failed;
+  }
+
+  Status Fault() const override { return fault_->Get(); }
+
+  Status Resume() override {
+    std::lock_guard<std::mutex> io(io_mu_);
+    if (fault_->Get().ok()) return Status::Ok();
+    rocksdb::Status s = db_->Resume();
+    if (s.ok()) {
+      fault_->Set(Status::Ok());
+      return Status::Ok();
+    }
+    // A failed resume (a flush that still finds no space) reported its own
+    // background error through the listener; keep the first if not.
+    Status failed = fault_->Get();
+    return failed.ok() ? ToStatus(s, "resume") : failed;
+  }
+
+  std::optional<uint64_t> FreeBytes() const override {
+    if (in_memory_) return std::nullopt;
+    std::error_code ec;
+    std::filesystem::space_info space = std::filesystem::space(path_, ec);
+    if (ec) return std::nullopt;
+    return static_cast<uint64_t>(space.available);
   }
 
   std::unique_ptr<KvReader> NewSnapshot() const override {
@@ -116,6 +234,10 @@ class RocksKvStore final : public KvStore {
 
   Status Checkpoint(const std::string& dir) const override {
     if (in_memory_) return InvalidState("checkpoint: the store is not on disk");
+    // The checkpoint flushes the memtable, which switches the WAL: never
+    // after a failed write (see the top of this file).
+    std::lock_guard<std::mutex> io(io_mu_);
+    COFFER_RETURN_IF_ERROR(fault_->Get());
     std::error_code ec;
     if (std::filesystem::exists(dir, ec)) return AlreadyExists("checkpoint: " + dir + " exists");
     rocksdb::Checkpoint* raw = nullptr;
@@ -131,6 +253,10 @@ class RocksKvStore final : public KvStore {
   std::unique_ptr<rocksdb::Env> env_;  // must outlive db_ (in-memory mode)
   std::unique_ptr<rocksdb::DB> db_;
   RocksReader reader_;
+  std::shared_ptr<FaultState> fault_;
+  std::string path_;
+  // Held by whatever may write to the WAL: Write, Sync, Resume, Checkpoint.
+  mutable std::mutex io_mu_;
   bool in_memory_;
   bool read_only_;
 };
@@ -150,6 +276,10 @@ StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options)
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocks.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Storage faults: see the top of this file.
+  rocks.info_log = std::make_shared<NodeLogLogger>();
+  auto fault = std::make_shared<FaultState>();
+  rocks.listeners.push_back(std::make_shared<FaultListener>(fault));
 
   std::unique_ptr<rocksdb::Env> env;
   if (options.in_memory) {
@@ -171,7 +301,8 @@ StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options)
                       "open " + options.path);
   if (!s.ok()) return s;
   return std::unique_ptr<KvStore>(std::make_unique<RocksKvStore>(
-      std::move(env), std::unique_ptr<rocksdb::DB>(raw), options.in_memory, options.read_only));
+      std::move(env), std::unique_ptr<rocksdb::DB>(raw), std::move(fault), options.path,
+      options.in_memory, options.read_only));
 }
 
 }  // namespace coffer::storage

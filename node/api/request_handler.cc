@@ -114,6 +114,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       auto cluster = store.Cluster();
       if (cluster.ok() && *cluster) s->set_cluster_id((*cluster)->cluster_id());
       if (info.fill_replication) info.fill_replication(s);
+      if (info.fill_storage) info.fill_storage(s);
       for (const auto& [origin, seq] : store.Applied())
         (*s->mutable_applied()->mutable_applied())[origin] = seq;
       s->set_digest(store.StateDigest().Hex());

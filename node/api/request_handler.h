@@ -27,6 +27,9 @@ struct NodeInfo {
   // Cluster mode: fills mode, mode_reason and links of a NodeStatus (set by
   // the node once it runs replication; a standalone node is read-write).
   std::function<void(pb::NodeStatus*)> fill_replication;
+  // Fills storage_state, storage_fault and storage_free_bytes (the node's
+  // StorageWatch; unset: not reported).
+  std::function<void(pb::NodeStatus*)> fill_storage;
   // Cluster mode: the state this node serves in now (unset: standalone).
   std::function<ServingState()> serving_state;
   // Where audit lines go (AuditRequest); null: nowhere (unit tests).

@@ -158,6 +158,12 @@ bool IsDataRead(const pb::Request& request) {
   return KindOf(request).request_class == RequestClass::kDataRead;
 }
 
+bool WritesStore(const pb::Request& request) {
+  RequestClass c = KindOf(request).request_class;
+  return c == RequestClass::kDataWrite || c == RequestClass::kLifecycle ||
+         c == RequestClass::kClusterInit;
+}
+
 bool HasNoSideEffects(const pb::Request& request) {
   RequestClass c = KindOf(request).request_class;
   return c == RequestClass::kDataRead || c == RequestClass::kStatus;

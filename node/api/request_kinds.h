@@ -115,6 +115,9 @@ Status CheckServes(const pb::Request& request, ServingState state);
 
 // Table shorthands.
 bool IsDataRead(const pb::Request& request);
+// A data write, lifecycle step or cluster init: refused while the node's
+// store is in a storage fault (docs/storage-faults.md).
+bool WritesStore(const pb::Request& request);
 // A data read or a status request: no side effects, safe to send again to
 // any node (the failover client's reads).
 bool HasNoSideEffects(const pb::Request& request);

@@ -463,6 +463,10 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
     if (!s->mode_reason().empty() && s->mode() == "restricted") {
       out += "node " + std::to_string(id) + ": " + EscapeForTerminal(s->mode_reason()) + "\n";
     }
+    if (StorageFaulted(*s)) {
+      out += "node " + std::to_string(id) + ": " + s->storage_state() + ": " + s->storage_fault() +
+             " (writes refused, reads served; it resumes by itself once the store can write)\n";
+    }
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include "node/cli/commands.h"
 #include "node/client/client.h"
 #include "node/monitoring/cluster_gather.h"
+#include "node/monitoring/health.h"
 
 namespace coffer::node::cli {
 namespace {
@@ -53,12 +54,13 @@ StatusOr<pb::ClusterStatus> GatherClusterStatus(const ClientFlags& flags) {
   return status;
 }
 
-// Degraded: a member did not answer, or a read-write member is restricted.
+// Degraded: a member did not answer, or a read-write member is restricted,
+// or a member's store is in a storage fault.
 bool Degraded(const pb::ClusterStatus& status) {
   if (!status.unreachable().empty()) return true;
-  if (status.self().mode() == "restricted") return true;
+  if (status.self().mode() == "restricted" || StorageFaulted(status.self())) return true;
   for (const auto& n : status.nodes()) {
-    if (n.mode() == "restricted") return true;
+    if (n.mode() == "restricted" || StorageFaulted(n)) return true;
   }
   return false;
 }

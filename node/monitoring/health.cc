@@ -2,7 +2,12 @@
 
 namespace coffer::node {
 
+bool StorageFaulted(const pb::NodeStatus& self) {
+  return !self.storage_state().empty() && self.storage_state() != "writable";
+}
+
 Health HealthOf(const pb::NodeStatus& self) {
+  if (StorageFaulted(self)) return {507, "storage-fault"};
   if (self.state() == "PENDING" || self.state() == "ENABLING") return {473, "catching-up"};
   if (self.mode() == "read-write") return {200, "read-write"};
   if (self.mode() == "read-only") return {429, "read-only"};
@@ -10,7 +15,9 @@ Health HealthOf(const pb::NodeStatus& self) {
   return {503, "unavailable"};
 }
 
-bool IsReady(const pb::NodeStatus& self) { return self.mode() == "read-write"; }
+bool IsReady(const pb::NodeStatus& self) {
+  return self.mode() == "read-write" && !StorageFaulted(self);
+}
 
 std::string MemberHealth(const pb::MemberView& m, const pb::NodeStatus* s, bool unreachable) {
   if (m.state() == "EXPIRED") return "expired";
@@ -18,6 +25,8 @@ std::string MemberHealth(const pb::MemberView& m, const pb::NodeStatus* s, bool 
   if (s == nullptr) return unreachable ? "down" : "unknown";
   Health health = HealthOf(*s);
   switch (health.code) {
+    case 507:
+      return "storage-fault";
     case 473:
       return "catching-up";
     case 472:

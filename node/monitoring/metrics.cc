@@ -103,7 +103,14 @@ NodeMetrics::NodeMetrics()
       replication_apply_errors_(
           CounterFamily(*registry_, "coffer_replication_apply_errors_total",
                         "Replicated records that could not be applied on this node.")
-              .Add({})) {
+              .Add({})),
+      storage_free_bytes_(GaugeFamily(*registry_, "coffer_storage_free_bytes",
+                                      "Free bytes on the filesystem of the node's data directory.")
+                              .Add({})),
+      storage_faults_(CounterFamily(*registry_, "coffer_storage_faults_total",
+                                    "Times the store entered a storage fault (disk full, I/O "
+                                    "error): writes refused until it resumed.")
+                          .Add({})) {
   Family<Gauge>& mode = GaugeFamily(
       *registry_, "coffer_node_mode",
       "1 for the node's current serving mode (read-write, restricted, read-only, unavailable).");
@@ -113,7 +120,22 @@ NodeMetrics::NodeMetrics()
   for (const char* value : kNodeStates) {
     state_.series.emplace(value, &state.Add({{"state", value}}));
   }
+  Family<Gauge>& storage = GaugeFamily(
+      *registry_, "coffer_storage_state",
+      "1 for the state of the node's store: writable, storage-fault (a write or sync failed: "
+      "writes refused, reads served) or resuming.");
+  for (const char* value : {"writable", "storage-fault", "resuming"}) {
+    storage_state_.series.emplace(value, &storage.Add({{"state", value}}));
+  }
+  SetEnum(storage_state_, "writable");
 }
+
+void NodeMetrics::SetStorage(std::string_view state, int64_t free_bytes) {
+  SetEnum(storage_state_, state);
+  if (free_bytes >= 0) storage_free_bytes_.Set(static_cast<double>(free_bytes));
+}
+
+void NodeMetrics::AddStorageFault() { storage_faults_.Increment(); }
 
 NodeMetrics::~NodeMetrics() = default;
 

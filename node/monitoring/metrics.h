@@ -84,6 +84,14 @@ class NodeMetrics {
   // coffer_replication_apply_errors_total += count.
   void AddReplicationApplyErrors(uint64_t count);
 
+  // Storage faults (docs/storage-faults.md): coffer_storage_state{state} is 1
+  // for `state` and 0 for the others among "writable", "storage-fault",
+  // "resuming"; coffer_storage_free_bytes is the free space of the data
+  // directory's filesystem (not set while unknown: negative).
+  void SetStorage(std::string_view state, int64_t free_bytes);
+  // coffer_storage_faults_total += 1: the store entered a fault.
+  void AddStorageFault();
+
   // Every metric in the Prometheus text exposition format (version 0.0.4;
   // serve it as "text/plain; version=0.0.4; charset=utf-8"). Never throws.
   std::string Render() const;
@@ -117,6 +125,8 @@ class NodeMetrics {
   prometheus::Gauge& log_bytes_retained_;
   prometheus::Gauge& applied_records_;
   prometheus::Counter& replication_apply_errors_;
+  prometheus::Gauge& storage_free_bytes_;
+  prometheus::Counter& storage_faults_;
 
   // Series already created, so that the hot paths do not go through
   // Family::Add. GUARDED_BY(series_mu_).
@@ -127,6 +137,7 @@ class NodeMetrics {
 
   EnumGauge mode_;
   EnumGauge state_;
+  EnumGauge storage_state_;
 
   std::mutex links_mu_;
   std::map<uint32_t, LinkSeries> links_;  // GUARDED_BY(links_mu_)

@@ -32,16 +32,21 @@ HttpReply StatusPages::Page(std::string_view page, const pb::ClusterStatus& clus
     return HttpReply{
         ready ? 200 : 503, "text/plain; charset=utf-8",
         ready ? "ready\n"
-              : "not ready: " + self.mode() +
-                    (self.mode_reason().empty() ? "" : " (" + self.mode_reason() + ")") + "\n"};
+        : StorageFaulted(self)
+            ? "not ready: " + self.storage_state() + " (" + self.storage_fault() + ")\n"
+            : "not ready: " + self.mode() +
+                  (self.mode_reason().empty() ? "" : " (" + self.mode_reason() + ")") + "\n"};
   }
   if (page == "/health") {
     Health health = HealthOf(self);
-    nlohmann::json body = {{"node", self.node_name()},
-                           {"health", health.verdict},
-                           {"mode", self.mode()},
-                           {"state", self.state()},
-                           {"reason", self.mode_reason()}};
+    nlohmann::json body = {
+        {"node", self.node_name()},
+        {"health", health.verdict},
+        {"mode", self.mode()},
+        {"state", self.state()},
+        {"reason", self.mode_reason()},
+        {"storage", self.storage_state().empty() ? std::string("writable") : self.storage_state()},
+        {"storage_fault", self.storage_fault()}};
     return HttpReply{health.code, "application/json", body.dump() + "\n"};
   }
   UpdateMetrics(cluster, apply_errors);
@@ -52,6 +57,8 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
   const pb::NodeStatus& self = cluster.self();
   metrics_.SetMode(self.mode());
   metrics_.SetNodeState(self.state().empty() ? "ACTIVE" : self.state());
+  metrics_.SetStorage(self.storage_state().empty() ? "writable" : self.storage_state(),
+                      self.storage_free_bytes());
   metrics_.SetObjects(self.object_count());
   metrics_.SetPendingCriticalWrites(self.pending_critical_writes());
   uint64_t applied = 0;

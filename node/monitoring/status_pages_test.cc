@@ -35,6 +35,36 @@ TEST(HealthOfTest, OneCodePerCondition) {
   EXPECT_EQ(HealthOf(SelfStatus("ACTIVE", "something new")).code, 503);
 }
 
+TEST(StatusPagesTest, AStorageFaultIsNotReadyWhateverTheMode) {
+  NodeMetrics metrics;
+  StatusPages pages(metrics);
+  pb::ClusterStatus cluster;
+  *cluster.mutable_self() = SelfStatus("ACTIVE", "read-write");
+  cluster.mutable_self()->set_storage_state("writable");
+  EXPECT_EQ(pages.Page("/health", cluster, 0).status, 200);
+  cluster.mutable_self()->set_storage_state("storage-fault");
+  cluster.mutable_self()->set_storage_fault("RESOURCE_EXHAUSTED: No space left on device");
+  cluster.mutable_self()->set_storage_free_bytes(0);
+  EXPECT_EQ(HealthOf(cluster.self()).code, 507);
+  HttpReply readyz = pages.Page("/readyz", cluster, 0);
+  EXPECT_EQ(readyz.status, 503);
+  EXPECT_EQ(readyz.body,
+            "not ready: storage-fault (RESOURCE_EXHAUSTED: No space left on device)\n");
+  HttpReply health = pages.Page("/health", cluster, 0);
+  EXPECT_EQ(health.status, 507);
+  auto body = nlohmann::json::parse(health.body);
+  EXPECT_EQ(body["health"], "storage-fault");
+  EXPECT_EQ(body["storage"], "storage-fault");
+  std::string rendered = pages.Page("/metrics", cluster, 0).body;
+  EXPECT_THAT(rendered, HasSubstr("coffer_storage_state{state=\"storage-fault\"} 1"));
+  EXPECT_THAT(rendered, HasSubstr("coffer_storage_free_bytes 0"));
+  pb::MemberView member;
+  member.set_state("ACTIVE");
+  EXPECT_EQ(MemberHealth(member, &cluster.self(), false), "storage-fault");
+  cluster.mutable_self()->set_storage_state("resuming");
+  EXPECT_EQ(pages.Page("/readyz", cluster, 0).status, 503);
+}
+
 TEST(StatusPagesTest, ReadyzAndHealthFollowTheMode) {
   NodeMetrics metrics;
   StatusPages pages(metrics);

@@ -76,6 +76,7 @@ void Simulation::HealAll() {
   drop_chance_ = 0;
   duplicate_chance_ = 0;
   max_delay_ = 2 * kMs;
+  FixDisks();
   for (auto& [id, node] : nodes_) {
     if (!node->up()) Boot(*node);
   }
@@ -109,7 +110,11 @@ void Simulation::AdminDisable() {
   bool second = false;  // another node is disabled already, as the issuer knows
   for (const auto& m : MembersOf(issuer)) {
     if (m.state() == pb::NODE_ACTIVE) targets.push_back(m.node_id());
-    if (disabled_.contains(m.node_id()) && m.state() != pb::NODE_ACTIVE) second = true;
+    // As the store counts it: a node the issuer still sees PENDING (its
+    // disable has not reached the issuer) is not known to be disabled.
+    const bool known_disabled = m.state() == pb::NODE_DISABLING || m.state() == pb::NODE_DISABLED ||
+                                m.state() == pb::NODE_ENABLING;
+    if (disabled_.contains(m.node_id()) && known_disabled) second = true;
   }
   if (targets.empty() || (!disabled_.empty() && !second)) return;
   uint32_t target = targets[rng_.Uniform(targets.size())];
@@ -166,7 +171,9 @@ void Simulation::AdminForceDelete(uint32_t target) {
   std::vector<uint32_t> issuers;
   for (uint32_t id : UpNodes()) {
     auto self = SelfRecord(*nodes_[id]);
-    if (id != target && self && self->state == pb::NODE_ACTIVE) issuers.push_back(id);
+    if (id != target && self && self->state == pb::NODE_ACTIVE && nodes_[id]->storage_ok()) {
+      issuers.push_back(id);
+    }
   }
   if (issuers.empty()) {
     ++admin_steps_pending_;
@@ -216,10 +223,22 @@ void Simulation::SettleLifecycle() {
 }
 
 void Simulation::Induct(std::optional<uint32_t> pair_with) {
+  SimNode* old_peer = pair_with ? Node(*pair_with) : nullptr;
+  if (old_peer != nullptr && old_peer->up() && !old_peer->storage_ok()) {
+    // The operator waits until the old peer's disk is fixed.
+    ++admin_steps_pending_;
+    At(now_ + 200 * kMs, [this, pair_with] {
+      --admin_steps_pending_;
+      Induct(pair_with);
+    });
+    return;
+  }
   std::vector<uint32_t> controllers;
   for (uint32_t id : UpNodes()) {
     auto self = SelfRecord(*nodes_[id]);
-    if (self && self->state == pb::NODE_ACTIVE) controllers.push_back(id);
+    if (self && self->state == pb::NODE_ACTIVE && nodes_[id]->storage_ok()) {
+      controllers.push_back(id);
+    }
   }
   if (controllers.empty()) return;
   SimNode* controller = nodes_[controllers[rng_.Uniform(controllers.size())]].get();

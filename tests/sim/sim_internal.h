@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/rng.h"
 #include "replication/core/node_lifecycle.h"
+#include "replication/core/storage_guard.h"
 #include "replication/replicator.h"
 #include "storage/mem_kv_store.h"
 #include "storage/test_util.h"
@@ -81,6 +82,15 @@ struct SimNode {
   replication::NodeLifecycle lifecycle;
   replication::LogGc gc;
   replication::GroupCommit group_commit;
+  // Storage faults, as node/monitoring/storage_watch.h drives them.
+  replication::StorageGuard storage;
+  bool disk_io_error = false;  // an injected I/O error on `disk` (sim_disk_faults.cc)
+  // Up, with a disk without an injected fault and a writable store: where an
+  // operator sends an induction or a force-delete.
+  bool storage_ok() const {
+    return up() && !disk->free_bytes() && !disk_io_error && storage.writable() &&
+           store->StorageFault().ok();
+  }
   std::string members_fingerprint;  // membership last given to the replicator
   // Membership as last read from the store (every 100 ms, as the node does,
   // and after the node's own state changes).
@@ -129,7 +139,8 @@ struct CatchUpWatch {
 
 class Simulation {
  public:
-  explicit Simulation(const SimOptions& options) : options_(options), rng_(options.seed) {
+  explicit Simulation(const SimOptions& options)
+      : options_(options), rng_(options.seed), disk_rng_(options.seed * 7919ULL + 17) {
     result_.seed = options.seed;
   }
 
@@ -173,6 +184,17 @@ class Simulation {
   // Node states and log GC, as node.cc's tick drives them.
   void StepNode(SimNode& node);
 
+  // sim_disk_faults.cc
+  // A node's disk fills (a few writes' room left) or fails with I/O errors,
+  // and is fixed a little later; HealAll fixes every disk.
+  void DiskFault();
+  void FixDisks();
+  // StorageGuard's decisions, performed as the node's StorageWatch does: a
+  // resume attempt takes a little virtual time.
+  void StepStorage(SimNode& node);
+  // After healing, every node's store must have resumed.
+  void CheckStorageResumed();
+
   // sim_workload.cc
   void ClientOp();
   void Issue(uint32_t target, const IssuedWrite& write,
@@ -212,6 +234,7 @@ class Simulation {
 
   SimOptions options_;
   SeededRng rng_;
+  SeededRng disk_rng_;  // disk faults draw here: the other draws stay as they were
   SimResult result_;
   int64_t now_ = 0;
   uint64_t next_order_ = 0;

@@ -33,7 +33,7 @@ TEST(Simulation, Seeds) {
   uint64_t count = EnvOr("COFFER_SIM_SEEDS", 500);
   uint64_t failed = 0, acked = 0, crashes = 0, ahead = 0;
   uint64_t disables = 0, refused = 0, enables = 0, expired = 0, activated = 0, deleted = 0,
-           collected = 0;
+           collected = 0, disk_faults = 0, resumes = 0;
   double worst_convergence = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
@@ -51,6 +51,8 @@ TEST(Simulation, Seeds) {
     activated += r.activated;
     deleted += r.force_deleted;
     collected += r.log_records_collected;
+    disk_faults += r.disk_faults;
+    resumes += r.storage_resumes;
     worst_convergence = std::max(worst_convergence, r.converged_after_seconds);
   }
   std::cout << count << " seeds from " << first << ": " << failed << " failed, " << acked
@@ -58,7 +60,8 @@ TEST(Simulation, Seeds) {
             << " retries sent ahead of their record, " << disables << " disables (" << refused
             << " second ones refused), " << enables << " enables, " << expired
             << " enables refused as EXPIRED, " << deleted << " force-deleted, " << activated
-            << " went ACTIVE, " << collected << " log records collected, slowest convergence "
+            << " went ACTIVE, " << collected << " log records collected, " << disk_faults
+            << " disk faults (" << resumes << " stores resumed), slowest convergence "
             << worst_convergence << " s after healing\n";
 }
 
@@ -144,6 +147,25 @@ TEST(Simulation, PlantedSkippedGroupCommitFsyncIsCaught) {
   int caught = PlantedCaught("skipped group-commit fsync", "group_commit.skip_fsync", "",
                              /*max_seeds=*/100, /*enough=*/2);
   EXPECT_GT(caught, 0) << "no checker saw a lost group commit in 100 seeds";
+}
+
+// Disk faults happen, stores fault and resume, and the seeds stay clean.
+TEST(Simulation, DiskFaultsResume) {
+  uint64_t disk_faults = 0, store_faults = 0, resumes = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    SimResult r = RunSimulation(options);
+    ExpectClean(r);
+    disk_faults += r.disk_faults;
+    store_faults += r.storage_faults;
+    resumes += r.storage_resumes;
+  }
+  std::cout << "20 seeds: " << disk_faults << " disk faults, " << store_faults << " store faults, "
+            << resumes << " resumes\n";
+  EXPECT_GT(disk_faults, 20u);
+  EXPECT_GT(store_faults, 10u);
+  EXPECT_GT(resumes, 10u);
 }
 
 TEST(Simulation, PlantedCriticalWriteInRestrictedModeIsCaught) {

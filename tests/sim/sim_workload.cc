@@ -135,6 +135,10 @@ void Simulation::Issue(uint32_t target, const IssuedWrite& write,
     return applied.contains(target) ? applied.at(target) : 0;
   };
   const uint64_t own_before = own();
+  // As the node's Serve: a store in a storage fault takes no write.
+  if (Status writable = node.storage.CheckWrite(); !writable.ok()) {
+    return OnWriteDone(target, write, replication::WriteAnswer{writable, std::nullopt});
+  }
   node.replicator->Write(write.op, write.request_id, retry_of,
                          [this, target, write](replication::WriteAnswer answer) {
                            OnWriteDone(target, write, answer);

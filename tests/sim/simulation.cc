@@ -164,6 +164,7 @@ void Simulation::Boot(SimNode& node) {
   node.lifecycle = replication::NodeLifecycle();
   node.gc = replication::LogGc();
   node.group_commit = replication::GroupCommit();
+  node.storage = replication::StorageGuard();
   catching_up_.erase(node.id);
   Trace("boot", node.id, node.incarnation, 0);
 }
@@ -247,10 +248,12 @@ void Simulation::StartSync(SimNode& node) {
 }
 
 void Simulation::StepNode(SimNode& node) {
+  StepStorage(node);
   // A catching-up node decides ACTIVE from the membership as its store has
   // it now: a member added a moment ago must be replicated with too.
   const bool was_catching_up = node.lifecycle.catching_up();
   RefreshMembers(node, /*force=*/was_catching_up);
+  if (!node.storage.writable()) return;  // as node.cc: both steps below write
   auto step = replication::StepLifecycle(
       node.lifecycle, replication::SelfState(node.members, node.id), *node.replicator, *node.rng);
   if (!was_catching_up && node.lifecycle.catching_up()) {
@@ -310,6 +313,12 @@ SimResult Simulation::Run() {
     if (next < fault_end) At(next, fault);
   };
   if (options_.faults) At(300 * kMs, fault);
+  std::function<void()> disk_fault = [&] {
+    DiskFault();
+    int64_t next = now_ + 400 * kMs + static_cast<int64_t>(disk_rng_.Uniform(1200 * kMs));
+    if (next < fault_end) At(next, disk_fault);
+  };
+  if (options_.faults) At(500 * kMs, disk_fault);
   // Half of the seeds induct a read-only node while faults are going on.
   if (rng_.Uniform(2) == 0)
     At(kSecond + static_cast<int64_t>(rng_.Uniform(fault_end / 2)), [&] { Induct(std::nullopt); });
@@ -365,6 +374,7 @@ SimResult Simulation::Run() {
     CheckRetainedLogBounded();
   }
   FinalChecks();
+  CheckStorageResumed();
   for (auto& [id, node] : nodes_)
     result_.unsynced_writes_lost += node->disk->unsynced_writes_lost();
   result_.trace_hash = trace_;
@@ -386,8 +396,10 @@ std::string SimResult::Summary() const {
       << " unsynced batches lost), " << disables << " disabled (" << disables_refused
       << " refused), " << enables << " enabled (" << enables_refused_expired
       << " refused expired), " << activated << " went ACTIVE, " << force_deleted
-      << " force-deleted, " << log_records_collected << " log records collected, converged "
-      << converged_after_seconds << " s after healing, trace " << std::hex << trace_hash;
+      << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
+      << " disk faults (" << storage_faults << " store faults, " << storage_resumes
+      << " resumed), converged " << converged_after_seconds << " s after healing, trace "
+      << std::hex << trace_hash;
   return out.str();
 }
 

@@ -31,7 +31,10 @@
 //    node since its catch-up started, having what they had;
 //  - at most one node disabled at a time unless the override was used;
 //  - after healing, the log each node retains is bounded by what a counted
-//    member still lacks.
+//    member still lacks;
+//  - storage faults (a disk filled or failing, then fixed): every node's
+//    store resumed by itself, with nothing acknowledged lost (the checkers
+//    above).
 #pragma once
 
 #include <cstdint>
@@ -83,6 +86,11 @@ struct SimResult {
   uint64_t activated = 0;  // ACTIVE steps (from PENDING or ENABLING)
   uint64_t force_deleted = 0;
   uint64_t log_records_collected = 0;
+  // Storage faults (docs/storage-faults.md): disks filled or failing, and
+  // stores that resumed after one.
+  uint64_t disk_faults = 0;
+  uint64_t storage_faults = 0;  // a node's store entered a fault
+  uint64_t storage_resumes = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
