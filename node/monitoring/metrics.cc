@@ -103,6 +103,12 @@ NodeMetrics::NodeMetrics()
       replication_apply_errors_(
           CounterFamily(*registry_, "coffer_replication_apply_errors_total",
                         "Replicated records that could not be applied on this node.")
+              .Add({})),
+      integrity_alerts_(
+          CounterFamily(*registry_, "coffer_integrity_alerts_total",
+                        "Replicated records refused because their origin did not make them "
+                        "(bad or missing signature) or because they differ from the record "
+                        "applied at that seq.")
               .Add({})) {
   Family<Gauge>& mode = GaugeFamily(
       *registry_, "coffer_node_mode",
@@ -225,6 +231,10 @@ void NodeMetrics::SetAppliedRecords(uint64_t count) {
 
 void NodeMetrics::AddReplicationApplyErrors(uint64_t count) {
   replication_apply_errors_.Increment(static_cast<double>(count));
+}
+
+void NodeMetrics::AddIntegrityAlerts(uint64_t count) {
+  integrity_alerts_.Increment(static_cast<double>(count));
 }
 
 std::string NodeMetrics::Render() const {

@@ -83,6 +83,9 @@ class NodeMetrics {
   void SetAppliedRecords(uint64_t count);
   // coffer_replication_apply_errors_total += count.
   void AddReplicationApplyErrors(uint64_t count);
+  // coffer_integrity_alerts_total += count (replication/README.md, records
+  // authenticated by their origin).
+  void AddIntegrityAlerts(uint64_t count);
 
   // Every metric in the Prometheus text exposition format (version 0.0.4;
   // serve it as "text/plain; version=0.0.4; charset=utf-8"). Never throws.
@@ -117,6 +120,7 @@ class NodeMetrics {
   prometheus::Gauge& log_bytes_retained_;
   prometheus::Gauge& applied_records_;
   prometheus::Counter& replication_apply_errors_;
+  prometheus::Counter& integrity_alerts_;
 
   // Series already created, so that the hot paths do not go through
   // Family::Add. GUARDED_BY(series_mu_).

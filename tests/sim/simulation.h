@@ -31,7 +31,11 @@
 //    node since its catch-up started, having what they had;
 //  - at most one node disabled at a time unless the override was used;
 //  - after healing, the log each node retains is bounded by what a counted
-//    member still lacks.
+//    member still lacks;
+//  - origin authentication: one node is a Byzantine relay while faults run
+//    (it tampers with records it relays and forges records of other origins
+//    at their next seq); no node applies any of those, and only that node's
+//    records raise integrity alerts.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +87,10 @@ struct SimResult {
   uint64_t activated = 0;  // ACTIVE steps (from PENDING or ENABLING)
   uint64_t force_deleted = 0;
   uint64_t log_records_collected = 0;
+  // The Byzantine relay: records it tampered with or forged, and the
+  // integrity alerts the others raised (every one refused, none applied).
+  uint64_t byzantine_records = 0;
+  uint64_t integrity_alerts = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
