@@ -114,6 +114,14 @@ std::string Metrics(uint16_t port) {
   }
 }
 
+// The sample line of metric `name` in a /metrics body ("" if absent).
+std::string MetricLine(const std::string& body, const std::string& name) {
+  size_t at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  size_t end = body.find('\n', at + 1);
+  return body.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+}
+
 uint64_t AppliedOf(const pb::NodeStatus& status, uint32_t origin) {
   auto it = status.applied().applied().find(origin);
   return it == status.applied().applied().end() ? 0 : it->second;
@@ -154,7 +162,7 @@ TEST_F(ClusterTest, RecordForgedForAnotherOriginIsRefusedAndTheGenuineOneConverg
   *frame.mutable_message()->mutable_records()->add_records() = forged;
   link->Send(frame);
 
-  ASSERT_TRUE(WaitFor(
+  EXPECT_TRUE(WaitFor(
       [&] {
         auto s = StatusOf(c);
         return s.ok() && s->integrity_alerts() >= 1;
