@@ -35,8 +35,11 @@ class RecordAdmissionTest : public ::testing::Test {
     add.mutable_node_add()->set_role(pb::NODE_READ_ONLY);
     add.mutable_node_add()->set_public_key(storage::FakePublicKey(2));
     ASSERT_TRUE(one_->store->Execute(add, "add").ok());
-    for (const auto& r : *one_->store->ReadLog(1, 1, 10)) {
-      ASSERT_TRUE(two_->store->ApplyRemote(r).ok());
+    auto log = one_->store->ReadLog(1, 1, 10);
+    ASSERT_TRUE(log.ok());
+    for (const auto& r : *log) {
+      auto applied = two_->store->ApplyRemote(r);
+      ASSERT_TRUE(applied.ok()) << applied.status().ToString();
     }
     replicator_ = std::make_unique<Replicator>(*two_->store, CoreMembers(*two_->store->Members()),
                                                CoreOptions{}, transport_, two_->clock);
