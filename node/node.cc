@@ -22,8 +22,10 @@
 #include "node/cluster/admission.h"
 #include "node/cluster/controller.h"
 #include "node/cluster/membership.h"
+#include "node/cluster/record_key.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
+#include "node/monitoring/integrity_alert_log.h"
 #include "node/monitoring/metrics.h"
 #include "node/monitoring/status_pages.h"
 #include "node/monitoring/storage_watch.h"
@@ -83,6 +85,10 @@ struct Node::Impl {
   // ---- Cluster mode (store thread, except where noted) ----
   std::unique_ptr<PeerLinks> links;
   std::unique_ptr<replication::Replicator> replicator;
+  // Origin authentication of received records (replication/README.md).
+  std::unique_ptr<storage::SignatureVerifier> record_verifier =
+      storage::MakeEcdsaSignatureVerifier();
+  IntegrityAlertLog alert_log;
   boost::asio::steady_timer tick_timer{store_io};
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
@@ -380,9 +386,14 @@ struct Node::Impl {
                      Deliver(from, std::move(message));
                    }));
     COFFER_ASSIGN_OR_RETURN(members, store->Members());
+    COFFER_RETURN_IF_ERROR(CheckRecordKey(members, node_id, *opened.signer));
     replicator = std::make_unique<replication::Replicator>(
         *store, replication::CoreMembers(members), replication::CoreOptions{}, *links, clock);
     replicator->EnableGroupCommit();
+    replicator->SetSignatureVerifier(record_verifier.get());
+    replicator->SetIntegrityAlertObserver([this](const replication::IntegrityAlert& alert) {
+      alert_log.Report(alert, clock.MonotonicMicros());
+    });
     replicator->SetAppliedObserver([this](const pb::LogRecord& record) {
       double lag = static_cast<double>(clock.WallMicros() - record.hlc().wall_micros()) / 1e6;
       metrics.ObserveReplicationLag(record.origin(), lag);
@@ -479,6 +490,10 @@ struct Node::Impl {
     status->set_mode(std::string(replication::WriteModeName(core.mode())));
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
+    status->set_integrity_alerts(replicator->integrity_alerts());
+    if (const auto& alert = replicator->last_integrity_alert()) {
+      status->set_last_integrity_alert(alert->ToString());
+    }
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
     for (const auto& transfer : controller->transfers().Views())
       *status->add_inductions() = transfer;

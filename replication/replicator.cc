@@ -1,5 +1,7 @@
 #include "replication/replicator.h"
 
+#include <algorithm>
+
 #include "common/fault_point.h"
 
 namespace coffer::replication {
@@ -150,12 +152,29 @@ void Replicator::AbandonWaiting(const Status& status) {
 }
 
 void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
+  if (message.has_records() && verifier_ != nullptr) {
+    std::vector<bool> admitted = AdmitRecords(from, message.records());
+    if (std::find(admitted.begin(), admitted.end(), false) != admitted.end()) {
+      pb::ReplicationMessage checked;
+      auto* records = checked.mutable_records();
+      for (int i = 0; i < message.records().records_size(); ++i) {
+        if (admitted[static_cast<size_t>(i)]) {
+          *records->add_records() = message.records().records(i);
+        }
+      }
+      core_.Receive(from, checked, clock_.MonotonicMicros());
+      Pump();
+      ReleaseHeldRetries();
+      return;
+    }
+  }
   core_.Receive(from, message, clock_.MonotonicMicros());
   Pump();
   ReleaseHeldRetries();
 }
 
 void Replicator::SetMembers(std::vector<Member> members) {
+  origin_keys_.clear();
   core_.SetMembers(std::move(members), clock_.MonotonicMicros());
   Pump();
 }

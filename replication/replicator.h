@@ -21,6 +21,7 @@
 #include "replication/core/replication_core.h"
 #include "replication/transport.h"
 #include "storage/object_store.h"
+#include "storage/record_auth.h"
 
 namespace coffer::replication {
 
@@ -29,6 +30,19 @@ struct RecordRef {
   uint32_t origin = 0;
   uint64_t seq = 0;
   friend bool operator==(const RecordRef&, const RecordRef&) = default;
+};
+
+// A received record refused before it reached the core: its origin did not
+// make it (no or a bad signature for that origin's key), or it differs from
+// the record this node applied at that seq. Never applied, never occupies a
+// seq; the genuine record still comes from any node.
+struct IntegrityAlert {
+  uint32_t origin = 0;
+  uint64_t seq = 0;
+  uint32_t from = 0;  // the node that sent it
+  std::string reason;
+  // "record 1:5 from node 2 refused: <reason>"
+  std::string ToString() const;
 };
 
 // The answer to a client write.
@@ -109,7 +123,24 @@ class Replicator {
   // `status`; for shutdown.
   void AbandonWaiting(const Status& status);
 
+  // Records are checked first (origin authentication, replication/README.md):
+  // refused ones never reach the core.
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
+
+  // Origin authentication: every received record is checked with its
+  // origin's public key (from this node's membership) by `verifier` (must
+  // outlive the replicator). Without one, records are taken unchecked: for
+  // protocol tests only; nodes and the simulation always set one.
+  void SetSignatureVerifier(storage::SignatureVerifier* verifier) { verifier_ = verifier; }
+  // Called (on the owner's thread) for every refused record.
+  void SetIntegrityAlertObserver(std::function<void(const IntegrityAlert&)> observer) {
+    alert_observer_ = std::move(observer);
+  }
+  uint64_t integrity_alerts() const { return integrity_alerts_; }
+  const std::optional<IntegrityAlert>& last_integrity_alert() const { return last_alert_; }
+  // Records dropped because their origin's key is not known here yet (its
+  // NodeAdded has not arrived): not an alert; they are sent again later.
+  uint64_t unverified_records() const { return unverified_records_; }
   // Membership changed (see ReplicationCore::SetMembers).
   void SetMembers(std::vector<Member> members);
   // Called (on the owner's thread) for every record from another node once
@@ -128,6 +159,11 @@ class Replicator {
   const Status& last_apply_error() const { return last_apply_error_; }
 
  private:
+  // The records of `batch` that may go to the core (see Receive).
+  std::vector<bool> AdmitRecords(uint32_t from, const pb::RecordBatch& batch);
+  // Empty if this node does not know the origin's key.
+  const std::string& OriginKey(uint32_t origin, bool* reloaded);
+  void Alert(IntegrityAlert alert);
   void Pump();
   void Finish(uint64_t token, StatusOr<pb::OpResult> result);
   // Runs the held retries whose record has arrived; fails those past their deadline.
@@ -160,6 +196,12 @@ class Replicator {
   uint64_t flushed_seq_ = 0;        // own records up to here are durable
   uint64_t apply_errors_ = 0;
   Status last_apply_error_;
+  storage::SignatureVerifier* verifier_ = nullptr;
+  std::map<uint32_t, std::string> origin_keys_;  // cleared on SetMembers
+  std::function<void(const IntegrityAlert&)> alert_observer_;
+  uint64_t integrity_alerts_ = 0;
+  std::optional<IntegrityAlert> last_alert_;
+  uint64_t unverified_records_ = 0;
 };
 
 }  // namespace coffer::replication

@@ -35,6 +35,7 @@
 #include "proto/records.pb.h"
 #include "storage/crypto.h"
 #include "storage/kv_store.h"
+#include "storage/record_auth.h"
 
 namespace coffer::storage {
 
@@ -72,6 +73,11 @@ struct ObjectStoreOptions {
   bool confirm_names_on_apply = true;
   // Locate answers at most this many objects when the query sets no limit.
   uint32_t default_locate_limit = 1000;  // Default: 1000
+  // Signs every record this node makes (storage/record_auth.h), and gives
+  // the public key a new cluster records for its first node. Must outlive the
+  // store. Null: records are unsigned, which only a standalone node or a test
+  // may use (every receiver refuses them).
+  const RecordSigner* signer = nullptr;
 };
 
 // Applied version vector: origin -> highest contiguous seq applied.

@@ -55,6 +55,7 @@ struct TestNode {
   ManualClock clock;
   SeededRng rng;
   std::unique_ptr<RootOfTrust> root = FastRootOfTrust();
+  std::unique_ptr<RecordSigner> signer;  // the fake scheme (record_auth.h)
   std::unique_ptr<ObjectStore> store;
   explicit TestNode(uint64_t seed) : rng(seed) {}
 };
@@ -66,6 +67,8 @@ inline std::unique_ptr<TestNode> MakeNodeOn(StatusOr<std::unique_ptr<KvStore>> k
   auto node = std::make_unique<TestNode>(seed);
   ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node_id};
+  node->signer = MakeFakeRecordSigner(FakePublicKey(node_id));
+  store_options.signer = node->signer.get();
   auto store =
       ObjectStore::Open(std::move(kv).value(), *node->root, node->clock, node->rng, store_options);
   if (!store.ok()) return nullptr;

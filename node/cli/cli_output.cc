@@ -468,6 +468,14 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
              " (writes refused, reads served; it resumes by itself once the store can write)\n";
     }
   }
+  for (const auto& [id, s] : by_id) {
+    if (s->integrity_alerts() == 0) continue;
+    out += "node " + std::to_string(id) +
+           ": INTEGRITY ALERT: " + std::to_string(s->integrity_alerts()) +
+           " replicated record(s) refused (not made by their origin, or differing from the "
+           "record applied); last: " +
+           s->last_integrity_alert() + "\n";
+  }
   return out;
 }
 

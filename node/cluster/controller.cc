@@ -91,6 +91,8 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
   add->set_peer_address(join.peer_address());
   add->set_client_address(join.client_address());
   add->set_release_version(join.release_version());
+  // The key that verifies the candidate's records: its certificate's.
+  add->set_public_key(who.public_key);
   COFFER_ASSIGN_OR_RETURN(pb::OpResult added, cluster_->write_unpaired(op, redeemed.id));
   uint32_t id = static_cast<uint32_t>(std::stoul(added.uuid()));
   cluster_->refresh_membership();

@@ -77,9 +77,22 @@ StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passph
   rocks.path = config.node.data_dir + "/db";
   rocks.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
   COFFER_ASSIGN_OR_RETURN(auto kv, storage::OpenRocksKvStore(rocks));
+  std::ifstream key_in(config.tls.key_file, std::ios::binary);
+  if (!key_in) {
+    return InvalidArgument("cannot read the node key " + config.tls.key_file +
+                           " (it signs this node's records)");
+  }
+  std::ostringstream key_pem;
+  key_pem << key_in.rdbuf();
+  auto signer = storage::MakeEcdsaRecordSigner(key_pem.str());
+  if (!signer.ok()) {
+    return InvalidArgument(config.tls.key_file + ": " + signer.status().message());
+  }
+  opened.signer = std::move(signer).value();
   storage::ObjectStoreOptions options;
   options.node_id = node_id;
   options.confirm_names_on_apply = confirm_names_on_apply;
+  options.signer = opened.signer.get();
   COFFER_ASSIGN_OR_RETURN(
       opened.store, storage::ObjectStore::Open(std::move(kv), *opened.root, clock, rng, options));
   return opened;

@@ -38,9 +38,13 @@ Status WriteIdentity(const std::string& data_dir, const NodeIdentity& identity);
 // The node's store, opened with the root of trust of `config`.
 struct OpenedStore {
   std::unique_ptr<storage::RootOfTrust> root;
-  std::unique_ptr<storage::ObjectStore> store;  // uses root: destroy it first
+  // Signs this node's records with its node key (config.tls.key_file;
+  // storage/record_auth.h).
+  std::unique_ptr<storage::RecordSigner> signer;
+  std::unique_ptr<storage::ObjectStore> store;  // uses root and signer: destroy it first
 };
-// `confirm_names_on_apply` as in storage::ObjectStoreOptions.
+// `confirm_names_on_apply` as in storage::ObjectStoreOptions. INVALID_ARGUMENT
+// if the node key (config.tls.key_file) is not an EC P-256 key.
 StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passphrase,
                                     NodeId node_id, bool confirm_names_on_apply, const Clock& clock,
                                     Rng& rng);

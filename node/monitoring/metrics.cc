@@ -110,7 +110,13 @@ NodeMetrics::NodeMetrics()
       storage_faults_(CounterFamily(*registry_, "coffer_storage_faults_total",
                                     "Times the store entered a storage fault (disk full, I/O "
                                     "error): writes refused until it resumed.")
-                          .Add({})) {
+                          .Add({})),
+      integrity_alerts_(
+          CounterFamily(*registry_, "coffer_integrity_alerts_total",
+                        "Replicated records refused because their origin did not make them "
+                        "(bad or missing signature) or because they differ from the record "
+                        "applied at that seq.")
+              .Add({})) {
   Family<Gauge>& mode = GaugeFamily(
       *registry_, "coffer_node_mode",
       "1 for the node's current serving mode (read-write, restricted, read-only, unavailable).");
@@ -247,6 +253,10 @@ void NodeMetrics::SetAppliedRecords(uint64_t count) {
 
 void NodeMetrics::AddReplicationApplyErrors(uint64_t count) {
   replication_apply_errors_.Increment(static_cast<double>(count));
+}
+
+void NodeMetrics::AddIntegrityAlerts(uint64_t count) {
+  integrity_alerts_.Increment(static_cast<double>(count));
 }
 
 std::string NodeMetrics::Render() const {

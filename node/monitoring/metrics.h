@@ -83,6 +83,9 @@ class NodeMetrics {
   void SetAppliedRecords(uint64_t count);
   // coffer_replication_apply_errors_total += count.
   void AddReplicationApplyErrors(uint64_t count);
+  // coffer_integrity_alerts_total += count (replication/README.md, records
+  // authenticated by their origin).
+  void AddIntegrityAlerts(uint64_t count);
 
   // Storage faults (docs/storage-faults.md): coffer_storage_state{state} is 1
   // for `state` and 0 for the others among "writable", "storage-fault",
@@ -127,6 +130,7 @@ class NodeMetrics {
   prometheus::Counter& replication_apply_errors_;
   prometheus::Gauge& storage_free_bytes_;
   prometheus::Counter& storage_faults_;
+  prometheus::Counter& integrity_alerts_;
 
   // Series already created, so that the hot paths do not go through
   // Family::Add. GUARDED_BY(series_mu_).

@@ -85,6 +85,10 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
     metrics_.AddReplicationApplyErrors(apply_errors - apply_errors_counted_);
     apply_errors_counted_ = apply_errors;
   }
+  if (self.integrity_alerts() > integrity_alerts_counted_) {
+    metrics_.AddIntegrityAlerts(self.integrity_alerts() - integrity_alerts_counted_);
+    integrity_alerts_counted_ = self.integrity_alerts();
+  }
 }
 
 }  // namespace coffer::node

@@ -50,6 +50,7 @@ class StatusPages {
   NodeMetrics& metrics_;
   std::set<uint32_t> metric_links_;  // peers with link series
   uint64_t apply_errors_counted_ = 0;
+  uint64_t integrity_alerts_counted_ = 0;  // NodeStatus.integrity_alerts
 };
 
 }  // namespace coffer::node

@@ -220,6 +220,15 @@ StatusOr<ClientIdentity> PeerIdentity(const SSL* ssl) {
   COFFER_ASSIGN_OR_RETURN(identity.organizational_unit,
                           field(NID_organizationalUnitName, "OU", false));
   if (identity.common_name.empty()) return PermissionDenied("peer certificate CN is empty");
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  int key_len = key == nullptr ? -1 : i2d_PUBKEY(key, nullptr);
+  if (key_len <= 0) {
+    ERR_clear_error();
+    return PermissionDenied("peer certificate has no usable public key");
+  }
+  identity.public_key.resize(static_cast<size_t>(key_len));
+  auto* out = reinterpret_cast<unsigned char*>(identity.public_key.data());
+  i2d_PUBKEY(key, &out);
   return identity;
 }
 

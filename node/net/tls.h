@@ -61,6 +61,9 @@ Status SetExpectedServerName(SSL* ssl, const std::string& host);
 struct ClientIdentity {
   std::string common_name;          // the node, admin or endpoint name
   std::string organizational_unit;  // the role: "node", "admin" or "endpoint"
+  // The certificate's public key, DER SubjectPublicKeyInfo: a node's
+  // record-signing key, which induction records (storage/record_auth.h).
+  std::string public_key;
 };
 
 // The identity in the peer certificate of a completed handshake.

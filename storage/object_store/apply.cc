@@ -9,6 +9,7 @@
 #include "storage/merge.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/record_auth.h"
 
 namespace coffer::storage {
 
@@ -56,6 +57,7 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   record.mutable_hlc()->set_logical(now.logical);
   record.set_request_id(request_id);
   record.set_format(kRecordFormat);
+  if (options_.signer != nullptr) COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &record));
   Txn txn(*kv_, *this);
   COFFER_RETURN_IF_ERROR(Apply(txn, record));
   COFFER_RETURN_IF_ERROR(Commit(txn, durability));
@@ -203,13 +205,13 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
   // The log copy never holds plaintext: material is sealed to this position.
   // A creation applied after its object's destroy (the destroy came from
   // another origin first) is logged without material, as ApplyLifecycle
-  // rewrites it when the destroy comes second.
+  // rewrites it when the destroy comes second. Only the material goes: the
+  // rest is as its origin signed it (the erased signature still verifies).
   pb::LogRecord logged = record;
   if (logged.has_object_created()) {
     COFFER_ASSIGN_OR_RETURN(auto row, ReadObject(txn.reader(), logged.object_created().uuid()));
     if (row && row->stage() == pb::STAGE_DESTROYED) {
       logged.mutable_object_created()->clear_material();
-      logged.mutable_object_created()->set_stage(pb::STAGE_DESTROYED);
     }
   }
   if (logged.has_object_created() && !logged.object_created().material().empty()) {

@@ -53,6 +53,7 @@ Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::S
   n.set_peer_address(b.peer_address());
   n.set_client_address(b.client_address());
   n.set_release_version(b.release_version());
+  n.set_public_key(b.public_key());
   txn.PutEntity(key, old, n);
   return Status::Ok();
 }

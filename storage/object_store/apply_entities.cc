@@ -95,15 +95,15 @@ Status ObjectStore::ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b) {
       o.stage() == pb::STAGE_DESTROYED && (!old || old->stage() != pb::STAGE_DESTROYED);
   if (newly_destroyed) {
     o.clear_sealed_material();
-    // Erase the material from this node's copy of the creation record too. The
-    // record now also says DESTROYED, which is what the creation joined with
-    // this destroy means, so a node that receives it still converges.
+    // Erase the material from this node's copy of the creation record too.
+    // The rest stays as its origin signed it, so the record still verifies
+    // (its erased signature) when relayed; a node that receives it gets the
+    // destroy too and converges.
     if (o.create_seq() > 0) {
       std::string log_key = keys::Log(o.create_origin(), o.create_seq());
       COFFER_ASSIGN_OR_RETURN(auto created, LoadMessage<pb::LogRecord>(txn.reader(), log_key));
       if (created && created->has_object_created()) {
         created->mutable_object_created()->clear_sealed_material();
-        created->mutable_object_created()->set_stage(pb::STAGE_DESTROYED);
         txn.Put(log_key, created->SerializeAsString());
       }
     }

@@ -21,8 +21,10 @@
 
 namespace coffer::storage {
 
-inline constexpr uint32_t kStoreFormat = 1;
-inline constexpr uint32_t kRecordFormat = 1;
+// 2: records carry their origin's signature, members their public key
+// (storage/record_auth.h); a format-1 store is refused (INCOMPATIBLE_VERSION).
+inline constexpr uint32_t kStoreFormat = 2;
+inline constexpr uint32_t kRecordFormat = 2;
 inline constexpr size_t kMaxMaterialBytes = 64 * 1024;
 inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr size_t kMaxAttributeTextBytes = 4096;

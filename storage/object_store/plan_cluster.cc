@@ -45,6 +45,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanClusterInit(const pb::ClusterInitOp& c)
   first->set_peer_address(c.peer_address());
   first->set_client_address(c.client_address());
   first->set_release_version(c.release_version());
+  if (options_.signer != nullptr) first->set_public_key(options_.signer->PublicKey());
   record.mutable_result()->set_uuid(b->cluster_id());
   return record;
 }
@@ -90,6 +91,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeAdd(const pb::NodeAddOp& c) {
   b->set_peer_address(c.peer_address());
   b->set_client_address(c.client_address());
   b->set_release_version(c.release_version());
+  b->set_public_key(c.public_key());
   record.mutable_result()->set_uuid(std::to_string(b->node_id()));
   return record;
 }

@@ -183,7 +183,8 @@ TEST_F(RemoteApplyTest, DestroyErasesMaterialFromTheCreationRecordAndStillConver
   auto log = a_->store->ReadLog(1, 1, 10);
   ASSERT_EQ(log->size(), 2u);
   EXPECT_TRUE(log->at(0).object_created().material().empty());
-  EXPECT_EQ(log->at(0).object_created().stage(), pb::STAGE_DESTROYED);
+  // Only the material goes: the rest stays as its origin signed it.
+  EXPECT_EQ(log->at(0).object_created().stage(), pb::STAGE_PRE_ACTIVE);
   for (const auto& r : *log) ASSERT_TRUE(b_->store->ApplyRemote(r).ok());
   EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
   EXPECT_EQ(b_->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
@@ -201,7 +202,7 @@ TEST_F(RemoteApplyTest, CreationArrivingAfterItsDestroyIsLoggedWithoutMaterial) 
   auto logged = LogOf(*c->store, 1, 1, 10);
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_TRUE(logged[0].object_created().material().empty()) << "C would serve a destroyed key";
-  EXPECT_EQ(logged[0].object_created().stage(), pb::STAGE_DESTROYED);
+  EXPECT_EQ(logged[0].object_created().stage(), pb::STAGE_PRE_ACTIVE);
   EXPECT_EQ(c->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
   EXPECT_EQ(c->store->StateDigest(), b_->store->StateDigest());
 }

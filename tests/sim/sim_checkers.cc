@@ -183,6 +183,11 @@ void Simulation::ObserveApplied(uint32_t node_id, const pb::LogRecord& record) {
     comparable.mutable_object_created()->clear_stage();
   }
   std::string bytes = storage::DeterministicBytes(comparable);
+  if (byzantine_records_.count(Comparable(record))) {
+    Violation(Name(node_id) + " applied record " + std::to_string(record.origin()) + ":" +
+              std::to_string(record.seq()) + ", which the Byzantine relay " +
+              std::to_string(byzantine_) + " made up (a record its origin did not make)");
+  }
   auto [it, first] = records_.try_emplace({record.origin(), record.seq()}, bytes);
   if (!first && it->second != bytes) {
     Violation("record " + std::to_string(record.origin()) + ":" + std::to_string(record.seq()) +

@@ -252,6 +252,9 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   }
   add.mutable_node_add()->set_name("i" + std::to_string(result_.inducted + 1));
   add.mutable_node_add()->set_release_version("0.1.0");
+  // As a controller takes it from the candidate's certificate.
+  std::string key = "fake-key:i" + std::to_string(result_.inducted + 1);
+  add.mutable_node_add()->set_public_key(key);
   auto added =
       controller->replicator->WriteUnpaired(add, "admin-add-" + std::to_string(next_request_++));
   if (!added.ok()) {
@@ -264,6 +267,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   node->id = static_cast<uint32_t>(std::stoul(added->uuid()));
   node->clock = std::make_unique<SimClock>(&now_, 0);
   node->transport = std::make_unique<SimTransport>(this, node->id);
+  node->public_key = key;
   SimNode& candidate = *node;
   nodes_[node->id] = std::move(node);
   if (!OpenStore(candidate)) return;

@@ -75,6 +75,11 @@ struct SimNode {
                                         storage::ScryptParams{2, 1, 1})
           .value();
   std::shared_ptr<storage::MemKvDisk> disk = storage::NewMemKvDisk();
+  // Record signatures (storage/record_auth.h), the fake scheme: the key its
+  // membership row records, its signer and its verifier of received records.
+  std::string public_key;
+  std::unique_ptr<storage::RecordSigner> signer;
+  std::unique_ptr<storage::SignatureVerifier> verifier = storage::MakeFakeSignatureVerifier();
   std::unique_ptr<storage::ObjectStore> store;
   std::unique_ptr<SimTransport> transport;
   std::unique_ptr<replication::Replicator> replicator;
@@ -231,6 +236,16 @@ class Simulation {
   // Every record a node applies from another: in order per origin, exactly
   // once, and the same record as every other node applied at that position.
   void ObserveApplied(uint32_t node, const pb::LogRecord& record);
+  // A record refused by `node` (origin authentication): only the Byzantine
+  // node's records may be.
+  void ObserveIntegrityAlert(uint32_t node, const replication::IntegrityAlert& alert);
+
+  // sim_byzantine.cc: the Byzantine relay. Rewrites a batch the node sends:
+  // a record's content changed under its original signature, or a record
+  // forged for another origin at its next seq (signed with its own key, or
+  // unsigned). Each such record is remembered; no node may apply one.
+  void TamperBatch(uint32_t from, pb::ReplicationMessage& message);
+  static std::string Comparable(const pb::LogRecord& record);
 
   SimOptions options_;
   SeededRng rng_;
@@ -261,6 +276,11 @@ class Simulation {
   std::map<uint32_t, uint64_t> expired_seq_;  // EXPIRED node -> its own records then
   std::set<uint32_t> pending_delete_;         // force-delete scheduled
   std::map<uint32_t, CatchUpWatch> catching_up_;
+  // The Byzantine relay (0: none): its own rng, so the rest of a seed's trace
+  // is drawn as before.
+  uint32_t byzantine_ = 0;
+  SeededRng byzantine_rng_{0};
+  std::set<std::string> byzantine_records_;  // Comparable() of each record it made up
   // Checker state.
   std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes
   VersionVector applied_at_convergence_;

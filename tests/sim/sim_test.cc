@@ -33,7 +33,7 @@ TEST(Simulation, Seeds) {
   uint64_t count = EnvOr("COFFER_SIM_SEEDS", 500);
   uint64_t failed = 0, acked = 0, crashes = 0, ahead = 0;
   uint64_t disables = 0, refused = 0, enables = 0, expired = 0, activated = 0, deleted = 0,
-           collected = 0, disk_faults = 0, resumes = 0;
+           collected = 0, disk_faults = 0, resumes = 0, byzantine = 0, alerts = 0;
   double worst_convergence = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions options;
@@ -53,6 +53,8 @@ TEST(Simulation, Seeds) {
     collected += r.log_records_collected;
     disk_faults += r.disk_faults;
     resumes += r.storage_resumes;
+    byzantine += r.byzantine_records;
+    alerts += r.integrity_alerts;
     worst_convergence = std::max(worst_convergence, r.converged_after_seconds);
   }
   std::cout << count << " seeds from " << first << ": " << failed << " failed, " << acked
@@ -61,8 +63,12 @@ TEST(Simulation, Seeds) {
             << " second ones refused), " << enables << " enables, " << expired
             << " enables refused as EXPIRED, " << deleted << " force-deleted, " << activated
             << " went ACTIVE, " << collected << " log records collected, " << disk_faults
-            << " disk faults (" << resumes << " stores resumed), slowest convergence "
-            << worst_convergence << " s after healing\n";
+            << " disk faults (" << resumes << " stores resumed), " << byzantine
+            << " records tampered with or forged by a Byzantine relay (" << alerts
+            << " integrity alerts, none applied), slowest convergence " << worst_convergence
+            << " s after healing\n";
+  EXPECT_GT(byzantine, 0u) << "the Byzantine relay never acted";
+  EXPECT_GT(alerts, 0u) << "no node ever refused a Byzantine record";
 }
 
 TEST(Simulation, ReplaySeed) {
@@ -197,6 +203,16 @@ TEST(Simulation, PlantedActiveBeforeCaughtUpIsCaught) {
                              "lifecycle.active_before_caught_up", "went ACTIVE without",
                              /*max_seeds=*/100, /*enough=*/3);
   EXPECT_GT(caught, 0) << "the ACTIVE-step checker missed the planted bug in 100 seeds";
+}
+
+// Origin authentication off: the records the Byzantine relay tampered with
+// or forged reach the core and are applied; the checker must see that.
+TEST(Simulation, PlantedSkippedOriginCheckIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = PlantedCaught("records taken without origin authentication",
+                             "replication.skip_origin_check", "its origin did not make",
+                             /*max_seeds=*/50, /*enough=*/3);
+  EXPECT_GT(caught, 0) << "the Byzantine-relay checker missed the planted bug in 50 seeds";
 }
 
 // The client half of the retry contract: an OUTCOME_UNKNOWN retried on

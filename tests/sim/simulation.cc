@@ -45,8 +45,11 @@ void Simulation::BuildTopology() {
     int64_t skew = static_cast<int64_t>(rng_.Uniform(2 * kMaxSkewMicros)) - kMaxSkewMicros;
     node->clock = std::make_unique<SimClock>(&now_, skew);
     node->transport = std::make_unique<SimTransport>(this, m.id);
+    node->public_key = storage::FakePublicKey(m.id);
     nodes_[m.id] = std::move(node);
   }
+  byzantine_rng_ = SeededRng(options_.seed * 2654435761ULL + 17);
+  byzantine_ = static_cast<uint32_t>(1 + byzantine_rng_.Uniform(static_cast<uint64_t>(count)));
   // A third of the seeds have a maximum disable duration short enough for a
   // disabled node to expire during the run.
   short_window_ = rng_.Uniform(3) == 0;
@@ -74,6 +77,7 @@ std::vector<pb::LogRecord> Simulation::GenesisRecords() const {
     n->set_role(m.role == Role::kReadOnly ? pb::NODE_READ_ONLY : pb::NODE_READ_WRITE);
     n->set_peer(m.peer);
     n->set_release_version("0.1.0");
+    n->set_public_key(storage::FakePublicKey(m.id));
   };
   auto* created = next().mutable_cluster_created();
   created->set_cluster_id("5e5e5e5e-0000-4000-8000-000000000001");
@@ -95,6 +99,8 @@ bool Simulation::OpenStore(SimNode& node) {
   storage::ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node.id};
   store_options.confirm_names_on_apply = false;
+  if (!node.signer) node.signer = storage::MakeFakeRecordSigner(node.public_key);
+  store_options.signer = node.signer.get();
   auto store = storage::ObjectStore::Open(std::move(kv).value(), *node.root, *node.clock, *node.rng,
                                           store_options);
   if (!store.ok()) {
@@ -158,6 +164,9 @@ void Simulation::Boot(SimNode& node) {
   node.replicator = std::make_unique<replication::Replicator>(
       *node.store, std::move(members), replication::CoreOptions{}, *node.transport, *node.clock);
   node.replicator->EnableGroupCommit();
+  node.replicator->SetSignatureVerifier(node.verifier.get());
+  node.replicator->SetIntegrityAlertObserver(
+      [this, id = node.id](const replication::IntegrityAlert& a) { ObserveIntegrityAlert(id, a); });
   node.replicator->SetAppliedObserver(
       [this, id = node.id](const pb::LogRecord& record) { ObserveApplied(id, record); });
   node.last_applied = node.store->Applied();
@@ -203,6 +212,7 @@ void Simulation::Send(uint32_t from, uint32_t to, const pb::ReplicationMessage& 
   for (int i = 0; i < copies; ++i) {
     int64_t delay = 100 + static_cast<int64_t>(rng_.Uniform(static_cast<uint64_t>(max_delay_)));
     auto shared = std::make_shared<pb::ReplicationMessage>(message);
+    if (faulty_ && from == byzantine_ && shared->has_records()) TamperBatch(from, *shared);
     At(now_ + delay, [this, from, to, shared] {
       SimNode* target = Node(to);
       if (target == nullptr || !target->up()) {
@@ -398,7 +408,9 @@ std::string SimResult::Summary() const {
       << " refused expired), " << activated << " went ACTIVE, " << force_deleted
       << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
       << " disk faults (" << storage_faults << " store faults, " << storage_resumes
-      << " resumed), converged " << converged_after_seconds << " s after healing, trace "
+      << " resumed), "
+      << byzantine_records << " Byzantine records (" << integrity_alerts
+      << " integrity alerts), converged " << converged_after_seconds << " s after healing, trace "
       << std::hex << trace_hash;
   return out.str();
 }

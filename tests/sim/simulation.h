@@ -35,6 +35,10 @@
 //  - storage faults (a disk filled or failing, then fixed): every node's
 //    store resumed by itself, with nothing acknowledged lost (the checkers
 //    above).
+//  - origin authentication: one node is a Byzantine relay while faults run
+//    (it tampers with records it relays and forges records of other origins
+//    at their next seq); no node applies any of those, and only that node's
+//    records raise integrity alerts.
 #pragma once
 
 #include <cstdint>
@@ -91,6 +95,10 @@ struct SimResult {
   uint64_t disk_faults = 0;
   uint64_t storage_faults = 0;  // a node's store entered a fault
   uint64_t storage_resumes = 0;
+  // The Byzantine relay: records it tampered with or forged, and the
+  // integrity alerts the others raised (every one refused, none applied).
+  uint64_t byzantine_records = 0;
+  uint64_t integrity_alerts = 0;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
