@@ -21,6 +21,7 @@
 #include "node/cluster/admission.h"
 #include "node/cluster/controller.h"
 #include "node/cluster/membership.h"
+#include "node/cluster/startup_identity.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/metrics.h"
@@ -339,8 +340,8 @@ struct Node::Impl {
     if (!cluster) return Internal("no cluster record");
     COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
     if (!identity) {
-      COFFER_RETURN_IF_ERROR(
-          WriteIdentity(config.node.data_dir, NodeIdentity{node_id, cluster->cluster_id()}));
+      COFFER_RETURN_IF_ERROR(WriteIdentity(
+          config.node.data_dir, NodeIdentity{node_id, cluster->cluster_id(), config.node.name}));
     } else if (identity->cluster_id != cluster->cluster_id()) {
       return DataLoss("identity file names cluster " + identity->cluster_id +
                       " but the store belongs to cluster " + cluster->cluster_id());
@@ -502,12 +503,17 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   auto impl = std::make_unique<Impl>(env);
   impl->config = config;
   COFFER_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config.node.listen));
+  // Who this node is (certificate, data directory): refused before anything
+  // is written.
+  COFFER_RETURN_IF_ERROR(CheckIdentityBeforeStart(config));
   COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
   if (identity) impl->node_id = identity->node_id;
   COFFER_ASSIGN_OR_RETURN(impl->opened,
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
+  COFFER_ASSIGN_OR_RETURN(auto stored_members, impl->store->Members());
+  COFFER_RETURN_IF_ERROR(CheckStoredIdentity(config.node.name, impl->node_id, stored_members));
   impl->controller = std::make_unique<InductionController>(
       *impl->store, config.node.data_dir + "/inductions", impl->clock, impl->node_id);
   COFFER_ASSIGN_OR_RETURN(auto install_point, impl->store->InstallResumePoint());
