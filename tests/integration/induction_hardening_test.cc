@@ -63,8 +63,10 @@ void ExpectRefusesToStart(NodeProcess& node, const std::string& code, const std:
   WriteWholeFile(node.output_file(), "");  // this run's output only
   node.Launch();
   int status = 0;
-  ASSERT_TRUE(node.WaitExited(20s, &status))
-      << "the node started: " << ReadWholeFile(node.output_file());
+  if (!node.WaitExited(20s, &status)) {
+    node.Kill(SIGKILL);  // it started: stop it before the next launch
+    FAIL() << "the node started: " << ReadWholeFile(node.output_file());
+  }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status;
   std::string out = ReadWholeFile(node.output_file());
   EXPECT_THAT(out, HasSubstr(code));
