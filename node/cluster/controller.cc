@@ -82,10 +82,13 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
   }
   for (const pb::StoredNode& m : cluster_->members()) {
     if (m.name().name() == join.name() && InductionOver(m)) {
-      // Its token may still be valid (tokens are bound to a name, not spent
-      // by one join): it must not reopen a transfer.
-      return PermissionDenied("node '" + join.name() + "' (node " + std::to_string(m.node_id()) +
-                              ") has joined already: its induction is over");
+      // The name is in use; and its token may still be valid (tokens are
+      // bound to a name, not spent by one join): it must not reopen a
+      // transfer.
+      return AlreadyExists("node name '" + join.name() + "' is in use by node " +
+                           std::to_string(m.node_id()) +
+                           ", which has joined (its induction is over and reopens for no "
+                           "token): delete that node first to induct a new one under its name");
     }
   }
   COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version()));

@@ -67,10 +67,11 @@ class InductionController {
   // Adds the candidate `join` (whose certificate is `who`) to the
   // membership and opens its snapshot transfer (the only way a transfer
   // opens). INVALID_STATE on a standalone node; PERMISSION_DENIED if the
-  // certificate CN is not the candidate's name, the token is not valid for
-  // it, or a member of that name has joined already (InductionOver); the
-  // release check's error for an incompatible release; ALREADY_EXISTS for a
-  // name in use.
+  // certificate CN is not the candidate's name or the token is not valid for
+  // it; the release check's error for an incompatible release;
+  // ALREADY_EXISTS for a name in use (a member of that name that has joined,
+  // InductionOver, is refused before its token is looked at, so a joined
+  // member's still-valid token reopens nothing).
   StatusOr<pb::JoinAnswer> Join(const pb::JoinRequest& join, const ClientIdentity& who);
 
   // The next chunk of the snapshot of member `request.node_id()`, asked by

@@ -136,8 +136,8 @@ TEST_F(InductionControllerTest, ReadWriteTokenIsRefusedOnANodeThatHasAPeer) {
 // Issue 11: a member's node certificate read the whole store (material
 // included) through snapshot_chunk long after its induction. Once the
 // candidate has joined (ACTIVE, or heard on a link) its transfer is closed
-// and every chunk request, and a join with its still-valid token, is
-// PERMISSION_DENIED; while it is PENDING it resumes.
+// and every chunk request is PERMISSION_DENIED (a join with its still-valid
+// token is ALREADY_EXISTS and opens nothing); while it is PENDING it resumes.
 TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
   EnterCluster();
   std::string token = Token(pb::NODE_READ_ONLY);
@@ -167,7 +167,7 @@ TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
   EXPECT_TRUE(controller_->transfers().Views().empty()) << "closed at once";
   EXPECT_FALSE(controller_->transfers().IsOpen(id));
   auto again = controller_->Join(JoinOf("beta", token), {"beta", "node"});
-  EXPECT_EQ(again.status().code(), Code::kPermissionDenied) << "its token opens nothing now";
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << "its token opens nothing now";
   EXPECT_FALSE(controller_->transfers().IsOpen(id));
 }
 
