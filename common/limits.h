@@ -53,8 +53,31 @@ inline constexpr size_t kMaxMaterialBytes = 64 * kKiB;  // key or secret materia
 // One encoded record at every field's maximum, with room for the envelope
 // (origin, seq, stamp, result, signature).
 inline constexpr size_t kMaxRecordBytes =
-    kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) +
-    4 * kMaxNameBytes + kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
+    kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) + 4 * kMaxNameBytes +
+    kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
+
+// ---- The audit log (node/audit/audit_log.h) ----
+
+// Each string field of an audit line (client, role, op, code, request id,
+// each object id) is cut to this many bytes; the line then names the field
+// under "truncated" with its original length.
+inline constexpr size_t kMaxAuditFieldBytes = 512;
+// Object ids (uuids or names a request names) kept in one audit line.
+inline constexpr size_t kMaxAuditObjects = 8;
+// Longest audit line: every string field at its maximum, each byte escaped
+// by the JSON encoder to at most 6 characters (\u0001), plus the keys.
+inline constexpr size_t kMaxAuditLineBytes = 64 * kKiB;
+// Rotation: config [audit] max_file_bytes (default, and allowed range) and
+// keep_files (rotated files kept besides the current one).
+inline constexpr size_t kDefaultAuditFileBytes = 64 * kMiB;
+inline constexpr size_t kMinAuditFileBytes = kMaxAuditLineBytes;
+inline constexpr size_t kMaxAuditFileBytes = 4096 * kMiB;
+// Lines waiting for the audit writer thread; above this, a request's audit
+// line waits (backpressure) rather than be dropped.
+inline constexpr size_t kMaxAuditPendingBytes = 8 * kMiB;
+// `coffer audit tail|search`: longest line read back from an audit file
+// (longer lines are reported, not parsed).
+inline constexpr size_t kMaxAuditReadLineBytes = kMaxAuditLineBytes;
 
 // ---- CLI inputs (files, pipes and devices read by the coffer CLI) ----
 
@@ -66,6 +89,8 @@ static_assert(kSnapshotChunkBytes + kMaxRecordBytes < kMinFrameBytes,
               "a snapshot chunk must fit the smallest frame a node accepts");
 static_assert(kListResponseBytes + kMaxRecordBytes < kMinFrameBytes,
               "a list response must fit the smallest frame a node accepts");
+static_assert((8 + kMaxAuditObjects) * kMaxAuditFieldBytes * 6 + 1 * kKiB <= kMaxAuditLineBytes,
+              "an audit line at every field's maximum fits kMaxAuditLineBytes");
 static_assert(kMaxRecordBytes <= kReplicationBatchBytes, "one record fits a batch budget");
 
 }  // namespace coffer::limits

@@ -16,6 +16,7 @@
 
 #include "node/api/request_handler.h"
 #include "node/api/request_kinds.h"
+#include "node/audit/audit_log.h"
 #include "node/cli/cli_output.h"
 #include "node/client/client.h"
 #include "node/cluster/admission.h"
@@ -56,6 +57,9 @@ struct Node::Impl {
   const Clock& clock;  // env.clock, or system_clock
   Rng& rng;            // env.rng, or system_rng
   OpenedStore opened;
+  // Audit lines of client requests (info.audit points here); outlives the
+  // threads that append to it.
+  std::unique_ptr<audit::AuditLog> audit_log;
   storage::ObjectStore* store = nullptr;
   uint32_t node_id = 1;
   NodeInfo info;
@@ -122,9 +126,11 @@ struct Node::Impl {
     };
     if (queued.fetch_add(1) >= config.limits.max_queued_requests) {
       queued.fetch_sub(1);
-      reply(ResponseFor(
+      pb::Response busy = ResponseFor(
           ResourceExhausted("node is busy: " + std::to_string(config.limits.max_queued_requests) +
-                            " requests queued; retry later")));
+                            " requests queued; retry later"));
+      AuditRequest(info, request, who, busy);  // a refusal (info.audit is set before serving)
+      reply(std::move(busy));
       return;
     }
     boost::asio::post(store_io, [this, request = std::move(request), who = std::move(who),
@@ -137,7 +143,7 @@ struct Node::Impl {
   // Store thread.
   void Serve(const pb::Request& request, const ClientIdentity& who, ReplyFn reply) {
     auto answer = [&](pb::Response response) {
-      AuditRequest(request, who, response);
+      AuditRequest(info, request, who, response);
       reply(std::move(response));
     };
     // Who may ask what, and which node states serve it: request_kinds.h.
@@ -162,13 +168,13 @@ struct Node::Impl {
           }
           replicator->Write(
               PrepareWrite(request.write(), info), request.request_id(), retry_of,
-              [request, who, reply](replication::WriteAnswer answer) {
+              [this, request, who, reply](replication::WriteAnswer answer) {
                 pb::Response response = ResponseForWrite(answer.result);
                 if (answer.record) {
                   response.mutable_outcome_record()->set_origin(answer.record->origin);
                   response.mutable_outcome_record()->set_seq(answer.record->seq);
                 }
-                AuditRequest(request, who, response);
+                AuditRequest(info, request, who, response);
                 reply(std::move(response));
               });
           ScheduleFlush();
@@ -523,6 +529,10 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
         "the induction of this node did not finish: run `coffer node start` "
         "with --join and --token again to resume it");
   }
+
+  COFFER_ASSIGN_OR_RETURN(impl->audit_log,
+                          audit::AuditLog::Open(audit::AuditOptionsFor(config, &impl->clock)));
+  impl->info.audit = impl->audit_log.get();
 
   TlsFiles tls_files{config.tls.ca_file, config.tls.cert_file, config.tls.key_file};
   COFFER_ASSIGN_OR_RETURN(impl->tls, MakeServerTlsContext(tls_files));

@@ -1,7 +1,7 @@
 #include "node/api/request_handler.h"
 
-#include <spdlog/spdlog.h>
-
+#include "node/api/request_audit.h"
+#include "node/audit/audit_log.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
 
@@ -156,7 +156,7 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
   }
   pb::Response response =
       allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
-  AuditRequest(request, who, response);
+  AuditRequest(info, request, who, response);
   return response;
 }
 
@@ -176,16 +176,10 @@ pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result) {
   return Answer(result, [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
 }
 
-void AuditRequest(const pb::Request& request, const ClientIdentity& who,
+void AuditRequest(const NodeInfo& info, const pb::Request& request, const ClientIdentity& who,
                   const pb::Response& response) {
-  std::string uuid = response.has_op_result() ? response.op_result().uuid() : "";
-  bool reads_material = request.has_get() && request.get().include_material();
-  bool logged = KindOf(request).audited || reads_material || response.code() != "OK";
-  if (!logged) return;
-  if (request.has_get()) uuid = request.get().uuid();
-  spdlog::info("audit client={} role={} op={}{} request_id={} uuid={} code={}", who.common_name,
-               who.organizational_unit, RequestKindName(request), reads_material ? "+material" : "",
-               request.request_id(), uuid, response.code());
+  if (info.audit == nullptr || !IsAudited(request, response)) return;
+  info.audit->Append(AuditEventFor(request, who, response));
 }
 
 }  // namespace coffer::node

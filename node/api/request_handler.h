@@ -13,6 +13,10 @@
 
 namespace coffer::node {
 
+namespace audit {
+class AuditLog;
+}
+
 struct NodeInfo {
   std::string node_name;
   std::string listen;
@@ -25,6 +29,8 @@ struct NodeInfo {
   std::function<void(pb::NodeStatus*)> fill_replication;
   // Cluster mode: the state this node serves in now (unset: standalone).
   std::function<ServingState()> serving_state;
+  // Where audit lines go (AuditRequest); null: nowhere (unit tests).
+  audit::AuditLog* audit = nullptr;
 };
 
 // Fills in what only the node knows about itself (cluster_init).
@@ -45,10 +51,11 @@ pb::Response ResponseFor(const Status& status);
 // The response to a write: its OpResult, or its error.
 pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result);
 
-// The audit line of a request: who did what to which object, with the
-// response code; never payloads or material. Logged for writes, material
-// reads, and every refused or failed request.
-void AuditRequest(const pb::Request& request, const ClientIdentity& who,
+// The audit line of a request (request_audit.h), appended to info.audit:
+// who did what to which object, with the response code; never payloads or
+// material. Written for writes, material reads, joins and join tokens, and
+// every refused or failed request. The node log gets no audit lines.
+void AuditRequest(const NodeInfo& info, const pb::Request& request, const ClientIdentity& who,
                   const pb::Response& response);
 
 }  // namespace coffer::node

@@ -14,7 +14,7 @@
 namespace coffer::node::cli {
 
 int Fail(const Status& status) {
-  std::cerr << "error: " << status.ToString() << "\n";
+  std::cerr << "error: " << EscapeForTerminal(status.ToString()) << "\n";
   if (status.code() == Code::kReadOnlyRestricted || status.code() == Code::kReadOnlyNode) {
     return kExitDegraded;
   }
@@ -119,7 +119,7 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
                     std::to_string(request.retry_of().seq());
     }
     return Status(status.code(),
-                  status.message() + "\nretry on any node with the same command and " + flags_text);
+                  status.message() + "; retry on any node with the same command and " + flags_text);
   };
   StatusOr<pb::Response> response = CallWithRetries(options, &request);
   if (!response.ok()) return how_to_retry(response.status());
@@ -169,7 +169,7 @@ int RunWrite(const ClientFlags& flags, const pb::Op& op) {
   *request.mutable_write() = op;
   return Run(flags, request, [&](const pb::Response& r) {
     if (Format(flags) == OutputFormat::kJson) return RenderJson(r.op_result());
-    return r.op_result().uuid() + "\n";
+    return EscapeForTerminal(r.op_result().uuid()) + "\n";
   });
 }
 

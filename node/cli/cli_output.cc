@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 #include <ctime>
 #include <map>
 
@@ -14,8 +16,89 @@ namespace coffer::node {
 
 using storage::AttributeText;
 
-std::string RenderTable(const std::vector<std::string>& headers,
-                        const std::vector<std::vector<std::string>>& rows) {
+namespace {
+
+// The code point of the valid UTF-8 sequence at text[i] and its length, or
+// length 0 if text[i] does not start one (overlong forms and surrogates
+// count as invalid).
+std::pair<uint32_t, size_t> DecodeUtf8(std::string_view text, size_t i) {
+  unsigned char lead = static_cast<unsigned char>(text[i]);
+  size_t length = lead < 0x80           ? 1
+                  : (lead >> 5) == 0x6  ? 2
+                  : (lead >> 4) == 0xE  ? 3
+                  : (lead >> 3) == 0x1E ? 4
+                                        : 0;
+  if (length == 0 || i + length > text.size()) return {0, 0};
+  uint32_t cp = length == 1   ? lead
+                : length == 2 ? lead & 0x1F
+                : length == 3 ? lead & 0x0F
+                              : lead & 0x07;
+  for (size_t k = 1; k < length; ++k) {
+    unsigned char c = static_cast<unsigned char>(text[i + k]);
+    if ((c & 0xC0) != 0x80) return {0, 0};
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  static constexpr uint32_t kMinOf[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinOf[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {0, 0};
+  return {cp, length};
+}
+
+// Code points above U+007F that move the cursor or reorder text.
+bool IsInvisibleControl(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x200E && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061C;
+}
+
+std::vector<std::string> EscapeAll(const std::vector<std::string>& cells) {
+  std::vector<std::string> out;
+  out.reserve(cells.size());
+  for (const auto& cell : cells) out.push_back(EscapeForTerminal(cell));
+  return out;
+}
+
+}  // namespace
+
+std::string EscapeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char buf[16];
+  for (size_t i = 0; i < text.size();) {
+    auto [cp, length] = DecodeUtf8(text, i);
+    if (length == 0) {  // not UTF-8: show the byte
+      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(text[i]));
+      out += buf;
+      ++i;
+      continue;
+    }
+    if (cp == '\\') {
+      out += "\\\\";
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp < 0x20 || cp == 0x7F) {
+      std::snprintf(buf, sizeof(buf), "\\x%02x", cp);
+      out += buf;
+    } else if (IsInvisibleControl(cp)) {
+      std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+      out += buf;
+    } else {
+      out.append(text.substr(i, length));
+    }
+    i += length;
+  }
+  return out;
+}
+
+std::string RenderTable(const std::vector<std::string>& raw_headers,
+                        const std::vector<std::vector<std::string>>& raw_rows) {
+  std::vector<std::string> headers = EscapeAll(raw_headers);
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& row : raw_rows) rows.push_back(EscapeAll(row));
   std::vector<size_t> widths(headers.size(), 0);
   for (size_t i = 0; i < headers.size(); ++i) widths[i] = headers[i].size();
   for (const auto& row : rows) {
@@ -39,7 +122,11 @@ std::string RenderTable(const std::vector<std::string>& headers,
   return out;
 }
 
-std::string RenderFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+std::string RenderFields(const std::vector<std::pair<std::string, std::string>>& raw_fields) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.reserve(raw_fields.size());
+  for (const auto& [k, v] : raw_fields)
+    fields.emplace_back(EscapeForTerminal(k), EscapeForTerminal(v));
   size_t width = 0;
   for (const auto& [k, v] : fields) width = std::max(width, k.size());
   std::string out;
@@ -262,7 +349,7 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
       {{s.node_name(), std::to_string(s.node_id()), s.mode(), s.version(), s.listen(),
         std::to_string(s.object_count()), AppliedText(s.applied()), s.digest().substr(0, 16),
         std::to_string(s.uptime_seconds()) + "s"}});
-  if (!s.mode_reason().empty()) out += "mode: " + s.mode_reason() + "\n";
+  if (!s.mode_reason().empty()) out += "mode: " + EscapeForTerminal(s.mode_reason()) + "\n";
   if (s.links_size() > 0) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& l : s.links()) {
@@ -314,8 +401,9 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
     auto it = by_id.find(id);
     return it == by_id.end() ? nullptr : it->second;
   };
-  out += "cluster " + c.name() + " (" + c.cluster_id() + "), " + std::to_string(c.members_size()) +
-         " node" + (c.members_size() == 1 ? "" : "s") + "\n";
+  out += "cluster " + EscapeForTerminal(c.name()) + " (" + EscapeForTerminal(c.cluster_id()) +
+         "), " + std::to_string(c.members_size()) + " node" + (c.members_size() == 1 ? "" : "s") +
+         "\n";
   out += "cluster version " + ClusterVersion(c) + "\n";
   out += "settings: max-disable-duration " + std::to_string(c.max_disable_seconds()) +
          " s (coffer cluster set)\n";
@@ -357,11 +445,11 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
                      rows);
   for (const auto& [id, error] :
        std::map<uint32_t, std::string>(c.unreachable().begin(), c.unreachable().end())) {
-    out += "node " + std::to_string(id) + " unreachable: " + error + "\n";
+    out += "node " + std::to_string(id) + " unreachable: " + EscapeForTerminal(error) + "\n";
   }
   for (const auto& m : c.members()) {
     if (m.disable_seconds_left() < 0) continue;
-    out += "node " + m.name() + " " + m.state() + ": " +
+    out += "node " + EscapeForTerminal(m.name()) + " " + EscapeForTerminal(m.state()) + ": " +
            (m.disable_seconds_left() == 0
                 ? std::string("past the maximum disable duration (enable is refused; force-delete "
                               "it and induct it anew)")
@@ -373,7 +461,7 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   }
   for (const auto& [id, s] : by_id) {
     if (!s->mode_reason().empty() && s->mode() == "restricted") {
-      out += "node " + std::to_string(id) + ": " + s->mode_reason() + "\n";
+      out += "node " + std::to_string(id) + ": " + EscapeForTerminal(s->mode_reason()) + "\n";
     }
   }
   return out;

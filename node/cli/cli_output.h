@@ -13,10 +13,20 @@ namespace coffer::node {
 
 enum class OutputFormat { kTable, kJson };
 
-// Columns padded to the widest cell; the header row is upper-case.
+// Text safe to print to a terminal, for table and plain output ("output that
+// cannot lie"): C0 controls, DEL, C1 controls (U+0080..U+009F), the Unicode
+// line/paragraph separators and bidirectional-text controls become visible
+// escapes (\n, \r, \t, \x1b, \x7f, \u009b, \u202e), a byte that is not part
+// of valid UTF-8 becomes \xNN, and a backslash becomes \\ (so an escape
+// cannot be faked either). Everything else is kept. `-o json` output is not
+// passed through this: JSON escaping keeps it exact.
+std::string EscapeForTerminal(std::string_view text);
+
+// Columns padded to the widest cell; the header row is upper-case. Every
+// cell is passed through EscapeForTerminal, so one row is one line.
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
-// Two columns: field, value.
+// Two columns: field, value; both through EscapeForTerminal.
 std::string RenderFields(const std::vector<std::pair<std::string, std::string>>& fields);
 // Pretty JSON with the .proto field names.
 std::string RenderJson(const google::protobuf::Message& message);

@@ -97,10 +97,10 @@ int RunVerify(const VerifyFlags& f) {
         // the exit code, and this line goes to stderr.
         (Format(f.client) == OutputFormat::kJson ? std::cerr : std::cout)
             << "verified: " << status->members_size() << " nodes have the same digest "
-            << status->self().digest() << "\n";
+            << EscapeForTerminal(status->self().digest()) << "\n";
         return kExitOk;
       }
-      std::cerr << "error: " << verdict << "\n";
+      std::cerr << "error: " << EscapeForTerminal(verdict) << "\n";
       return kExitError;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval

@@ -33,10 +33,22 @@ NameState DecideName(const std::string& supplied, const NameView& view) {
   return view.confirmed ? NameState::kActive : NameState::kPending;
 }
 
-NameReport RenderNameReport(const std::string& kind, const std::string& uuid,
-                            const std::string& supplied, NameState state, const std::string& name,
-                            std::chrono::milliseconds waited, OutputFormat format) {
+NameReport RenderNameReport(const std::string& kind, const std::string& raw_uuid,
+                            const std::string& raw_supplied, NameState state,
+                            const std::string& raw_name, std::chrono::milliseconds waited,
+                            OutputFormat format) {
   NameReport report;
+  if (format == OutputFormat::kJson) {  // exact strings; the text below is escaped
+    nlohmann::ordered_json doc;
+    doc["uuid"] = raw_uuid;
+    doc["name_state"] = NameStateName(state);
+    doc["name"] = raw_supplied;
+    doc["generated_name"] = state == NameState::kLost ? raw_name : "";
+    report.out = doc.dump(2) + "\n";
+  }
+  const std::string uuid = EscapeForTerminal(raw_uuid);
+  const std::string supplied = EscapeForTerminal(raw_supplied);
+  const std::string name = EscapeForTerminal(raw_name);
   const bool waiting = waited.count() > 0;
   switch (state) {
     case NameState::kActive:
@@ -55,15 +67,7 @@ NameReport RenderNameReport(const std::string& kind, const std::string& uuid,
                    " NEW-NAME`\n";
       break;
   }
-  if (format == OutputFormat::kJson) {
-    nlohmann::ordered_json doc;
-    doc["uuid"] = uuid;
-    doc["name_state"] = NameStateName(state);
-    doc["name"] = supplied;
-    doc["generated_name"] = state == NameState::kLost ? name : "";
-    report.out = doc.dump(2) + "\n";
-    return report;
-  }
+  if (format == OutputFormat::kJson) return report;
   report.out = uuid + "\n";
   switch (state) {
     case NameState::kActive:

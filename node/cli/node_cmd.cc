@@ -133,7 +133,8 @@ int WaitForMemberState(const ClientFlags& flags, uint32_t node_id,
         if (m.node_id() == node_id) state = m.state();
       }
       if (state != last) {
-        std::cout << "node " << node_id << ": " << (state.empty() ? "deleted" : state) << "\n";
+        std::cout << "node " << node_id << ": "
+                  << (state.empty() ? "deleted" : EscapeForTerminal(state)) << "\n";
       }
       last = state;
       if (states.contains(state)) return kExitOk;

@@ -37,7 +37,7 @@ int CreateWallet(const CreateFlags& f) {
   };
   auto seen = WaitForName(f.name, probe, *wait);
   if (!seen.ok()) {
-    std::cout << uuid << std::endl;  // before the error line on stderr
+    std::cout << EscapeForTerminal(uuid) << std::endl;  // before the error line on stderr
     return Fail(seen.status().Annotate("wallet " + uuid + " was created; its name's state"));
   }
   NameReport report =

@@ -223,6 +223,11 @@ Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string_view
 
 }  // namespace
 
+std::string AuditFilePath(const NodeConfig& config) {
+  if (!config.audit.file.empty()) return config.audit.file;
+  return (std::filesystem::path(config.node.data_dir) / "audit" / "audit.log").string();
+}
+
 StatusOr<HostPort> ParseHostPort(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return InvalidArgument("listen address \"" + std::string(text) + "\" " + std::string(why));

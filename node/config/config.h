@@ -2,12 +2,12 @@
 // plain struct. Every setting has a default, so a missing file section or key
 // means "use the default"; DefaultConfigToml() prints the complete default file.
 //
-// File format: tables [node], [tls], [limits], [storage], [root_of_trust] and
-// [log] with the keys documented on the structs below. Unknown tables and keys
+// File format: tables [node], [tls], [limits], [storage], [root_of_trust],
+// [log] and [audit] with the keys documented on the structs below. Unknown tables and keys
 // are rejected (a typo is an error, never silently ignored).
 //
 // Relative paths (node.data_dir, tls.*_file, root_of_trust.passphrase_file,
-// log.file) are resolved against the directory of the config file, for keys
+// log.file, audit.file) are resolved against the directory of the config file, for keys
 // given in the file and for defaults alike, so a node's files do not depend on
 // the working directory it was started from.
 //
@@ -118,6 +118,23 @@ struct LogSection {
   bool operator==(const LogSection&) const = default;
 };
 
+// The audit log (node/audit/audit_log.h, docs/audit.md): one JSON line per
+// audited request, in its own files, never in the diagnostic log.
+struct AuditSection {
+  // The current audit file; rotated files are FILE.1 (newest) to
+  // FILE.keep_files. Empty: "<node.data_dir>/audit/audit.log". Default: ""
+  std::string file;
+  // Size at which the file is rotated, in [64 KiB, 4 GiB]
+  // (limits::kMinAuditFileBytes, kMaxAuditFileBytes). Default: 67108864 (64 MiB)
+  int64_t max_file_bytes = 64 * 1024 * 1024;
+  // Rotated files kept besides the current one, in [1, 1000]. Default: 8
+  int64_t keep_files = 8;
+  // Lines are written and fsync'd together at least this often: an audited
+  // request's line is on disk within this bound. In [1, 1000] ms. Default: 50
+  int64_t sync_interval_ms = 50;
+  bool operator==(const AuditSection&) const = default;
+};
+
 // A node's complete configuration; one member per TOML table.
 struct NodeConfig {
   NodeSection node;
@@ -126,8 +143,13 @@ struct NodeConfig {
   StorageSection storage;
   RootOfTrustSection root_of_trust;
   LogSection log;
+  AuditSection audit;
   bool operator==(const NodeConfig&) const = default;
 };
+
+// The audit file `config` names: audit.file, or its default in the data
+// directory ("<node.data_dir>/audit/audit.log").
+std::string AuditFilePath(const NodeConfig& config);
 
 // Parses a config file's text. `source_name` starts every error message
 // (usually the file's path); `base_dir` is what relative paths are resolved

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/limits.h"
+
 namespace coffer::node::config_schema {
 namespace {
 
@@ -13,6 +15,7 @@ constexpr TableSpec kTables[] = {
     {"storage", "The local database."},
     {"root_of_trust", "What wraps the node's data key (encryption at rest)."},
     {"log", "Diagnostic log (never contains secrets)."},
+    {"audit", "Audit log: one JSON line per audited request (docs/audit.md)."},
 };
 
 std::string CheckNodeName(std::string_view name) {
@@ -225,6 +228,35 @@ const std::vector<Field>& Fields() {
        .kind = Kind::kPath,
        .str = COFFER_CONFIG_STR(log, file),
        .may_be_empty = true},
+      {.table = "audit",
+       .key = "file",
+       .doc = "Audit file; rotated files are FILE.1 to FILE.keep_files.\n"
+              "Empty: <node.data_dir>/audit/audit.log.",
+       .kind = Kind::kPath,
+       .str = COFFER_CONFIG_STR(audit, file),
+       .may_be_empty = true},
+      {.table = "audit",
+       .key = "max_file_bytes",
+       .doc = "Size at which the audit file is rotated, in bytes (64 KiB to 4 GiB).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(audit, max_file_bytes),
+       .min = static_cast<int64_t>(limits::kMinAuditFileBytes),
+       .max = static_cast<int64_t>(limits::kMaxAuditFileBytes)},
+      {.table = "audit",
+       .key = "keep_files",
+       .doc = "Rotated audit files kept besides the current one (1 to 1000).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(audit, keep_files),
+       .min = 1,
+       .max = 1000},
+      {.table = "audit",
+       .key = "sync_interval_ms",
+       .doc = "Audit lines are written and fsync'd together at least this often, so an\n"
+              "audited request's line is on disk within it (1 to 1000 ms).",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(audit, sync_interval_ms),
+       .min = 1,
+       .max = 1000},
   };
   return *fields;
 }

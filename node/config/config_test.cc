@@ -96,6 +96,10 @@ TEST(ConfigTest, DefaultFileShowsEveryKeyWithItsDefault) {
            "\nlevel = \"info\"\n",
            "\nformat = \"human\"\n",
            "\nfile = \"\"\n",
+           "[audit]\n",
+           "\nmax_file_bytes = 67108864\n",
+           "\nkeep_files = 8\n",
+           "\nsync_interval_ms = 50\n",
        }) {
     EXPECT_THAT(text, HasSubstr(line));
   }
@@ -105,6 +109,14 @@ TEST(ConfigTest, DefaultFileShowsEveryKeyWithItsDefault) {
 }
 
 TEST(ConfigTest, EmptyFileMeansDefaults) { EXPECT_EQ(ParseOk(""), NodeConfig{}); }
+
+TEST(ConfigTest, TheAuditFileDefaultsToTheDataDirectory) {
+  NodeConfig config;
+  config.node.data_dir = "/var/lib/coffer/node1";
+  EXPECT_EQ(AuditFilePath(config), "/var/lib/coffer/node1/audit/audit.log");
+  config.audit.file = "/var/log/coffer/audit.log";
+  EXPECT_EQ(AuditFilePath(config), "/var/log/coffer/audit.log");
+}
 
 TEST(ConfigTest, KeysOverrideOnlyThemselves) {
   NodeConfig config = ParseOk(R"(
@@ -237,6 +249,11 @@ TEST(ConfigTest, OutOfRangeValuesAreRejectedWithPosition) {
        "\"error\", \"off\", got \"verbose\""},
       {"[log]\nformat = \"xml\"\n",
        "cfg.toml:2:10: log.format: must be one of \"human\", \"json\", got \"xml\""},
+      {"[audit]\nmax_file_bytes = 1000\n",
+       "cfg.toml:2:18: audit.max_file_bytes: must be in [65536, 4294967296], got 1000"},
+      {"[audit]\nkeep_files = 0\n", "cfg.toml:2:14: audit.keep_files: must be in [1, 1000], got 0"},
+      {"[audit]\nsync_interval_ms = 5000\n",
+       "cfg.toml:2:20: audit.sync_interval_ms: must be in [1, 1000], got 5000"},
       {"[root_of_trust]\nkind = \"pkcs11\"\n",
        "cfg.toml:2:8: root_of_trust.kind: must be one of \"passphrase\", got \"pkcs11\""},
       {"[root_of_trust]\npassphrase_env = \"1BAD\"\n",
