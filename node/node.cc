@@ -23,6 +23,7 @@
 #include "node/cluster/controller.h"
 #include "node/cluster/membership.h"
 #include "node/cluster/record_key.h"
+#include "node/cluster/startup_identity.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/integrity_alert_log.h"
@@ -357,8 +358,8 @@ struct Node::Impl {
     if (!cluster) return Internal("no cluster record");
     COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
     if (!identity) {
-      COFFER_RETURN_IF_ERROR(
-          WriteIdentity(config.node.data_dir, NodeIdentity{node_id, cluster->cluster_id()}));
+      COFFER_RETURN_IF_ERROR(WriteIdentity(
+          config.node.data_dir, NodeIdentity{node_id, cluster->cluster_id(), config.node.name}));
     } else if (identity->cluster_id != cluster->cluster_id()) {
       return DataLoss("identity file names cluster " + identity->cluster_id +
                       " but the store belongs to cluster " + cluster->cluster_id());
@@ -531,12 +532,17 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   auto impl = std::make_unique<Impl>(env);
   impl->config = config;
   COFFER_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config.node.listen));
+  // Who this node is (certificate, data directory): refused before anything
+  // is written.
+  COFFER_RETURN_IF_ERROR(CheckIdentityBeforeStart(config));
   COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
   if (identity) impl->node_id = identity->node_id;
   COFFER_ASSIGN_OR_RETURN(impl->opened,
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
+  COFFER_ASSIGN_OR_RETURN(auto stored_members, impl->store->Members());
+  COFFER_RETURN_IF_ERROR(CheckStoredIdentity(config.node.name, impl->node_id, stored_members));
   impl->storage_watch =
       std::make_unique<StorageWatch>(*impl->store, config.node.data_dir, impl->clock, impl->metrics,
                                      impl->store_io, impl->sync_io);

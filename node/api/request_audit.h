@@ -12,8 +12,9 @@
 namespace coffer::node {
 
 // Whether `request` answered with `response` gets an audit line: every
-// audited kind (writes, joins, join tokens; request_kinds.h), every read of
-// key material, and every refused or failed request.
+// audited kind (writes, joins, join tokens, snapshot chunks;
+// request_kinds.h), every read of key material, and every refused or failed
+// request.
 bool IsAudited(const pb::Request& request, const pb::Response& response);
 
 // The audit event of `request` from `who`, answered with `response`.

@@ -145,6 +145,16 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
     allowed =
         CheckServes(request, info.serving_state ? info.serving_state() : ServingState::kStandalone);
   }
+  if (allowed.ok() && request.write().has_cluster_init() &&
+      !request.write().cluster_init().node_name().empty() &&
+      request.write().cluster_init().node_name() != info.node_name) {
+    // The node's name is its certificate's CN and its data directory's
+    // (cluster/startup_identity.h): a member row of another name could
+    // never link, nor restart.
+    allowed = InvalidArgument(
+        "cluster init --node-name '" + request.write().cluster_init().node_name() +
+        "' is not this node's name '" + info.node_name + "' ([node] name); leave --node-name out");
+  }
   pb::Response response =
       allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
   AuditRequest(info, request, who, response);

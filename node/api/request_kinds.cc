@@ -49,7 +49,11 @@ constexpr std::array kTable = {
     RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOnly,
                 kEveryState, true},
     RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState, true},
-    RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kDataWrite, kAdminOnly, kEveryState, true},
+    // Internal: written by a controller when a candidate joins with a
+    // token, never accepted from the client API (issue 11: an admin's raw
+    // node_add made a PENDING member that never joined). Still audited when
+    // refused.
+    RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kInternal, kNoCaller, kEveryState, true},
     // Cluster init, lifecycle and settings: every state.
     RequestKind{"cluster_init", K::kWrite, O::kClusterInit, C::kClusterInit, kAdminOnly,
                 kEveryState, true},
@@ -69,8 +73,10 @@ constexpr std::array kTable = {
     RequestKind{"join_token", K::kJoinToken, O::OP_NOT_SET, C::kInduction, kAdminOnly, kEveryState,
                 true},
     RequestKind{"join", K::kJoin, O::OP_NOT_SET, C::kInduction, kAdminOrNode, kEveryState, true},
+    // Audited: a chunk carries plaintext material (only inside an open
+    // transfer, node/cluster/controller.h).
     RequestKind{"snapshot_chunk", K::kSnapshotChunk, O::OP_NOT_SET, C::kInduction, kAdminOrNode,
-                kEveryState},
+                kEveryState, true},
     // Fallbacks: answered INVALID_ARGUMENT by the store or the handler.
     RequestKind{"write", K::kWrite, O::OP_NOT_SET, C::kDataWrite, kAdminOnly, kEveryState, true},
     RequestKind{"empty", K::KIND_NOT_SET, O::OP_NOT_SET, C::kStatus, kAdminOnly, kEveryState},
@@ -102,8 +108,26 @@ const RequestKind& KindOf(const pb::Request& request) {
   return Find(request.kind_case(), O::OP_NOT_SET);
 }
 
+Status ClientMayWrite(const pb::Op& op) {
+  const RequestKind& kind = KindOfOp(op);
+  if (kind.request_class == RequestClass::kInternal) {
+    return PermissionDenied("op '" + std::string(kind.name) +
+                            "' is internal to the cluster and never accepted from the client "
+                            "API: a node is added by joining with a token (`coffer cluster "
+                            "join-token`, then `coffer node start --join`)");
+  }
+  if (op.has_node_state() && op.node_state().state() != pb::NODE_DISABLING &&
+      op.node_state().state() != pb::NODE_ENABLING) {
+    return PermissionDenied(
+        "a client may set DISABLING (node disable) or ENABLING (node enable); PENDING, ACTIVE "
+        "and DISABLED are written by the node itself");
+  }
+  return Status::Ok();
+}
+
 Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
   const RequestKind& kind = KindOf(request);
+  if (request.has_write()) COFFER_RETURN_IF_ERROR(ClientMayWrite(request.write()));
   if ((kind.callers & RoleOf(who)) != 0) return Status::Ok();
   bool node_request = kind.request_class == RequestClass::kInduction && (kind.callers & kNode);
   return PermissionDenied(

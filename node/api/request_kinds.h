@@ -47,6 +47,11 @@ enum class RequestClass {
   // join token, join, snapshot chunk: the controller side of induction
   // (node/cluster/controller.h).
   kInduction,
+  // An op only the cluster itself writes (node_add: a controller writes it
+  // for a candidate that joined with a token, InductionController::Join ->
+  // write_unpaired, never through the client API). No role may send it:
+  // PERMISSION_DENIED.
+  kInternal,
 };
 
 // The state a node serves requests in. kStandalone: no cluster (or this
@@ -64,6 +69,7 @@ enum class ServingState : uint8_t {
 
 // Bit sets over roles and serving states.
 using RoleSet = uint8_t;
+inline constexpr RoleSet kNoCaller = 0;  // internal ops (RequestClass::kInternal)
 inline constexpr RoleSet kAdmin = 1 << 0;
 inline constexpr RoleSet kNode = 1 << 1;
 inline constexpr RoleSet kEndpoint = 1 << 2;
@@ -100,8 +106,17 @@ const RequestKind& KindOf(const pb::Request& request);
 // The row of a write carrying `op`.
 const RequestKind& KindOfOp(const pb::Op& op);
 
-// OK if `who` may send `request`, else PERMISSION_DENIED naming the role needed.
+// OK if `who` may send `request`, else PERMISSION_DENIED naming the role
+// needed. Internal ops are PERMISSION_DENIED for every role, and so are the
+// internal values of a client op (ClientMayWrite).
 Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who);
+
+// OK if a client may send a write carrying `op` at all, else
+// PERMISSION_DENIED: node_add (kInternal), and node_state with a state other
+// than DISABLING (`node disable`) or ENABLING (`node enable`): PENDING,
+// ACTIVE and DISABLED are written by the node itself (its lifecycle driver,
+// or a join).
+Status ClientMayWrite(const pb::Op& op);
 
 // The serving state of a node in `state` at wall time `now_micros`.
 ServingState ServingStateOf(const pb::StoredNode& self, const pb::StoredCluster& cluster,

@@ -71,6 +71,7 @@ TEST(RequestKindsTest, EveryRequestAndOpCaseHasItsOwnRowWithAUniqueName) {
 TEST(RequestKindsTest, AdminsMayAskEverythingNodesOnlyInductionAndNodeStatusEndpointsNothing) {
   std::set<std::string_view> node_kinds;
   for (const RequestKind& kind : RequestKinds()) {
+    if (kind.request_class == RequestClass::kInternal) continue;  // nobody: next test
     EXPECT_TRUE(kind.callers & kAdmin) << kind.name;
     EXPECT_FALSE(kind.callers & kEndpoint) << kind.name;
     if (kind.callers & kNode) node_kinds.insert(kind.name);
@@ -80,6 +81,69 @@ TEST(RequestKindsTest, AdminsMayAskEverythingNodesOnlyInductionAndNodeStatusEndp
   read.mutable_wallet_list();
   EXPECT_EQ(AuthorizeRequest(read, ClientIdentity{"e", std::string(kEndpointRole)}).code(),
             Code::kPermissionDenied);
+}
+
+// Issue 11: an admin's raw node_add created a PENDING member that never
+// joined. Internal ops, and the internal values of node_state, are refused
+// for every role; the join path writes node_add without the client API.
+TEST(RequestKindsTest, InternalOpsAreRefusedFromTheClientApiForEveryRole) {
+  std::set<std::string_view> internal;
+  for (const RequestKind& kind : RequestKinds()) {
+    if (kind.request_class != RequestClass::kInternal) continue;
+    internal.insert(kind.name);
+    EXPECT_EQ(kind.callers, kNoCaller) << kind.name;
+    EXPECT_TRUE(kind.audited) << kind.name << ": a refused attempt is audited";
+  }
+  EXPECT_EQ(internal, (std::set<std::string_view>{"node_add"}));
+  pb::Request add;
+  add.mutable_write()->mutable_node_add()->set_name("mallory");
+  add.mutable_write()->mutable_node_add()->set_role(pb::NODE_READ_ONLY);
+  for (std::string_view role : {kAdminRole, kNodeRole, kEndpointRole}) {
+    Status refused = AuthorizeRequest(add, ClientIdentity{"mallory", std::string(role)});
+    EXPECT_EQ(refused.code(), Code::kPermissionDenied) << role;
+    EXPECT_NE(refused.message().find("internal"), std::string::npos) << refused.message();
+  }
+  for (pb::NodeState state :
+       {pb::NODE_PENDING, pb::NODE_ACTIVE, pb::NODE_DISABLED, pb::NODE_STATE_UNSPECIFIED}) {
+    pb::Request set;
+    set.mutable_write()->mutable_node_state()->set_node_id(2);
+    set.mutable_write()->mutable_node_state()->set_state(state);
+    EXPECT_EQ(AuthorizeRequest(set, Admin()).code(), Code::kPermissionDenied)
+        << pb::NodeState_Name(state);
+  }
+  for (pb::NodeState state : {pb::NODE_DISABLING, pb::NODE_ENABLING}) {
+    pb::Request set;
+    set.mutable_write()->mutable_node_state()->set_state(state);
+    EXPECT_TRUE(AuthorizeRequest(set, Admin()).ok()) << pb::NodeState_Name(state);
+  }
+}
+
+// The handler refuses a client's node_add before the store sees it: no
+// member is added (on main the store wrote a PENDING member).
+TEST(RequestKindsTest, HandlerRefusesAClientNodeAddAndAddsNoMember) {
+  auto node = storage::testing::MakeNode(Backend::kMemEnv, "/handler", 1);
+  ASSERT_NE(node, nullptr);
+  NodeInfo info;
+  info.node_name = "alpha";
+  auto ask = [&](const pb::Request& r) {
+    return HandleRequest(*node->store, r, Admin(), info, storage::Durability::kSync, node->clock);
+  };
+  pb::Request init;
+  init.mutable_write()->mutable_cluster_init()->set_name("prod");
+  init.set_request_id("init");
+  ASSERT_EQ(ask(init).code(), "OK");
+  auto before = node->store->Members();
+  ASSERT_TRUE(before.ok());
+  pb::Request add;
+  add.set_request_id("add");
+  add.mutable_write()->mutable_node_add()->set_name("mallory");
+  add.mutable_write()->mutable_node_add()->set_role(pb::NODE_READ_ONLY);
+  add.mutable_write()->mutable_node_add()->set_release_version("0.1.0");
+  pb::Response refused = ask(add);
+  EXPECT_EQ(refused.code(), "PERMISSION_DENIED") << refused.message();
+  auto after = node->store->Members();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), before->size()) << "no member was added";
 }
 
 TEST(RequestKindsTest, DataReadsAreServedOnlyWhereDataIsCurrentEverythingElseEverywhere) {
@@ -102,10 +166,13 @@ TEST(RequestKindsTest, DataReadsAreServedOnlyWhereDataIsCurrentEverythingElseEve
   EXPECT_FALSE(IsLifecycleOp(create));
 }
 
-TEST(RequestKindsTest, WritesJoinsAndJoinTokensAreAlwaysAuditedReadsAndStatusAreSafeToResend) {
+TEST(RequestKindsTest,
+     WritesJoinsJoinTokensAndChunksAreAlwaysAuditedReadsAndStatusAreSafeToResend) {
   for (const RequestKind& kind : RequestKinds()) {
     bool write = kind.request == pb::Request::kWrite;
-    EXPECT_EQ(kind.audited, write || kind.name == "join" || kind.name == "join_token") << kind.name;
+    EXPECT_EQ(kind.audited, write || kind.name == "join" || kind.name == "join_token" ||
+                                kind.name == "snapshot_chunk")
+        << kind.name;
   }
   pb::Request status, read, create, disable, token;
   status.mutable_cluster_status();

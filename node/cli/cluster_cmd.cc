@@ -124,7 +124,7 @@ void AddClusterCommands(CLI::App& app, const ClientFlags& defaults) {
       });
   init.app->add_option("--name", init.flags->name, "cluster name")->required();
   init.app->add_option("--node-name", init.flags->node_name,
-                       "this node's name (default: node.name from its config)");
+                       "this node's name: must be node.name from its config (the default)");
 
   auto token = AddClientCommand<JoinTokenFlags>(
       c, "join-token", "issue a one-time token for inducting a node through this one", defaults,

@@ -80,6 +80,17 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
     return PermissionDenied("certificate CN '" + who.common_name +
                             "' does not match the joining node's name '" + join.name() + "'");
   }
+  for (const pb::StoredNode& m : cluster_->members()) {
+    if (m.name().name() == join.name() && InductionOver(m)) {
+      // The name is in use; and its token may still be valid (tokens are
+      // bound to a name, not spent by one join): it must not reopen a
+      // transfer.
+      return AlreadyExists("node name '" + join.name() + "' is in use by node " +
+                           std::to_string(m.node_id()) +
+                           ", which has joined (its induction is over and reopens for no "
+                           "token): delete that node first to induct a new one under its name");
+    }
+  }
   COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version()));
   COFFER_ASSIGN_OR_RETURN(auto redeemed,
                           join_tokens_.Redeem(join.token(), join.name(), clock_.WallMicros()));
@@ -111,7 +122,8 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
   uint64_t estimate = store_.ObjectCount();
   for (const auto& [origin, seq] : store_.Applied()) estimate += seq;  // ~ one request id each
   answer.set_snapshot_entries_estimate(estimate);
-  transfers_->Begin(id, estimate);  // a repeated join starts a fresh transfer
+  // The transfer this token opens; a repeated join starts a fresh one.
+  COFFER_RETURN_IF_ERROR(transfers_->Begin(id, estimate));
   spdlog::info(
       "inducting node {} '{}' as {}", id, join.name(),
       redeemed.role == pb::NODE_READ_WRITE ? "this node's read-write peer" : "a read-only node");
@@ -121,22 +133,38 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
 StatusOr<pb::SnapshotChunk> InductionController::ServeSnapshotChunk(
     const pb::SnapshotChunkRequest& request, const ClientIdentity& who) {
   if (!cluster_) return InvalidState("this node is standalone");
+  const uint32_t id = request.node_id();
   const pb::StoredNode* member = nullptr;
   for (const auto& m : cluster_->members()) {
-    if (m.node_id() == request.node_id()) member = &m;
+    if (m.node_id() == id) member = &m;
   }
   if (member == nullptr) {
-    return NotFound("node " + std::to_string(request.node_id()) +
-                    " is not a member of this cluster");
+    transfers_->Close(id);
+    return PermissionDenied("node " + std::to_string(id) +
+                            " is not a member of this cluster: no induction transfer is open "
+                            "for it");
   }
   if (member->name().name() != who.common_name) {
     return PermissionDenied("certificate CN '" + who.common_name + "' is not node " +
-                            std::to_string(request.node_id()));
+                            std::to_string(id));
+  }
+  if (InductionOver(*member)) {
+    transfers_->Close(id);  // at once, not at the next prune
+    return PermissionDenied("node " + std::to_string(id) + " '" + member->name().name() +
+                            "' has joined (it is " +
+                            std::string(pb::NodeState_Name(storage::StoredState(*member))) +
+                            " or was heard on a peer link): its induction is over and no "
+                            "snapshot is served to it");
   }
   uint32_t n = request.max_entries() == 0
                    ? kDefaultSnapshotChunkEntries
                    : std::min(request.max_entries(), kMaxSnapshotChunkEntries);
-  return transfers_->Chunk(request.node_id(), request.after(), n);
+  return transfers_->Chunk(id, request.after(), n);  // PERMISSION_DENIED if none is open
+}
+
+bool InductionController::InductionOver(const pb::StoredNode& member) const {
+  return storage::StoredState(member) != pb::NODE_PENDING ||
+         (cluster_ && cluster_->heard_from(member.node_id()));
 }
 
 void InductionController::PruneInductions() {
@@ -148,9 +176,7 @@ void InductionController::PruneInductions() {
   for (const auto& m : cluster_->members()) by_id[m.node_id()] = &m;
   InductionTransfers::PruneRules rules;
   rules.is_member = [&](uint32_t id) { return by_id.contains(id); };
-  rules.finished = [&](uint32_t id) {
-    return cluster_->heard_from(id) || storage::StoredState(*by_id.at(id)) == pb::NODE_ACTIVE;
-  };
+  rules.finished = [&](uint32_t id) { return InductionOver(*by_id.at(id)); };
   if (size_t closed = transfers_->Prune(rules); closed > 0) {
     spdlog::info("closed {} finished induction transfer(s)", closed);
   }

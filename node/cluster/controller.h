@@ -65,21 +65,33 @@ class InductionController {
   StatusOr<pb::JoinToken> IssueJoinToken(const pb::JoinTokenRequest& request);
 
   // Adds the candidate `join` (whose certificate is `who`) to the
-  // membership and opens its snapshot transfer. INVALID_STATE on a
-  // standalone node; PERMISSION_DENIED if the certificate CN is not the
-  // candidate's name or the token is not valid for it; the release check's
-  // error for an incompatible release; ALREADY_EXISTS for a name in use.
+  // membership and opens its snapshot transfer (the only way a transfer
+  // opens). INVALID_STATE on a standalone node; PERMISSION_DENIED if the
+  // certificate CN is not the candidate's name or the token is not valid for
+  // it; the release check's error for an incompatible release;
+  // ALREADY_EXISTS for a name in use (a member of that name that has joined,
+  // InductionOver, is refused before its token is looked at, so a joined
+  // member's still-valid token reopens nothing).
   StatusOr<pb::JoinAnswer> Join(const pb::JoinRequest& join, const ClientIdentity& who);
 
   // The next chunk of the snapshot of member `request.node_id()`, asked by
-  // `who`. INVALID_STATE on a standalone node; NOT_FOUND for no member;
-  // PERMISSION_DENIED if the certificate CN is not that member's name.
+  // `who`, served only inside the open transfer its join opened.
+  // INVALID_STATE on a standalone node; PERMISSION_DENIED (audited by the
+  // caller, as every refusal) if the certificate CN is not that member's
+  // name, if it is no member, if its induction is over (InductionOver: the
+  // transfer is closed at once), or if no transfer is open for it (never
+  // opened, closed, or expired).
   StatusOr<pb::SnapshotChunk> ServeSnapshotChunk(const pb::SnapshotChunkRequest& request,
                                                  const ClientIdentity& who);
 
   // At most once per kPruneIntervalMicros: closes the transfers that are over
-  // (the candidate was heard on a link or is ACTIVE, or left the cluster).
+  // (InductionOver, or the candidate left the cluster) or expired.
   void PruneInductions();
+
+  // A member's induction is over once it has left PENDING (ACTIVE, or any
+  // later state) or has been heard on a peer link (a candidate links only
+  // after installing its whole snapshot).
+  bool InductionOver(const pb::StoredNode& member) const;
 
   const InductionTransfers& transfers() const { return *transfers_; }
 

@@ -105,7 +105,7 @@ TEST_F(InductionControllerTest, JoinAddsTheMemberAndItsCertificateFetchesItsSnap
   EXPECT_GT(first->entries_size(), 0);
   chunk.set_node_id(id + 7);
   EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).status().code(),
-            Code::kNotFound);
+            Code::kPermissionDenied);
 
   // The transfer stays open until the candidate is heard on a link.
   node_->clock.Advance(InductionController::kPruneIntervalMicros);
@@ -131,6 +131,68 @@ TEST_F(InductionControllerTest, ReadWriteTokenIsRefusedOnANodeThatHasAPeer) {
             std::string::npos)
       << refused.status().ToString();
   EXPECT_FALSE(Token(pb::NODE_READ_ONLY).empty()) << "read-only tokens are still issued";
+}
+
+// Issue 11: a member's node certificate read the whole store (material
+// included) through snapshot_chunk long after its induction. Once the
+// candidate has joined (ACTIVE, or heard on a link) its transfer is closed
+// and every chunk request is PERMISSION_DENIED (a join with its still-valid
+// token is ALREADY_EXISTS and opens nothing); while it is PENDING it resumes.
+TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
+  EnterCluster();
+  std::string token = Token(pb::NODE_READ_ONLY);
+  auto answer = controller_->Join(JoinOf("beta", token), {"beta", "node"});
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  const uint32_t id = answer->node_id();
+  pb::SnapshotChunkRequest chunk;
+  chunk.set_node_id(id);
+  chunk.set_max_entries(1);
+  auto first = controller_->ServeSnapshotChunk(chunk, {"beta", "node"});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_FALSE(first->last());
+  // Interrupted here and resumed: still served while PENDING.
+  chunk.set_after(first->resume_after());
+  ASSERT_TRUE(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).ok());
+
+  // The candidate finished and became ACTIVE (its own lifecycle write,
+  // replicated here: the membership as the node last read it).
+  for (auto& m : members_) {
+    if (m.node_id() == id) m.set_state(pb::NODE_ACTIVE);
+  }
+  for (const std::string& after : {std::string(), first->resume_after()}) {
+    chunk.set_after(after);
+    auto refused = controller_->ServeSnapshotChunk(chunk, {"beta", "node"});
+    EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  }
+  EXPECT_TRUE(controller_->transfers().Views().empty()) << "closed at once";
+  EXPECT_FALSE(controller_->transfers().IsOpen(id));
+  auto again = controller_->Join(JoinOf("beta", token), {"beta", "node"});
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << "its token opens nothing now";
+  EXPECT_FALSE(controller_->transfers().IsOpen(id));
+}
+
+// Heard on a peer link counts as joined, whatever its stored state says.
+TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateWasHeardOnALink) {
+  EnterCluster();
+  auto answer = controller_->Join(JoinOf("beta", Token(pb::NODE_READ_ONLY)), {"beta", "node"});
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  pb::SnapshotChunkRequest chunk;
+  chunk.set_node_id(answer->node_id());
+  heard_.insert(answer->node_id());
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_FALSE(controller_->transfers().IsOpen(answer->node_id()));
+}
+
+// The first node (never inducted) has no transfer: its certificate gets
+// nothing, and no checkpoint is made for it.
+TEST_F(InductionControllerTest, AMemberThatWasNeverInductedGetsNoSnapshot) {
+  EnterCluster();
+  pb::SnapshotChunkRequest chunk;
+  chunk.set_node_id(1);
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"alpha", "node"}).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_FALSE(controller_->transfers().IsOpen(1));
 }
 
 TEST_F(InductionControllerTest, ServeAnswersTheInductionRequestsOnly) {

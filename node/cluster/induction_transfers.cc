@@ -25,14 +25,15 @@ uint32_t IdOfDirectory(const std::string& name) {
 
 }  // namespace
 
-InductionTransfers::InductionTransfers(const storage::ObjectStore& store, std::string dir)
-    : store_(store), dir_(std::move(dir)) {}
+InductionTransfers::InductionTransfers(const storage::ObjectStore& store, std::string dir,
+                                       std::chrono::system_clock::duration max_age)
+    : store_(store), dir_(std::move(dir)), max_age_(max_age) {}
 
 std::string InductionTransfers::CheckpointDir(uint32_t id) const {
   return dir_ + "/" + std::string(kDirPrefix) + std::to_string(id);
 }
 
-void InductionTransfers::Remove(uint32_t id) {
+void InductionTransfers::Close(uint32_t id) {
   open_.erase(id);  // closes the checkpoint before its files go
   views_.erase(id);
   std::error_code ec;
@@ -40,43 +41,60 @@ void InductionTransfers::Remove(uint32_t id) {
   if (ec) spdlog::warn("cannot remove {}: {}", CheckpointDir(id), ec.message());
 }
 
-void InductionTransfers::Begin(uint32_t id, uint64_t entries_estimate) {
-  Remove(id);
+Status InductionTransfers::Begin(uint32_t id, uint64_t entries_estimate) {
+  Close(id);
+  const std::string path = CheckpointDir(id);
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Unavailable("cannot create " + dir_ + ": " + ec.message());
+  COFFER_RETURN_IF_ERROR(store_.CheckpointTo(path));
+  auto snapshot = store_.OpenSnapshotAt(path);
+  if (!snapshot.ok()) {
+    fs::remove_all(path, ec);
+    return snapshot.status();
+  }
+  open_.emplace(id, std::move(snapshot).value());
   pb::InductionView& view = views_[id];
   view.set_node_id(id);
   view.set_entries_estimate(entries_estimate);
+  return Status::Ok();
+}
+
+bool InductionTransfers::IsOpen(uint32_t id) const {
+  std::error_code ec;
+  return open_.contains(id) || fs::is_directory(CheckpointDir(id), ec);
+}
+
+bool InductionTransfers::Expired(uint32_t id) const {
+  std::error_code ec;
+  auto written = fs::last_write_time(CheckpointDir(id), ec);
+  return !ec && fs::file_time_type::clock::now() - written > max_age_;
 }
 
 StatusOr<pb::SnapshotChunk> InductionTransfers::Chunk(uint32_t id, const std::string& after,
                                                       size_t max_entries) {
+  if (!IsOpen(id)) {
+    return PermissionDenied(
+        "no induction transfer is open for node " + std::to_string(id) +
+        " on this controller (a transfer is opened only by a join with a valid token, and closed "
+        "once the node was heard on a link or left PENDING, left the cluster, or outlived its "
+        "maximum age): to induct it again, wipe its data directory and join with a new token");
+  }
+  if (Expired(id)) {
+    spdlog::warn("induction of node {}: its transfer outlived its maximum age; closed", id);
+    Close(id);
+    return PermissionDenied("the induction transfer of node " + std::to_string(id) +
+                            " outlived its maximum age and was closed: to induct it again, wipe "
+                            "its data directory and join with a new token");
+  }
   auto it = open_.find(id);
   if (it == open_.end()) {
-    const std::string path = CheckpointDir(id);
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      // This node restarted since the transfer began.
-      COFFER_ASSIGN_OR_RETURN(auto snapshot, store_.OpenSnapshotAt(path));
-      it = open_.emplace(id, std::move(snapshot)).first;
-      views_[id].set_reopened(true);
-      spdlog::info("induction of node {}: reopened its snapshot checkpoint, continuing {}", id,
-                   after.empty() ? "from the start" : "where the candidate stopped");
-    } else if (!after.empty()) {
-      return InvalidState(
-          "no snapshot transfer for node " + std::to_string(id) +
-          " is open on this controller (it was closed: the node was heard on a link, left the "
-          "cluster, or the transfer outlived its maximum age): wipe the candidate's data "
-          "directory and induct it again with a new token");
-    } else {
-      fs::create_directories(dir_, ec);
-      if (ec) return Unavailable("cannot create " + dir_ + ": " + ec.message());
-      COFFER_RETURN_IF_ERROR(store_.CheckpointTo(path));
-      auto snapshot = store_.OpenSnapshotAt(path);
-      if (!snapshot.ok()) {
-        fs::remove_all(path, ec);
-        return snapshot.status();
-      }
-      it = open_.emplace(id, std::move(snapshot).value()).first;
-    }
+    // This node restarted since the transfer began.
+    COFFER_ASSIGN_OR_RETURN(auto snapshot, store_.OpenSnapshotAt(CheckpointDir(id)));
+    it = open_.emplace(id, std::move(snapshot)).first;
+    views_[id].set_reopened(true);
+    spdlog::info("induction of node {}: reopened its snapshot checkpoint, continuing {}", id,
+                 after.empty() ? "from the start" : "where the candidate stopped");
   }
   pb::InductionView& view = views_[id];
   view.set_node_id(id);
@@ -103,23 +121,22 @@ size_t InductionTransfers::Prune(const PruneRules& rules) {
       }
       bool close = should_close(id);
       if (!close) {
-        auto written = fs::last_write_time(path, ec);
-        close = !ec && fs::file_time_type::clock::now() - written > rules.max_age;
+        close = Expired(id);
         if (close) spdlog::warn("induction of node {}: checkpoint older than its maximum age", id);
       }
       if (close) {
-        Remove(id);
+        Close(id);
         ++closed;
       }
     }
   }
-  // Transfers begun by a join that never asked for a chunk.
+  // Transfers whose checkpoint directory went missing.
   std::vector<uint32_t> stale;
   for (const auto& [id, view] : views_) {
-    if (!open_.contains(id) && should_close(id)) stale.push_back(id);
+    if (should_close(id)) stale.push_back(id);
   }
   for (uint32_t id : stale) {
-    Remove(id);
+    Close(id);
     ++closed;
   }
   return closed;

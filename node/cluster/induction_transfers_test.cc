@@ -32,7 +32,12 @@ class InductionTransfersTest : public ::testing::Test {
   void Open() {
     node_ = storage::testing::MakeNode(Backend::kDisk, dir_.path() + "/db", 1, 1);
     ASSERT_NE(node_, nullptr);
-    transfers_ = std::make_unique<InductionTransfers>(*node_->store, inductions());
+    transfers_ = std::make_unique<InductionTransfers>(*node_->store, inductions(), max_age_);
+  }
+  // A join opened the transfer of `id`.
+  void Begin(uint32_t id, uint64_t estimate = 0) {
+    Status begun = transfers_->Begin(id, estimate);
+    ASSERT_TRUE(begun.ok()) << begun.ToString();
   }
   void Restart() {
     transfers_.reset();
@@ -63,12 +68,14 @@ class InductionTransfersTest : public ::testing::Test {
   storage::testing::TempDir dir_;
   std::unique_ptr<storage::testing::TestNode> node_;
   std::unique_ptr<InductionTransfers> transfers_;
+  std::chrono::system_clock::duration max_age_ = InductionTransfers::kDefaultMaxAge;
 };
 
 TEST_F(InductionTransfersTest, ATransferContinuesFromItsCheckpointAfterTheControllerRestarts) {
   uint64_t whole = 0;
+  Begin(7);
   ASSERT_EQ(Pull(7, "", 1000, 1, &whole), "") << "one chunk holds the whole snapshot";
-  transfers_->Begin(8, whole);
+  Begin(8, whole);
   uint64_t before = 0;
   std::string stopped = Pull(8, "", 5, 3, &before);
   ASSERT_FALSE(stopped.empty());
@@ -92,7 +99,7 @@ TEST_F(InductionTransfersTest, ATransferContinuesFromItsCheckpointAfterTheContro
 }
 
 TEST_F(InductionTransfersTest, StartingOverIsCountedAndAClosedTransferCannotBeContinued) {
-  transfers_->Begin(4, 100);
+  Begin(4, 100);
   uint64_t entries = 0;
   std::string stopped = Pull(4, "", 5, 2, &entries);
   Pull(4, "", 5, 1, &entries);  // the candidate lost its partial install
@@ -100,11 +107,16 @@ TEST_F(InductionTransfersTest, StartingOverIsCountedAndAClosedTransferCannotBeCo
   EXPECT_EQ(transfers_->Prune(Rules(/*member=*/true, /*finished=*/true)), 1u);
   EXPECT_FALSE(fs::exists(inductions() + "/node-4"));
   EXPECT_TRUE(transfers_->Views().empty());
-  EXPECT_EQ(transfers_->Chunk(4, stopped, 5).status().code(), Code::kInvalidState);
+  EXPECT_EQ(transfers_->Chunk(4, stopped, 5).status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(transfers_->Chunk(4, "", 5).status().code(), Code::kPermissionDenied)
+      << "starting over does not reopen a closed transfer";
+  EXPECT_FALSE(fs::exists(inductions() + "/node-4"));
 }
 
 TEST_F(InductionTransfersTest, PruneKeepsOpenTransfersAndRemovesGoneAndStrayOnes) {
   uint64_t entries = 0;
+  Begin(4);
+  Begin(5);
   Pull(4, "", 5, 1, &entries);
   Pull(5, "", 5, 1, &entries);
   fs::create_directories(inductions() + "/node-9.tmp");  // a checkpoint a crash cut short
@@ -112,11 +124,12 @@ TEST_F(InductionTransfersTest, PruneKeepsOpenTransfersAndRemovesGoneAndStrayOnes
   EXPECT_TRUE(fs::exists(inductions() + "/node-4"));
   EXPECT_FALSE(fs::exists(inductions() + "/node-9.tmp"));
   // Too old: closed even though the candidate is still a member.
-  auto rules = Rules(true, false);
-  rules.max_age = std::chrono::seconds(-1);
-  EXPECT_EQ(transfers_->Prune(rules), 2u);
+  transfers_.reset();
+  max_age_ = std::chrono::seconds(-1);
+  transfers_ = std::make_unique<InductionTransfers>(*node_->store, inductions(), max_age_);
+  EXPECT_EQ(transfers_->Prune(Rules(true, false)), 2u);
   // A begun transfer (no chunk yet) of a node that left the cluster.
-  transfers_->Begin(6, 10);
+  Begin(6, 10);
   EXPECT_EQ(transfers_->Prune(Rules(/*member=*/false, false)), 1u);
   EXPECT_TRUE(transfers_->Views().empty());
   EXPECT_TRUE(fs::is_empty(inductions()));
@@ -124,17 +137,54 @@ TEST_F(InductionTransfersTest, PruneKeepsOpenTransfersAndRemovesGoneAndStrayOnes
 
 TEST_F(InductionTransfersTest, AJoinAgainStartsAFreshCheckpoint) {
   uint64_t entries = 0;
+  Begin(4);
   Pull(4, "", 5, 2, &entries);
   pb::Op later;
   later.mutable_create_key()->set_name("later");
   ASSERT_TRUE(node_->store->Execute(later, "later").ok());
-  transfers_->Begin(4, 0);
+  Begin(4);
   uint64_t whole = 0;
   EXPECT_EQ(Pull(4, "", 1000, 1, &whole), "");
   uint64_t first = 0;
   Restart();
-  EXPECT_EQ(Pull(99, "", 1000, 1, &first), "");  // a checkpoint made now
+  Begin(99);  // a checkpoint made now
+  EXPECT_EQ(Pull(99, "", 1000, 1, &first), "");
   EXPECT_EQ(whole, first) << "the fresh checkpoint has 'later'";
+}
+
+// Issue 11: a member's node certificate asked for a snapshot of its own id
+// long after its induction and got the whole store, material included. A
+// chunk is served only inside a transfer a join opened; asking never makes
+// a checkpoint.
+TEST_F(InductionTransfersTest, NoChunkIsServedOutsideATransferAJoinOpened) {
+  auto refused = transfers_->Chunk(3, "", 5);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  EXPECT_EQ(transfers_->Chunk(3, "k", 5).status().code(), Code::kPermissionDenied);
+  EXPECT_FALSE(fs::exists(inductions() + "/node-3")) << "no snapshot was made for the asker";
+  EXPECT_TRUE(transfers_->Views().empty());
+  EXPECT_FALSE(transfers_->IsOpen(3));
+}
+
+// A transfer begun before this node restarted (the token is void now) is
+// still open: the candidate resumes, even before its first chunk.
+TEST_F(InductionTransfersTest, ATransferBegunBeforeARestartStaysOpenAfterIt) {
+  Begin(5, 40);
+  Restart();
+  EXPECT_TRUE(transfers_->IsOpen(5));
+  uint64_t entries = 0;
+  EXPECT_EQ(Pull(5, "", 1000, 1, &entries), "");
+  EXPECT_GT(entries, 0u);
+  EXPECT_FALSE(transfers_->IsOpen(6));
+}
+
+TEST_F(InductionTransfersTest, AnExpiredTransferIsClosedAndRefused) {
+  max_age_ = std::chrono::seconds(-1);  // every transfer is past it at once
+  Restart();
+  Begin(4, 10);
+  auto refused = transfers_->Chunk(4, "", 5);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  EXPECT_FALSE(fs::exists(inductions() + "/node-4"));
+  EXPECT_FALSE(transfers_->IsOpen(4));
 }
 
 }  // namespace

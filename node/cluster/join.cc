@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "node/client/client.h"
+#include "node/cluster/startup_identity.h"
 #include "node/config/data_dir.h"
 #include "node/net/tls.h"
 #include "upgrade/version.h"
@@ -81,6 +82,9 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
                    const std::function<void(const JoinProgress&)>& progress) {
   SystemClock clock;
   SystemRng rng;
+  // Who this node is (certificate, data directory): refused before the store
+  // is opened or the controller is asked.
+  COFFER_RETURN_IF_ERROR(CheckIdentityBeforeStart(config));
   COFFER_ASSIGN_OR_RETURN(auto identity, ReadIdentity(config.node.data_dir));
   uint64_t entries_estimate = 0;  // from the JoinAnswer; unknown on a resumed join
   // The node id matters only for local writes, which an install makes none of.
@@ -118,7 +122,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
     const pb::JoinAnswer& answer = response.join_answer();
     if (answer.node_id() == 0) return Internal("the controller answered without a node id");
-    identity = NodeIdentity{answer.node_id(), answer.cluster_id()};
+    identity = NodeIdentity{answer.node_id(), answer.cluster_id(), config.node.name};
     entries_estimate = answer.snapshot_entries_estimate();
     COFFER_RETURN_IF_ERROR(WriteIdentity(config.node.data_dir, *identity));
     spdlog::info("joined cluster '{}' ({}) as node {} ({}), through node {}", answer.cluster_name(),

@@ -33,6 +33,8 @@ StatusOr<std::optional<NodeIdentity>> ReadIdentity(const std::string& data_dir) 
       }
     } else if (key == "cluster_id") {
       identity.cluster_id = value;
+    } else if (key == "node_name") {
+      identity.node_name = value;  // [A-Za-z0-9._-] (config_schema.cc): one word
     }
   }
   if (identity.node_id == 0 || identity.cluster_id.empty()) {
@@ -49,6 +51,7 @@ Status WriteIdentity(const std::string& data_dir, const NodeIdentity& identity) 
   std::string temp = path + ".tmp";
   std::string text = "node_id = " + std::to_string(identity.node_id) +
                      "\ncluster_id = " + identity.cluster_id + "\n";
+  if (!identity.node_name.empty()) text += "node_name = " + identity.node_name + "\n";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Unavailable("cannot write " + temp);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&

@@ -1,10 +1,14 @@
 // A node's data directory: its identity file and its store.
 //
 // Layout (node/README.md):
-//   <data_dir>/identity   "node_id = N" and "cluster_id = UUID" lines, written
-//                          once when the node is inducted (atomically: a
-//                          temp file, fsync, rename). Absent: the node is
-//                          standalone or the first node of its cluster (id 1).
+//   <data_dir>/identity   "node_id = N", "cluster_id = UUID" and
+//                          "node_name = NAME" lines, written once when the
+//                          node is inducted or its cluster created
+//                          (atomically: a temp file, fsync, rename). Absent:
+//                          the node is standalone (id 1). node_name is
+//                          absent from files of releases before issue 11;
+//                          the start-up check then asks the store's
+//                          membership (cluster/startup_identity.h).
 //   <data_dir>/db/        RocksDB (storage/).
 //   <data_dir>/inductions/ checkpoints of open induction transfers, when this
 //                          node is a controller (induction_transfers.h).
@@ -28,6 +32,7 @@ namespace coffer::node {
 struct NodeIdentity {
   uint32_t node_id = 0;
   std::string cluster_id;
+  std::string node_name;  // "" in files written before it was recorded
 };
 
 // nullopt if there is no identity file; DATA_LOSS if it is malformed.

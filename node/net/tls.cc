@@ -185,33 +185,32 @@ Status SetExpectedServerName(SSL* ssl, const std::string& host) {
   return Status::Ok();
 }
 
-StatusOr<ClientIdentity> PeerIdentity(const SSL* ssl) {
-  X509* cert = SSL_get0_peer_certificate(ssl);
-  if (cert == nullptr) return PermissionDenied("peer presented no certificate");
-  if (SSL_get_verify_result(ssl) != X509_V_OK) {
-    return PermissionDenied("peer certificate is not verified");
-  }
+namespace {
+
+// The identity in the subject of `cert`: exactly one CN (non-empty), at most
+// one OU. `whose` starts the messages ("peer certificate", ...).
+StatusOr<ClientIdentity> SubjectIdentity(X509* cert, const std::string& whose) {
   X509_NAME* subject = X509_get_subject_name(cert);
   auto field = [&](int nid, const char* label, bool required) -> StatusOr<std::string> {
     int index = X509_NAME_get_index_by_NID(subject, nid, -1);
     if (index < 0) {
-      if (required) return PermissionDenied(std::string("peer certificate has no ") + label);
+      if (required) return PermissionDenied(whose + " has no " + label);
       return std::string();
     }
     if (X509_NAME_get_index_by_NID(subject, nid, index) >= 0) {
-      return PermissionDenied(std::string("peer certificate has more than one ") + label);
+      return PermissionDenied(whose + " has more than one " + label);
     }
     ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
     unsigned char* utf8 = nullptr;
     int len = ASN1_STRING_to_UTF8(&utf8, data);
     if (len < 0) {
       ERR_clear_error();
-      return PermissionDenied(std::string("peer certificate ") + label + " is not valid text");
+      return PermissionDenied(whose + " " + label + " is not valid text");
     }
     std::string value(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
     OPENSSL_free(utf8);
     if (value.find('\0') != std::string::npos) {
-      return PermissionDenied(std::string("peer certificate ") + label + " contains NUL");
+      return PermissionDenied(whose + " " + label + " contains NUL");
     }
     return value;
   };
@@ -219,16 +218,39 @@ StatusOr<ClientIdentity> PeerIdentity(const SSL* ssl) {
   COFFER_ASSIGN_OR_RETURN(identity.common_name, field(NID_commonName, "CN", true));
   COFFER_ASSIGN_OR_RETURN(identity.organizational_unit,
                           field(NID_organizationalUnitName, "OU", false));
-  if (identity.common_name.empty()) return PermissionDenied("peer certificate CN is empty");
+  if (identity.common_name.empty()) return PermissionDenied(whose + " CN is empty");
   EVP_PKEY* key = X509_get0_pubkey(cert);
   int key_len = key == nullptr ? -1 : i2d_PUBKEY(key, nullptr);
   if (key_len <= 0) {
     ERR_clear_error();
-    return PermissionDenied("peer certificate has no usable public key");
+    return PermissionDenied(whose + " has no usable public key");
   }
   identity.public_key.resize(static_cast<size_t>(key_len));
   auto* out = reinterpret_cast<unsigned char*>(identity.public_key.data());
   i2d_PUBKEY(key, &out);
+  return identity;
+}
+
+}  // namespace
+
+StatusOr<ClientIdentity> PeerIdentity(const SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return PermissionDenied("peer presented no certificate");
+  if (SSL_get_verify_result(ssl) != X509_V_OK) {
+    return PermissionDenied("peer certificate is not verified");
+  }
+  return SubjectIdentity(cert, "peer certificate");
+}
+
+StatusOr<ClientIdentity> CertificateIdentity(const std::string& cert_pem) {
+  BioPtr bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  if (!bio) return Internal("out of memory reading a certificate");
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) {
+    return InvalidArgument("the certificate PEM does not parse: " + OpenSslErrors());
+  }
+  auto identity = SubjectIdentity(cert.get(), "the certificate");
+  if (!identity.ok()) return InvalidArgument(identity.status().message());
   return identity;
 }
 

@@ -71,4 +71,9 @@ struct ClientIdentity {
 // does not have exactly one CN (OU is optional, at most one).
 StatusOr<ClientIdentity> PeerIdentity(const SSL* ssl);
 
+// The identity a peer sees in the first certificate of `cert_pem` (the leaf
+// of a chain), by the same rules as PeerIdentity; nothing is verified.
+// INVALID_ARGUMENT if the PEM does not parse or the subject breaks a rule.
+StatusOr<ClientIdentity> CertificateIdentity(const std::string& cert_pem);
+
 }  // namespace coffer::node
