@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "node/api/input_limits.h"
 #include "node/api/request_handler.h"
 #include "node/api/request_kinds.h"
 #include "node/cli/cli_output.h"
@@ -139,8 +140,10 @@ struct Node::Impl {
       AuditRequest(request, who, response);
       reply(std::move(response));
     };
-    // Who may ask what, and which node states serve it: request_kinds.h.
-    Status allowed = AuthorizeRequest(request, who);
+    // Field limits (input_limits.h), who may ask what, and which node
+    // states serve it (request_kinds.h).
+    Status allowed = CheckInputLimits(request);
+    if (allowed.ok()) allowed = AuthorizeRequest(request, who);
     if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
     if (!allowed.ok()) return answer(ResponseFor(allowed));
     switch (KindOf(request).request_class) {

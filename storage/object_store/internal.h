@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/limits.h"
 #include "proto/records.pb.h"
 #include "storage/crypto.h"
 #include "storage/keys.h"
@@ -23,10 +24,13 @@ namespace coffer::storage {
 
 inline constexpr uint32_t kStoreFormat = 1;
 inline constexpr uint32_t kRecordFormat = 1;
-inline constexpr size_t kMaxMaterialBytes = 64 * 1024;
-inline constexpr size_t kMaxRequestIdBytes = 128;
-inline constexpr size_t kMaxAttributeTextBytes = 4096;
-inline constexpr size_t kMaxAttributesPerOp = 64;
+// Field limits: common/limits.h is their one source (the node checks them at
+// the API boundary, node/api/input_limits.h; the store keeps its own checks).
+using limits::kMaxAttributesPerOp;
+using limits::kMaxAttributeTextBytes;
+using limits::kMaxDescriptionBytes;
+using limits::kMaxMaterialBytes;
+using limits::kMaxRequestIdBytes;
 
 // ---- Sealing: the additional data that binds a ciphertext to its row ----
 
