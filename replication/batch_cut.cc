@@ -16,8 +16,8 @@ std::vector<pb::ReplicationMessage> CutIntoBatches(std::vector<pb::LogRecord> re
   size_t used = 0;
   for (auto& record : records) {
     const size_t bytes = EncodedBatchEntryBytes(record);
-    if (batches.empty() || (batches.back().records().records_size() > 0 &&
-                            used + bytes > budget_bytes)) {
+    if (batches.empty() ||
+        (batches.back().records().records_size() > 0 && used + bytes > budget_bytes)) {
       batches.emplace_back();
       batches.back().mutable_records();
       used = 0;

@@ -104,8 +104,8 @@ Status CheckMessage(const Message& m, const std::string& path) {
       }
       for (int i = 0; i < n; ++i) {
         if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          COFFER_RETURN_IF_ERROR(CheckMessage(reflection->GetRepeatedMessage(m, field, i),
-                                              field_path));
+          COFFER_RETURN_IF_ERROR(
+              CheckMessage(reflection->GetRepeatedMessage(m, field, i), field_path));
         } else if (text) {
           std::string scratch;
           const std::string& v = reflection->GetRepeatedStringReference(m, field, i, &scratch);

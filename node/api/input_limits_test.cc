@@ -68,7 +68,8 @@ TEST(InputLimitsTest, RequestIdAttributesMaterialAndCountsAreBounded) {
   auto* r = reg.mutable_write()->mutable_register_object();
   r->set_material(std::string(limits::kMaxMaterialBytes, 'm'));
   EXPECT_TRUE(CheckInputLimits(reg).ok());
-  (*r->mutable_attributes())["x-tag"].set_text(std::string(limits::kMaxAttributeTextBytes + 1, 't'));
+  (*r->mutable_attributes())["x-tag"].set_text(
+      std::string(limits::kMaxAttributeTextBytes + 1, 't'));
   Status s = CheckInputLimits(reg);
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_NE(s.message().find("text"), std::string::npos) << s.message();

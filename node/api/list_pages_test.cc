@@ -44,8 +44,7 @@ TEST(ListPagesTest, PagesWithinTheBudgetInUuidOrderUntilComplete) {
 }
 
 TEST(ListPagesTest, AnItemLargerThanTheBudgetComesAlone) {
-  std::vector<pb::EndpointView> all = {Endpoint("a", 10), Endpoint("b", 50'000),
-                                       Endpoint("c", 10)};
+  std::vector<pb::EndpointView> all = {Endpoint("a", 10), Endpoint("b", 50'000), Endpoint("c", 10)};
   pb::EndpointList first;
   EXPECT_EQ(FillPage(all, "", first.mutable_endpoints(), 1000), "a");
   pb::EndpointList second;

@@ -37,14 +37,14 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
                     [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
     // Lists: cut by bytes, with a continuation cursor (list_pages.h).
     case pb::Request::kLocate:
-      return Answer(store.Locate(request.locate()),
-                    [&](pb::Response& r, const std::vector<pb::ObjectView>& v) {
-                      auto* page = r.mutable_located();
-                      page->set_next_after(
-                          FillPage(v, request.locate().after(), page->mutable_objects()));
-                    });
+      return Answer(store.Locate(request.locate()), [&](pb::Response& r,
+                                                        const std::vector<pb::ObjectView>& v) {
+        auto* page = r.mutable_located();
+        page->set_next_after(FillPage(v, request.locate().after(), page->mutable_objects()));
+      });
     case pb::Request::kWalletList:
-      return Answer(store.ListWallets(), [&](pb::Response& r, const std::vector<pb::WalletView>& v) {
+      return Answer(store.ListWallets(), [&](pb::Response& r,
+                                             const std::vector<pb::WalletView>& v) {
         auto* page = r.mutable_wallets();
         page->set_next_after(FillPage(v, request.wallet_list().after(), page->mutable_wallets()));
       });
@@ -55,15 +55,15 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       return Answer(store.ListEndpoints(),
                     [&](pb::Response& r, const std::vector<pb::EndpointView>& v) {
                       auto* page = r.mutable_endpoints();
-                      page->set_next_after(FillPage(v, request.endpoint_list().after(),
-                                                    page->mutable_endpoints()));
+                      page->set_next_after(
+                          FillPage(v, request.endpoint_list().after(), page->mutable_endpoints()));
                     });
     case pb::Request::kConflictList:
       return Answer(store.ListConflicts(),
                     [&](pb::Response& r, const std::vector<pb::ConflictView>& v) {
                       auto* page = r.mutable_conflicts();
-                      page->set_next_after(FillPage(v, request.conflict_list().after(),
-                                                    page->mutable_conflicts()));
+                      page->set_next_after(
+                          FillPage(v, request.conflict_list().after(), page->mutable_conflicts()));
                     });
     case pb::Request::kClusterStatus: {
       auto cluster = store.Cluster();

@@ -122,8 +122,7 @@ StatusOr<pb::State> ParseState(const std::string& text);
 // (common/bounded_read.h): INVALID_ARGUMENT above `limit` (at most limit+1
 // bytes are read, so `/dev/zero` is refused at once), UNAVAILABLE when a
 // FIFO or device gives nothing within `wait`, NOT_FOUND if it does not exist.
-StatusOr<std::string> ReadFile(const std::string& path,
-                               size_t limit = limits::kMaxCliInputBytes,
+StatusOr<std::string> ReadFile(const std::string& path, size_t limit = limits::kMaxCliInputBytes,
                                std::chrono::milliseconds wait = kDefaultInputWait);
 
 }  // namespace coffer::node::cli

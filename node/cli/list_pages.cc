@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "node/client/client.h"
 #include "storage/object_store.h"
 
 namespace coffer::node::cli {

@@ -48,8 +48,9 @@ class InductionTransfers {
   void Begin(uint32_t id, uint64_t entries_estimate);
 
   // Up to `max_entries` snapshot entries after key `after` for candidate
-  // `id`, at most limits::kSnapshotChunkBytes of them (StoreSnapshot::ReadChunk). INVALID_STATE when a transfer that should be open is not (it was
-  // pruned): the candidate must be wiped and inducted again.
+  // `id`, at most limits::kSnapshotChunkBytes of them (StoreSnapshot::ReadChunk). INVALID_STATE
+  // when a transfer that should be open is not (it was pruned): the candidate must be wiped and
+  // inducted again.
   StatusOr<pb::SnapshotChunk> Chunk(uint32_t id, const std::string& after, size_t max_entries);
 
   struct PruneRules {

@@ -1,11 +1,11 @@
 // Induction, sending side: a consistent snapshot of the store (over a KvStore
 // snapshot, or over a checkpoint directory that outlives a restart), read as
 // entity visits or as checksummed chunks with material opened for transfer.
+#include <google/protobuf/io/coded_stream.h>
+
 #include <algorithm>
 #include <functional>
 #include <string>
-
-#include <google/protobuf/io/coded_stream.h>
 
 #include "storage/keys.h"
 #include "storage/object_store.h"
@@ -66,8 +66,8 @@ class KvStoreSnapshot final : public StoreSnapshot {
     std::string start = after.empty() ? "" : after + std::string(1, '\0');
     Status inner = Status::Ok();
     bool full = false;
-    size_t bytes = 0;       // encoded entries so far
-    std::string last_key;   // of the last entry in the chunk
+    size_t bytes = 0;      // encoded entries so far
+    std::string last_key;  // of the last entry in the chunk
     for (std::string_view prefix : kPrefixes) {
       if (full) break;
       std::string from = std::max(std::string(prefix), start);

@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/limits.h"
 #include "tests/harness/cluster_fixture.h"
@@ -54,7 +53,11 @@ TEST_F(ClusterTest, RestartedNodeCatchesUpThroughLargeObjects) {
   c.Kill(SIGTERM);
   RegisterLargeSecrets(a, b);
   ASSERT_TRUE(c.Start());
-  EXPECT_TRUE(WaitFor([&] { return Converged({&a, &b, &c}); }, 45s))
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Converged({&a, &b, &c});
+      },
+      45s))
       << "gamma did not catch up: " << StatusOf(c)->DebugString();
 }
 
@@ -126,8 +129,7 @@ TEST(ListBudgetTest, LocateIsPagedByBytesAndTheCliShowsEveryObject) {
   for (; pages < 50; ++pages) {
     auto page = Ask(node, locate);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
-    EXPECT_LE(page->located().ByteSizeLong(),
-              limits::kListResponseBytes + limits::kMaxRecordBytes);
+    EXPECT_LE(page->located().ByteSizeLong(), limits::kListResponseBytes + limits::kMaxRecordBytes);
     objects += page->located().objects_size();
     if (page->located().next_after().empty()) break;
     locate.mutable_locate()->set_after(page->located().next_after());
