@@ -20,22 +20,21 @@ using namespace std::chrono_literals;
 
 constexpr int kLargeSecrets = 300;
 
-// Registers kLargeSecrets secrets of 64 KiB, alternating between `a` and
-// `b`, from four writers; every write must be acknowledged.
-void RegisterLargeSecrets(NodeProcess& a, NodeProcess& b) {
+// Registers kLargeSecrets secrets of 64 KiB on `node` (one origin, so one
+// range of 256 records is 16.8 MB: on main over the 16 MiB peer frame),
+// from four writers; every write must be acknowledged.
+void RegisterLargeSecrets(NodeProcess& node) {
   const std::string material(limits::kMaxMaterialBytes, 's');
   std::atomic<int> next{0};
   std::atomic<int> failed{0};
   std::string first_error;
   std::vector<std::thread> writers;
   for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&, w] {
+    writers.emplace_back([&] {
       for (int i = next++; i < kLargeSecrets; i = next++) {
-        NodeProcess& n = (i % 2 == 0) ? a : b;
-        auto written = Write(n, RegisterSecret("large-" + std::to_string(i), material));
+        auto written = Write(node, RegisterSecret("large-" + std::to_string(i), material));
         if (!written.ok() && failed++ == 0) first_error = written.status().ToString();
       }
-      (void)w;
     });
   }
   for (auto& t : writers) t.join();
@@ -51,7 +50,7 @@ TEST_F(ClusterTest, RestartedNodeCatchesUpThroughLargeObjects) {
   NodeProcess& c = Add("gamma");
   FormPairAndReadOnly(a, b, c);
   c.Kill(SIGTERM);
-  RegisterLargeSecrets(a, b);
+  RegisterLargeSecrets(a);
   ASSERT_TRUE(c.Start());
   EXPECT_TRUE(WaitFor(
       [&] {
@@ -70,7 +69,7 @@ TEST_F(ClusterTest, JoinOfAStoreWithLargeObjectsSucceedsWithDefaults) {
   Init(a);
   Join(b, a, pb::NODE_READ_WRITE);
   ASSERT_TRUE(WaitFor([&] { return InMode(a, "read-write") && InMode(b, "read-write"); }, 30s));
-  RegisterLargeSecrets(a, b);
+  RegisterLargeSecrets(a);
   NodeProcess& c = Add("gamma");
   auto token = Token(a, pb::NODE_READ_ONLY);
   ASSERT_TRUE(token.ok()) << token.status().ToString();
