@@ -61,8 +61,8 @@ inline constexpr size_t kMaxRepeatedPerRequest = kMaxAttributesPerOp;
 // One encoded record at every field's maximum, with room for the envelope
 // (origin, seq, stamp, result, signature).
 inline constexpr size_t kMaxRecordBytes =
-    kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) +
-    4 * kMaxNameBytes + kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
+    kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) + 4 * kMaxNameBytes +
+    kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
 
 // ---- CLI inputs (files, pipes and devices read by the coffer CLI) ----
 

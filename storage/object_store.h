@@ -27,8 +27,8 @@
 
 #include "common/clock.h"
 #include "common/hlc.h"
-#include "common/limits.h"
 #include "common/ids.h"
+#include "common/limits.h"
 #include "common/rng.h"
 #include "common/secret.h"
 #include "common/status.h"

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
 #include "common/limits.h"
+#include "common/status.h"
 #include "proto/records.pb.h"
 #include "storage/crypto.h"
 #include "storage/keys.h"
