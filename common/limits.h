@@ -49,6 +49,14 @@ inline constexpr size_t kMaxCertificateSubjectBytes = 1 * kKiB;
 inline constexpr size_t kMaxAttributeTextBytes = 4 * kKiB;  // tags, x- values
 inline constexpr size_t kMaxAttributesPerOp = 64;
 inline constexpr size_t kMaxMaterialBytes = 64 * kKiB;  // key or secret material
+// Host:port addresses, subgroups, release versions and join tokens.
+inline constexpr size_t kMaxAddressBytes = 256;
+// Continuation cursors (`after` of list and snapshot chunk requests): a
+// store key or an entity id.
+inline constexpr size_t kMaxCursorBytes = 1 * kKiB;
+// Entries in any repeated or map field of one request (attributes of an op
+// or of a locate query).
+inline constexpr size_t kMaxRepeatedPerRequest = kMaxAttributesPerOp;
 
 // One encoded record at every field's maximum, with room for the envelope
 // (origin, seq, stamp, result, signature).

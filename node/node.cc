@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "node/api/input_limits.h"
 #include "node/api/request_handler.h"
 #include "node/api/request_kinds.h"
 #include "node/audit/audit_log.h"
@@ -157,8 +158,10 @@ struct Node::Impl {
       AuditRequest(info, request, who, response);
       reply(std::move(response));
     };
-    // Who may ask what, and which node states serve it: request_kinds.h.
-    Status allowed = AuthorizeRequest(request, who);
+    // Field limits (input_limits.h), who may ask what, and which node
+    // states serve it (request_kinds.h).
+    Status allowed = CheckInputLimits(request);
+    if (allowed.ok()) allowed = AuthorizeRequest(request, who);
     if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
     if (allowed.ok() && WritesStore(request)) allowed = storage_watch->CheckWrite();
     if (!allowed.ok()) return answer(ResponseFor(allowed));

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/fault_point.h"
+#include "common/limits.h"
+#include "replication/batch_cut.h"
 
 namespace coffer::replication {
 
@@ -253,10 +255,14 @@ void Replicator::Pump() {
         core_.OnSendFailed(s.peer);
         continue;
       }
-      pb::ReplicationMessage batch;
-      for (auto& r : *records) *batch.mutable_records()->add_records() = std::move(r);
-      transport_.Send(s.peer, batch);
-      if (records->size() < s.count) core_.OnSendFailed(s.peer);
+      const bool short_read = records->size() < s.count;
+      // The core counts records; the link limits bytes: the range goes out as
+      // batches of at most kReplicationBatchBytes each (batch_cut.h).
+      for (const auto& batch :
+           CutIntoBatches(std::move(records).value(), limits::kReplicationBatchBytes)) {
+        transport_.Send(s.peer, batch);
+      }
+      if (short_read) core_.OnSendFailed(s.peer);
     }
     if (!out.to_apply.empty()) {
       // Group commit: apply unsynced, then one sync makes them all durable

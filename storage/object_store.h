@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/hlc.h"
 #include "common/ids.h"
+#include "common/limits.h"
 #include "common/rng.h"
 #include "common/secret.h"
 #include "common/status.h"
@@ -142,7 +143,9 @@ class ObjectStore {
   // sealed material fails to open.
   StatusOr<pb::ObjectView> Get(const std::string& uuid, bool include_material) const;
   // Objects matching every criterion of `query`, in uuid order, at most its
-  // limit. A state of DESTROYED also finds DESTROYED_COMPROMISED objects.
+  // limit, only those whose uuid sorts after `query.after` when it is set
+  // (the continuation of a list cut by bytes). A state of DESTROYED also
+  // finds DESTROYED_COMPROMISED objects.
   StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
@@ -328,9 +331,12 @@ class StoreSnapshot {
       const std::function<bool(const pb::StoredEndpoint&)>& visit) const = 0;
   // Membership and grant elements with their keys (wallet/object, endpoint/wallet).
   // Up to `max_entries` entities after key `after` ("" = from the start), with
-  // material opened for transfer. The last chunk carries applied and digest.
-  virtual StatusOr<pb::SnapshotChunk> ReadChunk(const std::string& after,
-                                                size_t max_entries) const = 0;
+  // material opened for transfer, and at most `max_bytes` of encoded entries
+  // (an entry larger than that comes alone), so a chunk always fits a frame.
+  // The last chunk carries applied and digest.
+  virtual StatusOr<pb::SnapshotChunk> ReadChunk(
+      const std::string& after, size_t max_entries,
+      size_t max_bytes = limits::kSnapshotChunkBytes) const = 0;
   virtual Status ForEachMember(
       const std::function<bool(const std::string& wallet, const std::string& object,
                                const pb::StoredMember&)>& visit) const = 0;

@@ -65,6 +65,25 @@ TEST_P(ObjectStoreContract, CreateKeyIsPreActiveAes256WithMaterial) {
   EXPECT_EQ(store().ObjectCount(), 1u);
 }
 
+// Issue 11, item 8: a length_bits of 2^32+256 on the wire is refused, not
+// truncated to 256 (on main the field was an int32: parsing kept the low 32
+// bits and a 256-bit key was created).
+TEST_P(ObjectStoreContract, CreateKeyLengthBeyond32BitsIsRefusedNotTruncated) {
+  // CreateKeyOp{name = "k", length_bits = 2^32 + 256} as a client sends it:
+  // field 3 (varint) = 0x1_0000_0100, field 4 (bytes) = "k".
+  const std::string wire("\x18\x80\x82\x80\x80\x10\x22\x01k", 9);
+  pb::Op op;
+  ASSERT_TRUE(op.mutable_create_key()->ParseFromString(wire));
+  EXPECT_EQ(op.create_key().name(), "k");
+  Status s = ExecStatus(op);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_EQ(store().ObjectCount(), 0u);
+  op.mutable_create_key()->set_length_bits(-256);
+  EXPECT_EQ(ExecStatus(op).code(), Code::kInvalidArgument);
+  op.mutable_create_key()->set_length_bits(192);
+  EXPECT_TRUE(ExecStatus(op).ok());
+}
+
 TEST_P(ObjectStoreContract, LifecycleFollowsKmipAndTombstoneStays) {
   std::string uuid = Exec(CreateKey());
   Status s = ExecStatus(Destroy(uuid));

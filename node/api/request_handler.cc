@@ -1,7 +1,11 @@
 #include "node/api/request_handler.h"
 
+#include <spdlog/spdlog.h>
+
+#include "node/api/input_limits.h"
 #include "node/api/request_audit.h"
 #include "node/audit/audit_log.h"
+#include "node/api/list_pages.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
 
@@ -33,27 +37,35 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
     case pb::Request::kGet:
       return Answer(store.Get(request.get().uuid(), request.get().include_material()),
                     [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
+    // Lists: cut by bytes, with a continuation cursor (list_pages.h).
     case pb::Request::kLocate:
-      return Answer(store.Locate(request.locate()),
-                    [](pb::Response& r, const std::vector<pb::ObjectView>& v) {
-                      for (const auto& o : v) *r.mutable_located()->add_objects() = o;
-                    });
+      return Answer(store.Locate(request.locate()), [&](pb::Response& r,
+                                                        const std::vector<pb::ObjectView>& v) {
+        auto* page = r.mutable_located();
+        page->set_next_after(FillPage(v, request.locate().after(), page->mutable_objects()));
+      });
     case pb::Request::kWalletList:
-      return Answer(store.ListWallets(), [](pb::Response& r, const std::vector<pb::WalletView>& v) {
-        for (const auto& w : v) *r.mutable_wallets()->add_wallets() = w;
+      return Answer(store.ListWallets(), [&](pb::Response& r,
+                                             const std::vector<pb::WalletView>& v) {
+        auto* page = r.mutable_wallets();
+        page->set_next_after(FillPage(v, request.wallet_list().after(), page->mutable_wallets()));
       });
     case pb::Request::kWalletGet:
       return Answer(store.GetWallet(request.wallet_get().wallet()),
                     [](pb::Response& r, const pb::WalletView& v) { *r.mutable_wallet() = v; });
     case pb::Request::kEndpointList:
       return Answer(store.ListEndpoints(),
-                    [](pb::Response& r, const std::vector<pb::EndpointView>& v) {
-                      for (const auto& e : v) *r.mutable_endpoints()->add_endpoints() = e;
+                    [&](pb::Response& r, const std::vector<pb::EndpointView>& v) {
+                      auto* page = r.mutable_endpoints();
+                      page->set_next_after(
+                          FillPage(v, request.endpoint_list().after(), page->mutable_endpoints()));
                     });
     case pb::Request::kConflictList:
       return Answer(store.ListConflicts(),
-                    [](pb::Response& r, const std::vector<pb::ConflictView>& v) {
-                      for (const auto& c : v) *r.mutable_conflicts()->add_conflicts() = c;
+                    [&](pb::Response& r, const std::vector<pb::ConflictView>& v) {
+                      auto* page = r.mutable_conflicts();
+                      page->set_next_after(
+                          FillPage(v, request.conflict_list().after(), page->mutable_conflicts()));
                     });
     case pb::Request::kClusterStatus: {
       auto cluster = store.Cluster();
@@ -140,7 +152,8 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
 pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& request,
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock) {
-  Status allowed = AuthorizeRequest(request, who);
+  Status allowed = CheckInputLimits(request);
+  if (allowed.ok()) allowed = AuthorizeRequest(request, who);
   if (allowed.ok()) {
     allowed =
         CheckServes(request, info.serving_state ? info.serving_state() : ServingState::kStandalone);

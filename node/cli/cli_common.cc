@@ -237,13 +237,9 @@ StatusOr<pb::State> ParseState(const std::string& text) {
   return state;
 }
 
-StatusOr<std::string> ReadFile(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read " + path);
-  std::ostringstream data;
-  data << in.rdbuf();
-  if (data.str().size() > limit) return ResourceExhausted(path + " is larger than the limit");
-  return data.str();
+StatusOr<std::string> ReadFile(const std::string& path, size_t limit,
+                               std::chrono::milliseconds wait) {
+  return ReadBoundedFile(path, limit, "input file", wait);
 }
 
 }  // namespace coffer::node::cli

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/bounded_read.h"
+#include "common/limits.h"
 #include "common/status.h"
 #include "node/cli/cli_output.h"
 #include "node/client/retry_policy.h"
@@ -119,7 +121,12 @@ Status AddAttributes(const std::vector<std::string>& attrs, const std::vector<st
 StatusOr<pb::ObjectType> ParseType(const std::string& text);
 // A State name, case-insensitive, '-' for '_' (e.g. pre-active).
 StatusOr<pb::State> ParseState(const std::string& text);
-// The file's bytes; NOT_FOUND if unreadable, RESOURCE_EXHAUSTED above `limit`.
-StatusOr<std::string> ReadFile(const std::string& path, size_t limit);
+// The bytes of a file the user named (`--file`): a regular file, a pipe
+// (`--file /dev/stdin`), a FIFO or a device, read with ReadBoundedFile
+// (common/bounded_read.h): INVALID_ARGUMENT above `limit` (at most limit+1
+// bytes are read, so `/dev/zero` is refused at once), UNAVAILABLE when a
+// FIFO or device gives nothing within `wait`, NOT_FOUND if it does not exist.
+StatusOr<std::string> ReadFile(const std::string& path, size_t limit = limits::kMaxCliInputBytes,
+                               std::chrono::milliseconds wait = kDefaultInputWait);
 
 }  // namespace coffer::node::cli

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "node/cli/commands.h"
+#include "node/cli/list_pages.h"
 #include "node/client/client.h"
 
 namespace coffer::node::cli {
@@ -30,8 +31,7 @@ pb::EntityKind KindOf(const std::string& kind) {
 Status CheckInConflict(const ResolveFlags& f) {
   pb::Request request;
   request.mutable_conflict_list();
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(f.client, request));
-  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, CallAllPages(f.client, request));
   for (const pb::ConflictView& c : response.conflicts().conflicts()) {
     if (c.kind() == KindOf(f.kind) && c.uuid() == f.entity) return Status::Ok();
   }
@@ -64,7 +64,7 @@ void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
                               defaults, true, [](const ListFlags& f) {
                                 pb::Request r;
                                 r.mutable_conflict_list();
-                                return Run(f.client, r, [&](const pb::Response& resp) {
+                                return RunList(f.client, r, [&](const pb::Response& resp) {
                                   return RenderConflicts(resp.conflicts(), Format(f.client));
                                 });
                               });

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "node/cli/commands.h"
+#include "node/cli/list_pages.h"
 
 namespace coffer::node::cli {
 namespace {
@@ -64,7 +65,7 @@ void AddEndpointCommands(CLI::App& app, const ClientFlags& defaults) {
                               [](const ListFlags& f) {
                                 pb::Request r;
                                 r.mutable_endpoint_list();
-                                return Run(f.client, r, [&](const pb::Response& resp) {
+                                return RunList(f.client, r, [&](const pb::Response& resp) {
                                   return RenderEndpoints(resp.endpoints(), Format(f.client));
                                 });
                               });

@@ -99,7 +99,8 @@ void AddStartCommand(CLI::App* node) {
       ->needs(join);
   start
       ->add_option("--join-chunk-entries", flags->join_chunk_entries,
-                   "snapshot entries per chunk (default 512, at most 4096)")
+                   "most snapshot entries per chunk (default 512, at most 4096); chunks are "
+                   "also cut by bytes (docs/limits.md)")
       ->check(CLI::Range(1u, 4096u))
       ->needs(join);
   start->final_callback([flags] { RunStart(*flags); });

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "node/cli/commands.h"
+#include "node/cli/list_pages.h"
 
 namespace coffer::node::cli {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 struct KeyCreateFlags {
   ClientFlags client;
   std::string name;
-  int length = 256;
+  int64_t length = 256;
   bool activate = false;
   std::vector<std::string> attrs, tags;
 };
@@ -69,7 +70,7 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
         c->set_name(f.name);
         c->set_activate(f.activate);
         if (!f.file.empty()) {
-          auto data = ReadFile(f.file, 64 * 1024);
+          auto data = ReadFile(f.file, limits::kMaxMaterialBytes);
           if (!data.ok()) return Fail(data.status());
           c->set_material(*data);
         } else {
@@ -168,7 +169,7 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
           (*q->mutable_attributes())[a.substr(0, eq)] = a.substr(eq + 1);
         }
         for (const auto& t : f.tags) (*q->mutable_attributes())["tag:" + t] = "true";
-        return Run(f.client, r, [&](const pb::Response& resp) {
+        return RunList(f.client, r, [&](const pb::Response& resp) {
           return RenderObjects(resp.located(), Format(f.client));
         });
       });

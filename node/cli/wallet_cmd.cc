@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "node/cli/commands.h"
+#include "node/cli/list_pages.h"
 #include "node/cli/name_confirm.h"
 #include "node/client/client.h"
 
@@ -94,7 +95,7 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
   AddClientCommand<ListFlags>(w, "list", "list wallets", defaults, true, [](const ListFlags& f) {
     pb::Request r;
     r.mutable_wallet_list();
-    return Run(f.client, r, [&](const pb::Response& resp) {
+    return RunList(f.client, r, [&](const pb::Response& resp) {
       return RenderWallets(resp.wallets(), Format(f.client));
     });
   });

@@ -25,7 +25,9 @@ namespace coffer::node {
 // owner).
 class InductionController {
  public:
-  // Default chunk size, and the most a candidate may ask for.
+  // Default chunk size in entries, and the most a candidate may ask for.
+  // Chunks are also cut by bytes (limits::kSnapshotChunkBytes), whatever
+  // the entry count asked for.
   static constexpr uint32_t kDefaultSnapshotChunkEntries = 512;
   static constexpr uint32_t kMaxSnapshotChunkEntries = 4096;
   // Finished transfers are looked for at most this often.

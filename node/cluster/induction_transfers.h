@@ -67,8 +67,9 @@ class InductionTransfers {
   bool IsOpen(uint32_t id) const;
 
   // Up to `max_entries` snapshot entries after key `after` for candidate
-  // `id`. PERMISSION_DENIED when no transfer of `id` is open (never begun,
-  // closed, or expired: closed now).
+  // `id`, at most limits::kSnapshotChunkBytes of them (StoreSnapshot::ReadChunk).
+  // PERMISSION_DENIED when no transfer of `id` is open (never begun, closed,
+  // or expired: closed now).
   StatusOr<pb::SnapshotChunk> Chunk(uint32_t id, const std::string& after, size_t max_entries);
 
   // Closes the transfer of `id` if one is open (removes its checkpoint).

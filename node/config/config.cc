@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/bounded_read.h"
 #include "common/edit_distance.h"
 #include "node/config/config_schema.h"
 
@@ -186,39 +187,11 @@ void WipeString(std::string& s) {
 // `what` names the file's role in messages. On failure *data is wiped.
 Status ReadSmallFile(const std::string& path, size_t max_bytes, std::string_view what,
                      std::string* data) {
-  std::string name = std::string(what) + " '" + path + "'";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return NotFound(name + " does not exist");
-    if (err == EACCES || err == EPERM) return PermissionDenied(name + ": " + std::strerror(err));
-    return Unavailable(name + ": " + std::strerror(err));
-  }
-  data->clear();
-  char buffer[4096];
-  Status status;
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      status = err == EISDIR ? InvalidArgument(name + " is a directory")
-                             : Unavailable(name + ": " + std::strerror(err));
-      break;
-    }
-    if (n == 0) break;
-    if (data->size() + static_cast<size_t>(n) > max_bytes) {
-      status = InvalidArgument(name + " is larger than " + std::to_string(max_bytes) + " bytes");
-      break;
-    }
-    data->append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  // The buffer may have held a passphrase.
-  volatile char* p = buffer;
-  for (size_t i = 0; i < sizeof(buffer); ++i) p[i] = 0;
-  if (!status.ok()) WipeString(*data);
-  return status;
+  // Bounded whatever the path is (regular file, FIFO, device): bounded_read.h.
+  StatusOr<std::string> read = ReadBoundedFile(path, max_bytes, what);
+  if (!read.ok()) return read.status();
+  *data = std::move(read).value();
+  return Status::Ok();
 }
 
 }  // namespace

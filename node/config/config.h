@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/limits.h"
 #include "common/secret.h"
 #include "common/status.h"
 
@@ -69,9 +70,10 @@ struct TlsSection {
 };
 
 struct LimitsSection {
-  // Largest frame accepted on a connection, in [1 KiB, 64 MiB].
+  // Largest frame accepted on a client connection, in
+  // [limits::kMinFrameBytes, limits::kMaxFrameBytes] = [2 MiB, 64 MiB].
   // Default: 4194304 (4 MiB)
-  int64_t max_frame_bytes = 4 * 1024 * 1024;
+  int64_t max_frame_bytes = static_cast<int64_t>(limits::kDefaultFrameBytes);
   // Authenticated client API connections (a verified certificate) above
   // which new ones are refused, in [1, 1000000]. Default: 1024
   int64_t max_connections = 1024;

@@ -149,11 +149,12 @@ const std::vector<Field>& Fields() {
        .max = 86'400'000},
       {.table = "limits",
        .key = "max_frame_bytes",
-       .doc = "Largest frame accepted on a connection, in bytes (1 KiB to 64 MiB).",
+       .doc = "Largest frame accepted on a client connection, in bytes (2 MiB to 64 MiB;\n"
+              "every response is cut to fit 2 MiB, docs/limits.md).",
        .kind = Kind::kInt,
        .num = COFFER_CONFIG_INT(limits, max_frame_bytes),
-       .min = 1024,
-       .max = 64 * 1024 * 1024},
+       .min = static_cast<int64_t>(limits::kMinFrameBytes),
+       .max = static_cast<int64_t>(limits::kMaxFrameBytes)},
       {.table = "limits",
        .key = "max_connections",
        .doc = "Authenticated client API connections above which new ones are refused\n"

@@ -224,10 +224,10 @@ TEST(ConfigTest, OutOfRangeValuesAreRejectedWithPosition) {
     std::string message;
   };
   const Case cases[] = {
-      {"[limits]\nmax_frame_bytes = 1023\n",
-       "cfg.toml:2:19: limits.max_frame_bytes: must be in [1024, 67108864], got 1023"},
+      {"[limits]\nmax_frame_bytes = 2097151\n",
+       "cfg.toml:2:19: limits.max_frame_bytes: must be in [2097152, 67108864], got 2097151"},
       {"[limits]\nmax_frame_bytes = 67108865\n",
-       "cfg.toml:2:19: limits.max_frame_bytes: must be in [1024, 67108864], got 67108865"},
+       "cfg.toml:2:19: limits.max_frame_bytes: must be in [2097152, 67108864], got 67108865"},
       {"[tls]\nhandshake_timeout_ms = 0\n",
        "cfg.toml:2:24: tls.handshake_timeout_ms: must be in [1, 3600000], got 0"},
       {"[tls]\nidle_timeout_ms = -5\n",
@@ -280,9 +280,9 @@ TEST(ConfigTest, OutOfRangeValuesAreRejectedWithPosition) {
 
 TEST(ConfigTest, BoundaryValuesAreAccepted) {
   NodeConfig config = ParseOk(
-      "[limits]\nmax_frame_bytes = 1024\n[node]\nlisten = \"h:65535\"\n"
+      "[limits]\nmax_frame_bytes = 2097152\n[node]\nlisten = \"h:65535\"\n"
       "[root_of_trust]\nscrypt_n = 1048576\npassphrase_env = \"\"\npassphrase_file = \"pw\"\n");
-  EXPECT_EQ(config.limits.max_frame_bytes, 1024);
+  EXPECT_EQ(config.limits.max_frame_bytes, 2 * 1024 * 1024);
   EXPECT_EQ(config.root_of_trust.scrypt_n, 1048576);
   config = ParseOk("[limits]\nmax_frame_bytes = 67108864\n[node]\nlisten = \"h:1\"\n");
   EXPECT_EQ(config.limits.max_frame_bytes, 64 * 1024 * 1024);
@@ -367,7 +367,7 @@ TEST(ConfigTest, ValidateConfigNamesTheSetting) {
   config.limits.max_frame_bytes = 100;
   Status status = ValidateConfig(config);
   EXPECT_EQ(status.code(), Code::kInvalidArgument);
-  EXPECT_EQ(status.message(), "limits.max_frame_bytes: must be in [1024, 67108864], got 100");
+  EXPECT_EQ(status.message(), "limits.max_frame_bytes: must be in [2097152, 67108864], got 100");
 
   config = NodeConfig{};
   config.node.listen = "localhost";

@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/bounded_read.h"
+#include "common/limits.h"
+
 namespace coffer::node {
 
 std::string OpenSslErrors() {
@@ -36,31 +39,8 @@ StatusOr<KeyPtr> ParsePrivateKeyPem(const std::string& pem, const std::string& w
 
 StatusOr<std::string> ReadWholeFile(const std::string& what, const std::string& path) {
   if (path.empty()) return InvalidArgument(what + " file is not set");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return NotFound(what + " file '" + path + "' does not exist");
-    if (err == EACCES) {
-      return PermissionDenied("cannot read " + what + " file '" + path + "': permission denied");
-    }
-    return Unavailable("cannot open " + what + " file '" + path + "': " + std::strerror(err));
-  }
-  std::string contents;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s =
-          Unavailable("error reading " + what + " file '" + path + "': " + std::strerror(errno));
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    contents.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return contents;
+  // PEM files are small: bounded whatever the path is (bounded_read.h).
+  return ReadBoundedFile(path, limits::kMaxCliInputBytes, what + " file");
 }
 
 }  // namespace coffer::node

@@ -134,6 +134,14 @@ class InLink : public std::enable_shared_from_this<InLink> {
       return InvalidArgument("this is node " + std::to_string(options.self_id) + ", not node " +
                              std::to_string(hello.expected_node_id()));
     }
+    if (hello.protocol_version() < kMinPeerProtocolVersion ||
+        hello.protocol_version() > kPeerProtocolVersion) {
+      return Status(Code::kIncompatibleVersion, "peer link protocol version " +
+                                                    std::to_string(hello.protocol_version()) +
+                                                    " is not supported: this node speaks " +
+                                                    std::to_string(kMinPeerProtocolVersion) +
+                                                    " to " + std::to_string(kPeerProtocolVersion));
+    }
     if (hello.node_id() == 0 || hello.node_id() == options.self_id) {
       return InvalidArgument("invalid node id " + std::to_string(hello.node_id()));
     }

@@ -66,8 +66,11 @@
 
 namespace coffer::node {
 
-// Version of the peer link protocol (PeerHello.protocol_version).
+// Version of the peer link protocol (PeerHello.protocol_version). A hello
+// with a version outside [kMinPeerProtocolVersion, kPeerProtocolVersion] is
+// refused with INCOMPATIBLE_VERSION.
 inline constexpr uint32_t kPeerProtocolVersion = 1;
+inline constexpr uint32_t kMinPeerProtocolVersion = 1;
 
 struct PeerLinksOptions {
   // Address to listen on for incoming links: an IP literal or a resolvable

@@ -494,6 +494,34 @@ TEST_F(PeerLinksTest, AdmitFnRefusalIsReportedToTheDialer) {
   EXPECT_EQ(b->From(1), std::vector<int64_t>{1});
 }
 
+// Issue 11, item 8: a hello with an unknown protocol version (2^32-1 was
+// welcomed on main) is refused with INCOMPATIBLE_VERSION, before the AdmitFn.
+TEST_F(PeerLinksTest, UnknownProtocolVersionIsRefused) {
+  TestNode* b = StartedNode(2);
+  ASSERT_NE(b, nullptr);
+  auto tls = MakeClientTlsContext(Credentials(pki_->ca, pki_->nodes.at(1)));
+  ASSERT_TRUE(tls.ok());
+  for (uint32_t version : {0u, kPeerProtocolVersion + 1, 0xffffffffu}) {
+    RawPeer raw(**tls);
+    ASSERT_TRUE(raw.Connect(b->links->port()));
+    pb::PeerFrame hello;
+    hello.mutable_hello()->set_cluster_id(kCluster);
+    hello.mutable_hello()->set_node_id(1);
+    hello.mutable_hello()->set_expected_node_id(2);
+    hello.mutable_hello()->set_release_version("0.1.0");
+    hello.mutable_hello()->set_protocol_version(version);
+    ASSERT_TRUE(raw.WriteFrame(hello));
+    auto answer = raw.ReadFrame();
+    ASSERT_TRUE(answer.has_value()) << version;
+    ASSERT_TRUE(answer->has_refusal()) << version << ": " << answer->DebugString();
+    EXPECT_EQ(answer->refusal().code(), "INCOMPATIBLE_VERSION");
+    EXPECT_TRUE(raw.WaitClosed());
+  }
+  EXPECT_EQ(b->links->refused_handshakes(), 3u);
+  std::lock_guard<std::mutex> lock(b->mu);
+  EXPECT_TRUE(b->hellos.empty());
+}
+
 TEST_F(PeerLinksTest, NonNodeCertificateIsRefused) {
   TlsCredentials admin = Credentials(pki_->ca, pki_->admin);
   TestNode* a = MakeNode(1, &admin, &admin);
@@ -749,6 +777,7 @@ TEST_F(PeerLinksTest, SilentConnectionsAreClosed) {
     hello.mutable_hello()->set_cluster_id(kCluster);
     hello.mutable_hello()->set_node_id(1);
     hello.mutable_hello()->set_expected_node_id(2);
+    hello.mutable_hello()->set_protocol_version(kPeerProtocolVersion);
     ASSERT_TRUE(raw.WriteFrame(hello));
     auto welcome = raw.ReadFrame();
     ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());

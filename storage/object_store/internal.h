@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/limits.h"
 #include "common/status.h"
 #include "proto/records.pb.h"
 #include "storage/crypto.h"
@@ -25,10 +26,13 @@ namespace coffer::storage {
 // (storage/record_auth.h); a format-1 store is refused (INCOMPATIBLE_VERSION).
 inline constexpr uint32_t kStoreFormat = 2;
 inline constexpr uint32_t kRecordFormat = 2;
-inline constexpr size_t kMaxMaterialBytes = 64 * 1024;
-inline constexpr size_t kMaxRequestIdBytes = 128;
-inline constexpr size_t kMaxAttributeTextBytes = 4096;
-inline constexpr size_t kMaxAttributesPerOp = 64;
+// Field limits: common/limits.h is their one source (the node checks them at
+// the API boundary, node/api/input_limits.h; the store keeps its own checks).
+using limits::kMaxAttributesPerOp;
+using limits::kMaxAttributeTextBytes;
+using limits::kMaxDescriptionBytes;
+using limits::kMaxMaterialBytes;
+using limits::kMaxRequestIdBytes;
 
 // ---- Sealing: the additional data that binds a ciphertext to its row ----
 

@@ -11,7 +11,7 @@ namespace coffer::storage {
 
 StatusOr<pb::LogRecord> ObjectStore::PlanWalletCreate(const pb::WalletCreateOp& c) {
   COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_WALLET, c.name(), "wallet"));
-  if (c.description().size() > kMaxAttributeTextBytes) {
+  if (c.description().size() > kMaxDescriptionBytes) {
     return InvalidArgument("description too long");
   }
   pb::LogRecord record;
@@ -46,7 +46,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanWalletMember(const pb::WalletMemberOp& 
 
 StatusOr<pb::LogRecord> ObjectStore::PlanEndpointCreate(const pb::EndpointCreateOp& c) {
   COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_ENDPOINT, c.name(), "endpoint"));
-  if (c.description().size() > kMaxAttributeTextBytes) {
+  if (c.description().size() > kMaxDescriptionBytes) {
     return InvalidArgument("description too long");
   }
   pb::LogRecord record;

@@ -52,9 +52,11 @@ StatusOr<pb::LogRecord> ObjectStore::PlanCreateKey(const pb::CreateKeyOp& c) {
   }
   std::string algorithm = c.algorithm().empty() ? "AES" : c.algorithm();
   if (algorithm != "AES") return InvalidArgument("algorithm must be AES");
-  int bits = c.length_bits() == 0 ? 256 : c.length_bits();
+  // 64 bits wide on the wire: a value beyond 32 bits is refused, not truncated.
+  const int64_t bits = c.length_bits() == 0 ? 256 : c.length_bits();
   if (bits != 128 && bits != 192 && bits != 256) {
-    return InvalidArgument("AES key length must be 128, 192 or 256 bits");
+    return InvalidArgument("AES key length must be 128, 192 or 256 bits, got " +
+                           std::to_string(bits));
   }
   google::protobuf::Map<std::string, pb::AttributeValue> attributes = c.attributes();
   COFFER_RETURN_IF_ERROR(ValidateClientAttributes(attributes));
@@ -72,7 +74,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanRegister(const pb::RegisterOp& c) {
   if (c.material().empty()) return InvalidArgument("register needs material");
   if (c.material().size() > kMaxMaterialBytes) {
     return ResourceExhausted("material is " + std::to_string(c.material().size()) +
-                             " bytes; the limit is 65536");
+                             " bytes; the limit is " + std::to_string(kMaxMaterialBytes));
   }
   COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
   return PlanObjectCreation(c.type(), c.name(), c.attributes(), c.activate(), c.material());

@@ -92,6 +92,7 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
   std::vector<pb::ObjectView> out;
   for (const auto& uuid : candidates) {
     if (out.size() >= limit) break;
+    if (!q.after().empty() && uuid <= q.after()) continue;  // an earlier page had it
     COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, uuid));
     if (!o || !o->created()) continue;
     if (q.type() != pb::OBJECT_TYPE_UNSPECIFIED && o->type() != q.type()) continue;

@@ -1,6 +1,8 @@
 // Induction, sending side: a consistent snapshot of the store (over a KvStore
 // snapshot, or over a checkpoint directory that outlives a restart), read as
 // entity visits or as checksummed chunks with material opened for transfer.
+#include <google/protobuf/io/coded_stream.h>
+
 #include <algorithm>
 #include <functional>
 #include <string>
@@ -11,6 +13,13 @@
 
 namespace coffer::storage {
 namespace {
+
+// Bytes `entry` adds to an encoded SnapshotChunk (tag, length, payload).
+size_t EncodedEntryBytes(const pb::SnapshotEntry& entry) {
+  const size_t payload = entry.ByteSizeLong();
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(payload) + payload;
+}
+
 class KvStoreSnapshot final : public StoreSnapshot {
  public:
   KvStoreSnapshot(std::unique_ptr<KvReader> reader, const Sealer& sealer, HlcStamp hlc)
@@ -41,8 +50,8 @@ class KvStoreSnapshot final : public StoreSnapshot {
     return inner;
   }
 
-  StatusOr<pb::SnapshotChunk> ReadChunk(const std::string& after,
-                                        size_t max_entries) const override {
+  StatusOr<pb::SnapshotChunk> ReadChunk(const std::string& after, size_t max_entries,
+                                        size_t max_bytes) const override {
     // Entity prefixes in key order, so `after` orders the whole snapshot.
     static constexpr std::string_view kPrefixes[] = {keys::kClusterKey.substr(0, 2),
                                                      keys::kEndpointPrefix,
@@ -57,17 +66,31 @@ class KvStoreSnapshot final : public StoreSnapshot {
     std::string start = after.empty() ? "" : after + std::string(1, '\0');
     Status inner = Status::Ok();
     bool full = false;
+    size_t bytes = 0;      // encoded entries so far
+    std::string last_key;  // of the last entry in the chunk
     for (std::string_view prefix : kPrefixes) {
       if (full) break;
       std::string from = std::max(std::string(prefix), start);
       COFFER_RETURN_IF_ERROR(reader_->Scan(prefix, from, [&](auto key, auto value) {
-        Status s = AddEntry(prefix, key, value, chunk.add_entries());
+        pb::SnapshotEntry entry;
+        Status s = AddEntry(prefix, key, value, &entry);
         if (!s.ok()) {
           inner = s;
           return false;
         }
+        // Cut by bytes too: an entry that would take the chunk over the
+        // budget starts the next chunk (one larger than the budget goes alone).
+        const size_t entry_bytes = EncodedEntryBytes(entry);
+        if (chunk.entries_size() > 0 && bytes + entry_bytes > max_bytes) {
+          chunk.set_resume_after(last_key);
+          full = true;
+          return false;
+        }
+        *chunk.add_entries() = std::move(entry);
+        bytes += entry_bytes;
+        last_key = std::string(key);
         if (static_cast<size_t>(chunk.entries_size()) >= max_entries) {
-          chunk.set_resume_after(std::string(key));
+          chunk.set_resume_after(last_key);
           full = true;
           return false;
         }
