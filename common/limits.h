@@ -51,6 +51,10 @@ inline constexpr size_t kMaxAttributesPerOp = 64;
 inline constexpr size_t kMaxMaterialBytes = 64 * kKiB;  // key or secret material
 // Host:port addresses, subgroups, release versions and join tokens.
 inline constexpr size_t kMaxAddressBytes = 256;
+// A node's public key (DER SubjectPublicKeyInfo; P-256 is 91 bytes) in
+// membership records (replication/README.md, records authenticated by
+// their origin).
+inline constexpr size_t kMaxPublicKeyBytes = 1 * kKiB;
 // Continuation cursors (`after` of list and snapshot chunk requests): a
 // store key or an entity id.
 inline constexpr size_t kMaxCursorBytes = 1 * kKiB;

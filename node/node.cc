@@ -176,22 +176,13 @@ struct Node::Impl {
       case RequestClass::kDataWrite:
         if (replicator) {
           // A critical write: acknowledged once the pair peer has it.
-          std::optional<replication::RecordRef> retry_of;
-          if (request.has_retry_of()) {
-            retry_of =
-                replication::RecordRef{request.retry_of().origin(), request.retry_of().seq()};
-          }
-          replicator->Write(
-              PrepareWrite(request.write(), info), request.request_id(), retry_of,
-              [this, request, who, reply](replication::WriteAnswer answer) {
-                pb::Response response = ResponseForWrite(answer.result);
-                if (answer.record) {
-                  response.mutable_outcome_record()->set_origin(answer.record->origin);
-                  response.mutable_outcome_record()->set_seq(answer.record->seq);
-                }
-                AuditRequest(info, request, who, response);
-                reply(std::move(response));
-              });
+          replicator->Write(PrepareWrite(request.write(), info), request.request_id(),
+                            RetryOf(request),
+                            [this, request, who, reply](replication::WriteAnswer answer) {
+                              pb::Response response = ResponseForWrite(answer);
+                              AuditRequest(info, request, who, response);
+                              reply(std::move(response));
+                            });
           ScheduleFlush();
           return;
         }

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "node/api/input_limits.h"
+#include "node/api/list_pages.h"
 #include "node/api/request_audit.h"
 #include "node/audit/audit_log.h"
-#include "node/api/list_pages.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
 
@@ -188,6 +188,20 @@ pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
 
 pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result) {
   return Answer(result, [](pb::Response& r, const pb::OpResult& v) { *r.mutable_op_result() = v; });
+}
+
+pb::Response ResponseForWrite(const replication::WriteAnswer& answer) {
+  pb::Response response = ResponseForWrite(answer.result);
+  if (answer.record) {
+    response.mutable_outcome_record()->set_origin(answer.record->origin);
+    response.mutable_outcome_record()->set_seq(answer.record->seq);
+  }
+  return response;
+}
+
+std::optional<replication::RecordRef> RetryOf(const pb::Request& request) {
+  if (!request.has_retry_of()) return std::nullopt;
+  return replication::RecordRef{request.retry_of().origin(), request.retry_of().seq()};
 }
 
 void AuditRequest(const NodeInfo& info, const pb::Request& request, const ClientIdentity& who,

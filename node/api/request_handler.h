@@ -4,11 +4,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "node/api/request_kinds.h"
 #include "node/net/tls.h"
 #include "proto/api.pb.h"
+#include "replication/replicator.h"
 #include "storage/object_store.h"
 
 namespace coffer::node {
@@ -53,6 +55,11 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
 pb::Response ResponseFor(const Status& status);
 // The response to a write: its OpResult, or its error.
 pb::Response ResponseForWrite(const StatusOr<pb::OpResult>& result);
+// The answer to a replicated write: as ResponseForWrite, plus the record it
+// made (outcome_record) when known, so an OUTCOME_UNKNOWN names what to retry.
+pb::Response ResponseForWrite(const replication::WriteAnswer& answer);
+// The record a retry names (`retry_of`), if the request names one.
+std::optional<replication::RecordRef> RetryOf(const pb::Request& request);
 
 // The audit line of a request (request_audit.h), appended to info.audit:
 // who did what to which object, with the response code; never payloads or
