@@ -21,6 +21,7 @@
 #include "storage/record_auth.h"
 #include "tests/harness/cluster_fixture.h"
 #include "tests/harness/coffer_cli.h"
+#include "tests/harness/http_get.h"
 
 namespace coffer::integration {
 namespace {
@@ -91,28 +92,6 @@ class PeerConnection {
   std::unique_ptr<boost::asio::ssl::context> tls_;
   SslStream stream_;
 };
-
-// The body of GET http://127.0.0.1:PORT/metrics ("" if no answer), every
-// socket read and write bounded by 5 s.
-std::string Metrics(uint16_t port) {
-  try {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    timeval bound{5, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-    std::string request = "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-    boost::asio::write(socket, boost::asio::buffer(request));
-    std::string raw;
-    boost::system::error_code ec;
-    boost::asio::read(socket, boost::asio::dynamic_buffer(raw), ec);  // until the server closes
-    size_t body = raw.find("\r\n\r\n");
-    return body == std::string::npos ? "" : raw.substr(body + 4);
-  } catch (const std::exception&) {
-    return "";
-  }
-}
 
 // The sample line of metric `name` in a /metrics body ("" if absent).
 std::string MetricLine(const std::string& body, const std::string& name) {
@@ -194,9 +173,10 @@ TEST_F(ClusterTest, RecordForgedForAnotherOriginIsRefusedAndTheGenuineOneConverg
   }
 
   // The alert as operators see it: `cluster status`, /metrics, the log.
-  EXPECT_THAT(Metrics(c.http_port()),
+  EXPECT_THAT(HttpGet(c.http_port(), "/metrics").body,
               ::testing::ContainsRegex("coffer_integrity_alerts_total [1-9]"));
-  EXPECT_THAT(Metrics(a.http_port()), ::testing::HasSubstr("coffer_integrity_alerts_total 0"));
+  EXPECT_THAT(HttpGet(a.http_port(), "/metrics").body,
+              ::testing::HasSubstr("coffer_integrity_alerts_total 0"));
   std::string out;
   EXPECT_EQ(Coffer("cluster status" + CofferFlags(c), &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("INTEGRITY ALERT"));

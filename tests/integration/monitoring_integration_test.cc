@@ -16,43 +16,13 @@
 #include <thread>
 
 #include "tests/harness/fault_proxy.h"
+#include "tests/harness/http_get.h"
 #include "tests/harness/node_process.h"
 
 namespace coffer::integration {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct HttpAnswer {
-  int code = 0;  // 0: no answer
-  std::string body;
-};
-
-// GET http://127.0.0.1:PORT/PATH with a 5 s bound on every socket read/write.
-HttpAnswer HttpGet(uint16_t port, const std::string& path) {
-  HttpAnswer answer;
-  try {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    timeval bound{5, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-    boost::asio::write(socket, boost::asio::buffer(request));
-    std::string raw;
-    boost::system::error_code ec;
-    boost::asio::read(socket, boost::asio::dynamic_buffer(raw), ec);  // until the server closes
-    // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody"
-    if (raw.size() < 12) return answer;
-    answer.code = std::stoi(raw.substr(9, 3));
-    size_t body = raw.find("\r\n\r\n");
-    if (body != std::string::npos) answer.body = raw.substr(body + 4);
-  } catch (const std::exception&) {
-    answer.code = 0;
-  }
-  return answer;
-}
 
 // `promtool check metrics` on `text`: its exit code and what it printed.
 std::pair<int, std::string> Promtool(const std::string& text) {

@@ -27,34 +27,12 @@
 
 #include "tests/harness/cluster_fixture.h"
 #include "tests/harness/coffer_cli.h"
+#include "tests/harness/http_get.h"
 
 namespace coffer::integration {
 namespace {
 
 using namespace std::chrono_literals;
-
-// GET http://127.0.0.1:PORT/PATH: the status code (0: no answer) and body,
-// every socket read and write bounded by 5 s.
-std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path) {
-  try {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    timeval bound{5, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
-    boost::asio::write(socket, boost::asio::buffer(request));
-    std::string raw;
-    boost::system::error_code ec;
-    boost::asio::read(socket, boost::asio::dynamic_buffer(raw), ec);
-    if (raw.size() < 12) return {0, ""};
-    size_t body = raw.find("\r\n\r\n");
-    return {std::stoi(raw.substr(9, 3)), body == std::string::npos ? "" : raw.substr(body + 4)};
-  } catch (const std::exception&) {
-    return {0, ""};
-  }
-}
 
 // Writes a filler file into `dir` until its filesystem has not a byte left.
 void FillFilesystem(const std::string& dir) {
@@ -135,9 +113,8 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
 
   FillFilesystem(mount_dir);
   // b notices (the next write, replicated or direct, fails), stays up and says so.
-  ASSERT_TRUE(WaitFor([&] { return HttpGet(b.http_port(), "/health").first == 507; }, 30s))
-      << "health: " << HttpGet(b.http_port(), "/health").second
-      << "; node b's output:\n"
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(b.http_port(), "/health").code == 507; }, 30s))
+      << "health: " << HttpGet(b.http_port(), "/health").body << "; node b's output:\n"
       << ReadWholeFile(b.output_file()).substr(0, 4000);
   auto refused = Write(b, RegisterSecret("while-full", "x"));
   EXPECT_EQ(refused.status().code(), Code::kResourceExhausted) << refused.status().ToString();
@@ -156,10 +133,10 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
   // Still up (a process that ended is reaped here, so a zombie does not pass).
   EXPECT_FALSE(b.WaitExited(1ms)) << "node b ended: " << ReadWholeFile(b.output_file());
   auto health = HttpGet(b.http_port(), "/health");
-  EXPECT_EQ(health.first, 507) << health.second;
-  EXPECT_NE(health.second.find("storage-fault"), std::string::npos) << health.second;
+  EXPECT_EQ(health.code, 507) << health.body;
+  EXPECT_NE(health.body.find("storage-fault"), std::string::npos) << health.body;
   auto ready = HttpGet(b.http_port(), "/readyz");
-  EXPECT_EQ(ready.first, 503) << ready.second;
+  EXPECT_EQ(ready.code, 503) << ready.body;
   auto status = StatusOf(b);
   ASSERT_TRUE(status.ok()) << status.status().ToString();
   EXPECT_NE(status->storage_state(), "writable");
@@ -167,7 +144,7 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
       << status->storage_fault();
   EXPECT_GE(status->storage_free_bytes(), 0);  // known
   EXPECT_LT(status->storage_free_bytes(), 16 << 20);
-  std::string metrics = HttpGet(b.http_port(), "/metrics").second;
+  std::string metrics = HttpGet(b.http_port(), "/metrics").body;
   EXPECT_NE(metrics.find("coffer_storage_faults_total "), std::string::npos);
   EXPECT_EQ(metrics.find("coffer_storage_faults_total 0"), std::string::npos);
   EXPECT_EQ(metrics.find("coffer_storage_state{state=\"writable\"} 1"), std::string::npos);
@@ -193,7 +170,7 @@ TEST_F(StorageFaultTest, AFullDiskStopsWritesAndResumesByItselfLosingNothing) {
       << ReadWholeFile(b.log_file()).substr(0, 8000);
   double resume_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - resumed_at).count();
-  EXPECT_TRUE(WaitFor([&] { return HttpGet(b.http_port(), "/readyz").first == 200; }, 10s));
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(b.http_port(), "/readyz").code == 200; }, 10s));
   // Both writers see acknowledgements again.
   size_t acked_a = 0, acked_b = 0;
   {
