@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <utility>
 #include <ctime>
 #include <map>
+#include <utility>
 
 #include "node/monitoring/health.h"
 #include "storage/object_store.h"

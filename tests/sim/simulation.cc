@@ -407,8 +407,7 @@ std::string SimResult::Summary() const {
       << " refused), " << enables << " enabled (" << enables_refused_expired
       << " refused expired), " << activated << " went ACTIVE, " << force_deleted
       << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
-      << " disk faults (" << storage_faults << " store faults, " << storage_resumes
-      << " resumed), "
+      << " disk faults (" << storage_faults << " store faults, " << storage_resumes << " resumed), "
       << byzantine_records << " Byzantine records (" << integrity_alerts
       << " integrity alerts), converged " << converged_after_seconds << " s after healing, trace "
       << std::hex << trace_hash;
