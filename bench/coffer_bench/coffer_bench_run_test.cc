@@ -1,0 +1,101 @@
+// The real coffer-bench binary against real node processes: a one-pair
+// cluster run whose JSON is checked, and the exit codes of refused runs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/harness/ports.h"
+
+namespace {
+
+struct Ran {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs coffer-bench with `args` (a shell word list); stdout and stderr apart.
+Ran RunBench(const std::string& args) {
+  char err_path[] = "/tmp/coffer-bench-test-XXXXXX";
+  const int fd = ::mkstemp(err_path);
+  if (fd >= 0) ::close(fd);
+  const std::string command =
+      std::string(COFFER_BENCH_BIN) + " " + args + " 2>" + err_path + " </dev/null";
+  Ran ran;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return ran;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) ran.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  ran.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ran.err = coffer::integration::ReadWholeFile(err_path);
+  std::remove(err_path);
+  return ran;
+}
+
+TEST(CofferBenchRun, OnePairWritesAndReportsJson) {
+  const auto start = std::chrono::steady_clock::now();
+  Ran ran = RunBench(std::string("--coffer ") + COFFER_BIN +
+                     " --pairs 1 --clients 2 --duration 2s --warmup 0s -o json");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const auto doc = nlohmann::json::parse(ran.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << "stdout is not one JSON document:\n" << ran.out;
+  EXPECT_EQ(doc["tool"], "coffer-bench");
+  EXPECT_EQ(doc["options"]["workload"], "write");
+  EXPECT_EQ(doc["options"]["pairs"], 1);
+  ASSERT_EQ(doc["cluster"]["nodes"].size(), 2u);
+  ASSERT_EQ(doc["results"].size(), 1u);
+  const auto& r = doc["results"][0];
+  EXPECT_EQ(r["system"], "coffer");
+  EXPECT_GT(r["ok_ops"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(r["errors"].empty()) << r["errors"].dump();
+  EXPECT_NEAR(r["seconds"].get<double>(), 2.0, 0.5);
+  EXPECT_EQ(r["latency_us"]["count"], r["ok_ops"]);
+  EXPECT_GT(r["latency_us"]["p50"].get<uint64_t>(), 0u);
+  EXPECT_LE(r["latency_us"]["p50"].get<uint64_t>(), r["latency_us"]["p99"].get<uint64_t>());
+  EXPECT_LE(r["latency_us"]["p99"].get<uint64_t>(), r["latency_us"]["max"].get<uint64_t>());
+  EXPECT_GT(r["ops_per_second"].get<double>(), 0);
+  // Every write lands on both nodes: at least twice the writes applied.
+  EXPECT_GT(r["records_applied_per_second"].get<double>(), r["ops_per_second"].get<double>());
+  EXPECT_GT(r["replication_lag_us"]["count"].get<uint64_t>(), 0u);
+  ASSERT_EQ(r["processes"].size(), 2u) << r["processes"].dump();
+  for (const auto& p : r["processes"]) {
+    EXPECT_GT(p["cpu_seconds"].get<double>(), 0) << p.dump();
+    EXPECT_GT(p["rss_max_bytes"].get<uint64_t>(), 0u) << p.dump();
+    EXPECT_GE(p["rss_max_bytes"].get<uint64_t>(), p["rss_end_bytes"].get<uint64_t>());
+  }
+  // Not a terminal: live lines are plain lines on stderr, one a second.
+  EXPECT_NE(ran.err.find("ops/s"), std::string::npos) << ran.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+TEST(CofferBenchRun, BadOptionsExitTwo) {
+  Ran ran = RunBench("--pairs 9");
+  EXPECT_EQ(ran.exit_code, 2);
+  EXPECT_NE(ran.err.find("1 to 16 nodes"), std::string::npos) << ran.err;
+  EXPECT_TRUE(ran.out.empty());
+}
+
+TEST(CofferBenchRun, PeerModesNotBuiltExitTwo) {
+  Ran etcd = RunBench("--vs-etcd");
+  EXPECT_EQ(etcd.exit_code, 2);
+  EXPECT_NE(etcd.err.find("not built in this version"), std::string::npos) << etcd.err;
+  Ran raw = RunBench("--baseline raw");
+  EXPECT_EQ(raw.exit_code, 2);
+  EXPECT_NE(raw.err.find("not built in this version"), std::string::npos) << raw.err;
+}
+
+TEST(CofferBenchRun, NodeThatDoesNotStartFailsNamingItsLog) {
+  // /bin/false as the coffer binary: node1 exits at once.
+  Ran ran = RunBench("--coffer /bin/false --pairs 1 --duration 1s --warmup 0s");
+  EXPECT_EQ(ran.exit_code, 1);
+  EXPECT_NE(ran.err.find("node1 exited while starting"), std::string::npos) << ran.err;
+  EXPECT_NE(ran.err.find("node1/node.log"), std::string::npos) << ran.err;
+}
+
+}  // namespace

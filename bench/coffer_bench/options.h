@@ -1,0 +1,73 @@
+// coffer-bench's command line (bench/README.md lists every flag): parsed and
+// checked in one place, so a bad value is refused with a clear message and
+// exit code 2 before any node is started.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/load/load_result.h"
+
+namespace coffer::bench {
+
+// Bounds of the load a run may ask for (threads, connections), not byte
+// limits: those live in common/limits.h.
+inline constexpr int kMaxBenchNodes = 16;
+inline constexpr int kMaxBenchClients = 1024;
+inline constexpr int kMaxBenchInFlight = 64;
+// One thread and one connection per client and in-flight slot.
+inline constexpr int kMaxBenchConnections = 4096;
+inline constexpr int kMaxPrepareObjects = 1000000;
+
+enum class Workload { kWrite, kRead, kMix, kLocate };
+std::string WorkloadName(Workload workload);
+
+struct BenchOptions {
+  // Local cluster (default): the built `coffer` binary and the shape.
+  std::string coffer_path;  // "" = next to coffer-bench
+  int pairs = 1;
+  int read_only = 0;
+  bool keep = false;  // keep the temp directory (data, logs, certificates)
+  // Existing cluster: every client address, and the admin credentials.
+  std::vector<std::string> addresses;
+  std::string ca_file, cert_file, key_file;
+  std::vector<int> pids;  // of the nodes at `addresses`, same order (CPU/RSS)
+
+  Workload workload = Workload::kWrite;
+  size_t value_size = 256;
+  int read_percent = 50;
+  int prepare = 1000;  // objects written before read, mix and locate
+  int clients = 1;
+  int in_flight = 1;
+  std::chrono::milliseconds duration{10000};
+  uint64_t count = 0;  // > 0: stop after this many successful ops
+  std::chrono::milliseconds warmup{2000};
+  bool json = false;  // -o json
+
+  std::vector<int> scale;  // cluster sizes (nodes), empty = one run
+  std::string plot_file = "coffer-scale.svg";
+  bool vs_etcd = false;
+  bool baseline_raw = false;
+
+  bool existing_cluster() const { return !addresses.empty(); }
+  LoadShape Shape() const;
+};
+
+// What parsing decided: options to run with, or an exit code and the text
+// to print (help on stdout with code 0; an error on stderr with code 2).
+struct ParseOutcome {
+  std::optional<BenchOptions> options;
+  int exit_code = 0;
+  std::string text;
+};
+
+// `args` without the program name.
+ParseOutcome ParseBenchOptions(const std::vector<std::string>& args);
+
+// "10s", "500ms", "2m", "0" (a bare number is seconds).
+std::optional<std::chrono::milliseconds> ParseBenchDuration(const std::string& text);
+
+}  // namespace coffer::bench
