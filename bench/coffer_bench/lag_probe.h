@@ -6,8 +6,9 @@
 // NOT_FOUND: the record is applied there), asking each node that has not
 // got it yet every poll interval. A get is a point read, so polling does not
 // load the nodes the way a status request (which sizes the log) would.
-// Resolution: one get round trip (~0.2 ms on loopback) plus the poll
-// interval.
+// Each sample is an upper bound. Resolution: one get round trip (~0.2 ms
+// on an idle loopback node, longer when the get waits behind writes) plus
+// the poll interval.
 #pragma once
 
 #include <atomic>
