@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "bench/coffer_bench/interrupt.h"
+
 namespace coffer::bench {
 
 LagProbe::LagProbe(BenchCluster& cluster, std::chrono::milliseconds sample_interval,
@@ -60,7 +62,10 @@ std::optional<uint32_t> LagProbe::Measure(const Offered& sample) {
   const auto deadline = Clock::now() + timeout_;
   size_t remaining = n;
   while (remaining > 0) {
-    if (stop_) return std::nullopt;
+    // Not stop_: a sample in progress when the window ends is finished (the
+    // slowest samples are the likeliest to be in progress; dropping them
+    // would bias the lag down). Bounded by the timeout.
+    if (Interrupted()) return std::nullopt;
     if (Clock::now() >= deadline) {
       ++timeouts_;
       return std::nullopt;

@@ -44,7 +44,8 @@ class LagProbe {
   // Starts the probe thread; samples are taken only while measuring.
   void Start();
   void SetMeasuring(bool measuring) { measuring_ = measuring; }
-  // Ends the probe thread (a sample in progress is dropped).
+  // Ends the probe thread; a sample in progress is finished first (within
+  // the timeout) unless Ctrl-C arrived.
   void Stop();
 
   // After Stop(): lag samples in microseconds, and samples that timed out.
