@@ -204,11 +204,12 @@ std::vector<std::string> EtcdCluster::ClientAddresses() const {
 }
 
 void EtcdCluster::Stop() {
-  for (Member& m : members_) {
-    if (m.pid > 0) ::kill(m.pid, SIGTERM);
-  }
+  // One member at a time: a leader that is stopped while the others still
+  // run hands its leadership over at once, whereas one stopped together with
+  // them waits out the transfer (seconds) before it exits.
   for (Member& m : members_) {
     if (m.pid <= 0) continue;
+    ::kill(m.pid, SIGTERM);
     int status = 0;
     bool reaped = WaitFor([&] { return ::waitpid(m.pid, &status, WNOHANG) == m.pid; },
                           options_.stop_timeout, std::chrono::milliseconds(10));
