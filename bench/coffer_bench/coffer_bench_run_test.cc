@@ -81,13 +81,17 @@ TEST(CofferBenchRun, BadOptionsExitTwo) {
   EXPECT_TRUE(ran.out.empty());
 }
 
-TEST(CofferBenchRun, PeerModesNotBuiltExitTwo) {
-  Ran etcd = RunBench("--vs-etcd");
-  EXPECT_EQ(etcd.exit_code, 2);
-  EXPECT_NE(etcd.err.find("not built in this version"), std::string::npos) << etcd.err;
-  Ran raw = RunBench("--baseline raw");
-  EXPECT_EQ(raw.exit_code, 2);
-  EXPECT_NE(raw.err.find("not built in this version"), std::string::npos) << raw.err;
+TEST(CofferBenchRun, RawBaselineRowFollowsTheCofferRow) {
+  Ran ran = RunBench(std::string("--coffer ") + COFFER_BIN +
+                     " --pairs 1 --duration 1s --warmup 0s --baseline raw -o json");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const auto doc = nlohmann::json::parse(ran.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << ran.out;
+  ASSERT_EQ(doc["results"].size(), 2u);
+  EXPECT_EQ(doc["results"][0]["system"], "coffer");
+  EXPECT_EQ(doc["results"][1]["system"], "raw");
+  EXPECT_GT(doc["results"][1]["ok_ops"].get<uint64_t>(), 0u);
+  EXPECT_GT(doc["results"][1]["records_applied_per_second"].get<double>(), 0);
 }
 
 TEST(CofferBenchRun, NodeThatDoesNotStartFailsNamingItsLog) {

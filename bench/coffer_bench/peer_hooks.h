@@ -1,10 +1,9 @@
-// Hook points for the other systems of a coffer-bench run, built in
-// parallel (issue 12): `--vs-etcd` drives a 3-member etcd (bench/etcd/,
-// RunEtcdLoad) and `--baseline raw` measures the raw RocksDB limit for the
-// same work (bench/baseline/, RunRawBaseline). Both fill a LoadResult. Until
-// those folders are merged, these report "not built in this version" and
-// coffer-bench exits 2 before starting anything; wiring one is a change to
-// peer_hooks.cc only.
+// The other systems of a coffer-bench run: `--vs-etcd` drives a 3-member
+// etcd (bench/etcd/: EtcdCluster, RunEtcdLoad) and `--baseline raw`
+// measures the raw RocksDB limit for the same work (bench/baseline/:
+// RunRawBaseline). Both fill a LoadResult. EtcdBuilt()/RawBaselineBuilt()
+// say whether this build has them (a build without them makes coffer-bench
+// say "not built in this version" and exit 2).
 #pragma once
 
 #include "bench/coffer_bench/options.h"

@@ -46,8 +46,10 @@ void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
       ->capture_default_str();
   app->add_option("--key", flags->key, "client private key (PEM) (env COFFER_KEY)")
       ->capture_default_str();
-  app->add_option("--timeout-ms", flags->timeout_ms,
-                  "per-attempt timeout: connecting to one node and its answer together")
+  app->add_option(
+         "--timeout-ms", flags->timeout_ms,
+         "timeout of each request: connecting, failing over and the answer together (a node that "
+         "does not answer gets a share of it, the others the rest)")
       ->check(CLI::Range(1, 3'600'000))
       ->capture_default_str();
   app->add_option("-o,--output", flags->output, "output format")

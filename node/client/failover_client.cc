@@ -81,11 +81,23 @@ FailoverClient::FailoverClient(FailoverOptions options,
 
 FailoverClient::~FailoverClient() = default;
 
+CofferClient::Clock::time_point FailoverClient::AttemptDeadline(size_t untried) const {
+  const CofferClient::Clock::time_point now = CofferClient::Clock::now();
+  CofferClient::Clock::time_point deadline = now + options_.call_timeout;
+  if (call_end_ == CofferClient::Clock::time_point::max()) return deadline;
+  if (call_end_ <= now) return now;
+  const auto left = call_end_ - now;
+  auto share = left / static_cast<int64_t>(std::max<size_t>(untried, 1));
+  share = std::max<CofferClient::Clock::duration>(share, kMinAttemptShare);
+  return std::min({deadline, call_end_, now + share});
+}
+
+bool FailoverClient::CallExpired() const { return CofferClient::Clock::now() >= call_end_; }
+
 StatusOr<pb::Response> FailoverClient::Send(const std::string& address, const pb::Request& request,
-                                            bool* reused, bool* timed_out) {
+                                            size_t untried, bool* reused, bool* timed_out) {
   // One deadline for the whole attempt: connecting and the exchange.
-  const CofferClient::Clock::time_point deadline =
-      CofferClient::Clock::now() + options_.call_timeout;
+  const CofferClient::Clock::time_point deadline = AttemptDeadline(untried);
   *timed_out = false;
   auto it = connections_.find(address);
   *reused = it != connections_.end();
@@ -184,15 +196,21 @@ Status FailoverClient::Refresh(std::vector<std::string>* tried) {
   auto demote_silent = [&] {
     for (const std::string& address : silent) Demote(address);
   };
-  for (const std::string& address : probe) {
+  for (size_t i = 0; i < probe.size(); ++i) {
+    const std::string& address = probe[i];
+    if (CallExpired()) {
+      tried->push_back(address + " (not tried: the call's deadline passed)");
+      break;
+    }
+    const size_t untried = probe.size() - i;
     bool reused = false;
     bool timed_out = false;
-    StatusOr<pb::Response> response = Send(address, ask, &reused, &timed_out);
+    StatusOr<pb::Response> response = Send(address, ask, untried, &reused, &timed_out);
     // A kept connection may have been closed by the node meanwhile: once
     // more on a fresh one (a read, so sending it again is harmless), unless
     // the node let the whole timeout pass.
     if (!response.ok() && reused && !timed_out) {
-      response = Send(address, ask, &reused, &timed_out);
+      response = Send(address, ask, untried, &reused, &timed_out);
     }
     if (!response.ok()) {
       if (timed_out) silent.push_back(address);
@@ -234,6 +252,9 @@ void FailoverClient::Demote(const std::string& address) {
 
 StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
   last_address_.clear();
+  call_end_ = options_.call_deadline.count() > 0
+                  ? CofferClient::Clock::now() + options_.call_deadline
+                  : CofferClient::Clock::time_point::max();
   const bool write = request.has_write();
   const bool read = IsRead(request);
   if (write && request.request_id().empty()) {
@@ -304,7 +325,12 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
   }
   std::vector<std::string> round = order_;
   size_t next = 0;
+  bool expired = false;
   while (attempts < options_.max_attempts) {
+    if (CallExpired()) {
+      expired = true;
+      break;
+    }
     std::string address;
     if (!pinned.empty()) {
       address = pinned;
@@ -333,9 +359,17 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
     // it would end with an outcome the client cannot know, so writes (and
     // the other requests with effects) always go on a fresh connection.
     if (!read) connections_.erase(address);
+    // The nodes this attempt shares the time left with: itself and those of
+    // the order not yet tried in this Call (only itself when pinned).
+    size_t untried = 1;
+    if (pinned.empty()) {
+      for (const std::string& a : order_) {
+        if (a != address && attempted.count(a) == 0) ++untried;
+      }
+    }
     bool reused = false;
     bool timed_out = false;
-    StatusOr<pb::Response> sent = Send(address, request, &reused, &timed_out);
+    StatusOr<pb::Response> sent = Send(address, request, untried, &reused, &timed_out);
     if (!sent.ok()) {
       const Status& error = sent.status();
       tried.push_back(Tried(address, error));
@@ -411,6 +445,11 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
     }
     last_address_ = address;
     return std::move(response);
+  }
+  if (expired) {
+    return give_up(Unavailable("no node took the request within the call's deadline of " +
+                               std::to_string(options_.call_deadline.count()) + " ms (" +
+                               std::to_string(attempts) + " attempts); tried " + JoinTried(tried)));
   }
   return give_up(Unavailable("no node took the request in " + std::to_string(attempts) +
                              " attempts; tried " + JoinTried(tried)));

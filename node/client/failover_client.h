@@ -38,6 +38,15 @@ struct FailoverOptions {
   // Bounds one attempt at one node: connecting (TCP and TLS) and the
   // request's exchange together. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
+  // Bounds a whole Call: its attempts and membership look-ups together.
+  // 0 (the default) = no overall bound: a Call then takes up to max_attempts
+  // attempts of call_timeout each. When set, one attempt (or look-up) at one
+  // node gets at most a share of the time left: that time divided by the
+  // number of nodes not yet tried in this look-up or Call, but never less
+  // than kMinAttemptShare (or all the time left, if less). So a node that
+  // does not answer (frozen, partitioned) leaves time for the others, and
+  // a Call that reaches a healthy node ends within call_deadline.
+  std::chrono::milliseconds call_deadline{0};
   // Attempts per Call across all nodes (each sends the request once, or
   // fails to connect). At least 1. Default: 8.
   int max_attempts = 8;
@@ -46,6 +55,9 @@ struct FailoverOptions {
   // of its own. Default: true.
   bool discover_members = true;
 };
+
+// The least time one attempt gets under FailoverOptions::call_deadline.
+inline constexpr std::chrono::milliseconds kMinAttemptShare{250};
 
 class FailoverClient {
  public:
@@ -105,7 +117,8 @@ class FailoverClient {
   // connection: sent into a dead one, it would end in an outcome the client
   // cannot know, pinned to a node that is gone.
   //
-  // At most max_attempts attempts. When they run out the result is, in this
+  // At most max_attempts attempts, and under call_deadline none started
+  // after it passed. When they run out the result is, in this
   // order of precedence: OUTCOME_UNKNOWN if a write's outcome became unknown
   // (as the node's Response if it named a record, its message then naming
   // the request id and record), else the last refusal a node answered
@@ -129,12 +142,18 @@ class FailoverClient {
   FailoverClient(FailoverOptions options, std::unique_ptr<boost::asio::ssl::context> tls);
 
   // Sends `request` to `address` on its open connection, dialling one if
-  // there is none, all by one deadline (now + call_timeout); drops the
+  // there is none, all by one deadline (AttemptDeadline(untried)); drops the
   // connection on any transport error. `*reused` tells whether an already
   // open connection was used, `*timed_out` whether the attempt failed by
   // running out of time.
-  StatusOr<pb::Response> Send(const std::string& address, const pb::Request& request, bool* reused,
-                              bool* timed_out);
+  StatusOr<pb::Response> Send(const std::string& address, const pb::Request& request,
+                              size_t untried, bool* reused, bool* timed_out);
+  // The deadline of one attempt when `untried` nodes (this one included) are
+  // still to be tried: now + call_timeout, and under call_deadline no later
+  // than its share of the time left (see FailoverOptions::call_deadline).
+  CofferClient::Clock::time_point AttemptDeadline(size_t untried) const;
+  // Whether the current Call's overall deadline has passed.
+  bool CallExpired() const;
   // Learns membership and rebuilds order_ (see Call). OK if a node answered
   // (order_ from its membership, or the given addresses if it answered with
   // an error); UNAVAILABLE naming the addresses if none could be reached;
@@ -153,6 +172,9 @@ class FailoverClient {
   std::vector<std::string> order_;
   bool learned_ = false;
   std::string last_address_;
+  // The end of the current Call under call_deadline (time_point::max()
+  // without one).
+  CofferClient::Clock::time_point call_end_ = CofferClient::Clock::time_point::max();
 };
 
 }  // namespace coffer::node

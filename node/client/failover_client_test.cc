@@ -747,12 +747,14 @@ TEST_F(FailoverClientTest, ARetrySessionWaitsForAFrozenNodeOnce) {
   options.tls = pki_->admin;
   options.timeout = milliseconds(500);
   RetrySession session;
-  // The first request pays one timeout at the frozen address...
+  // The first request pays the frozen address its share of the timeout
+  // (half: two addresses) and still ends within the timeout...
   pb::Request write = Write();
   steady_clock::time_point start = steady_clock::now();
   StatusOr<pb::Response> answered = session.Call(options, &write);
   ASSERT_TRUE(answered.ok()) << answered.status().ToString();
-  EXPECT_GE(steady_clock::now() - start, milliseconds(450));
+  EXPECT_GE(steady_clock::now() - start, milliseconds(200));
+  EXPECT_LT(steady_clock::now() - start, milliseconds(500));
   // ...the next ones of the same session none.
   for (int i = 0; i < 2; ++i) {
     pb::Request read = Read();
@@ -763,6 +765,51 @@ TEST_F(FailoverClientTest, ARetrySessionWaitsForAFrozenNodeOnce) {
     EXPECT_LT(steady_clock::now() - start, milliseconds(450)) << i;
   }
   EXPECT_EQ(e1_->Writes(), 1u);
+}
+
+// Issue 11: under call_deadline a frozen first address gets only its share
+// of the time (the time left over the nodes not yet tried), so the write
+// still completes on the second node within the deadline; before, the
+// frozen node took a whole call_timeout and the write ended after it.
+TEST_F(FailoverClientTest, AFrozenFirstAddressLeavesTheWriteTimeWithinTheCallDeadline) {
+  StartCluster();
+  FrozenListener frozen;
+  FailoverOptions options;
+  options.addresses = {frozen.address(), e1_->address};
+  options.tls = pki_->admin;
+  options.call_timeout = milliseconds(3000);
+  options.call_deadline = milliseconds(3000);
+  auto created = FailoverClient::Create(std::move(options));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  steady_clock::time_point start = steady_clock::now();
+  StatusOr<pb::Response> written = (*created)->Call(Write());
+  milliseconds took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  ExpectAnswer(written, Code::kOk, e1_, **created);
+  EXPECT_GE(took, milliseconds(1400));  // the frozen node's share: half
+  EXPECT_LT(took, milliseconds(3000));
+  EXPECT_EQ(e1_->Writes(), 1u);
+}
+
+// Every node frozen: the Call gives up by its deadline, whatever
+// max_attempts allows, and says why.
+TEST_F(FailoverClientTest, ACallWhoseNodesAllFreezeEndsByItsDeadline) {
+  FrozenListener first;
+  FrozenListener second;
+  FailoverOptions options;
+  options.addresses = {first.address(), second.address()};
+  options.tls = pki_->admin;
+  options.call_timeout = milliseconds(5000);
+  options.call_deadline = milliseconds(800);
+  options.max_attempts = 8;
+  auto created = FailoverClient::Create(std::move(options));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  steady_clock::time_point start = steady_clock::now();
+  StatusOr<pb::Response> written = (*created)->Call(Write());
+  milliseconds took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.status().code(), Code::kUnavailable) << written.status().ToString();
+  EXPECT_GE(took, milliseconds(700));
+  EXPECT_LT(took, milliseconds(1100));
 }
 
 }  // namespace

@@ -34,6 +34,9 @@ StatusOr<pb::Response> RetrySession::Call(const RetryPolicyOptions& options, pb:
     request->set_request_id(Uuid::Generate(rng).str());
   }
   FailoverOptions failover{options.addresses, options.subgroup, options.tls, options.timeout};
+  // The timeout bounds the whole request, not each attempt: a frozen first
+  // node leaves the others time to answer (FailoverOptions::call_deadline).
+  failover.call_deadline = options.timeout;
   switch (ReachOf(*request)) {
     case Reach::kAnyMember:
       failover.discover_members = options.addresses.size() > 1;

@@ -41,8 +41,10 @@ struct RetryPolicyOptions {
   // With several addresses: the nodes of this subgroup first. "" = none.
   std::string subgroup;
   TlsFiles tls;
-  // Bounds each attempt at one node: connecting and the exchange together
-  // (FailoverOptions::call_timeout). Default: 10 s.
+  // Bounds each request: every attempt at every node and the membership
+  // look-ups together (FailoverOptions::call_deadline; one attempt gets a
+  // share of the time left, so a node that does not answer leaves time for
+  // the others). Default: 10 s.
   std::chrono::milliseconds timeout{10000};
 };
 

@@ -171,8 +171,8 @@ struct ContinueOnExit {
 
 // Two pairs; the CLI's first address is a node frozen with SIGSTOP (its
 // kernel still completes TCP handshakes, the process answers nothing). The
-// write completes on the second address within the CLI's timeout of 3 s
-// (plus the start-up of the CLI), and the frozen node is asked once.
+// write completes on the second address within the CLI's timeout of 3 s,
+// CLI start-up included (issue 11), and the frozen node is asked once.
 TEST_F(ClusterTest, WriteFailsOverFromAFrozenFirstAddressWithinItsTimeout) {
   NodeProcess& a = Add("alpha");
   NodeProcess& b = Add("beta");
@@ -196,8 +196,10 @@ TEST_F(ClusterTest, WriteFailsOverFromAFrozenFirstAddressWithinItsTimeout) {
     std::printf("[ figures ] write with a frozen first address: exit %d after %lld ms\n", code,
                 static_cast<long long>(took.count()));
     EXPECT_EQ(code, 0) << out;
-    // One timeout at the frozen node, then the exchange with a healthy one.
-    EXPECT_LT(took, 4500ms) << out;
+    // The frozen node gets half of the timeout (two addresses), the healthy
+    // one the rest: the whole command, CLI start-up included, ends within
+    // the timeout.
+    EXPECT_LT(took, 3000ms) << out;
     auto wallet = GetWallet(c, name);
     EXPECT_TRUE(wallet.ok()) << wallet.status().ToString();
   }
