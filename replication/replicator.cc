@@ -15,7 +15,13 @@ Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
       clock_(clock),
       core_(store.node_id().value, std::move(members), store.Applied(), options,
             clock.MonotonicMicros()),
-      retry_hold_micros_(options.pair_ack_timeout_micros) {
+      retry_hold_micros_(options.pair_ack_timeout_micros),
+      admission_(store) {
+  // Records a store made before it had a replicator (a standalone node's
+  // unsynced writes) are signed before any is sent.
+  Status signed_tip = store_.SignChainTip();
+  if (signed_tip.ok()) signed_tip = store_.Sync();
+  if (!signed_tip.ok()) last_apply_error_ = signed_tip;
   auto applied = store.Applied();
   auto own = applied.find(store.node_id().value);
   if (own != applied.end()) flushed_seq_ = own->second;
@@ -105,6 +111,20 @@ Status Replicator::SyncGroupCommit(storage::ObjectStore& store) {
 std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
   std::vector<Unsynced> batch;
   batch.swap(unsynced_);
+  // The last record of the group commit is signed (vouching for the rest
+  // through the chain) before the sync that makes them durable starts.
+  Status signed_tip = store_.SignChainTip();
+  if (!signed_tip.ok()) {
+    // Unsigned records would never be admitted anywhere: the writes fail
+    // as a failed sync does (they may stay, and are signed at the next).
+    last_apply_error_ = signed_tip;
+    for (const auto& u : batch) {
+      Finish(u.token, Status(Code::kOutcomeUnknown, "cannot sign the commit (" +
+                                                        signed_tip.ToString() +
+                                                        "); retry with the same request id"));
+    }
+    return {};
+  }
   return batch;
 }
 
@@ -155,20 +175,11 @@ void Replicator::AbandonWaiting(const Status& status) {
 
 void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
   if (message.has_records() && verifier_ != nullptr) {
-    std::vector<bool> admitted = AdmitRecords(from, message.records());
-    if (std::find(admitted.begin(), admitted.end(), false) != admitted.end()) {
-      pb::ReplicationMessage checked;
-      auto* records = checked.mutable_records();
-      for (int i = 0; i < message.records().records_size(); ++i) {
-        if (admitted[static_cast<size_t>(i)]) {
-          *records->add_records() = message.records().records(i);
-        }
-      }
-      core_.Receive(from, checked, clock_.MonotonicMicros());
-      Pump();
-      ReleaseHeldRetries();
-      return;
-    }
+    // Always passed on, even empty: the core acknowledges every batch.
+    core_.Receive(from, AdmitRecords(from, message.records()), clock_.MonotonicMicros());
+    Pump();
+    ReleaseHeldRetries();
+    return;
   }
   core_.Receive(from, message, clock_.MonotonicMicros());
   Pump();

@@ -241,9 +241,12 @@ class Simulation {
   void ObserveIntegrityAlert(uint32_t node, const replication::IntegrityAlert& alert);
 
   // sim_byzantine.cc: the Byzantine relay. Rewrites a batch the node sends:
-  // a record's content changed under its original signature, or a record
+  // a record's content changed under its original signature, a record
   // forged for another origin at its next seq (signed with its own key, or
-  // unsigned). Each such record is remembered; no node may apply one.
+  // unsigned), a forged unsigned record in the middle of a chain, a reordered
+  // pair, or a truncated chain (an origin's records cut before its signed
+  // one, the last kept unsigned). Each record it made up is remembered; no
+  // node may apply one.
   void TamperBatch(uint32_t from, pb::ReplicationMessage& message);
   static std::string Comparable(const pb::LogRecord& record);
 
