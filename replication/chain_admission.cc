@@ -59,7 +59,6 @@ ChainAdmission::Result ChainAdmission::Admit(uint32_t from, const pb::RecordBatc
       continue;
     }
     last_in_batch[r.origin()] = r.seq();
-    if (r.origin() == store_.node_id().value) continue;  // ours: we have every one we keep
     auto have = applied.find(r.origin());
     const uint64_t applied_seq = have == applied.end() ? 0 : have->second;
     if (r.seq() <= applied_seq) {
@@ -68,6 +67,7 @@ ChainAdmission::Result ChainAdmission::Admit(uint32_t from, const pb::RecordBatc
       if (!SameAsApplied(r)) refuse("differs from the record applied at this seq");
       continue;
     }
+    if (r.origin() == store_.node_id().value) continue;  // ours: never lost and sent back
     AdmitOne(from, r, origins_[r.origin()], applied_seq, verifier, key_of, result);
   }
   return result;
@@ -115,11 +115,12 @@ void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState
   }
   if (r.has_object_created() && r.object_created().material().empty() &&
       !r.object_created().material_digest().empty()) {
+    // Without its material: legitimate after a destroy this node has not
+    // applied yet (every copy may have lost the material by then), or a relay
+    // withholding it. Counted, not held: holding it could wait forever (two
+    // origins each destroying the other's object, behind it in its chain).
     auto destroyed = store_.ObjectDestroyed(r.object_created().uuid());
-    if (!destroyed.ok() || !*destroyed) {
-      ++result.withheld;  // the copy with its material comes from another node
-      return;
-    }
+    if (!destroyed.ok() || !*destroyed) ++result.withheld;
   }
 
   Run& run = state.runs[from];
@@ -149,8 +150,7 @@ void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState
   } else if (r.seq() > next_seq) {
     return;  // a gap (a lost batch): the sender sends the missing ones again
   }
-  const std::string& expected_prev =
-      run.records.empty() ? tip_digest : run.records.back().digest;
+  const std::string& expected_prev = run.records.empty() ? tip_digest : run.records.back().digest;
   if (r.prev_digest() != expected_prev) {
     refuse("does not chain to its origin's previous record");
     run = Run{};

@@ -20,10 +20,10 @@
 //   already applied or admitted that differs from the one there.
 // - Dropped without an alert (offered again later by the protocol): a gap
 //   across batches (a lost message), records whose origin's key is not known
-//   here yet, records of a newer format, and a creation record without its
-//   material while this node does not hold the object as destroyed (a relay
-//   that erased it, legitimately after a destroy this node has not seen yet,
-//   or withholding it: the record with its material comes from another node).
+//   here yet, and records of a newer format.
+// A creation record without its material (every copy loses it to a destroy)
+// is admitted; while this node does not hold the object as destroyed it is
+// counted (Result::withheld): a relay may so withhold material (known limit).
 // A truncated chain (a run without its signed record) is never admitted; the
 // rest arrives from any node.
 //
@@ -56,7 +56,7 @@ class ChainAdmission {
     std::vector<pb::LogRecord> admitted;
     std::vector<Refusal> refused;
     uint64_t unverified = 0;  // origin key unknown, or a newer format
-    uint64_t withheld = 0;    // creation records without their material
+    uint64_t withheld = 0;    // creations admitted without material, not destroyed here
   };
   // The origin's public key from membership; empty if not known here.
   using KeyLookup = std::function<const std::string&(uint32_t origin)>;

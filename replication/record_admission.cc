@@ -45,10 +45,9 @@ pb::ReplicationMessage Replicator::AdmitRecords(uint32_t from, const pb::RecordB
     return checked;
   }
   bool reloaded = false;
-  ChainAdmission::Result result =
-      admission_.Admit(from, batch, *verifier_, [&](uint32_t origin) -> const std::string& {
-        return OriginKey(origin, &reloaded);
-      });
+  ChainAdmission::Result result = admission_.Admit(
+      from, batch, *verifier_,
+      [&](uint32_t origin) -> const std::string& { return OriginKey(origin, &reloaded); });
   unverified_records_ += result.unverified;
   withheld_material_records_ += result.withheld;
   for (auto& refusal : result.refused) {

@@ -19,9 +19,11 @@ Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
       admission_(store) {
   // Records a store made before it had a replicator (a standalone node's
   // unsynced writes) are signed before any is sent.
-  Status signed_tip = store_.SignChainTip();
-  if (signed_tip.ok()) signed_tip = store_.Sync();
-  if (!signed_tip.ok()) last_apply_error_ = signed_tip;
+  if (store_.HasUnsignedTip()) {
+    Status signed_tip = store_.SignChainTip();
+    if (signed_tip.ok()) signed_tip = store_.Sync();
+    if (!signed_tip.ok()) last_apply_error_ = signed_tip;
+  }
   auto applied = store.Applied();
   auto own = applied.find(store.node_id().value);
   if (own != applied.end()) flushed_seq_ = own->second;
@@ -119,9 +121,9 @@ std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
     // as a failed sync does (they may stay, and are signed at the next).
     last_apply_error_ = signed_tip;
     for (const auto& u : batch) {
-      Finish(u.token, Status(Code::kOutcomeUnknown, "cannot sign the commit (" +
-                                                        signed_tip.ToString() +
-                                                        "); retry with the same request id"));
+      Finish(u.token,
+             Status(Code::kOutcomeUnknown, "cannot sign the commit (" + signed_tip.ToString() +
+                                               "); retry with the same request id"));
     }
     return {};
   }
@@ -158,6 +160,16 @@ StatusOr<pb::OpResult> Replicator::WriteUnpaired(const pb::Op& op, const std::st
 }
 
 void Replicator::StorageResumed() {
+  // A group commit whose signing write failed in the fault left this node's
+  // last records unsigned: signed (and synced) before they are sent.
+  if (store_.HasUnsignedTip()) {
+    Status signed_tip = store_.SignChainTip();
+    if (signed_tip.ok()) signed_tip = store_.Sync();
+    if (!signed_tip.ok()) {
+      last_apply_error_ = signed_tip;
+      return;  // sent once a later resume or group commit signs them
+    }
+  }
   storage::VersionVector applied = store_.Applied();
   auto own = applied.find(store_.node_id().value);
   if (own != applied.end()) flushed_seq_ = std::max(flushed_seq_, own->second);

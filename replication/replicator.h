@@ -145,9 +145,9 @@ class Replicator {
   // Records dropped because their origin's key is not known here yet (its
   // NodeAdded has not arrived): not an alert; they are sent again later.
   uint64_t unverified_records() const { return unverified_records_; }
-  // Creation records that came without their material while this node did
-  // not hold the object as destroyed: dropped, not an alert (the copy with
-  // the material comes from another node).
+  // Creation records admitted without their material while this node did not
+  // hold the object as destroyed (legitimate when the destroy is on its way;
+  // also what a relay withholding material looks like: a known limit).
   uint64_t withheld_material_records() const { return withheld_material_records_; }
   // Received records waiting for their origin's signature.
   size_t unvouched_records() const { return admission_.held_records(); }

@@ -201,6 +201,8 @@ class ObjectStore {
   // The owner calls it before that sync starts (Replicator::TakeUnsynced);
   // records are never sent before it. A no-op without a signer.
   Status SignChainTip();
+  // Whether this node's last record waits for SignChainTip.
+  bool HasUnsignedTip() const { return own_unsigned_tip_ != 0; }
   // Whether this node holds object `uuid` as destroyed (a creation record
   // without its material is legitimate only then).
   StatusOr<bool> ObjectDestroyed(const std::string& uuid) const;

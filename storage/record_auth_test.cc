@@ -164,8 +164,8 @@ TEST(RecordChain, StoreChainsItsRecordsAndSignsTheLastOfEachGroupCommit) {
                     .ok());
   }
   ASSERT_TRUE(a->store->SignChainTip().ok());
-  ASSERT_TRUE(a->store->Execute(testing::Register(pb::SECRET_DATA, "m3"), "g2", Durability::kAsync)
-                  .ok());
+  ASSERT_TRUE(
+      a->store->Execute(testing::Register(pb::SECRET_DATA, "m3"), "g2", Durability::kAsync).ok());
   ASSERT_TRUE(a->store->SignChainTip().ok());
   ASSERT_TRUE(a->store->SignChainTip().ok());  // nothing new: no-op
   auto log = Log(*a->store, 1);
@@ -179,7 +179,9 @@ TEST(RecordChain, StoreChainsItsRecordsAndSignsTheLastOfEachGroupCommit) {
     prev = ChainDigest(log[i]);
     const bool tip = i == 2 || i == 3;
     EXPECT_EQ(!log[i].signature().empty(), tip) << "record " << i + 1;
-    if (tip) EXPECT_TRUE(SignatureVerifies(log[i], FakePublicKey(1), *verifier));
+    if (tip) {
+      EXPECT_TRUE(SignatureVerifies(log[i], FakePublicKey(1), *verifier));
+    }
   }
   EXPECT_EQ(a->store->ChainHead(1), prev);
   // A synced write is a group commit of its own: signed at once.
@@ -228,8 +230,8 @@ TEST(RecordChain, UnsignedTipLeftByACrashIsSignedAtOpen) {
   {
     auto a = testing::MakeNodeOnDisk(disk, 1);
     ASSERT_NE(a, nullptr);
-    ASSERT_TRUE(a->store->Execute(testing::Register(pb::SECRET_DATA, "m"), "w1", Durability::kAsync)
-                    .ok());
+    ASSERT_TRUE(
+        a->store->Execute(testing::Register(pb::SECRET_DATA, "m"), "w1", Durability::kAsync).ok());
     ASSERT_TRUE(a->store->Sync().ok());  // durable, but its group commit never signed it
     EXPECT_TRUE(Log(*a->store, 1).back().signature().empty());
   }

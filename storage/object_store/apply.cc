@@ -67,10 +67,9 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   // commit of its own; a run reaching the bounds is cut here.
   const uint64_t size = record.ByteSizeLong();
   const bool sign_now =
-      options_.signer != nullptr &&
-      (durability == Durability::kSync ||
-       own_unsigned_records_ + 1 >= limits::kChainSignEveryRecords ||
-       own_unsigned_bytes_ + size >= limits::kChainSignEveryBytes);
+      options_.signer != nullptr && (durability == Durability::kSync ||
+                                     own_unsigned_records_ + 1 >= limits::kChainSignEveryRecords ||
+                                     own_unsigned_bytes_ + size >= limits::kChainSignEveryBytes);
   if (sign_now) COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &record));
   Txn txn(*kv_, *this);
   COFFER_RETURN_IF_ERROR(Apply(txn, record));

@@ -113,8 +113,8 @@ Status ObjectStore::LoadState() {
 Status ObjectStore::SignUnsignedTipAtOpen() {
   auto own = applied_.find(options_.node_id.value);
   if (options_.signer == nullptr || own == applied_.end()) return Status::Ok();
-  COFFER_ASSIGN_OR_RETURN(auto tip, LoadMessage<pb::LogRecord>(
-                                        *kv_, keys::Log(options_.node_id.value, own->second)));
+  COFFER_ASSIGN_OR_RETURN(
+      auto tip, LoadMessage<pb::LogRecord>(*kv_, keys::Log(options_.node_id.value, own->second)));
   if (!tip || !tip->signature().empty()) return Status::Ok();
   own_unsigned_tip_ = own->second;
   COFFER_RETURN_IF_ERROR(SignChainTip());

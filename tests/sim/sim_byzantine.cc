@@ -27,10 +27,10 @@ void Simulation::TamperBatch(uint32_t from, pb::ReplicationMessage& message) {
   uint64_t kind = byzantine_rng_.Uniform(6);
   // The record after `index` if it is of the same origin (the chain goes on
   // in this batch), else -1.
-  const int next = index + 1 < records->size() &&
-                           (*records)[index + 1].origin() == (*records)[index].origin()
-                       ? index + 1
-                       : -1;
+  const int next =
+      index + 1 < records->size() && (*records)[index + 1].origin() == (*records)[index].origin()
+          ? index + 1
+          : -1;
   if (kind == 3 && next >= 0) {
     // A forged unsigned record in the middle of a chain: changed content,
     // no signature; the next record's prev_digest no longer matches.
