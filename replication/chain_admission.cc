@@ -9,12 +9,12 @@ namespace coffer::replication {
 namespace {
 
 // Whether two copies of one record (origin, seq) say the same: everything
-// the origin signed, its signature, and the material when both still hold it
-// (a destroy erases it from a log copy; the digest covers it either way).
+// the origin signed, and the material when both still hold it (a destroy
+// erases it from a log copy; the digest covers it either way). Not the
+// signature: a record is its signed form; a copy whose signature a relay
+// stripped is the same record (only runs need a signature, at their end).
 bool SameRecord(const pb::LogRecord& a, const pb::LogRecord& b) {
-  if (a.signature() != b.signature() || storage::SignedForm(a) != storage::SignedForm(b)) {
-    return false;
-  }
+  if (storage::SignedForm(a) != storage::SignedForm(b)) return false;
   if (!a.has_object_created()) return true;
   const std::string& ma = a.object_created().material();
   const std::string& mb = b.object_created().material();

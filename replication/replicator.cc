@@ -302,7 +302,11 @@ void Replicator::Pump() {
           applied_observer_(record);
         }
       }
-      Status synced = store_.Sync();
+      // The sync also makes this node's unsynced writes durable, and the
+      // applied vector reported below covers them: the last of them is
+      // signed first (a durable own record is sent, and never changes after).
+      Status synced = store_.SignChainTip();
+      if (synced.ok()) synced = store_.Sync();
       if (!synced.ok()) {
         ++apply_errors_;
         last_apply_error_ = synced;
