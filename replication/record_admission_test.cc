@@ -114,6 +114,16 @@ TEST_F(RecordAdmissionTest, RecordAtAnAppliedSeqMustBeTheOneApplied) {
   EXPECT_EQ(two_->store->GetWallet("genuine")->name(), "genuine");
 }
 
+TEST_F(RecordAdmissionTest, CopyWithoutItsSignatureIsTheSameRecord) {
+  pb::LogRecord genuine = NextOfOne("genuine");
+  replicator_->Receive(1, Batch({genuine}));
+  ASSERT_EQ(AppliedOfOne(), genuine.seq());
+  pb::LogRecord stripped = genuine;  // as a relay may carry it
+  stripped.clear_signature();
+  replicator_->Receive(1, Batch({stripped}));
+  EXPECT_TRUE(alerts_.empty()) << alerts_.front().ToString();
+}
+
 TEST_F(RecordAdmissionTest, RecordOfAnOriginWithoutAKnownKeyWaitsWithoutAnAlert) {
   auto three = storage::testing::MakeNode(storage::testing::Backend::kMemEnv, "/three", 3);
   pb::Op op;
