@@ -204,7 +204,10 @@ class Simulation {
   void ClientOp();
   void Issue(uint32_t target, const IssuedWrite& write,
              std::optional<replication::RecordRef> retry_of, bool retry);
-  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer);
+  // `retry_of`: the record this attempt named (an earlier OUTCOME_UNKNOWN's),
+  // kept for the next attempt if this one is refused.
+  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer,
+                   std::optional<replication::RecordRef> retry_of = std::nullopt);
   bool HeldDurably(SimNode& node, uint32_t origin, uint64_t seq);
 
   // sim_faults.cc
