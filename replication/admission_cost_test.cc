@@ -41,7 +41,7 @@ std::string NewP256KeyPem() {
 struct EcdsaNode {
   ManualClock clock;
   SeededRng rng{1};
-  std::unique_ptr<RootOfTrust> root = storage::testing::FastRootOfTrust();
+  std::unique_ptr<storage::RootOfTrust> root = storage::testing::FastRootOfTrust();
   std::unique_ptr<storage::RecordSigner> signer;
   std::unique_ptr<storage::ObjectStore> store;
 };
