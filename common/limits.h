@@ -95,6 +95,21 @@ inline constexpr size_t kMaxAuditReadLineBytes = kMaxAuditLineBytes;
 
 inline constexpr size_t kMaxCliInputBytes = 1 * kMiB;
 
+// ---- Origin authentication (replication/README.md, "Records authenticated by
+// their origin") ----
+
+// An origin signs at least every this many of its records (and the last of
+// each group commit): the longest run of records one signature vouches for.
+inline constexpr size_t kChainSignEveryRecords = 256;
+// ... and once the records since its last signature reach this many encoded
+// bytes (so a run is at most this plus one record).
+inline constexpr size_t kChainSignEveryBytes = 256 * kKiB;
+// A receiver holds at most this many not-yet-vouched records per origin and
+// sending node (and kMaxUnvouchedBytes of them); more is a chain no honest
+// origin makes: refused as an integrity alert.
+inline constexpr size_t kMaxUnvouchedRecords = kChainSignEveryRecords;
+inline constexpr size_t kMaxUnvouchedBytes = kChainSignEveryBytes + kMaxRecordBytes + 4 * kKiB;
+
 static_assert(kReplicationBatchBytes + kMaxRecordBytes < kMinFrameBytes,
               "a replication batch must fit the smallest frame a node accepts");
 static_assert(kSnapshotChunkBytes + kMaxRecordBytes < kMinFrameBytes,

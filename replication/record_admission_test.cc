@@ -1,11 +1,14 @@
-// Origin authentication in the replicator (record_admission.cc): records go
-// to the core only if their origin made them; a record at a seq already
+// Origin authentication in the replicator (record_admission.cc,
+// chain_admission.h): records go to the core only once a signature of their
+// origin vouches for them through the hash chain; a record at a seq already
 // applied must be the one applied. The fake scheme stands in for ECDSA
 // (storage/record_auth_test.cc shows they decide alike).
 #include <gtest/gtest.h>
 
+#include "common/limits.h"
 #include "replication/lifecycle_driver.h"
 #include "replication/replicator.h"
+#include "storage/object_store/test_ops.h"
 #include "storage/test_util.h"
 
 namespace coffer::replication {
@@ -79,19 +82,21 @@ TEST_F(RecordAdmissionTest, ForgedRecordAtTheNextSeqIsRefusedAndTheGenuineOneApp
   unsigned_record.clear_signature();
   replicator_->Receive(1, Batch({tampered}));
   replicator_->Receive(2, Batch({by_two}));
-  replicator_->Receive(1, Batch({unsigned_record}));
+  replicator_->Receive(3, Batch({unsigned_record}));
   EXPECT_EQ(AppliedOfOne(), before) << "a forged record took origin 1's next seq";
-  ASSERT_EQ(alerts_.size(), 3u);
-  EXPECT_EQ(replicator_->integrity_alerts(), 3u);
+  ASSERT_EQ(alerts_.size(), 2u);
+  EXPECT_EQ(replicator_->integrity_alerts(), 2u);
   EXPECT_EQ(alerts_[1].origin, 1u);
   EXPECT_EQ(alerts_[1].seq, genuine.seq());
   EXPECT_EQ(alerts_[1].from, 2u);
-  EXPECT_EQ(alerts_[2].reason, "not signed by its origin");
+  EXPECT_EQ(alerts_[1].reason, "signature does not verify with the origin's key");
+  // Unsigned: it waits for a signature that chains to it, which never comes.
+  EXPECT_EQ(replicator_->unvouched_records(), 1u);
 
   replicator_->Receive(1, Batch({genuine}));
   EXPECT_EQ(AppliedOfOne(), genuine.seq());
   EXPECT_EQ(two_->store->FindRequest("w-genuine")->has_value(), true);
-  EXPECT_EQ(alerts_.size(), 3u);
+  EXPECT_EQ(alerts_.size(), 2u);
 }
 
 TEST_F(RecordAdmissionTest, RecordAtAnAppliedSeqMustBeTheOneApplied) {
@@ -109,6 +114,16 @@ TEST_F(RecordAdmissionTest, RecordAtAnAppliedSeqMustBeTheOneApplied) {
   EXPECT_EQ(two_->store->GetWallet("genuine")->name(), "genuine");
 }
 
+TEST_F(RecordAdmissionTest, CopyWithoutItsSignatureIsTheSameRecord) {
+  pb::LogRecord genuine = NextOfOne("genuine");
+  replicator_->Receive(1, Batch({genuine}));
+  ASSERT_EQ(AppliedOfOne(), genuine.seq());
+  pb::LogRecord stripped = genuine;  // as a relay may carry it
+  stripped.clear_signature();
+  replicator_->Receive(1, Batch({stripped}));
+  EXPECT_TRUE(alerts_.empty()) << alerts_.front().ToString();
+}
+
 TEST_F(RecordAdmissionTest, RecordOfAnOriginWithoutAKnownKeyWaitsWithoutAnAlert) {
   auto three = storage::testing::MakeNode(storage::testing::Backend::kMemEnv, "/three", 3);
   pb::Op op;
@@ -118,6 +133,123 @@ TEST_F(RecordAdmissionTest, RecordOfAnOriginWithoutAKnownKeyWaitsWithoutAnAlert)
   EXPECT_FALSE(two_->store->Applied().contains(3));
   EXPECT_TRUE(alerts_.empty());
   EXPECT_EQ(replicator_->unverified_records(), 1u);
+}
+
+// Origin 1 makes `n` records in one group commit (only the last signed).
+std::vector<pb::LogRecord> GroupOfOne(storage::ObjectStore& store, const std::string& tag, int n) {
+  for (int i = 0; i < n; ++i) {
+    pb::Op op;
+    op.mutable_wallet_create()->set_name(tag + std::to_string(i));
+    EXPECT_TRUE(store.Execute(op, tag + std::to_string(i), storage::Durability::kAsync).ok());
+  }
+  EXPECT_TRUE(store.SignChainTip().ok());
+  uint64_t last = store.Applied().at(1);
+  return *store.ReadLog(1, last - static_cast<uint64_t>(n) + 1, static_cast<size_t>(n));
+}
+
+TEST_F(RecordAdmissionTest, UnsignedRunWaitsUntilASignedRecordChainsToIt) {
+  auto run = GroupOfOne(*one_->store, "g", 3);
+  ASSERT_TRUE(run[0].signature().empty());
+  ASSERT_FALSE(run[2].signature().empty());
+  const uint64_t before = AppliedOfOne();
+  replicator_->Receive(1, Batch({run[0], run[1]}));
+  EXPECT_EQ(AppliedOfOne(), before) << "applied before a signature vouched for them";
+  EXPECT_EQ(replicator_->unvouched_records(), 2u);
+  replicator_->Receive(1, Batch({run[2]}));
+  EXPECT_EQ(AppliedOfOne(), run[2].seq());
+  EXPECT_EQ(replicator_->unvouched_records(), 0u);
+  EXPECT_TRUE(alerts_.empty());
+}
+
+TEST_F(RecordAdmissionTest, ForgedUnsignedRecordInTheMiddleOfAChainIsRefused) {
+  auto run = GroupOfOne(*one_->store, "g", 3);
+  const uint64_t before = AppliedOfOne();
+  pb::LogRecord forged = run[1];
+  forged.mutable_wallet_created()->set_name("forged");
+  replicator_->Receive(3, Batch({run[0], forged, run[2]}));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].seq, run[2].seq());
+  EXPECT_EQ(alerts_[0].reason, "does not chain to its origin's previous record");
+  // Forged and re-chained (the next record's prev_digest rewritten): the
+  // signature over the signed record no longer verifies.
+  pb::LogRecord rechained = run[2];
+  rechained.set_prev_digest(storage::ChainDigest(forged));
+  replicator_->Receive(3, Batch({run[0], forged, rechained}));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 2u);
+  EXPECT_EQ(alerts_[1].reason, "signature does not verify with the origin's key");
+  // The genuine chain from an honest node goes in.
+  replicator_->Receive(1, Batch(run));
+  EXPECT_EQ(AppliedOfOne(), run[2].seq());
+  EXPECT_EQ(two_->store->GetWallet("g1")->name(), "g1");
+}
+
+TEST_F(RecordAdmissionTest, ReorderedPairIsRefused) {
+  auto run = GroupOfOne(*one_->store, "g", 2);
+  const uint64_t before = AppliedOfOne();
+  replicator_->Receive(3, Batch({run[1], run[0]}));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].reason,
+            "not in seq order within its batch (after " + std::to_string(run[1].seq()) + ")");
+  // Renumbered so the seqs look right: the chain does not.
+  pb::LogRecord first = run[1], second = run[0];
+  first.set_seq(run[0].seq());
+  second.set_seq(run[1].seq());
+  replicator_->Receive(3, Batch({first, second}));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 2u);
+  EXPECT_EQ(alerts_[1].reason, "does not chain to its origin's previous record");
+  replicator_->Receive(1, Batch(run));
+  EXPECT_EQ(AppliedOfOne(), run[1].seq());
+}
+
+TEST_F(RecordAdmissionTest, TruncatedChainIsNeverAdmittedUntilItsSignedRecordComes) {
+  auto run = GroupOfOne(*one_->store, "g", 3);
+  const uint64_t before = AppliedOfOne();
+  replicator_->Receive(1, Batch({run[0], run[1]}));
+  pb::LogRecord stripped = run[2];
+  stripped.clear_signature();
+  replicator_->Receive(1, Batch({stripped}));
+  EXPECT_EQ(AppliedOfOne(), before) << "a run without its signature was admitted";
+  EXPECT_TRUE(alerts_.empty());
+  EXPECT_EQ(replicator_->unvouched_records(), 3u);
+  replicator_->Receive(1, Batch({run[2]}));  // the signed copy, same record
+  EXPECT_EQ(AppliedOfOne(), run[2].seq());
+  EXPECT_TRUE(alerts_.empty());
+}
+
+TEST_F(RecordAdmissionTest, RunLongerThanAnOriginSignsIsRefused) {
+  const int n = static_cast<int>(limits::kMaxUnvouchedRecords) + 1;
+  auto run = GroupOfOne(*one_->store, "g", n);
+  for (auto& r : run) r.clear_signature();
+  replicator_->Receive(3, Batch(run));
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].seq, run.back().seq());
+  EXPECT_EQ(replicator_->unvouched_records(), 0u);
+}
+
+TEST_F(RecordAdmissionTest, CreationMaterialMustMatchItsDigestAndAMissingOneIsCounted) {
+  auto created = one_->store->Execute(storage::testing::Register(pb::SECRET_DATA, "m"), "c");
+  ASSERT_TRUE(created.ok());
+  pb::LogRecord record = one_->store->ReadLog(1, one_->store->Applied().at(1), 1)->front();
+  ASSERT_FALSE(record.object_created().material().empty());
+  const uint64_t before = AppliedOfOne();
+  pb::LogRecord other_material = record;
+  other_material.mutable_object_created()->set_material("not the origin's");
+  replicator_->Receive(1, Batch({other_material}));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].reason, "its material does not match its material digest");
+  // The erased form (as a node that destroyed the object relays it) has the
+  // same signed form: admitted, and counted while not destroyed here.
+  pb::LogRecord erased = record;
+  erased.mutable_object_created()->clear_material();
+  replicator_->Receive(1, Batch({erased}));
+  EXPECT_EQ(AppliedOfOne(), record.seq());
+  EXPECT_EQ(replicator_->withheld_material_records(), 1u);
+  EXPECT_EQ(alerts_.size(), 1u);
 }
 
 }  // namespace

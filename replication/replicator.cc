@@ -15,7 +15,15 @@ Replicator::Replicator(storage::ObjectStore& store, std::vector<Member> members,
       clock_(clock),
       core_(store.node_id().value, std::move(members), store.Applied(), options,
             clock.MonotonicMicros()),
-      retry_hold_micros_(options.pair_ack_timeout_micros) {
+      retry_hold_micros_(options.pair_ack_timeout_micros),
+      admission_(store) {
+  // Records a store made before it had a replicator (a standalone node's
+  // unsynced writes) are signed before any is sent.
+  if (store_.HasUnsignedTip()) {
+    Status signed_tip = store_.SignChainTip();
+    if (signed_tip.ok()) signed_tip = store_.Sync();
+    if (!signed_tip.ok()) last_apply_error_ = signed_tip;
+  }
   auto applied = store.Applied();
   auto own = applied.find(store.node_id().value);
   if (own != applied.end()) flushed_seq_ = own->second;
@@ -105,6 +113,20 @@ Status Replicator::SyncGroupCommit(storage::ObjectStore& store) {
 std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
   std::vector<Unsynced> batch;
   batch.swap(unsynced_);
+  // The last record of the group commit is signed (vouching for the rest
+  // through the chain) before the sync that makes them durable starts.
+  Status signed_tip = store_.SignChainTip();
+  if (!signed_tip.ok()) {
+    // Unsigned records would never be admitted anywhere: the writes fail
+    // as a failed sync does (they may stay, and are signed at the next).
+    last_apply_error_ = signed_tip;
+    for (const auto& u : batch) {
+      Finish(u.token,
+             Status(Code::kOutcomeUnknown, "cannot sign the commit (" + signed_tip.ToString() +
+                                               "); retry with the same request id"));
+    }
+    return {};
+  }
   return batch;
 }
 
@@ -138,6 +160,16 @@ StatusOr<pb::OpResult> Replicator::WriteUnpaired(const pb::Op& op, const std::st
 }
 
 void Replicator::StorageResumed() {
+  // A group commit whose signing write failed in the fault left this node's
+  // last records unsigned: signed (and synced) before they are sent.
+  if (store_.HasUnsignedTip()) {
+    Status signed_tip = store_.SignChainTip();
+    if (signed_tip.ok()) signed_tip = store_.Sync();
+    if (!signed_tip.ok()) {
+      last_apply_error_ = signed_tip;
+      return;  // sent once a later resume or group commit signs them
+    }
+  }
   storage::VersionVector applied = store_.Applied();
   auto own = applied.find(store_.node_id().value);
   if (own != applied.end()) flushed_seq_ = std::max(flushed_seq_, own->second);
@@ -155,20 +187,11 @@ void Replicator::AbandonWaiting(const Status& status) {
 
 void Replicator::Receive(uint32_t from, const pb::ReplicationMessage& message) {
   if (message.has_records() && verifier_ != nullptr) {
-    std::vector<bool> admitted = AdmitRecords(from, message.records());
-    if (std::find(admitted.begin(), admitted.end(), false) != admitted.end()) {
-      pb::ReplicationMessage checked;
-      auto* records = checked.mutable_records();
-      for (int i = 0; i < message.records().records_size(); ++i) {
-        if (admitted[static_cast<size_t>(i)]) {
-          *records->add_records() = message.records().records(i);
-        }
-      }
-      core_.Receive(from, checked, clock_.MonotonicMicros());
-      Pump();
-      ReleaseHeldRetries();
-      return;
-    }
+    // Always passed on, even empty: the core acknowledges every batch.
+    core_.Receive(from, AdmitRecords(from, message.records()), clock_.MonotonicMicros());
+    Pump();
+    ReleaseHeldRetries();
+    return;
   }
   core_.Receive(from, message, clock_.MonotonicMicros());
   Pump();
@@ -279,7 +302,11 @@ void Replicator::Pump() {
           applied_observer_(record);
         }
       }
-      Status synced = store_.Sync();
+      // The sync also makes this node's unsynced writes durable, and the
+      // applied vector reported below covers them: the last of them is
+      // signed first (a durable own record is sent, and never changes after).
+      Status synced = store_.SignChainTip();
+      if (synced.ok()) synced = store_.Sync();
       if (!synced.ok()) {
         ++apply_errors_;
         last_apply_error_ = synced;

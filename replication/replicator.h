@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "replication/chain_admission.h"
 #include "replication/core/replication_core.h"
 #include "replication/transport.h"
 #include "storage/object_store.h"
@@ -33,9 +34,10 @@ struct RecordRef {
 };
 
 // A received record refused before it reached the core: its origin did not
-// make it (no or a bad signature for that origin's key), or it differs from
-// the record this node applied at that seq. Never applied, never occupies a
-// seq; the genuine record still comes from any node.
+// make it (it does not chain, or its run's signature does not verify with
+// that origin's key; chain_admission.h), or it differs from the record this
+// node applied at that seq. Never applied, never occupies a seq; the genuine
+// record still comes from any node.
 struct IntegrityAlert {
   uint32_t origin = 0;
   uint64_t seq = 0;
@@ -127,10 +129,12 @@ class Replicator {
   // refused ones never reach the core.
   void Receive(uint32_t from, const pb::ReplicationMessage& message);
 
-  // Origin authentication: every received record is checked with its
-  // origin's public key (from this node's membership) by `verifier` (must
-  // outlive the replicator). Without one, records are taken unchecked: for
-  // protocol tests only; nodes and the simulation always set one.
+  // Origin authentication: received records are admitted in chain order once
+  // a signature of their origin vouches for them (chain_admission.h),
+  // checked with the origin's public key (from this node's membership) by
+  // `verifier` (must outlive the replicator). Without one, records are taken
+  // unchecked: for protocol tests only; nodes and the simulation always set
+  // one.
   void SetSignatureVerifier(storage::SignatureVerifier* verifier) { verifier_ = verifier; }
   // Called (on the owner's thread) for every refused record.
   void SetIntegrityAlertObserver(std::function<void(const IntegrityAlert&)> observer) {
@@ -141,6 +145,12 @@ class Replicator {
   // Records dropped because their origin's key is not known here yet (its
   // NodeAdded has not arrived): not an alert; they are sent again later.
   uint64_t unverified_records() const { return unverified_records_; }
+  // Creation records admitted without their material while this node did not
+  // hold the object as destroyed (legitimate when the destroy is on its way;
+  // also what a relay withholding material looks like: a known limit).
+  uint64_t withheld_material_records() const { return withheld_material_records_; }
+  // Received records waiting for their origin's signature.
+  size_t unvouched_records() const { return admission_.held_records(); }
   // Membership changed (see ReplicationCore::SetMembers).
   void SetMembers(std::vector<Member> members);
   // Called (on the owner's thread) for every record from another node once
@@ -159,8 +169,9 @@ class Replicator {
   const Status& last_apply_error() const { return last_apply_error_; }
 
  private:
-  // The records of `batch` that may go to the core (see Receive).
-  std::vector<bool> AdmitRecords(uint32_t from, const pb::RecordBatch& batch);
+  // The records that may go to the core now (see Receive): of `batch`, and
+  // of earlier batches that a record of `batch` vouches for.
+  pb::ReplicationMessage AdmitRecords(uint32_t from, const pb::RecordBatch& batch);
   // Empty if this node does not know the origin's key.
   const std::string& OriginKey(uint32_t origin, bool* reloaded);
   void Alert(IntegrityAlert alert);
@@ -202,6 +213,8 @@ class Replicator {
   uint64_t integrity_alerts_ = 0;
   std::optional<IntegrityAlert> last_alert_;
   uint64_t unverified_records_ = 0;
+  uint64_t withheld_material_records_ = 0;
+  ChainAdmission admission_;
 };
 
 }  // namespace coffer::replication

@@ -74,10 +74,13 @@ struct ObjectStoreOptions {
   bool confirm_names_on_apply = true;
   // Locate answers at most this many objects when the query sets no limit.
   uint32_t default_locate_limit = 1000;  // Default: 1000
-  // Signs every record this node makes (storage/record_auth.h), and gives
-  // the public key a new cluster records for its first node. Must outlive the
-  // store. Null: records are unsigned, which only a standalone node or a test
-  // may use (every receiver refuses them).
+  // Signs the records this node makes (storage/record_auth.h: every record
+  // Execute makes durable at once, the last of each group commit through
+  // SignChainTip, and at least every limits::kChainSignEveryRecords records or
+  // kChainSignEveryBytes bytes), and gives the public key a new cluster
+  // records for its first node. Must outlive the store. Null: records are
+  // unsigned, which only a standalone node or a test may use (every receiver
+  // refuses them).
   const RecordSigner* signer = nullptr;
 };
 
@@ -187,6 +190,22 @@ class ObjectStore {
                                                size_t limit) const;
 
   VersionVector Applied() const { return applied_; }
+  // The chain digest (record_auth.h) of the record at Applied()[origin]:
+  // what the origin's next record must carry as prev_digest. ChainStart()
+  // for an origin with nothing applied. Persisted with the applied vector
+  // and carried by snapshots (SnapshotChunk.chain_heads).
+  const std::string& ChainHead(uint32_t origin) const;
+  // Group commit (kAsync Executes): signs this node's last record if it is
+  // not signed yet (a write to its log copy, unsynced), so the sync that
+  // follows makes the signature durable with the records it vouches for.
+  // The owner calls it before that sync starts (Replicator::TakeUnsynced);
+  // records are never sent before it. A no-op without a signer.
+  Status SignChainTip();
+  // Whether this node's last record waits for SignChainTip.
+  bool HasUnsignedTip() const { return own_unsigned_tip_ != 0; }
+  // Whether this node holds object `uuid` as destroyed (a creation record
+  // without its material is legitimate only then).
+  StatusOr<bool> ObjectDestroyed(const std::string& uuid) const;
   // The digest kept up to date by every apply (O(1)).
   Digest StateDigest() const { return digest_; }
   // The digest recomputed from every entity row (O(entities)); equals
@@ -231,6 +250,7 @@ class ObjectStore {
               Rng& rng, ObjectStoreOptions options);
   // open.cc
   Status LoadState();
+  Status SignUnsignedTipAtOpen();
 
   // Planning: a validated client intent -> the log record that carries it
   // (no origin, seq or stamp yet). plan.cc dispatches to one PlanX per op.
@@ -312,6 +332,11 @@ class ObjectStore {
   HybridLogicalClock hlc_;
   ObjectStoreOptions options_;
   VersionVector applied_;
+  std::map<uint32_t, std::string> chain_heads_;  // see ChainHead()
+  // This node's records since its last signed one (Execute, SignChainTip).
+  uint64_t own_unsigned_tip_ = 0;  // seq of the last unsigned one, 0: none
+  uint64_t own_unsigned_records_ = 0;
+  uint64_t own_unsigned_bytes_ = 0;
   VersionVector log_collected_;  // see log_collected()
   Digest digest_;
   uint64_t object_count_ = 0;

@@ -2,42 +2,64 @@
 // the simulation's fake scheme. The ECDSA scheme is in record_auth_ecdsa.cc.
 #include "storage/record_auth.h"
 
+#include <openssl/evp.h>
+
 #include "storage/object_store.h"
 
 namespace coffer::storage {
+namespace {
 
-std::string SignedForm(const pb::LogRecord& record, bool erased) {
+// SHA-256 (the digest is fetched once: OpenSSL 3 fetches cost more than a
+// short hash). Only fails if OpenSSL itself does: then 32 0xff bytes, which
+// no chain expects.
+std::string Sha256(std::string_view data) {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char out[32];
+  unsigned int len = 0;
+  if (sha256 == nullptr || EVP_Digest(data.data(), data.size(), out, &len, sha256, nullptr) != 1 ||
+      len != 32) {
+    return std::string(32, '\xff');
+  }
+  return std::string(reinterpret_cast<const char*>(out), 32);
+}
+
+}  // namespace
+
+std::string SignedForm(const pb::LogRecord& record) {
   pb::LogRecord form = record;
   form.clear_signature();
-  form.clear_erased_signature();
   if (form.has_object_created()) {
     form.mutable_object_created()->clear_sealed_material();
-    if (erased) form.mutable_object_created()->clear_material();
+    form.mutable_object_created()->clear_material();
   }
   return DeterministicBytes(form);
 }
 
+std::string ChainDigest(const pb::LogRecord& record) { return Sha256(SignedForm(record)); }
+
+const std::string& ChainStart() {
+  static const std::string kZero(32, '\0');
+  return kZero;
+}
+
+std::string MaterialDigest(std::string_view material) { return Sha256(material); }
+
+bool MaterialMatches(const pb::LogRecord& record) {
+  if (!record.has_object_created() || record.object_created().material().empty()) return true;
+  return MaterialDigest(record.object_created().material()) ==
+         record.object_created().material_digest();
+}
+
 Status SignRecord(const RecordSigner& signer, pb::LogRecord* record) {
-  COFFER_ASSIGN_OR_RETURN(std::string signature, signer.Sign(SignedForm(*record, false)));
+  COFFER_ASSIGN_OR_RETURN(std::string signature, signer.Sign(SignedForm(*record)));
   record->set_signature(std::move(signature));
-  record->clear_erased_signature();
-  if (record->has_object_created() && !record->object_created().material().empty()) {
-    COFFER_ASSIGN_OR_RETURN(std::string erased, signer.Sign(SignedForm(*record, true)));
-    record->set_erased_signature(std::move(erased));
-  }
   return Status::Ok();
 }
 
-bool IsAuthentic(const pb::LogRecord& record, std::string_view origin_key,
-                 SignatureVerifier& verifier) {
-  if (origin_key.empty()) return false;
-  if (!record.signature().empty() &&
-      verifier.Verify(origin_key, SignedForm(record, false), record.signature())) {
-    return true;
-  }
-  return record.has_object_created() && record.object_created().material().empty() &&
-         !record.erased_signature().empty() &&
-         verifier.Verify(origin_key, SignedForm(record, true), record.erased_signature());
+bool SignatureVerifies(const pb::LogRecord& record, std::string_view origin_key,
+                       SignatureVerifier& verifier) {
+  return !origin_key.empty() && !record.signature().empty() &&
+         verifier.Verify(origin_key, SignedForm(record), record.signature());
 }
 
 namespace {

@@ -1,30 +1,33 @@
 // Origin authentication of log records (replication/README.md, "Records
 // authenticated by their origin").
 //
-// An origin signs every record it makes, at creation (ObjectStore::Execute),
-// with its node key. The signature travels and is stored with the record, so
-// any node relays it unchanged; every receiver checks it against the origin's
-// public key from membership (StoredNode.public_key) before the record
-// reaches the replication core.
+// Records of one origin form a hash chain: each carries `prev_digest`, the
+// SHA-256 (ChainDigest) of the signed form of the origin's previous record.
+// The origin signs (ObjectStore) the last record of each group commit and at
+// least every limits::kChainSignEveryRecords records or kChainSignEveryBytes
+// bytes; a signature on record S vouches, through the chain, for every record
+// of that origin back to the previous signed one. Signatures travel and are
+// stored with their records, so any node relays them unchanged; a receiver
+// admits an origin's records only once a signed record that chains to them
+// verifies with the origin's public key from membership
+// (replication/chain_admission.h).
 //
 // The signed form is the deterministic protobuf serialization of the
-// LogRecord with `signature`, `erased_signature` and the ObjectCreated
-// `sealed_material` cleared (sealing is node-local). Receivers re-serialize
-// what they parsed, so a receiver must know every field the origin set: a new
-// LogRecord field (or a field of a body) needs a record format bump
-// (`LogRecord.format`), and records of a newer format are refused before they
-// are checked (INCOMPATIBLE_VERSION).
+// LogRecord with `signature`, the ObjectCreated `material` and the node-local
+// `sealed_material` cleared; the material is covered by `material_digest`
+// (its SHA-256) instead. So a log copy whose material a destroy erased has
+// the same signed form and chain digest as the original, and a receiver
+// checks received material against the digest (MaterialMatches). Receivers
+// re-serialize what they parsed, so a receiver must know every field the
+// origin set: a new LogRecord field (or a field of a body) needs a record
+// format bump (`LogRecord.format`), and records of a newer format are refused
+// before they are checked (INCOMPATIBLE_VERSION).
 //
-// An ObjectCreated with material carries a second signature, over the form
-// with the material cleared: a node whose log copy lost the material to a
-// destroy still relays a record that verifies. Known limit: a relaying node
-// may so withhold an object's material (relay the erased form of a creation
-// record); it cannot author or change anything else.
-//
-// Sans-IO: the decision (CheckRecord) takes the signature scheme as an
-// interface; nodes use ECDSA P-256 over SHA-256 (their node certificate's
-// key, record_auth_ecdsa.cc), the simulation a cheap fake with the same
-// accept/refuse behaviour (record_auth_test.cc runs both on one suite).
+// Sans-IO: the decisions take the signature scheme as an interface; nodes use
+// ECDSA P-256 over SHA-256 (their node certificate's key,
+// record_auth_ecdsa.cc), the simulation a cheap fake with the same
+// accept/refuse behaviour (record_auth_test.cc runs both on one suite). The
+// chain digest is always SHA-256 (both schemes).
 #pragma once
 
 #include <memory>
@@ -36,9 +39,23 @@
 
 namespace coffer::storage {
 
-// The bytes an origin signs for `record`; with `erased`, the ObjectCreated
-// material is cleared too.
-std::string SignedForm(const pb::LogRecord& record, bool erased);
+// The LogRecord.format this binary makes and reads: 3 since records are
+// chained (prev_digest, material_digest); 2 was one signature per record.
+inline constexpr uint32_t kRecordFormat = 3;
+
+// The bytes an origin signs for `record` (see above).
+std::string SignedForm(const pb::LogRecord& record);
+
+// SHA-256 of SignedForm(record): the next record's prev_digest.
+std::string ChainDigest(const pb::LogRecord& record);
+// The prev_digest of an origin's first record (seq 1): 32 zero bytes.
+const std::string& ChainStart();
+// SHA-256 of material (ObjectCreated.material_digest).
+std::string MaterialDigest(std::string_view material);
+// False if `record` is an ObjectCreated whose material does not match its
+// material_digest (a record without material matches: it was erased, or
+// never had any and then has no digest either).
+bool MaterialMatches(const pb::LogRecord& record);
 
 // Signs with one node's private key. Thread-safe.
 class RecordSigner {
@@ -59,16 +76,14 @@ class SignatureVerifier {
                       std::string_view signature) = 0;
 };
 
-// Sets record->signature (and erased_signature for an ObjectCreated with
-// material). The record must be complete (origin, seq, hlc, body, result).
+// Sets record->signature over its signed form. The record must be complete
+// (origin, seq, hlc, prev_digest, body, result, material_digest).
 Status SignRecord(const RecordSigner& signer, pb::LogRecord* record);
 
-// Whether `record` was made by the node whose public key is `origin_key`:
-// `signature` over the signed form, or (an ObjectCreated without material)
-// `erased_signature` over the erased form. A record without a signature is
-// not authentic.
-bool IsAuthentic(const pb::LogRecord& record, std::string_view origin_key,
-                 SignatureVerifier& verifier);
+// Whether `record` carries a signature of the node whose public key is
+// `origin_key` over its signed form. A record without a signature is not.
+bool SignatureVerifies(const pb::LogRecord& record, std::string_view origin_key,
+                       SignatureVerifier& verifier);
 
 // The real scheme: ECDSA P-256 with SHA-256, signatures DER-encoded.
 // `private_key_pem` is a node's key file (EC P-256, node/net/certs.cc).

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "common/limits.h"
 #include "storage/keys.h"
 #include "storage/merge.h"
 #include "storage/object_store.h"
@@ -57,11 +58,56 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   record.mutable_hlc()->set_logical(now.logical);
   record.set_request_id(request_id);
   record.set_format(kRecordFormat);
-  if (options_.signer != nullptr) COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &record));
+  record.set_prev_digest(ChainHead(self));
+  if (record.has_object_created() && !record.object_created().material().empty()) {
+    auto* created = record.mutable_object_created();
+    created->set_material_digest(MaterialDigest(created->material()));
+  }
+  // Signed now if nothing else will sign it: a synced write is a group
+  // commit of its own; a run reaching the bounds is cut here.
+  const uint64_t size = record.ByteSizeLong();
+  const bool sign_now =
+      options_.signer != nullptr && (durability == Durability::kSync ||
+                                     own_unsigned_records_ + 1 >= limits::kChainSignEveryRecords ||
+                                     own_unsigned_bytes_ + size >= limits::kChainSignEveryBytes);
+  if (sign_now) COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &record));
   Txn txn(*kv_, *this);
   COFFER_RETURN_IF_ERROR(Apply(txn, record));
   COFFER_RETURN_IF_ERROR(Commit(txn, durability));
+  if (sign_now || options_.signer == nullptr) {
+    own_unsigned_tip_ = own_unsigned_records_ = own_unsigned_bytes_ = 0;
+  } else {
+    own_unsigned_tip_ = record.seq();
+    ++own_unsigned_records_;
+    own_unsigned_bytes_ += size;
+  }
   return record.result();
+}
+
+const std::string& ObjectStore::ChainHead(uint32_t origin) const {
+  auto it = chain_heads_.find(origin);
+  return it == chain_heads_.end() ? ChainStart() : it->second;
+}
+
+Status ObjectStore::SignChainTip() {
+  if (options_.signer == nullptr || own_unsigned_tip_ == 0) return Status::Ok();
+  const std::string key = keys::Log(options_.node_id.value, own_unsigned_tip_);
+  COFFER_ASSIGN_OR_RETURN(auto logged, LoadMessage<pb::LogRecord>(*kv_, key));
+  if (logged) {
+    // The log copy's signed form is the record's (sealed material and
+    // material are outside it), so its signature is the record's.
+    COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &*logged));
+    WriteBatch batch;
+    batch.Put(key, logged->SerializeAsString());
+    COFFER_RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/false));
+  }
+  own_unsigned_tip_ = own_unsigned_records_ = own_unsigned_bytes_ = 0;
+  return Status::Ok();
+}
+
+StatusOr<bool> ObjectStore::ObjectDestroyed(const std::string& uuid) const {
+  COFFER_ASSIGN_OR_RETURN(auto row, ReadObject(*kv_, uuid));
+  return row.has_value() && row->stage() == pb::STAGE_DESTROYED;
 }
 
 StatusOr<std::optional<ObjectStore::RequestRecord>> ObjectStore::FindRequest(
@@ -105,6 +151,9 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
   if (record.has_object_created() && !record.object_created().sealed_material().empty()) {
     return InvalidArgument("a replicated record carries material sealed by another node");
   }
+  if (!MaterialMatches(record)) {
+    return InvalidArgument("a replicated record's material does not match its material digest");
+  }
   uint64_t have = applied_.count(record.origin()) ? applied_.at(record.origin()) : 0;
   if (record.seq() <= have) return ApplyOutcome::kDuplicate;
   if (record.seq() != have + 1) {
@@ -121,6 +170,7 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
 Status ObjectStore::Commit(Txn& txn, Durability durability) {
   COFFER_RETURN_IF_ERROR(kv_->Write(txn.ToBatch(), durability == Durability::kSync));
   applied_ = std::move(txn.applied);
+  chain_heads_ = std::move(txn.chain_heads);
   digest_ = txn.digest;
   object_count_ = txn.object_count;
   return Status::Ok();
@@ -206,7 +256,7 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
   // A creation applied after its object's destroy (the destroy came from
   // another origin first) is logged without material, as ApplyLifecycle
   // rewrites it when the destroy comes second. Only the material goes: the
-  // rest is as its origin signed it (the erased signature still verifies).
+  // signed form covers its digest, so the copy still chains and verifies.
   pb::LogRecord logged = record;
   if (logged.has_object_created()) {
     COFFER_ASSIGN_OR_RETURN(auto row, ReadObject(txn.reader(), logged.object_created().uuid()));
@@ -223,7 +273,7 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     created->clear_material();
   }
   txn.Put(keys::Log(record.origin(), record.seq()), logged.SerializeAsString());
-  txn.SetApplied(record.origin(), record.seq());
+  txn.SetApplied(record.origin(), record.seq(), ChainDigest(record));
   if (!record.request_id().empty()) {
     // Two nodes may each have accepted the same request id (two clients chose
     // it). Every node keeps the record with the smaller stamp, so a retry gets

@@ -73,7 +73,8 @@ StatusOr<pb::StoredNode> ObjectStore::NodeRowOrPlaceholder(Txn& txn, uint32_t no
 Status ObjectStore::ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp) {
   std::optional<pb::StoredNode> old;
   COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
-  if (n.deleted()) return Status::Ok();
+  // Last writer wins whether or not the node is deleted: skipping deleted
+  // rows made the result depend on whether the deletion came first.
   if (n.has_state_stamp() && merge::CompareStamps(stamp, n.state_stamp()) <= 0) {
     return Status::Ok();  // an older state change: the newer one stays
   }

@@ -19,13 +19,13 @@
 #include "storage/kv_store.h"
 #include "storage/merge.h"
 #include "storage/object_store.h"
+#include "storage/record_auth.h"
 
 namespace coffer::storage {
 
 // 2: records carry their origin's signature, members their public key
 // (storage/record_auth.h); a format-1 store is refused (INCOMPATIBLE_VERSION).
-inline constexpr uint32_t kStoreFormat = 2;
-inline constexpr uint32_t kRecordFormat = 2;
+inline constexpr uint32_t kStoreFormat = 3;  // 3: applied rows carry the chain head
 // Field limits: common/limits.h is their one source (the node checks them at
 // the API boundary, node/api/input_limits.h; the store keeps its own checks).
 using limits::kMaxAttributesPerOp;
@@ -75,9 +75,12 @@ Status ForEachRow(const KvReader& reader, std::string_view prefix, Visit visit) 
   return inner;
 }
 
-// The applied vector stored under keys::kAppliedPrefix (open.cc). DATA_LOSS
-// for a row that is not a be32 origin with a be64 seq.
-StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader);
+// The applied vector stored under keys::kAppliedPrefix (open.cc), and with
+// `heads`, per origin the chain digest of the record at its applied seq
+// (record_auth.h). DATA_LOSS for a row that is not a be32 origin with a be64
+// seq and a 32-byte digest.
+StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader,
+                                          std::map<uint32_t, std::string>* heads = nullptr);
 
 // ---- Digest (digest.cc) ----
 
@@ -151,6 +154,7 @@ class ObjectStore::Txn {
  public:
   Txn(const KvReader& base, const ObjectStore& store)
       : applied(store.applied_),
+        chain_heads(store.chain_heads_),
         digest(store.digest_),
         object_count(store.object_count_),
         base_(base) {}
@@ -171,11 +175,13 @@ class ObjectStore::Txn {
   }
 
   // Records the batch as one record's application: the applied row of its
-  // origin.
-  void SetApplied(uint32_t origin, uint64_t seq) {
+  // origin, with the chain digest of that record (`head`, 32 bytes).
+  void SetApplied(uint32_t origin, uint64_t seq, std::string head) {
     applied[origin] = seq;
     std::string value;
     keys::AppendBe64(&value, seq);
+    value += head;
+    chain_heads[origin] = std::move(head);
     Put(keys::Applied(origin), value);
   }
 
@@ -183,6 +189,7 @@ class ObjectStore::Txn {
   WriteBatch ToBatch() const;
 
   VersionVector applied;
+  std::map<uint32_t, std::string> chain_heads;
   Digest digest;
   uint64_t object_count;
 

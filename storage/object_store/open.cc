@@ -10,15 +10,18 @@
 
 namespace coffer::storage {
 
-StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader) {
+StatusOr<VersionVector> ReadAppliedVector(const KvReader& reader,
+                                          std::map<uint32_t, std::string>* heads) {
   VersionVector applied;
   Status inner = Status::Ok();
   COFFER_RETURN_IF_ERROR(reader.Scan(keys::kAppliedPrefix, "", [&](auto key, auto value) {
-    if (key.size() != keys::kAppliedPrefix.size() + 4 || value.size() != 8) {
+    if (key.size() != keys::kAppliedPrefix.size() + 4 || value.size() != 8 + 32) {
       inner = DataLoss("malformed applied row " + std::string(key));
       return false;
     }
-    applied[keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()))] = keys::ReadBe64(value);
+    uint32_t origin = keys::ReadBe32(key.substr(keys::kAppliedPrefix.size()));
+    applied[origin] = keys::ReadBe64(value);
+    if (heads != nullptr) (*heads)[origin] = std::string(value.substr(8));
     return true;
   }));
   COFFER_RETURN_IF_ERROR(inner);
@@ -73,11 +76,13 @@ StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(std::unique_ptr<KvStore
   std::unique_ptr<ObjectStore> store(
       new ObjectStore(std::move(kv), std::move(sealer), clock, rng, options));
   COFFER_RETURN_IF_ERROR(store->LoadState());
+  COFFER_RETURN_IF_ERROR(store->SignUnsignedTipAtOpen());
   return store;
 }
 
 Status ObjectStore::LoadState() {
-  COFFER_ASSIGN_OR_RETURN(applied_, ReadAppliedVector(*kv_));
+  chain_heads_.clear();
+  COFFER_ASSIGN_OR_RETURN(applied_, ReadAppliedVector(*kv_, &chain_heads_));
   std::string value;
   Status s = kv_->Get(keys::kMetaDigest, &value);
   if (s.ok() && value.size() == 32) {
@@ -99,6 +104,21 @@ Status ObjectStore::LoadState() {
     if (last) hlc_.Restore({last->hlc().wall_micros(), last->hlc().logical()});
   }
   return Status::Ok();
+}
+
+// A crash can keep this node's last records without the signature the next
+// group commit would have put on the last of them (RocksDB may keep part of
+// the unsynced writes). They were never sent; they are signed now, before
+// any replicator reads them.
+Status ObjectStore::SignUnsignedTipAtOpen() {
+  auto own = applied_.find(options_.node_id.value);
+  if (options_.signer == nullptr || own == applied_.end()) return Status::Ok();
+  COFFER_ASSIGN_OR_RETURN(
+      auto tip, LoadMessage<pb::LogRecord>(*kv_, keys::Log(options_.node_id.value, own->second)));
+  if (!tip || !tip->signature().empty()) return Status::Ok();
+  own_unsigned_tip_ = own->second;
+  COFFER_RETURN_IF_ERROR(SignChainTip());
+  return kv_->Sync();
 }
 
 }  // namespace coffer::storage

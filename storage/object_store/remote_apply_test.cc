@@ -351,5 +351,27 @@ TEST_F(RemoteApplyTest, NodeAddPicksFreshIdsAndKeepsOnePeerPerNode) {
   EXPECT_EQ(by_id[10].peer(), 11u);
 }
 
+// A member's state change and its deletion commute: found by the simulation
+// (seed 209 of issue 12's branch), where the node that applied the deletion
+// first ignored the later-stamped DISABLED record and kept DISABLING.
+TEST_F(RemoteApplyTest, NodeStateChangeAndNodeDeletionCommute) {
+  pb::LogRecord state;
+  state.set_origin(4);
+  state.set_seq(1);
+  state.mutable_hlc()->set_wall_micros(2000);
+  state.mutable_node_state_set()->set_node_id(4);
+  state.mutable_node_state_set()->set_state(pb::NODE_DISABLED);
+  pb::LogRecord deleted;
+  deleted.set_origin(5);
+  deleted.set_seq(1);
+  deleted.mutable_hlc()->set_wall_micros(1000);
+  deleted.mutable_node_deleted()->set_node_id(4);
+  ASSERT_TRUE(a_->store->ApplyRemote(state).ok());
+  ASSERT_TRUE(a_->store->ApplyRemote(deleted).ok());
+  ASSERT_TRUE(b_->store->ApplyRemote(deleted).ok());
+  ASSERT_TRUE(b_->store->ApplyRemote(state).ok());
+  EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
+}
+
 }  // namespace
 }  // namespace coffer::storage

@@ -101,9 +101,11 @@ class KvStoreSnapshot final : public StoreSnapshot {
     if (!full) {
       chunk.set_last(true);
       chunk.set_resume_after(after);
-      COFFER_ASSIGN_OR_RETURN(VersionVector applied, Applied());
+      std::map<uint32_t, std::string> heads;
+      COFFER_ASSIGN_OR_RETURN(VersionVector applied, ReadAppliedVector(*reader_, &heads));
       for (const auto& [origin, seq] : applied) {
         (*chunk.mutable_applied()->mutable_applied())[origin] = seq;
+        (*chunk.mutable_chain_heads())[origin] = heads[origin];
       }
       std::string digest;
       Status s = reader_->Get(keys::kMetaDigest, &digest);

@@ -96,7 +96,14 @@ Status ObjectStore::InstallSnapshotChunk(const pb::SnapshotChunk& chunk) {
         "the installed snapshot's digest differs from the sender's; the transfer "
         "was damaged: wipe this node's data directory and induct it again");
   }
-  for (const auto& [origin, seq] : chunk.applied().applied()) txn.SetApplied(origin, seq);
+  for (const auto& [origin, seq] : chunk.applied().applied()) {
+    auto head = chunk.chain_heads().find(origin);
+    if (head == chunk.chain_heads().end() || head->second.size() != 32) {
+      return DataLoss("the snapshot lacks the chain head of origin " + std::to_string(origin) +
+                      ": wipe this node's data directory and induct it again");
+    }
+    txn.SetApplied(origin, seq, head->second);
+  }
   txn.Delete(std::string(keys::kMetaInstalling));
   COFFER_RETURN_IF_ERROR(Commit(txn, Durability::kSync));
   // New stamps must stay above everything the snapshot holds.

@@ -99,6 +99,10 @@ TEST_F(SnapshotInstallTest, InstalledNodeHasTheSameStateAndContinuesFromTheLog) 
   EXPECT_EQ(c.StateDigest(), a_->store->StateDigest());
   EXPECT_EQ(*c.RecomputeDigest(), c.StateDigest());
   EXPECT_EQ(c.Applied(), a_->store->Applied());
+  for (const auto& [origin, seq] : c.Applied()) {
+    EXPECT_EQ(c.ChainHead(origin), a_->store->ChainHead(origin))
+        << "the joiner admits origin " << origin << "'s next record from the right chain head";
+  }
   EXPECT_EQ(c.ObjectCount(), a_->store->ObjectCount());
   EXPECT_EQ(c.Get(secret_, true)->material(), "s3cret-material") << "re-sealed under C's key";
   EXPECT_EQ((*c.Cluster())->name(), "prod");

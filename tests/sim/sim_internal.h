@@ -204,7 +204,10 @@ class Simulation {
   void ClientOp();
   void Issue(uint32_t target, const IssuedWrite& write,
              std::optional<replication::RecordRef> retry_of, bool retry);
-  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer);
+  // `retry_of`: the record this attempt named (an earlier OUTCOME_UNKNOWN's),
+  // kept for the next attempt if this one is refused.
+  void OnWriteDone(uint32_t node, const IssuedWrite& write, const replication::WriteAnswer& answer,
+                   std::optional<replication::RecordRef> retry_of = std::nullopt);
   bool HeldDurably(SimNode& node, uint32_t origin, uint64_t seq);
 
   // sim_faults.cc
@@ -241,9 +244,12 @@ class Simulation {
   void ObserveIntegrityAlert(uint32_t node, const replication::IntegrityAlert& alert);
 
   // sim_byzantine.cc: the Byzantine relay. Rewrites a batch the node sends:
-  // a record's content changed under its original signature, or a record
+  // a record's content changed under its original signature, a record
   // forged for another origin at its next seq (signed with its own key, or
-  // unsigned). Each such record is remembered; no node may apply one.
+  // unsigned), a forged unsigned record in the middle of a chain, a reordered
+  // pair, or a truncated chain (an origin's records cut before its signed
+  // one, the last kept unsigned). Each record it made up is remembered; no
+  // node may apply one.
   void TamperBatch(uint32_t from, pb::ReplicationMessage& message);
   static std::string Comparable(const pb::LogRecord& record);
 

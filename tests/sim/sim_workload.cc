@@ -17,12 +17,14 @@ bool Simulation::HeldDurably(SimNode& node, uint32_t origin, uint64_t seq) {
   auto kv = storage::OpenMemKvStore(node.disk);
   if (!kv.ok()) return false;
   std::string value;
-  if (!(*kv)->Get(storage::keys::Applied(origin), &value).ok() || value.size() != 8) return false;
+  // The applied row: be64 seq, then the chain head (storage/README.md).
+  if (!(*kv)->Get(storage::keys::Applied(origin), &value).ok() || value.size() < 8) return false;
   return storage::keys::ReadBe64(value) >= seq;
 }
 
 void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
-                             const replication::WriteAnswer& answer) {
+                             const replication::WriteAnswer& answer,
+                             std::optional<replication::RecordRef> attempt_retry_of) {
   const StatusOr<pb::OpResult>& result = answer.result;
   Trace("done", node_id, static_cast<uint64_t>(result.status().code()), retryable_.size());
   if (!result.ok()) {
@@ -32,7 +34,9 @@ void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
                 " names no record");
     }
     if (result.status().code() != Code::kOutcomeUnknown) {
-      retryable_.push_back(Retryable{write, std::nullopt});
+      // A refusal says nothing of the record an earlier attempt left
+      // unknown: the next attempt still names it (else it could run twice).
+      retryable_.push_back(Retryable{write, attempt_retry_of});
       return;
     }
     // The client must learn the outcome: it retries soon, on any node.
@@ -137,11 +141,11 @@ void Simulation::Issue(uint32_t target, const IssuedWrite& write,
   const uint64_t own_before = own();
   // As the node's Serve: a store in a storage fault takes no write.
   if (Status writable = node.storage.CheckWrite(); !writable.ok()) {
-    return OnWriteDone(target, write, replication::WriteAnswer{writable, std::nullopt});
+    return OnWriteDone(target, write, replication::WriteAnswer{writable, std::nullopt}, retry_of);
   }
   node.replicator->Write(write.op, write.request_id, retry_of,
-                         [this, target, write](replication::WriteAnswer answer) {
-                           OnWriteDone(target, write, answer);
+                         [this, target, write, retry_of](replication::WriteAnswer answer) {
+                           OnWriteDone(target, write, answer, retry_of);
                          });
   if (!node.up()) return;
   if (mode != replication::WriteMode::kReadWrite && own() > own_before) {
