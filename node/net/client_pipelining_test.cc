@@ -288,5 +288,14 @@ TEST_F(ClientPipeliningTest, SendingMoreThanTheServerMaximumStillCompletes) {
   EXPECT_TRUE(sent.empty());
 }
 
+TEST_F(ClientPipeliningTest, StartRejectsZeroRequestsInFlight) {
+  ServerOptions options;
+  options.max_requests_in_flight = 0;
+  auto handler = [](pb::Request, ClientIdentity, ReplyFn) {};
+  EXPECT_EQ(ClientServer::Start(io_context_, *server_tls_, options, handler).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ServerOptions().max_requests_in_flight, limits::kMaxRequestsInFlightPerConnection);
+}
+
 }  // namespace
 }  // namespace coffer::node
