@@ -136,6 +136,62 @@ void BM_PairCriticalWrite(benchmark::State& state) {
 }
 BENCHMARK(BM_PairCriticalWrite)->Threads(1)->Threads(4)->Threads(16)->UseRealTime();
 
+pb::Request BenchWrite(const std::string& material) {
+  static std::atomic<uint64_t> next{0};
+  pb::Request request;
+  request.set_request_id("bench-pipelined-" + std::to_string(next++));
+  auto* r = request.mutable_write()->mutable_register_object();
+  r->set_type(pb::SECRET_DATA);
+  r->set_material(material);
+  return request;
+}
+
+// The same writes with K = state.range(0) in flight on each client's one
+// connection (CofferClient::Send / Receive): each iteration takes one answer
+// and sends the next write, so K stay outstanding. An iteration is one
+// acknowledged write.
+void BM_PairCriticalWritePipelined(benchmark::State& state) {
+  Pair& pair = SharedPair();
+  const int in_flight = static_cast<int>(state.range(0));
+  auto address = *node::ParseHostPort(pair.alpha_config.node.listen);
+  auto client = node::CofferClient::Connect(address.host, address.port, *pair.admin_tls, 10s);
+  if (!client.ok()) {
+    state.SkipWithError(client.status().ToString().c_str());
+    return;
+  }
+  node::CofferClient& c = **client;
+  const std::string material(256, 'x');
+  auto deadline = [] { return node::CofferClient::Clock::now() + 10s; };
+  auto send = [&]() -> bool {
+    auto id = c.Send(BenchWrite(material), deadline());
+    if (!id.ok()) state.SkipWithError(id.status().ToString().c_str());
+    return id.ok();
+  };
+  for (int i = 0; i < in_flight; ++i) {
+    if (!send()) return;
+  }
+  for (auto _ : state) {
+    auto answer = c.Receive(deadline());
+    if (!answer.ok() || answer->response.code() != "OK") {
+      state.SkipWithError(answer.ok() ? answer->response.message().c_str()
+                                      : answer.status().ToString().c_str());
+      break;
+    }
+    if (!send()) break;
+  }
+  // Drain the writes still in flight (not counted) before the next run.
+  while (c.calls_in_flight() > 0 && c.Receive(deadline()).ok()) {
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PairCriticalWritePipelined)
+    ->Arg(1)
+    ->Arg(8)
+    ->ArgName("in_flight")
+    ->Threads(1)
+    ->Threads(4)
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace coffer
 

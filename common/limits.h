@@ -29,6 +29,15 @@ inline constexpr size_t kMaxFrameBytes = 64 * kMiB;
 // Handshake frames on peer links (PeerHello/Welcome/Refusal).
 inline constexpr size_t kHandshakeFrameBytes = 64 * kKiB;
 
+// ---- Requests in flight (node/net/client_server.h) ----
+
+// Requests one client connection may have unanswered (handed to the handler,
+// response not yet written). At this many the node stops reading the
+// connection until a response is written (backpressure). So a connection
+// holds at most this many requests and responses in memory, each at most
+// one frame. Not a byte limit, but one of the per-connection bounds.
+inline constexpr size_t kMaxRequestsInFlightPerConnection = 64;
+
 // ---- Budgets: where a stream is cut (a message may exceed its budget only
 // by holding a single item larger than the budget) ----
 

@@ -67,7 +67,13 @@ CofferClient::CofferClient(boost::asio::ssl::context& tls, std::string address,
                            size_t max_frame_bytes)
     : stream_(io_context_, tls), address_(std::move(address)), max_frame_bytes_(max_frame_bytes) {}
 
-CofferClient::~CofferClient() { Close(); }
+CofferClient::~CofferClient() {
+  Close();
+  // Delivers the aborted completion of a pipelined read still pending, so no
+  // handler outlives the client.
+  io_context_.restart();
+  io_context_.run();
+}
 
 StatusOr<std::unique_ptr<CofferClient>> CofferClient::Connect(const std::string& host,
                                                               uint16_t port,
@@ -156,6 +162,10 @@ StatusOr<pb::Response> CofferClient::CallBy(const pb::Request& request,
                                             Clock::time_point deadline) {
   timed_out_ = false;
   if (!connected_) return Unavailable("not connected to " + address_ + "; connect again");
+  if (!outstanding_.empty()) {
+    return InvalidState("request not sent: " + std::to_string(outstanding_.size()) +
+                        " pipelined calls to " + address_ + " are unanswered; Receive them first");
+  }
   const Clock::time_point start = Clock::now();
   if (start >= deadline) {
     timed_out_ = true;
@@ -214,6 +224,157 @@ StatusOr<pb::Response> CofferClient::CallBy(const pb::Request& request,
                   "malformed response from " + address_ + "; retry with the same request id");
   }
   return response;
+}
+
+StatusOr<uint64_t> CofferClient::Send(const pb::Request& request, Clock::time_point deadline) {
+  timed_out_ = false;
+  if (!connected_) return Unavailable("not connected to " + address_ + "; connect again");
+  const Clock::time_point start = Clock::now();
+  if (start >= deadline) {
+    timed_out_ = true;
+    return Unavailable("request not sent to " + address_ + ": no time left before the deadline");
+  }
+  std::string payload;
+  if (!request.SerializeToString(&payload)) return InvalidArgument("cannot serialize the request");
+  if (payload.empty()) return InvalidArgument("request not sent: the request is empty");
+  const uint64_t call_id = next_call_id_;
+  // Protobuf parsers keep the last value of a field that appears twice, so
+  // appending the id overrides any call_id in `request` without copying it.
+  pb::Request tag;
+  tag.set_call_id(call_id);
+  tag.AppendToString(&payload);
+  StatusOr<std::string> frame = EncodeFrame(payload, max_frame_bytes_);
+  Wipe(payload);
+  if (!frame.ok()) return frame.status().Annotate("request not sent");
+  out_ = std::move(frame).value();
+  ++next_call_id_;
+
+  // Listed before the write starts: its answer may be read in the same run.
+  outstanding_.insert(call_id);
+  std::optional<error_code> written;
+  AsyncWriteFrame(stream_, out_, [&](error_code ec, std::size_t) { written = ec; });
+  // Keep taking answers while the request waits: a node at its in-flight
+  // limit reads again only once its answers are taken.
+  ReadAnswers();
+  bool finished = RunWhile(deadline, [&] { return written.has_value(); });
+  if (!finished) {
+    outstanding_.erase(call_id);
+    FailPipeline(Status(Code::kOutcomeUnknown, "timed out after " + Millis(Clock::now() - start) +
+                                                   " sending a request to " + address_));
+    Wipe(out_);
+    return Unavailable("timed out after " + Millis(Clock::now() - start) +
+                       " sending the request to " + address_);
+  }
+  Wipe(out_);
+  if (*written) {
+    // Not written whole, and the connection is closed: the node never acts
+    // on it.
+    outstanding_.erase(call_id);
+    FailPipeline(Status(Code::kOutcomeUnknown,
+                        "connection to " + address_ + " failed: " + written->message()));
+    if (IsCertificateRefusal(*written)) {
+      return PermissionDenied("the node at " + address_ +
+                              " refused the client certificate: " + written->message());
+    }
+    return Unavailable("cannot send the request to " + address_ + ": " + written->message());
+  }
+  return call_id;
+}
+
+StatusOr<CofferClient::Answer> CofferClient::Receive(Clock::time_point deadline) {
+  timed_out_ = false;
+  auto take = [this] {
+    Answer answer = std::move(answers_.front());
+    answers_.pop_front();
+    return answer;
+  };
+  if (!answers_.empty()) return take();
+  if (pipeline_failure_.ok()) {
+    if (outstanding_.empty()) {
+      return InvalidState("no pipelined call to " + address_ + " is waiting for an answer");
+    }
+    const Clock::time_point start = Clock::now();
+    if (!connected_) {
+      FailPipeline(Status(Code::kOutcomeUnknown, "the connection to " + address_ + " was closed"));
+    } else {
+      ReadAnswers();
+      bool done = RunWhile(deadline, [&] { return !answers_.empty() || !pipeline_failure_.ok(); });
+      if (!done) {
+        timed_out_ = true;
+        FailPipeline(Status(Code::kOutcomeUnknown, "no response from " + address_ + " within " +
+                                                       Millis(Clock::now() - start)));
+      } else if (!pipeline_failure_.ok()) {
+        FailPipeline(pipeline_failure_);
+      }
+    }
+    if (!answers_.empty()) return take();
+  }
+  if (pipeline_failure_.code() != Code::kOutcomeUnknown) return pipeline_failure_;
+  return Status(Code::kOutcomeUnknown,
+                pipeline_failure_.message() + "; " + std::to_string(outstanding_.size()) +
+                    " calls unanswered: retry each with its request id on a new connection");
+}
+
+std::vector<uint64_t> CofferClient::unanswered_calls() const {
+  return std::vector<uint64_t>(outstanding_.begin(), outstanding_.end());
+}
+
+void CofferClient::ReadAnswers() {
+  if (reading_answers_ || outstanding_.empty() || !connected_) return;
+  reading_answers_ = true;
+  AsyncReadFrame(stream_, in_, max_frame_bytes_,
+                 [this](error_code ec, std::size_t) { OnAnswerFrame(ec); });
+}
+
+void CofferClient::OnAnswerFrame(error_code ec) {
+  reading_answers_ = false;
+  if (!pipeline_failure_.ok()) return;
+  Status failure = Status::Ok();
+  if (ec) {
+    if (IsCertificateRefusal(ec)) {
+      failure = PermissionDenied("the node at " + address_ +
+                                 " refused the client certificate: " + ec.message());
+    } else {
+      failure = Status(Code::kOutcomeUnknown,
+                       "no response from " + address_ + ": " + FrameErrorToStatus(ec).message());
+    }
+  } else {
+    Answer answer;
+    bool parsed = answer.response.ParseFromString(in_);
+    Wipe(in_);
+    answer.call_id = answer.response.call_id();
+    if (!parsed) {
+      failure = Status(Code::kOutcomeUnknown, "malformed response from " + address_);
+    } else if (outstanding_.erase(answer.call_id) == 0) {
+      failure = Status(Code::kOutcomeUnknown, "response from " + address_ + " for call " +
+                                                  std::to_string(answer.call_id) +
+                                                  ", which is not outstanding");
+    } else {
+      answers_.push_back(std::move(answer));
+      return ReadAnswers();
+    }
+  }
+  // Inside a handler: record and close; the caller's run loop delivers the
+  // aborted completions.
+  pipeline_failure_ = std::move(failure);
+  Close();
+}
+
+void CofferClient::FailPipeline(Status why) {
+  if (pipeline_failure_.ok()) pipeline_failure_ = std::move(why);
+  Close();
+  io_context_.restart();
+  io_context_.run();
+}
+
+bool CofferClient::RunWhile(Clock::time_point deadline, const std::function<bool()>& done) {
+  io_context_.restart();
+  while (!done()) {
+    // 0: the deadline passed, or no work is left (cannot happen while the
+    // operation `done` waits for is pending).
+    if (io_context_.run_one_until(deadline) == 0) return done();
+  }
+  return true;
 }
 
 void CofferClient::Close() {

@@ -1,5 +1,6 @@
 // CofferClient: a synchronous client of the client API (node/client_server.h)
-// for the CLI and tests. One mutual-TLS 1.3 connection, one request at a time.
+// for the CLI, tests and benchmarks. One mutual-TLS 1.3 connection: one
+// request at a time (Call), or several in flight (Send / Receive).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -8,9 +9,12 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "common/status.h"
 #include "node/net/framing.h"
@@ -63,11 +67,51 @@ class CofferClient {
   //  - PERMISSION_DENIED: the node refused this client's certificate.
   //  - INVALID_ARGUMENT / RESOURCE_EXHAUSTED: the request is empty or larger
   //    than the frame limit; nothing was sent, the connection stays usable.
+  //  - INVALID_STATE: calls sent with Send are still unanswered; nothing was
+  //    sent, the connection stays usable (Receive them first).
   StatusOr<pb::Response> Call(const pb::Request& request, std::chrono::milliseconds timeout);
   // The same, by `deadline` (shared with the Connect of the same attempt, so
   // connecting and the exchange together end by it). A deadline already
   // passed: UNAVAILABLE, nothing sent.
   StatusOr<pb::Response> CallBy(const pb::Request& request, Clock::time_point deadline);
+
+  // Pipelining: several requests in flight on the connection. Send writes a
+  // request, tagged with a fresh call id (which replaces any call_id the
+  // request holds), and returns that id without waiting for the answer;
+  // Receive returns the next answer, in the order the node completes them
+  // (not the order sent), with the id of the call it answers. The node
+  // handles the requests of one connection concurrently: a request that
+  // must take effect after another is sent once that one is answered.
+  // Sending more than the node's limit in flight
+  // (limits::kMaxRequestsInFlightPerConnection) is allowed: the node stops
+  // reading until it has answered some, and Send keeps receiving (buffering
+  // answers for Receive) while its request waits to be written.
+  //
+  // The rules of Call apply, per call:
+  //  - Send: UNAVAILABLE (not connected, or the request could not be written
+  //    whole by `deadline`: the node cannot act on it, but the connection is
+  //    then closed, so the calls already sent end as below);
+  //    INVALID_ARGUMENT / RESOURCE_EXHAUSTED (empty or too large: nothing
+  //    sent, the connection stays usable).
+  //  - Receive: INVALID_STATE if no call is outstanding and no answer is
+  //    buffered. If no answer arrives by `deadline`, or the connection is
+  //    lost or a response is malformed or answers no outstanding call, the
+  //    connection is closed and Receive returns OUTCOME_UNKNOWN: every call
+  //    listed by unanswered_calls() may or may not have taken effect; retry
+  //    each with its request id on a new connection. Answers received
+  //    before that are still returned first.
+  // After such a failure the client stays closed (connect again).
+  StatusOr<uint64_t> Send(const pb::Request& request, Clock::time_point deadline);
+  struct Answer {
+    uint64_t call_id = 0;
+    pb::Response response;
+  };
+  StatusOr<Answer> Receive(Clock::time_point deadline);
+  // Calls sent and not yet answered (after a failure: those whose outcome
+  // is unknown), in no particular order.
+  std::vector<uint64_t> unanswered_calls() const;
+  // Calls sent and not yet returned by Receive (answered or not).
+  size_t calls_in_flight() const { return outstanding_.size() + answers_.size(); }
 
   // Whether the last Connect or Call failed because its deadline passed (the
   // node said nothing), rather than a refusal or a closed connection.
@@ -87,6 +131,15 @@ class CofferClient {
   // calls `cancel`, closes the socket, drains the aborted operations, sets
   // timed_out_ and returns false.
   bool RunUntil(Clock::time_point deadline, const std::function<void()>& cancel);
+  // Runs handlers until `done()` holds or `deadline` passes (false then;
+  // nothing is cancelled). Leaves pending operations pending.
+  bool RunWhile(Clock::time_point deadline, const std::function<bool()>& done);
+  // Ends the connection after a pipelining failure: closes the socket and
+  // delivers the aborted completions.
+  void FailPipeline(Status why);
+  // Starts reading answers if calls are outstanding and no read is pending.
+  void ReadAnswers();
+  void OnAnswerFrame(boost::system::error_code ec);
 
   boost::asio::io_context io_context_;
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
@@ -96,6 +149,14 @@ class CofferClient {
   bool timed_out_ = false;
   std::string in_;
   std::string out_;
+
+  // Pipelining state (Send / Receive).
+  uint64_t next_call_id_ = 1;
+  std::unordered_set<uint64_t> outstanding_;  // sent, not answered
+  std::deque<Answer> answers_;                // answered, not yet received
+  bool reading_answers_ = false;
+  // Why the pipeline ended (OK while it runs).
+  Status pipeline_failure_ = Status::Ok();
 };
 
 }  // namespace coffer::node

@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -104,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         executor_(socket.get_executor()),
         stream_(std::move(socket), state_->tls),
         timer_(executor_),
+        write_timer_(executor_),
         id_(id),
         remote_(std::move(remote)) {}
 
@@ -125,12 +127,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     DisarmTimer();
+    DisarmWriteTimer();
     SPDLOG_DEBUG("client connection {} closed: {}", remote_, reason);
     error_code ignored;
     stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.lowest_layer().close(ignored);
-    Wipe(in_);
-    Wipe(out_);
+    // A read or write still pending completes (aborted) later; its buffer
+    // stays alive with this object, and the handlers see closed_. Only
+    // buffers no operation uses are wiped here: in_ and the queued frames
+    // behind the one being written.
+    if (!reading_) Wipe(in_);
+    for (size_t i = writing_ ? 1 : 0; i < out_queue_.size(); ++i) Wipe(out_queue_[i]);
     state_->closed.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(state_->mu);
     if (authenticated_) {
@@ -142,12 +149,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_->connections.erase(id_);
   }
 
-  void OnReply(pb::Response response) {
-    if (closed_ || !awaiting_reply_) return;
-    awaiting_reply_ = false;
+  // The reply to the request with `call_id`: queued for writing (responses
+  // go out in completion order). Dropped if the connection has closed.
+  void OnReply(uint64_t call_id, pb::Response response) {
+    if (closed_) return;
     if (response.code().empty()) {
       response = ErrorResponse(Code::kInternal, "the node produced a response without a code");
     }
+    response.set_call_id(call_id);
     std::string payload;
     if (!response.SerializeToString(&payload)) {
       payload = ErrorResponse(Code::kInternal, "cannot serialize the response").SerializeAsString();
@@ -155,27 +164,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     StatusOr<std::string> frame = EncodeFrame(payload, state_->options.max_frame_bytes);
     Wipe(payload);
     if (!frame.ok()) {
-      frame = EncodeFrame(
-          ErrorResponse(frame.status().code(), "response not sent: " + frame.status().message())
-              .SerializeAsString(),
-          state_->options.max_frame_bytes);
+      pb::Response error =
+          ErrorResponse(frame.status().code(), "response not sent: " + frame.status().message());
+      error.set_call_id(call_id);
+      frame = EncodeFrame(error.SerializeAsString(), state_->options.max_frame_bytes);
       if (!frame.ok()) return Close("cannot encode an error response");
     }
-    out_ = std::move(frame).value();
-    ArmTimer(state_->options.idle_timeout, Phase::kWrite);
-    AsyncWriteFrame(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
-      self->OnResponseWritten(ec);
-    });
+    out_queue_.push_back(std::move(frame).value());
+    if (!writing_) WriteNext();
   }
 
  private:
-  enum class Phase { kHandshake, kRead, kWrite };
+  enum class Phase { kHandshake, kRead };
 
   // Sends the reply once (later calls are ignored), or INTERNAL if the
   // handler drops every copy of its ReplyFn without replying.
   class ReplySlot {
    public:
-    explicit ReplySlot(std::weak_ptr<Connection> connection) : connection_(std::move(connection)) {}
+    ReplySlot(std::weak_ptr<Connection> connection, uint64_t call_id)
+        : connection_(std::move(connection)), call_id_(call_id) {}
     ~ReplySlot() {
       if (!sent_.exchange(true)) {
         Post(ErrorResponse(Code::kInternal, "the request was dropped without a response"));
@@ -194,12 +201,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::shared_ptr<Connection> connection = connection_.lock();
       if (!connection) return;
       boost::asio::post(connection->executor(),
-                        [connection, response = std::move(response)]() mutable {
-                          connection->OnReply(std::move(response));
+                        [connection, call_id = call_id_, response = std::move(response)]() mutable {
+                          connection->OnReply(call_id, std::move(response));
                         });
     }
 
     std::weak_ptr<Connection> connection_;
+    const uint64_t call_id_;
     std::atomic<bool> sent_{false};
   };
 
@@ -233,15 +241,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ReadRequest();
   }
 
+  // Starts reading the next request frame, unless a read is pending or
+  // max_requests_in_flight requests are unanswered (backpressure: reading
+  // resumes when a response has been written). The idle timer runs only
+  // while nothing is in flight: a connection waiting for its answers is not
+  // idle.
   void ReadRequest() {
-    ArmTimer(state_->options.idle_timeout, Phase::kRead);
+    if (closed_ || reading_ || in_flight_ >= state_->options.max_requests_in_flight) return;
+    reading_ = true;
+    if (in_flight_ == 0) ArmTimer(state_->options.idle_timeout, Phase::kRead);
     AsyncReadFrame(
         stream_, in_, state_->options.max_frame_bytes,
         [self = shared_from_this()](error_code ec, std::size_t) { self->OnRequestFrame(ec); });
   }
 
   void OnRequestFrame(error_code ec) {
-    if (closed_) return;
+    reading_ = false;
+    if (closed_) return Wipe(in_);
     DisarmTimer();
     if (ec) {
       if (IsFrameProtocolError(ec)) {
@@ -266,8 +282,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Close("malformed request");
     }
     state_->requests.fetch_add(1, std::memory_order_relaxed);
-    awaiting_reply_ = true;
-    auto slot = std::make_shared<ReplySlot>(weak_from_this());
+    ++in_flight_;
+    auto slot = std::make_shared<ReplySlot>(weak_from_this(), request.call_id());
     ReplyFn reply = [slot](pb::Response response) { slot->Send(std::move(response)); };
     try {
       state_->handler(std::move(request), identity_, std::move(reply));
@@ -278,18 +294,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
       spdlog::error("client connection {}: request handler threw", remote_);
       slot->Send(ErrorResponse(Code::kInternal, "internal error; see the node's log"));
     }
+    // The next request is read while this one is handled.
+    ReadRequest();
+  }
+
+  // Writes the oldest queued response; each must be taken by the client
+  // within idle_timeout.
+  void WriteNext() {
+    writing_ = true;
+    ArmWriteTimer();
+    AsyncWriteFrame(
+        stream_, out_queue_.front(),
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnResponseWritten(ec); });
   }
 
   void OnResponseWritten(error_code ec) {
+    writing_ = false;
+    Wipe(out_queue_.front());
+    out_queue_.pop_front();
     if (closed_) return;
-    DisarmTimer();
-    Wipe(out_);
+    DisarmWriteTimer();
     if (ec) {
       spdlog::info("client connection {} ({}): write failed: {}", remote_, identity_.common_name,
                    ec.message());
       return Close("write failed");
     }
-    ReadRequest();
+    --in_flight_;
+    if (!out_queue_.empty()) WriteNext();
+    if (reading_) {
+      // Nothing in flight any more: the pending read is now an idle wait.
+      if (in_flight_ == 0) ArmTimer(state_->options.idle_timeout, Phase::kRead);
+    } else {
+      ReadRequest();
+    }
   }
 
   // One timer serves the current phase. A generation number discards an
@@ -320,11 +357,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
         spdlog::info("client connection {} ({}): no complete request within the idle timeout",
                      remote_, identity_.common_name);
         return Close("idle timeout");
-      case Phase::kWrite:
-        spdlog::info("client connection {} ({}): response not taken within the idle timeout",
-                     remote_, identity_.common_name);
-        return Close("write timeout");
     }
+  }
+
+  // The write timer: the response being written must be taken within
+  // idle_timeout. Its own generation, like the read timer's.
+  void ArmWriteTimer() {
+    uint64_t generation = ++write_timer_generation_;
+    write_timer_.expires_after(state_->options.idle_timeout);
+    write_timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (ec || self->closed_ || generation != self->write_timer_generation_) return;
+      spdlog::info("client connection {} ({}): response not taken within the idle timeout",
+                   self->remote_, self->identity_.common_name);
+      self->Close("write timeout");
+    });
+  }
+
+  void DisarmWriteTimer() {
+    ++write_timer_generation_;
+    write_timer_.cancel();
   }
 
   // Leaves the unauthenticated table for an authenticated slot of the
@@ -359,16 +410,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::shared_ptr<ClientServer::State> state_;
   const boost::asio::any_io_executor executor_;
   boost::asio::ssl::stream<tcp::socket> stream_;
+  // The handshake and read phases' timer.
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer write_timer_;
   const uint64_t id_;
   const std::string remote_;
   bool authenticated_ = false;
   ClientIdentity identity_;
   std::string in_;
-  std::string out_;
+  // Encoded responses waiting to be written; the front one is being written
+  // while writing_.
+  std::deque<std::string> out_queue_;
   uint64_t timer_generation_ = 0;
+  uint64_t write_timer_generation_ = 0;
   bool closed_ = false;
-  bool awaiting_reply_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  // Requests handed to the handler whose response is not yet written.
+  size_t in_flight_ = 0;
 };
 
 }  // namespace client_server_internal
@@ -435,6 +494,9 @@ Status ValidateOptions(const ServerOptions& options, const RequestHandler& handl
   }
   if (options.refusal_log_interval.count() < 0) {
     return InvalidArgument("client API: refusal_log_interval must not be negative");
+  }
+  if (options.max_requests_in_flight == 0) {
+    return InvalidArgument("client API: max_requests_in_flight must be positive");
   }
   if (options.handshake_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
     return InvalidArgument("client API: timeouts must be positive");

@@ -1,6 +1,7 @@
 // ClientServer: the client API listener. Mutual TLS 1.3 on Boost.Asio; each
 // connection carries length-prefixed frames (node/framing.h): the client
-// sends a pb::Request, the node answers with one pb::Response.
+// sends pb::Requests, the node answers each with one pb::Response that
+// echoes the request's call_id.
 //
 // Limits on every connection:
 //  - until its TLS handshake has finished and the client certificate has
@@ -19,16 +20,24 @@
 //    A connection refused there is closed at once;
 //  - refusals, evictions and failed or timed-out handshakes are logged at
 //    most once per refusal_log_interval (with the number suppressed);
-//  - a whole request frame must arrive within idle_timeout of the previous
-//    response (or of the handshake), and a response must be written within
-//    idle_timeout;
+//  - while no request is in flight, a whole request frame must arrive within
+//    idle_timeout (of the handshake, or of the response that left nothing in
+//    flight); a connection with requests in flight is not idle. Each
+//    response must be written within idle_timeout;
 //  - frames above max_frame_bytes, frames of length 0, streams that end
 //    inside a frame and payloads that are not a pb::Request are protocol
 //    errors: that connection is closed, the others are unaffected;
-//  - one request in flight per connection: the next frame is not read until
-//    the handler has replied and the response is written. A slow handler thus
-//    slows down its own client only, and a client cannot queue work on the
-//    node (natural backpressure).
+//  - several requests in flight per connection (pipelining): the next frame
+//    is read while earlier requests are handled, up to max_requests_in_flight
+//    requests whose response is not yet written; at that many the node stops
+//    reading the connection until one is written (backpressure: TCP then
+//    stalls the client, and a client cannot queue more work on the node).
+//    Requests of one connection are handled concurrently and their responses
+//    written in completion order, not request order: the client matches them
+//    by Request.call_id (echoed in Response.call_id), and a client that needs
+//    one request to take effect before another waits for its response. A
+//    client that sends one request at a time needs no call_id;
+//  - a reply given after its connection closed is dropped.
 // Request payloads are never logged: they can carry key material.
 #pragma once
 
@@ -41,6 +50,7 @@
 #include <memory>
 #include <string>
 
+#include "common/limits.h"
 #include "common/status.h"
 #include "node/net/connection_slots.h"
 #include "node/net/framing.h"
@@ -55,9 +65,9 @@ namespace coffer::node {
 using ReplyFn = std::function<void(pb::Response)>;
 
 // Handles one request from an authenticated client. Called on the
-// connection's strand, concurrently for different connections, so it must be
-// thread-safe; it must not block (hand long work to another thread and reply
-// from there). Exceptions it throws are answered with INTERNAL.
+// connection's strand, concurrently for different connections and for
+// several requests of one connection, so it must be thread-safe; it must not block (hand long work
+// to another thread and reply from there). Exceptions it throws are answered with INTERNAL.
 using RequestHandler = std::function<void(pb::Request, ClientIdentity, ReplyFn)>;
 
 struct ServerOptions {
@@ -71,6 +81,10 @@ struct ServerOptions {
   std::chrono::milliseconds handshake_timeout{2000};
   // Default: 5 min.
   std::chrono::milliseconds idle_timeout{300000};
+  // Requests one connection may have in flight (handed to the handler,
+  // response not yet written); positive. Default:
+  // limits::kMaxRequestsInFlightPerConnection (64).
+  size_t max_requests_in_flight = limits::kMaxRequestsInFlightPerConnection;
   // Authenticated connections. Default: 1024.
   size_t max_connections = 1024;
   // Of max_connections, held for `admin` certificates; less than
