@@ -128,6 +128,8 @@ struct RocksIteratorWork {
   // Deleted entries (point tombstones and the keys they hide) and older
   // versions the iterators of this thread stepped over.
   uint64_t internal_keys_skipped = 0;
+  // Iterator seeks (counted on the memtable, which every seek reads).
+  uint64_t seeks = 0;
 };
 void CountRocksIteratorWorkOnThisThread();
 // The work since the last call (or since counting was turned on).

@@ -295,6 +295,7 @@ RocksIteratorWork TakeRocksIteratorWorkOnThisThread() {
   RocksIteratorWork work;
   work.internal_keys_skipped =
       perf->internal_key_skipped_count + perf->internal_delete_skipped_count;
+  work.seeks = perf->seek_on_memtable_count;
   perf->Reset();
   return work;
 }

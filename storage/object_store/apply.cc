@@ -9,6 +9,7 @@
 #include "storage/merge.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/object_store/log_tail.h"
 #include "storage/record_auth.h"
 
 namespace coffer::storage {
@@ -120,6 +121,12 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
 
 Status ObjectStore::Commit(Txn& txn, Durability durability) {
   COFFER_RETURN_IF_ERROR(kv_->Write(txn.ToBatch(), durability == Durability::kSync));
+  // Written: the log rows of this batch (a new record, a rewritten creation
+  // record) go to the in-memory tail too, as stored.
+  txn.ForEachPut(keys::kLogPrefix, [&](const std::string& key, const std::string& value) {
+    log_tail_->Put(keys::ReadBe32(std::string_view(key).substr(keys::kLogPrefix.size(), 4)),
+                   keys::ReadBe64(std::string_view(key).substr(key.size() - 8)), value);
+  });
   applied_ = std::move(txn.applied);
   digest_ = txn.digest;
   object_count_ = txn.object_count;

@@ -8,6 +8,7 @@
 #include "storage/keys.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/object_store/log_tail.h"
 
 namespace coffer::storage {
 
@@ -58,37 +59,46 @@ StatusOr<uint64_t> ObjectStore::CollectLog(uint32_t origin, uint64_t through_seq
   WriteBatch batch;
   batch.DeleteRange(keys::Log(origin, first), keys::Log(origin, last + 1));
   COFFER_RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/false));
+  log_tail_->Collect(origin, last);
   uint64_t deleted = last - first + 1;
   // Done through `through_seq` unless the step stopped early.
   collected = deleted < max_records ? through_seq : last;
   return deleted;
 }
 
+size_t ObjectStore::log_tail_bytes() const { return log_tail_->bytes(); }
+
 StatusOr<std::vector<pb::LogRecord>> ObjectStore::ReadLog(uint32_t origin, uint64_t from_seq,
                                                           size_t limit) const {
   std::vector<pb::LogRecord> out;
   Status inner = Status::Ok();
-  COFFER_RETURN_IF_ERROR(
-      kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, from_seq), [&](auto key, auto value) {
-        if (out.size() >= limit) return false;
-        pb::LogRecord r;
-        if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          inner = DataLoss("cannot parse log row");
-          return false;
-        }
-        if (r.has_object_created() && !r.object_created().sealed_material().empty()) {
-          auto* c = r.mutable_object_created();
-          auto opened = sealer_->Open(c->sealed_material(), LogAad(r.origin(), r.seq(), c->uuid()));
-          if (!opened.ok()) {
-            inner = opened.status();
-            return false;
-          }
-          c->set_material(opened->reveal());
-          c->clear_sealed_material();
-        }
-        out.push_back(std::move(r));
-        return true;
-      }));
+  // One stored row -> the record as sent: material opened.
+  auto decode = [&](std::string_view value) {
+    if (out.size() >= limit) return false;
+    pb::LogRecord r;
+    if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      inner = DataLoss("cannot parse log row");
+      return false;
+    }
+    if (r.has_object_created() && !r.object_created().sealed_material().empty()) {
+      auto* c = r.mutable_object_created();
+      auto opened = sealer_->Open(c->sealed_material(), LogAad(r.origin(), r.seq(), c->uuid()));
+      if (!opened.ok()) {
+        inner = opened.status();
+        return false;
+      }
+      c->set_material(opened->reveal());
+      c->clear_sealed_material();
+    }
+    out.push_back(std::move(r));
+    return true;
+  };
+  bool from_memory = log_tail_->Read(
+      origin, from_seq, limit, [&](uint64_t, std::string_view value) { return decode(value); });
+  if (!from_memory) {
+    COFFER_RETURN_IF_ERROR(kv_->Scan(keys::LogOrigin(origin), keys::Log(origin, from_seq),
+                                     [&](auto, auto value) { return decode(value); }));
+  }
   COFFER_RETURN_IF_ERROR(inner);
   return out;
 }
