@@ -121,11 +121,18 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
 
 Status ObjectStore::Commit(Txn& txn, Durability durability) {
   COFFER_RETURN_IF_ERROR(kv_->Write(txn.ToBatch(), durability == Durability::kSync));
-  // Written: the log rows of this batch (a new record, a rewritten creation
-  // record) go to the in-memory tail too, as stored.
+  // Written: the log rows of this batch go to the in-memory tail too, as
+  // stored: the record applied (its origin's newest) and any older record
+  // rewritten in place (a destroy erasing a creation record's material).
   txn.ForEachPut(keys::kLogPrefix, [&](const std::string& key, const std::string& value) {
-    log_tail_->Put(keys::ReadBe32(std::string_view(key).substr(keys::kLogPrefix.size(), 4)),
-                   keys::ReadBe64(std::string_view(key).substr(key.size() - 8)), value);
+    uint32_t origin = keys::ReadBe32(std::string_view(key).substr(keys::kLogPrefix.size(), 4));
+    uint64_t seq = keys::ReadBe64(std::string_view(key).substr(key.size() - 8));
+    auto before = applied_.find(origin);
+    if (before == applied_.end() || seq > before->second) {
+      log_tail_->Append(origin, seq, value);
+    } else {
+      log_tail_->Rewrite(origin, seq, value);
+    }
   });
   applied_ = std::move(txn.applied);
   digest_ = txn.digest;

@@ -4,30 +4,31 @@
 
 namespace coffer::storage {
 
-void LogTail::Put(uint32_t origin, uint64_t seq, std::string value) {
+void LogTail::Append(uint32_t origin, uint64_t seq, std::string value) {
   if (max_bytes_ == 0) return;
   Tail& tail = tails_[origin];
-  if (tail.values.empty() && tail.first == 0) tail.first = seq;  // a new tail
-  if (seq == tail.next()) {
-    tail.bytes += Cost(value);
-    bytes_ += Cost(value);
-    tail.values.push_back(std::move(value));
-  } else if (seq >= tail.first && seq < tail.next()) {
-    std::string& held = tail.values[seq - tail.first];
-    tail.bytes = tail.bytes - Cost(held) + Cost(value);
-    bytes_ = bytes_ - Cost(held) + Cost(value);
-    held = std::move(value);
-  } else if (seq > tail.next()) {
-    // Not written by the store (no gaps); start over at this record rather
-    // than hold a tail with a hole.
+  if (tail.first == 0 || seq != tail.next()) {
+    // The newest record, with nothing after it: a tail of this record alone
+    // is exact.
     bytes_ -= tail.bytes;
     tail = Tail{};
     tail.first = seq;
-    tail.bytes = Cost(value);
-    bytes_ += Cost(value);
-    tail.values.push_back(std::move(value));
   }
-  // seq < first: an older record rewritten; the tail does not hold it.
+  tail.bytes += Cost(value);
+  bytes_ += Cost(value);
+  tail.values.push_back(std::move(value));
+  Evict();
+}
+
+void LogTail::Rewrite(uint32_t origin, uint64_t seq, std::string value) {
+  auto it = tails_.find(origin);
+  if (it == tails_.end()) return;
+  Tail& tail = it->second;
+  if (seq < tail.first || seq >= tail.next()) return;  // not held
+  std::string& held = tail.values[seq - tail.first];
+  tail.bytes = tail.bytes - Cost(held) + Cost(value);
+  bytes_ = bytes_ - Cost(held) + Cost(value);
+  held = std::move(value);
   Evict();
 }
 

@@ -9,9 +9,12 @@
 // store holds no record of the origin at or after `next`. So a read from any
 // seq >= first is answered from memory alone; a read from below `first` is
 // not served (the caller reads the store). The owner keeps that true by
-// telling the tail of every log row it writes (Put, after the write
-// succeeded), every range it collects (Collect) and every wholesale change
-// (Clear: snapshot install). It starts empty (a new process), so it only
+// telling the tail of every log row it writes, after the write succeeded:
+// a newly applied record (Append: the origin's newest) or an older record
+// rewritten in place (Rewrite: a destroy erasing material from a creation
+// record); every range it collects (Collect) and every wholesale change
+// (Clear: snapshot install). Only Append starts an origin's tail: a rewrite
+// says nothing about the records after it. It starts empty (a new process), so it only
 // holds records written since the store was opened.
 //
 // Bounded by bytes (values plus a fixed per-record overhead): past the bound
@@ -37,11 +40,14 @@ class LogTail {
   // max_bytes == 0: holds nothing (every read goes to the store).
   explicit LogTail(size_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // Record `seq` of `origin` was written with `value`: appended if it is the
-  // origin's next record, replaced if the tail holds it, ignored if it is
-  // older than the tail; a record past the next one (which the store never
-  // writes: an origin's log has no gaps) restarts the origin's tail at it.
-  void Put(uint32_t origin, uint64_t seq, std::string value);
+  // Record `seq` of `origin`, now the origin's newest record in the store,
+  // was written with `value`: appended if it is the tail's next record;
+  // otherwise (the first since the store opened, or after records the tail
+  // never saw) the origin's tail restarts at it.
+  void Append(uint32_t origin, uint64_t seq, std::string value);
+  // An existing record `seq` of `origin` was rewritten with `value`:
+  // replaced if the tail holds it, else nothing changes.
+  void Rewrite(uint32_t origin, uint64_t seq, std::string value);
   // The records of `origin` through seq `through` were deleted.
   void Collect(uint32_t origin, uint64_t through);
   // Forgets everything (the log was replaced wholesale).

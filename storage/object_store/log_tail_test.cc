@@ -39,26 +39,39 @@ using Records = std::vector<std::pair<uint64_t, std::string>>;
 TEST(LogTailTest, ServesOnlyFromItsFirstRecordOnAndEmptyPastItsLast) {
   LogTail tail(1 << 20);
   EXPECT_FALSE(Served(tail, 1, 1)) << "an origin it never saw";
-  tail.Put(1, 5, "e");
-  tail.Put(1, 6, "f");
+  tail.Append(1, 5, "e");
+  tail.Append(1, 6, "f");
   EXPECT_FALSE(Served(tail, 1, 4)) << "below its first record: the store answers";
   EXPECT_EQ(*Served(tail, 1, 5), (Records{{5, "e"}, {6, "f"}}));
   EXPECT_EQ(*Served(tail, 1, 6), (Records{{6, "f"}}));
   EXPECT_EQ(*Served(tail, 1, 7), Records{}) << "nothing after the newest record";
   EXPECT_EQ(*Served(tail, 1, 5, 1), (Records{{5, "e"}})) << "limit";
-  tail.Put(1, 5, "E");  // a held record rewritten (destroy erases material)
-  tail.Put(1, 2, "b");  // an older record rewritten: not held
+  tail.Rewrite(1, 5, "E");  // a held record rewritten (destroy erases material)
+  tail.Rewrite(1, 2, "b");  // an older record rewritten: not held
+  tail.Rewrite(1, 7, "g");  // not held either
   EXPECT_EQ(*Served(tail, 1, 5), (Records{{5, "E"}, {6, "f"}}));
   EXPECT_EQ(tail.records(), 2u);
-  tail.Put(1, 9, "i");  // past a gap (the store never writes one): starts over
+  tail.Append(1, 9, "i");  // after records it never saw: starts over
   EXPECT_FALSE(Served(tail, 1, 6));
   EXPECT_EQ(*Served(tail, 1, 9), (Records{{9, "i"}}));
   EXPECT_EQ(tail.bytes(), 1 + LogTail::kRecordOverheadBytes);
 }
 
+// A rewrite of an older record says nothing about the records after it:
+// it never starts a tail (the simulation caught a tail started by a destroy
+// rewriting a creation record after a restart, which then answered "nothing
+// after it" while the store held later records).
+TEST(LogTailTest, ARewriteOfARecordItDoesNotHoldStartsNoTail) {
+  LogTail tail(1 << 20);
+  tail.Rewrite(1, 28, "old creation record, material erased");
+  EXPECT_FALSE(Served(tail, 1, 28));
+  EXPECT_FALSE(Served(tail, 1, 29));
+  EXPECT_EQ(tail.bytes(), 0u);
+}
+
 TEST(LogTailTest, CollectDropsTheCollectedFrontAndStaysExactWhenEmptied) {
   LogTail tail(1 << 20);
-  for (uint64_t seq = 1; seq <= 4; ++seq) tail.Put(1, seq, std::string(1, char('a' + seq)));
+  for (uint64_t seq = 1; seq <= 4; ++seq) tail.Append(1, seq, std::string(1, char('a' + seq)));
   tail.Collect(1, 2);
   EXPECT_FALSE(Served(tail, 1, 2));
   EXPECT_EQ(*Served(tail, 1, 3), (Records{{3, "d"}, {4, "e"}}));
@@ -67,7 +80,7 @@ TEST(LogTailTest, CollectDropsTheCollectedFrontAndStaysExactWhenEmptied) {
   EXPECT_EQ(tail.bytes(), 0u);
   EXPECT_FALSE(Served(tail, 1, 10));
   EXPECT_EQ(*Served(tail, 1, 11), Records{}) << "the log holds nothing from 11 on";
-  tail.Put(1, 11, "l");
+  tail.Append(1, 11, "l");
   EXPECT_EQ(*Served(tail, 1, 11), (Records{{11, "l"}}));
   tail.Clear();
   EXPECT_FALSE(Served(tail, 1, 11));
@@ -77,20 +90,20 @@ TEST(LogTailTest, CollectDropsTheCollectedFrontAndStaysExactWhenEmptied) {
 TEST(LogTailTest, EvictsTheOldestRecordsOfTheLargestOriginPastItsBound) {
   const size_t one = 10 + LogTail::kRecordOverheadBytes;
   LogTail tail(4 * one);
-  for (uint64_t seq = 1; seq <= 3; ++seq) tail.Put(1, seq, std::string(10, 'x'));
-  tail.Put(2, 1, std::string(10, 'y'));
+  for (uint64_t seq = 1; seq <= 3; ++seq) tail.Append(1, seq, std::string(10, 'x'));
+  tail.Append(2, 1, std::string(10, 'y'));
   EXPECT_EQ(tail.bytes(), 4 * one);
-  tail.Put(2, 2, std::string(10, 'y'));  // one over: origin 1 (3 records) loses seq 1
+  tail.Append(2, 2, std::string(10, 'y'));  // one over: origin 1 (3 records) loses seq 1
   EXPECT_EQ(tail.bytes(), 4 * one);
   EXPECT_FALSE(Served(tail, 1, 1));
   EXPECT_EQ(Served(tail, 1, 2)->size(), 2u);
   EXPECT_EQ(Served(tail, 2, 1)->size(), 2u);
-  tail.Put(3, 1, std::string(10 * 1000, 'z'));  // larger than the bound: not kept
+  tail.Append(3, 1, std::string(10 * 1000, 'z'));  // larger than the bound: not kept
   EXPECT_LE(tail.bytes(), 4 * one);
   EXPECT_FALSE(Served(tail, 3, 1));
   EXPECT_EQ(*Served(tail, 3, 2), Records{});
   LogTail off(0);
-  off.Put(1, 1, "a");
+  off.Append(1, 1, "a");
   EXPECT_FALSE(Served(off, 1, 1));
 }
 
@@ -204,6 +217,27 @@ TEST_F(LogTailReadLogTest, SameRecordsWithAndWithoutTheTailAcrossGcEvictionDestr
   ASSERT_NO_FATAL_FAILURE(ExpectSameReads());
   ASSERT_NO_FATAL_FAILURE(Step(CreateKey(), "after-restart"));
   ASSERT_NO_FATAL_FAILURE(ExpectSameReads());
+}
+
+// After a restart (empty tail) the first log row written for origin 1 is a
+// rewrite: this node destroys (its own record, origin 2) a secret whose
+// creation record came from origin 1. Reads of origin 1 after that record
+// must still come from the store.
+TEST_F(LogTailReadLogTest, ARewriteAfterARestartDoesNotHideLaterRecords) {
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_NO_FATAL_FAILURE(
+        Step(Register(pb::SECRET_DATA, "secret-" + std::to_string(i)), "s" + std::to_string(i)));
+  }
+  std::string first_secret = testing::LogOf(*origin_->store, 1, 1, 1).at(0).result().uuid();
+  cached_.reset();
+  plain_.reset();
+  plain_ = Open(plain_disk_, 0);
+  cached_ = Open(cached_disk_, kTailBytes);
+  for (auto* node : {plain_.get(), cached_.get()}) {
+    ASSERT_TRUE(node->store->Execute(Destroy(first_secret), "destroy").ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSameReads());
+  EXPECT_EQ(cached_->store->ReadLog(1, 2, 100)->size(), 3u);
 }
 
 // The point of the tail: the newest records are read without touching the
