@@ -48,6 +48,14 @@ inline constexpr size_t kSnapshotChunkBytes = 512 * kKiB;
 // Items in one list response (objects, wallets, endpoints, conflicts...).
 inline constexpr size_t kListResponseBytes = 1 * kMiB;
 
+// ---- Memory ----
+
+// The in-memory copy of the newest log records of each origin that a node
+// sends to its peers from (storage/object_store/log_tail.h), per store, by
+// stored bytes plus a fixed per-record overhead: at 256-byte secrets about
+// 10,000 records, several seconds of replication at full rate.
+inline constexpr size_t kLogTailBytes = 8 * kMiB;
+
 // ---- Strings and bytes a client can set, checked once at the API boundary ----
 
 inline constexpr size_t kMaxRequestIdBytes = 128;

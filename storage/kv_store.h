@@ -16,18 +16,26 @@
 
 namespace coffer::storage {
 
-// An ordered set of puts and deletes applied atomically by KvStore::Write.
+// An ordered set of puts, deletes and range deletes applied atomically by
+// KvStore::Write.
 class WriteBatch {
  public:
+  enum class Kind { kPut, kDelete, kDeleteRange };
   struct Entry {
-    bool is_delete;
-    std::string key;
-    std::string value;
+    Kind kind;
+    std::string key;    // kDeleteRange: the first key deleted
+    std::string value;  // kDeleteRange: the end of the range (excluded)
   };
   void Put(std::string_view key, std::string_view value) {
-    entries_.push_back({false, std::string(key), std::string(value)});
+    entries_.push_back({Kind::kPut, std::string(key), std::string(value)});
   }
-  void Delete(std::string_view key) { entries_.push_back({true, std::string(key), {}}); }
+  void Delete(std::string_view key) { entries_.push_back({Kind::kDelete, std::string(key), {}}); }
+  // Deletes every key in [begin, end) (none if end <= begin), whatever keys
+  // exist there, in O(1): RocksDB writes one range tombstone, which reads
+  // skip as a whole instead of stepping over one tombstone per key.
+  void DeleteRange(std::string_view begin, std::string_view end) {
+    entries_.push_back({Kind::kDeleteRange, std::string(begin), std::string(end)});
+  }
   const std::vector<Entry>& entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }
   size_t ByteSize() const {
@@ -40,6 +48,11 @@ class WriteBatch {
   std::vector<Entry> entries_;
 };
 
+// The first key after every key that starts with `prefix` (the exclusive upper
+// bound of a prefix scan); empty when there is none (a prefix of only 0xff
+// bytes, or the empty prefix).
+std::string PrefixSuccessor(std::string_view prefix);
+
 // Visitor for Scan: return false to stop early.
 using KvVisitor = std::function<bool(std::string_view key, std::string_view value)>;
 
@@ -50,7 +63,9 @@ class KvReader {
   // NOT_FOUND if absent; DATA_LOSS on corruption; UNAVAILABLE on I/O errors.
   virtual Status Get(std::string_view key, std::string* value) const = 0;
   // Visits keys starting with `prefix`, in key order, beginning at the first key
-  // >= `start` (or at `prefix` when `start` is empty).
+  // >= `start` (or at `prefix` when `start` is empty). The scan is bounded by
+  // the prefix: it never reads (or steps over deleted keys) beyond it, so its
+  // cost is that of the keys and tombstones inside the prefix.
   virtual Status Scan(std::string_view prefix, std::string_view start,
                       const KvVisitor& visit) const = 0;
 };
@@ -105,6 +120,20 @@ struct RocksOptions {
   // read-only opens may share the directory. Default: false.
   bool read_only = false;
 };
+
+// RocksDB iterator work on the calling thread, for tests and benchmarks that
+// check what a read costs. Counting is per thread and off until
+// CountRocksIteratorWorkOnThisThread() turns it on for this thread.
+struct RocksIteratorWork {
+  // Deleted entries (point tombstones and the keys they hide) and older
+  // versions the iterators of this thread stepped over.
+  uint64_t internal_keys_skipped = 0;
+  // Iterator seeks (counted on the memtable, which every seek reads).
+  uint64_t seeks = 0;
+};
+void CountRocksIteratorWorkOnThisThread();
+// The work since the last call (or since counting was turned on).
+RocksIteratorWork TakeRocksIteratorWorkOnThisThread();
 
 // Opens (creating if needed) a RocksDB-backed store. UNAVAILABLE if the
 // directory is locked by another process or cannot be opened.

@@ -13,16 +13,25 @@ void ApplyBatch(const WriteBatch& batch, Map& map, uint64_t* bytes) {
   uint64_t unused = 0;
   uint64_t& total = bytes != nullptr ? *bytes : unused;
   for (const auto& e : batch.entries()) {
+    if (e.kind == WriteBatch::Kind::kDeleteRange) {
+      if (e.value <= e.key) continue;  // an empty range
+      auto first = map.lower_bound(e.key);
+      auto last = map.lower_bound(e.value);
+      for (auto it = first; it != last; ++it) total -= it->first.size() + it->second.size();
+      map.erase(first, last);
+      continue;
+    }
+    const bool is_delete = e.kind == WriteBatch::Kind::kDelete;
     auto it = map.find(e.key);
     if (it != map.end()) {
       total -= it->first.size() + it->second.size();
-      if (e.is_delete) {
+      if (is_delete) {
         map.erase(it);
       } else {
         it->second = e.value;
         total += it->first.size() + it->second.size();
       }
-    } else if (!e.is_delete) {
+    } else if (!is_delete) {
       map.emplace(e.key, e.value);
       total += e.key.size() + e.value.size();
     }
@@ -30,7 +39,8 @@ void ApplyBatch(const WriteBatch& batch, Map& map, uint64_t* bytes) {
 }
 
 // Same rules as the RocksDB store: seek to `start` (or `prefix` when `start` is
-// empty), stop at the first key outside `prefix`.
+// empty), stop at the first key outside `prefix`. A map holds no tombstones,
+// so the first key outside the prefix is the bound.
 Status ScanMap(const Map& map, std::string_view prefix, std::string_view start,
                const KvVisitor& visit) {
   std::string_view seek = start.empty() ? prefix : start;

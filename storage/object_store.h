@@ -82,12 +82,16 @@ struct ObjectStoreOptions {
   // unsigned, which only a standalone node or a test may use (every receiver
   // refuses them).
   const RecordSigner* signer = nullptr;
+  // Bytes of newest log records kept in memory for ReadLog
+  // (storage/object_store/log_tail.h); 0 turns the copy off.
+  size_t log_tail_bytes = limits::kLogTailBytes;
 };
 
 // Applied version vector: origin -> highest contiguous seq applied.
 using VersionVector = std::map<uint32_t, uint64_t>;
 
 class StoreSnapshot;
+class LogTail;
 
 class ObjectStore {
  public:
@@ -185,7 +189,10 @@ class ObjectStore {
   StatusOr<uint64_t> CollectLog(uint32_t origin, uint64_t through_seq, size_t max_records);
 
   // Records of `origin` with seq >= from_seq, at most `limit`, material in
-  // plaintext (for sending inside TLS).
+  // plaintext (for sending inside TLS). Records written since the store was
+  // opened come from an in-memory copy while it holds them (log_tail.h;
+  // ObjectStoreOptions::log_tail_bytes), older ones from the store: the
+  // same records either way.
   StatusOr<std::vector<pb::LogRecord>> ReadLog(uint32_t origin, uint64_t from_seq,
                                                size_t limit) const;
 
@@ -216,6 +223,8 @@ class ObjectStore {
   uint64_t ApproximateDiskBytes() const { return kv_->ApproximateDiskBytes(); }
   // Per origin, the highest seq CollectLog deleted through in this process.
   const VersionVector& log_collected() const { return log_collected_; }
+  // Bytes held by the in-memory copy of the newest log records.
+  size_t log_tail_bytes() const;
 
   // A consistent view of every entity plus the applied vector (for induction).
   std::unique_ptr<StoreSnapshot> NewSnapshot() const;
@@ -338,6 +347,9 @@ class ObjectStore {
   uint64_t own_unsigned_records_ = 0;
   uint64_t own_unsigned_bytes_ = 0;
   VersionVector log_collected_;  // see log_collected()
+  // The newest log records as stored; every log row written goes through
+  // Commit or CollectLog, which keep it exact (log_tail.h).
+  std::unique_ptr<LogTail> log_tail_;
   Digest digest_;
   uint64_t object_count_ = 0;
 };

@@ -17,6 +17,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/listener.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -122,6 +124,12 @@ class RocksReader : public KvReader {
               const KvVisitor& visit) const override {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
+    // The iterator stops at the prefix's end instead of stepping on through
+    // the next prefix (and every tombstone there) until the check below
+    // sees a live key outside it. The bound must outlive the iterator.
+    const std::string upper = PrefixSuccessor(prefix);
+    rocksdb::Slice upper_slice(upper);
+    if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
     std::string_view seek = start.empty() ? prefix : start;
     for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
@@ -167,7 +175,21 @@ class RocksKvStore final : public KvStore {
     if (read_only_) return InvalidState("write: the store is open read-only");
     rocksdb::WriteBatch rocks_batch;
     for (const auto& e : batch.entries()) {
-      rocksdb::Status s = e.is_delete ? rocks_batch.Delete(e.key) : rocks_batch.Put(e.key, e.value);
+      rocksdb::Status s;
+      switch (e.kind) {
+        case WriteBatch::Kind::kPut:
+          s = rocks_batch.Put(e.key, e.value);
+          break;
+        case WriteBatch::Kind::kDelete:
+          s = rocks_batch.Delete(e.key);
+          break;
+        case WriteBatch::Kind::kDeleteRange:
+          // RocksDB refuses a range whose end is before its begin; an empty
+          // range deletes nothing.
+          if (e.value <= e.key) continue;
+          s = rocks_batch.DeleteRange(e.key, e.value);
+          break;
+      }
       if (!s.ok()) return ToStatus(s, "batch");
     }
     rocksdb::WriteOptions options;
@@ -262,6 +284,21 @@ class RocksKvStore final : public KvStore {
 };
 
 }  // namespace
+
+void CountRocksIteratorWorkOnThisThread() {
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+}
+
+RocksIteratorWork TakeRocksIteratorWorkOnThisThread() {
+  rocksdb::PerfContext* perf = rocksdb::get_perf_context();
+  RocksIteratorWork work;
+  work.internal_keys_skipped =
+      perf->internal_key_skipped_count + perf->internal_delete_skipped_count;
+  work.seeks = perf->seek_on_memtable_count;
+  perf->Reset();
+  return work;
+}
 
 StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options) {
   if (options.path.empty()) return InvalidArgument("storage path is empty");

@@ -10,6 +10,7 @@
 #include "storage/merge.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/object_store/log_tail.h"
 #include "storage/record_auth.h"
 
 namespace coffer::storage {
@@ -169,6 +170,19 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
 
 Status ObjectStore::Commit(Txn& txn, Durability durability) {
   COFFER_RETURN_IF_ERROR(kv_->Write(txn.ToBatch(), durability == Durability::kSync));
+  // Written: the log rows of this batch go to the in-memory tail too, as
+  // stored: the record applied (its origin's newest) and any older record
+  // rewritten in place (a destroy erasing a creation record's material).
+  txn.ForEachPut(keys::kLogPrefix, [&](const std::string& key, const std::string& value) {
+    uint32_t origin = keys::ReadBe32(std::string_view(key).substr(keys::kLogPrefix.size(), 4));
+    uint64_t seq = keys::ReadBe64(std::string_view(key).substr(key.size() - 8));
+    auto before = applied_.find(origin);
+    if (before == applied_.end() || seq > before->second) {
+      log_tail_->Append(origin, seq, value);
+    } else {
+      log_tail_->Rewrite(origin, seq, value);
+    }
+  });
   applied_ = std::move(txn.applied);
   chain_heads_ = std::move(txn.chain_heads);
   digest_ = txn.digest;

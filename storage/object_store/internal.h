@@ -188,6 +188,17 @@ class ObjectStore::Txn {
   // The batch: every pending change plus the digest and object count rows.
   WriteBatch ToBatch() const;
 
+  // Calls visit(key, value) for every pending put whose key starts with
+  // `prefix`, in key order.
+  template <typename Visit>
+  void ForEachPut(std::string_view prefix, Visit visit) const {
+    for (auto it = pending_.lower_bound(std::string(prefix));
+         it != pending_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix;
+         ++it) {
+      if (it->second) visit(it->first, *it->second);
+    }
+  }
+
   VersionVector applied;
   std::map<uint32_t, std::string> chain_heads;
   Digest digest;

@@ -7,6 +7,7 @@
 #include "storage/keys.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/object_store/log_tail.h"
 
 namespace coffer::storage {
 
@@ -35,7 +36,8 @@ ObjectStore::ObjectStore(std::unique_ptr<KvStore> kv, std::unique_ptr<Sealer> se
       clock_(clock),
       rng_(rng),
       hlc_(clock),
-      options_(options) {}
+      options_(options),
+      log_tail_(std::make_unique<LogTail>(options.log_tail_bytes)) {}
 
 ObjectStore::~ObjectStore() = default;
 

@@ -6,6 +6,7 @@
 #include "storage/keys.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
+#include "storage/object_store/log_tail.h"
 
 namespace coffer::storage {
 
@@ -106,6 +107,8 @@ Status ObjectStore::InstallSnapshotChunk(const pb::SnapshotChunk& chunk) {
   }
   txn.Delete(std::string(keys::kMetaInstalling));
   COFFER_RETURN_IF_ERROR(Commit(txn, Durability::kSync));
+  // The log restarts after the installed applied vector.
+  log_tail_->Clear();
   // New stamps must stay above everything the snapshot holds.
   hlc_.Restore({chunk.hlc().wall_micros(), chunk.hlc().logical()});
   return LoadState();
