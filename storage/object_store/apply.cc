@@ -98,9 +98,14 @@ Status ObjectStore::SignChainTip() {
     // The log copy's signed form is the record's (sealed material and
     // material are outside it), so its signature is the record's.
     COFFER_RETURN_IF_ERROR(SignRecord(*options_.signer, &*logged));
+    const std::string signed_row = logged->SerializeAsString();
     WriteBatch batch;
-    batch.Put(key, logged->SerializeAsString());
+    batch.Put(key, signed_row);
     COFFER_RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/false));
+    // The in-memory tail holds the unsigned copy: replace it, or peers
+    // served from the tail would never get the signature that vouches for
+    // the records before it.
+    log_tail_->Rewrite(options_.node_id.value, own_unsigned_tip_, signed_row);
   }
   own_unsigned_tip_ = own_unsigned_records_ = own_unsigned_bytes_ = 0;
   return Status::Ok();

@@ -256,5 +256,25 @@ TEST(LogTailReadTest, TheNewestRecordsAreServedWithoutReadingTheStore) {
   EXPECT_EQ(TakeRocksIteratorWorkOnThisThread().seeks, 0u);
 }
 
+// Group commit signs the origin's tip after the records went to the tail
+// (SignChainTip rewrites the tip in the store): the tail must serve the
+// signed copy, or a peer served from memory would wait for a signature that
+// never comes (found merging the hash chains with the tail).
+TEST(LogTailReadTest, TheTipSignedAtGroupCommitIsServedSigned) {
+  auto node = testing::MakeNode(testing::Backend::kMemEnv, "/a", 1);
+  ASSERT_NE(node, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        node->store->Execute(CreateKey(), "g" + std::to_string(i), Durability::kAsync).ok());
+  }
+  ASSERT_TRUE(node->store->HasUnsignedTip());
+  ASSERT_TRUE(node->store->SignChainTip().ok());
+  ASSERT_FALSE(node->store->HasUnsignedTip());
+  auto served = node->store->ReadLog(1, 3, 1);
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  ASSERT_EQ(served->size(), 1u);
+  EXPECT_FALSE(served->front().signature().empty()) << "the tail served the unsigned copy";
+}
+
 }  // namespace
 }  // namespace coffer::storage
