@@ -17,62 +17,19 @@
 
 #include "bench/etcd/http_once.h"
 #include "common/wait_for.h"
+#include "tests/harness/ports.h"
 
 extern char** environ;
 
 namespace coffer::bench {
 namespace {
 
-// A loopback port held by a bound, non-listening socket with SO_REUSEADDR
-// until the member that will listen on it is up: while held, another
-// process picking ports the same way cannot take it, yet etcd (Go sets
-// SO_REUSEADDR on listeners) can bind beside the hold. The same technique as
-// tests/harness/node_process.h's PortHold.
-class HeldPort {
- public:
-  HeldPort() = default;
-  HeldPort(HeldPort&& o) noexcept : fd_(std::exchange(o.fd_, -1)), port_(o.port_) {}
-  ~HeldPort() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
-  // A free port below the kernel's ephemeral range (so no outgoing
-  // connection holds it); 0 after a bounded number of failed tries.
-  static HeldPort Reserve() {
-    unsigned ephemeral_low = 32768;
-    if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
-      unsigned low = 0, high = 0;
-      if (std::fscanf(f, "%u %u", &low, &high) == 2 && low > 12000) ephemeral_low = low;
-      std::fclose(f);
-    }
-    static std::mt19937 pick(std::random_device{}());
-    for (int attempt = 0; attempt < 2000; ++attempt) {
-      auto port = static_cast<uint16_t>(10000 + pick() % (ephemeral_low - 10000));
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0) break;
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_port = htons(port);
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-        ::close(fd);
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      HeldPort held;
-      held.fd_ = fd;
-      held.port_ = port;
-      return held;
-    }
-    return HeldPort();
-  }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
+// Ports are held (tests/harness/ports.h: a bound, non-listening socket with
+// SO_REUSEADDR) until the member that listens on each is up: while held,
+// another process picking ports the same way cannot take it, yet etcd (Go
+// sets SO_REUSEADDR on listeners) binds beside the hold.
+using integration::PortHold;
+using integration::ReservePort;
 
 std::string Url(uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
 
@@ -100,14 +57,14 @@ Status EtcdCluster::Launch() {
   std::filesystem::create_directories(options_.work_dir, ec);
   if (ec) return Unavailable("etcd: cannot create " + options_.work_dir + ": " + ec.message());
 
-  std::vector<HeldPort> holds;
+  std::vector<PortHold> holds;
   std::string initial_cluster;
   for (int i = 0; i < options_.members; ++i) {
     Member m;
     m.name = "m" + std::to_string(i + 1);
-    holds.push_back(HeldPort::Reserve());
+    holds.push_back(ReservePort());
     m.client_port = holds.back().port();
-    holds.push_back(HeldPort::Reserve());
+    holds.push_back(ReservePort());
     m.peer_port = holds.back().port();
     if (m.client_port == 0 || m.peer_port == 0) return Unavailable("etcd: no free loopback port");
     m.data_dir = options_.work_dir + "/" + m.name + ".data";
