@@ -1,8 +1,8 @@
 // A measurement, not a check (DISABLED_: the suite skips it): the
 // replication send path at the store level (issue 12, item 2). Run it on
 // two builds to compare them:
-//   build/dev/storage/coffer_storage_test --gtest_also_run_disabled_tests \
-//     --gtest_filter='SendPathMeasure.*'
+//   build/dev/storage/coffer_storage_test --gtest_also_run_disabled_tests
+//     --gtest_filter='SendPathMeasure.*'   (one command line)
 // It prints the seconds spent in ReadLog and CollectLog. The file uses only
 // APIs that main had before the change, so it builds on both.
 #include <gtest/gtest.h>
