@@ -183,7 +183,9 @@ TEST_F(LogTailReadLogTest, SameRecordsWithAndWithoutTheTailAcrossGcEvictionDestr
                             .result()
                             .uuid());
     }
-    if (i % 10 == 9) ASSERT_NO_FATAL_FAILURE(ExpectSameReads());
+    if (i % 10 == 9) {
+      ASSERT_NO_FATAL_FAILURE(ExpectSameReads());
+    }
   }
   EXPECT_GT(cached_->store->log_tail_bytes(), 0u);
   EXPECT_LT(cached_->store->log_tail_bytes() / 200, 120u) << "the tail evicted";
