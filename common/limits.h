@@ -37,6 +37,12 @@ inline constexpr size_t kHandshakeFrameBytes = 64 * kKiB;
 // holds at most this many requests and responses in memory, each at most
 // one frame. Not a byte limit, but one of the per-connection bounds.
 inline constexpr size_t kMaxRequestsInFlightPerConnection = 64;
+// Bytes of requests one client connection may have in flight (their frames'
+// payloads, from when each is read until its reply is produced). Once the
+// requests in flight hold this many the node reads no further frame from
+// the connection until a reply frees some; one request is always read, so a
+// connection holds at most this plus one frame of requests.
+inline constexpr size_t kMaxRequestBytesInFlightPerConnection = 16 << 20;
 
 // ---- Budgets: where a stream is cut (a message may exceed its budget only
 // by holding a single item larger than the budget) ----

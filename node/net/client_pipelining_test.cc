@@ -89,6 +89,45 @@ TEST_F(ClientPipeliningTest, ServerStopsReadingAtTheMaximumInFlight) {
   EXPECT_EQ(answered, std::set<uint64_t>(ids.begin(), ids.end()));
 }
 
+// The byte budget: requests of ~1 KB under a 2,500-byte budget. The server
+// reads a third (one frame past the budget at most) and then no further
+// frame until a reply frees bytes, however many requests may be in flight.
+TEST_F(ClientPipeliningTest, ServerStopsReadingAtTheByteBudgetInFlight) {
+  ServerOptions options;
+  options.max_request_bytes_in_flight = 2500;
+  ClientServer* server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(server);
+  ASSERT_NE(client, nullptr);
+  constexpr int kRequests = 6;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < kRequests; ++i) {
+    auto id = client->Send(MakeRequest("hold-" + std::to_string(i) + "-" + std::string(1000, 'x')),
+                           Deadline());
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+  }
+  for (int answered = 0; answered < kRequests; ++answered) {
+    const size_t expect_held = std::min<size_t>(3, kRequests - answered);
+    ASSERT_TRUE(WaitFor([&] {
+      return handled_.load() == std::min(kRequests, answered + 3) && HeldCount() == expect_held;
+    })) << "answered "
+        << answered << ", handled " << handled_.load() << ", held " << HeldCount();
+    ReplyHeld(0);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(most_held_, 3u) << "never more than the byte budget plus one frame";
+  }
+  std::set<uint64_t> answered;
+  for (int i = 0; i < kRequests; ++i) {
+    auto answer = client->Receive(Deadline());
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    answered.insert(answer->call_id);
+  }
+  EXPECT_EQ(answered, std::set<uint64_t>(ids.begin(), ids.end()));
+}
+
 TEST_F(ClientPipeliningTest, ConnectionClosedWithRequestsInFlightDropsTheirReplies) {
   ClientServer* server = StartServer();
   ASSERT_NE(server, nullptr);

@@ -151,7 +151,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The reply to the request with `call_id`: queued for writing (responses
   // go out in completion order). Dropped if the connection has closed.
-  void OnReply(uint64_t call_id, pb::Response response) {
+  void OnReply(uint64_t call_id, size_t request_bytes, pb::Response response) {
+    request_bytes_in_flight_ -= std::min(request_bytes_in_flight_, request_bytes);
     if (closed_) return;
     if (response.code().empty()) {
       response = ErrorResponse(Code::kInternal, "the node produced a response without a code");
@@ -181,8 +182,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // handler drops every copy of its ReplyFn without replying.
   class ReplySlot {
    public:
-    ReplySlot(std::weak_ptr<Connection> connection, uint64_t call_id)
-        : connection_(std::move(connection)), call_id_(call_id) {}
+    ReplySlot(std::weak_ptr<Connection> connection, uint64_t call_id, size_t request_bytes)
+        : connection_(std::move(connection)), call_id_(call_id), request_bytes_(request_bytes) {}
     ~ReplySlot() {
       if (!sent_.exchange(true)) {
         Post(ErrorResponse(Code::kInternal, "the request was dropped without a response"));
@@ -201,13 +202,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::shared_ptr<Connection> connection = connection_.lock();
       if (!connection) return;
       boost::asio::post(connection->executor(),
-                        [connection, call_id = call_id_, response = std::move(response)]() mutable {
-                          connection->OnReply(call_id, std::move(response));
+                        [connection, call_id = call_id_, bytes = request_bytes_,
+                         response = std::move(response)]() mutable {
+                          connection->OnReply(call_id, bytes, std::move(response));
                         });
     }
 
     std::weak_ptr<Connection> connection_;
     const uint64_t call_id_;
+    const size_t request_bytes_;
     std::atomic<bool> sent_{false};
   };
 
@@ -248,6 +251,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // idle.
   void ReadRequest() {
     if (closed_ || reading_ || in_flight_ >= state_->options.max_requests_in_flight) return;
+    if (in_flight_ > 0 && request_bytes_in_flight_ >= state_->options.max_request_bytes_in_flight) {
+      return;  // resumes when a response has been written
+    }
     reading_ = true;
     if (in_flight_ == 0) ArmTimer(state_->options.idle_timeout, Phase::kRead);
     AsyncReadFrame(
@@ -283,7 +289,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     state_->requests.fetch_add(1, std::memory_order_relaxed);
     ++in_flight_;
-    auto slot = std::make_shared<ReplySlot>(weak_from_this(), request.call_id());
+    request_bytes_in_flight_ += size;
+    auto slot = std::make_shared<ReplySlot>(weak_from_this(), request.call_id(), size);
     ReplyFn reply = [slot](pb::Response response) { slot->Send(std::move(response)); };
     try {
       state_->handler(std::move(request), identity_, std::move(reply));
@@ -428,6 +435,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   // Requests handed to the handler whose response is not yet written.
   size_t in_flight_ = 0;
+  // Payload bytes of the requests read whose reply is not yet produced.
+  size_t request_bytes_in_flight_ = 0;
 };
 
 }  // namespace client_server_internal
@@ -494,6 +503,9 @@ Status ValidateOptions(const ServerOptions& options, const RequestHandler& handl
   }
   if (options.refusal_log_interval.count() < 0) {
     return InvalidArgument("client API: refusal_log_interval must not be negative");
+  }
+  if (options.max_request_bytes_in_flight == 0) {
+    return InvalidArgument("client API: max_request_bytes_in_flight must be positive");
   }
   if (options.max_requests_in_flight == 0) {
     return InvalidArgument("client API: max_requests_in_flight must be positive");

@@ -32,6 +32,9 @@
 //    requests whose response is not yet written; at that many the node stops
 //    reading the connection until one is written (backpressure: TCP then
 //    stalls the client, and a client cannot queue more work on the node).
+//    Likewise once the requests in flight hold max_request_bytes_in_flight
+//    bytes (from when each is read until its reply is produced; one request
+//    is always read, so at most that plus one frame).
 //    Requests of one connection are handled concurrently and their responses
 //    written in completion order, not request order: the client matches them
 //    by Request.call_id (echoed in Response.call_id), and a client that needs
@@ -85,6 +88,11 @@ struct ServerOptions {
   // response not yet written); positive. Default:
   // limits::kMaxRequestsInFlightPerConnection (64).
   size_t max_requests_in_flight = limits::kMaxRequestsInFlightPerConnection;
+  // Bytes of requests one connection may have in flight (from when each is
+  // read until its reply is produced): at this many the node reads no
+  // further frame from it (one request is always read). Positive. Default:
+  // limits::kMaxRequestBytesInFlightPerConnection (16 MiB).
+  size_t max_request_bytes_in_flight = limits::kMaxRequestBytesInFlightPerConnection;
   // Authenticated connections. Default: 1024.
   size_t max_connections = 1024;
   // Of max_connections, held for `admin` certificates; less than
