@@ -26,6 +26,34 @@ class ClientPipeliningTest : public ClientServerTest {
     }
     return ids;
   }
+
+  // Answers the held requests `ids` one at a time, oldest first, checking
+  // that the server holds exactly `most` (or what is left) before each
+  // answer, never more; then that every id was answered.
+  void ExpectAtMostHeldWhileAnsweringOneByOne(CofferClient& client,
+                                              const std::vector<uint64_t>& ids, size_t most) {
+    const size_t total = ids.size();
+    for (size_t answered = 0; answered < total; ++answered) {
+      const size_t expect_held = std::min(most, total - answered);
+      ASSERT_TRUE(WaitFor([&] {
+        return static_cast<size_t>(handled_.load()) == std::min(total, answered + most) &&
+               HeldCount() == expect_held;
+      })) << "answered "
+          << answered << ", handled " << handled_.load() << ", held " << HeldCount();
+      ReplyHeld(0);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      EXPECT_EQ(most_held_, most) << "never more held than the bound allows";
+    }
+    std::set<uint64_t> answered;
+    for (size_t i = 0; i < total; ++i) {
+      auto answer = client.Receive(Deadline());
+      ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+      answered.insert(answer->call_id);
+    }
+    EXPECT_EQ(answered, std::set<uint64_t>(ids.begin(), ids.end()));
+  }
 };
 
 TEST_F(ClientPipeliningTest, RequestsSentBackToBackAreAllAnsweredInCompletionOrder) {
@@ -68,25 +96,7 @@ TEST_F(ClientPipeliningTest, ServerStopsReadingAtTheMaximumInFlight) {
   std::vector<uint64_t> ids = SendMany(*client, "hold-", kRequests);
   ASSERT_EQ(ids.size(), size_t{kRequests});
   // Each answer written lets exactly one more request in.
-  for (int answered = 0; answered < kRequests; ++answered) {
-    const size_t expect_held = std::min<size_t>(3, kRequests - answered);
-    ASSERT_TRUE(WaitFor([&] {
-      return handled_.load() == std::min(kRequests, answered + 3) && HeldCount() == expect_held;
-    })) << "answered "
-        << answered << ", handled " << handled_.load() << ", held " << HeldCount();
-    ReplyHeld(0);
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_EQ(most_held_, 3u) << "never more than the maximum in flight";
-  }
-  std::set<uint64_t> answered;
-  for (int i = 0; i < kRequests; ++i) {
-    auto answer = client->Receive(Deadline());
-    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
-    answered.insert(answer->call_id);
-  }
-  EXPECT_EQ(answered, std::set<uint64_t>(ids.begin(), ids.end()));
+  ExpectAtMostHeldWhileAnsweringOneByOne(*client, ids, 3);
 }
 
 // The byte budget: requests of ~1 KB under a 2,500-byte budget. The server
@@ -107,25 +117,7 @@ TEST_F(ClientPipeliningTest, ServerStopsReadingAtTheByteBudgetInFlight) {
     ASSERT_TRUE(id.ok()) << id.status().ToString();
     ids.push_back(*id);
   }
-  for (int answered = 0; answered < kRequests; ++answered) {
-    const size_t expect_held = std::min<size_t>(3, kRequests - answered);
-    ASSERT_TRUE(WaitFor([&] {
-      return handled_.load() == std::min(kRequests, answered + 3) && HeldCount() == expect_held;
-    })) << "answered "
-        << answered << ", handled " << handled_.load() << ", held " << HeldCount();
-    ReplyHeld(0);
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_EQ(most_held_, 3u) << "never more than the byte budget plus one frame";
-  }
-  std::set<uint64_t> answered;
-  for (int i = 0; i < kRequests; ++i) {
-    auto answer = client->Receive(Deadline());
-    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
-    answered.insert(answer->call_id);
-  }
-  EXPECT_EQ(answered, std::set<uint64_t>(ids.begin(), ids.end()));
+  ExpectAtMostHeldWhileAnsweringOneByOne(*client, ids, 3);
 }
 
 TEST_F(ClientPipeliningTest, ConnectionClosedWithRequestsInFlightDropsTheirReplies) {
