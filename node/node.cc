@@ -318,9 +318,10 @@ struct Node::Impl {
   }
 
   // Group commit. The fsync runs on the sync thread while the store thread
-  // goes on executing writes; those wait for the next sync, which starts as
-  // soon as the previous one is done. One fsync covers every write that came
-  // in while the previous one ran. When to sync is replication::GroupCommit's
+  // goes on executing writes and applying received records; those wait for
+  // the next sync, which starts as soon as the previous one is done. One
+  // fsync covers every write and received record that came in while the
+  // previous one ran. When to sync is replication::GroupCommit's
   // decision (the simulation runs it the same way).
   void ScheduleFlush() {
     if (group_commit.WritesArrived()) StartSync();

@@ -100,8 +100,8 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id,
 }
 
 void Replicator::Flush() {
-  if (unsynced_.empty()) return;
-  std::vector<Unsynced> batch = TakeUnsynced();
+  if (unsynced_.empty() && !received_unsynced_) return;
+  SyncBatch batch = TakeUnsynced();
   Committed(batch, SyncGroupCommit(store_));
 }
 
@@ -110,9 +110,11 @@ Status Replicator::SyncGroupCommit(storage::ObjectStore& store) {
   return store.Sync();
 }
 
-std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
-  std::vector<Unsynced> batch;
-  batch.swap(unsynced_);
+Replicator::SyncBatch Replicator::TakeUnsynced() {
+  SyncBatch batch;
+  batch.writes.swap(unsynced_);
+  batch.received = received_unsynced_;
+  received_unsynced_ = false;
   // The last record of the group commit is signed (vouching for the rest
   // through the chain) before the sync that makes them durable starts.
   Status signed_tip = store_.SignChainTip();
@@ -120,31 +122,42 @@ std::vector<Replicator::Unsynced> Replicator::TakeUnsynced() {
     // Unsigned records would never be admitted anywhere: the writes fail
     // as a failed sync does (they may stay, and are signed at the next).
     last_apply_error_ = signed_tip;
-    for (const auto& u : batch) {
+    for (const auto& u : batch.writes) {
       Finish(u.token,
              Status(Code::kOutcomeUnknown, "cannot sign the commit (" + signed_tip.ToString() +
                                                "); retry with the same request id"));
     }
+    received_unsynced_ = received_unsynced_ || batch.received;
     return {};
   }
+  batch.applied = store_.Applied();
   return batch;
 }
 
-void Replicator::Committed(const std::vector<Unsynced>& batch, const Status& synced) {
+void Replicator::Committed(const SyncBatch& batch, const Status& synced) {
   if (batch.empty()) return;
   if (!synced.ok()) {
-    // The records may or may not be on disk: the clients must retry.
-    for (const auto& u : batch) {
+    // The records may or may not be on disk: the clients must retry, and
+    // received records wait for a sync that works (or StorageResumed).
+    for (const auto& u : batch.writes) {
       Finish(u.token, Status(Code::kOutcomeUnknown, "commit failed to sync (" + synced.ToString() +
                                                         "); retry with the same request id"));
+    }
+    if (batch.received) {
+      received_unsynced_ = true;
+      ++apply_errors_;
+      last_apply_error_ = synced;
     }
     return;
   }
   int64_t now = clock_.MonotonicMicros();
-  for (const auto& u : batch) {
+  for (const auto& u : batch.writes) {
     flushed_seq_ = std::max(flushed_seq_, u.seq);
     core_.OnLocalCommit(u.seq, u.token, now);
   }
+  // Everything the store had applied when the batch was taken is durable
+  // now: the peers learn it (and acknowledge their critical writes).
+  core_.OnDurable(batch.applied, now);
   Pump();
 }
 
@@ -205,7 +218,7 @@ void Replicator::SetMembers(std::vector<Member> members) {
 }
 
 void Replicator::Tick() {
-  Flush();
+  if (!group_commit_) Flush();
   core_.Tick(clock_.MonotonicMicros());
   Pump();
   ReleaseHeldRetries();
@@ -288,30 +301,41 @@ void Replicator::Pump() {
       if (short_read) core_.OnSendFailed(s.peer);
     }
     if (!out.to_apply.empty()) {
-      // Group commit: apply unsynced, then one sync makes them all durable
-      // before the core reports them (and so acknowledges them to the sender).
-      std::map<uint32_t, bool> origin_failed;
-      for (const auto& record : out.to_apply) {
-        if (origin_failed[record.origin()]) continue;  // later records would be gaps
-        auto applied = store_.ApplyRemote(record, storage::Durability::kAsync);
-        if (!applied.ok()) {
-          origin_failed[record.origin()] = true;
-          ++apply_errors_;
-          last_apply_error_ = applied.status();
-        } else if (applied_observer_) {
-          applied_observer_(record);
+      // Applied unsynced; one sync then makes them durable before the core
+      // reports them (and so acknowledges them to the sender): at once
+      // without group commit, else the driver's next group-commit sync,
+      // shared with client writes and with records received meanwhile.
+      // One write to the store for the whole batch.
+      auto outcomes = store_.ApplyRemoteBatch(out.to_apply, storage::Durability::kAsync);
+      if (!outcomes.ok()) {
+        ++apply_errors_;
+        last_apply_error_ = outcomes.status();
+      } else {
+        for (size_t i = 0; i < outcomes->size(); ++i) {
+          const auto& outcome = (*outcomes)[i];
+          if (!outcome.ok()) {
+            ++apply_errors_;
+            last_apply_error_ = outcome.status();
+          } else if (applied_observer_) {
+            applied_observer_(out.to_apply[i]);
+          }
         }
       }
-      // The sync also makes this node's unsynced writes durable, and the
-      // applied vector reported below covers them: the last of them is
-      // signed first (a durable own record is sent, and never changes after).
-      Status synced = store_.SignChainTip();
-      if (synced.ok()) synced = store_.Sync();
-      if (!synced.ok()) {
-        ++apply_errors_;
-        last_apply_error_ = synced;
+      core_.OnAppliedUnsynced(store_.Applied(), clock_.MonotonicMicros());
+      if (group_commit_) {
+        received_unsynced_ = true;  // reported after the driver's next sync
       } else {
-        core_.OnApplied(store_.Applied(), clock_.MonotonicMicros());
+        // The sync also makes this node's unsynced writes durable, and the
+        // applied vector reported below covers them: the last of them is
+        // signed first (a durable own record is sent, and never changes after).
+        Status synced = store_.SignChainTip();
+        if (synced.ok()) synced = store_.Sync();
+        if (!synced.ok()) {
+          ++apply_errors_;
+          last_apply_error_ = synced;
+        } else {
+          core_.OnDurable(store_.Applied(), clock_.MonotonicMicros());
+        }
       }
     }
     for (uint64_t token : out.acked) {

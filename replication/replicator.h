@@ -88,20 +88,35 @@ class Replicator {
   // makes them all durable, and only then are they sent or acknowledged (a
   // record is never sent before it is durable here). Tick() also flushes.
   // Default: off (each Write syncs).
+  // Received records are then applied unsynced too, and reported once a
+  // sync covers them.
   void EnableGroupCommit() { group_commit_ = true; }
   void Flush();
 
   // Flush() in two halves, so the fsync can run on another thread while this
-  // one goes on executing writes (whatever arrives meanwhile joins the next
-  // batch): TakeUnsynced() hands out the writes waiting for a sync; after a
-  // KvStore sync that started after TakeUnsynced() returned, Committed()
-  // sends and acknowledges them (or fails them if the sync failed).
+  // one goes on executing writes and applying received records (whatever
+  // arrives meanwhile joins the next batch): TakeUnsynced() hands out what
+  // waits for a sync; after a KvStore sync that started after TakeUnsynced()
+  // returned, Committed() sends and acknowledges the writes and reports the
+  // received records durable (or fails the writes if the sync failed).
+  //
+  // Received records are applied unsynced as they come (group commit on the
+  // apply side, when group commit is enabled): a record is reported to its
+  // sender, and so acknowledged, only once a sync covers it.
   struct Unsynced {
     uint64_t seq;
     uint64_t token;
   };
-  std::vector<Unsynced> TakeUnsynced();
-  void Committed(const std::vector<Unsynced>& batch, const Status& synced);
+  struct SyncBatch {
+    std::vector<Unsynced> writes;
+    // The store's applied vector when the batch was taken: durable once the
+    // sync returns.
+    storage::VersionVector applied;
+    bool received = false;  // received records wait for this sync
+    bool empty() const { return writes.empty() && !received; }
+  };
+  SyncBatch TakeUnsynced();
+  void Committed(const SyncBatch& batch, const Status& synced);
   // The sync of a group commit, for Flush() and for a driver that runs it
   // on another thread (callable from any thread, as ObjectStore::Sync).
   // The fault point "group_commit.skip_fsync" (a planted bug the simulation
@@ -160,7 +175,8 @@ class Replicator {
   }
   // ENABLING or PENDING: starts the wait for ACTIVE (ReplicationCore::CaughtUp).
   void StartCatchUp() { core_.StartCatchUp(clock_.MonotonicMicros()); }
-  // Heartbeats, timeouts, sends. Call it often (every few ms).
+  // Heartbeats, timeouts, sends. Call it often (every few ms). Without group
+  // commit it also syncs what waits; with it, the driver's group commit does.
   void Tick();
 
   const ReplicationCore& core() const { return core_; }
@@ -204,6 +220,7 @@ class Replicator {
   std::function<void(const pb::LogRecord&)> applied_observer_;
   bool group_commit_ = false;
   std::vector<Unsynced> unsynced_;  // committed without fsync, awaiting Flush()
+  bool received_unsynced_ = false;  // received records applied without fsync
   uint64_t flushed_seq_ = 0;        // own records up to here are durable
   uint64_t apply_errors_ = 0;
   Status last_apply_error_;

@@ -113,6 +113,13 @@ class ObjectStore {
   // missing records).
   StatusOr<ApplyOutcome> ApplyRemote(const pb::LogRecord& record,
                                      Durability durability = Durability::kSync);
+  // Applies received records in order as one write to the store (group
+  // commit on the apply side): for each, what ApplyRemote does, its outcome
+  // at its index. A refused record is left out with every later record of
+  // its origin (they would follow a gap); the other records are applied.
+  // An error of the write itself leaves every record unapplied.
+  StatusOr<std::vector<StatusOr<ApplyOutcome>>> ApplyRemoteBatch(
+      const std::vector<pb::LogRecord>& records, Durability durability);
 
   // Where the record that answered `request_id` is, and its result; nullopt if
   // no record here carries that id.
@@ -299,6 +306,9 @@ class ObjectStore {
   // Applying (apply.cc): one record's effect, log copy, applied seq and
   // request id into `txn`; Commit writes it in one batch.
   Status Apply(Txn& txn, const pb::LogRecord& record);
+  // ApplyRemote's checks, then Apply into a transaction nested in `batch`,
+  // whose changes join `batch` only if the whole record applied.
+  StatusOr<ApplyOutcome> ApplyRemoteInto(Txn& batch, const pb::LogRecord& record);
   Status Commit(Txn& txn, Durability durability);
   template <typename Element>
   Status MergeElement(Txn& txn, const std::string& key, const Element& incoming,

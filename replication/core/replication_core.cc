@@ -193,13 +193,18 @@ void ReplicationCore::OnLocalCommit(uint64_t seq, std::optional<uint64_t> token,
   UpdateConfirmFrontier();
 }
 
-void ReplicationCore::OnApplied(const VersionVector& durable, int64_t now_micros) {
+void ReplicationCore::OnAppliedUnsynced(const VersionVector& applied, int64_t now_micros) {
+  now_ = std::max(now_, now_micros);
+  // Anything handed out but not applied (the store refused it) must be
+  // received again: forget it, and the sender's retransmission brings it back.
+  for (auto& [origin, seq] : handed_out_) seq = std::max(At(applied, origin), At(durable_, origin));
+  RaiseTo(&handed_out_, applied);
+}
+
+void ReplicationCore::OnDurable(const VersionVector& durable, int64_t now_micros) {
   now_ = std::max(now_, now_micros);
   VersionVector before = durable_;
   RaiseTo(&durable_, durable);
-  // Anything handed out but not applied (the store refused it) must be
-  // received again: forget it, and the sender's retransmission brings it back.
-  for (auto& [origin, seq] : handed_out_) seq = At(durable_, origin);
   RaiseTo(&handed_out_, durable_);
   if (durable_ != before) {
     for (auto& [peer, link] : links_) {

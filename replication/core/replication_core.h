@@ -119,8 +119,21 @@ class ReplicationCore {
   // A local write was durably committed as (self, seq). For critical writes
   // `token` is acknowledged once the pair peer reports it, or failed.
   void OnLocalCommit(uint64_t seq, std::optional<uint64_t> token, int64_t now_micros);
-  // The driver durably applied records; `durable` is the store's new vector.
-  void OnApplied(const VersionVector& durable, int64_t now_micros);
+  // The driver applied the records it was handed (Output::to_apply), not
+  // necessarily durably yet: `applied` is the store's vector now. Records
+  // handed out beyond it were refused by the store and are taken again when
+  // they are received again. Nothing is reported to the peers.
+  void OnAppliedUnsynced(const VersionVector& applied, int64_t now_micros);
+  // A sync made the store durable through `durable` (the store's vector when
+  // the sync started): reported to the peers, so a pair peer's critical
+  // writes are acknowledged by it. Never reports more than is durable.
+  void OnDurable(const VersionVector& durable, int64_t now_micros);
+  // Both at once: the driver applied and synced; `durable` is the store's
+  // vector.
+  void OnApplied(const VersionVector& durable, int64_t now_micros) {
+    OnAppliedUnsynced(durable, now_micros);
+    OnDurable(durable, now_micros);
+  }
   // Membership changed (a node was inducted, or its role or pair changed).
   // Links to new members start; links to removed members end.
   void SetMembers(std::vector<Member> members, int64_t now_micros);

@@ -2,6 +2,7 @@
 // apply), both through one Apply() that writes a record's effect, its sealed
 // log copy, the applied seq and the request id into one transaction, which
 // Commit writes as one batch.
+#include <map>
 #include <string>
 #include <utility>
 
@@ -142,6 +143,35 @@ Status ObjectStore::ConfirmNames(const VersionVector& frontier) {
 
 StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
                                                 Durability durability) {
+  Txn txn(*kv_, *this);
+  COFFER_ASSIGN_OR_RETURN(ApplyOutcome outcome, ApplyRemoteInto(txn, record));
+  if (outcome == ApplyOutcome::kApplied) COFFER_RETURN_IF_ERROR(Commit(txn, durability));
+  return outcome;
+}
+
+StatusOr<std::vector<StatusOr<ApplyOutcome>>> ObjectStore::ApplyRemoteBatch(
+    const std::vector<pb::LogRecord>& records, Durability durability) {
+  Txn batch(*kv_, *this);
+  std::vector<StatusOr<ApplyOutcome>> outcomes;
+  outcomes.reserve(records.size());
+  std::map<uint32_t, Status> refused;  // origin -> why its records stopped
+  for (const auto& record : records) {
+    auto stopped = refused.find(record.origin());
+    if (stopped != refused.end()) {
+      outcomes.emplace_back(
+          Unavailable("an earlier record of origin " + std::to_string(record.origin()) +
+                      " in the batch was refused: " + stopped->second.ToString()));
+      continue;
+    }
+    StatusOr<ApplyOutcome> outcome = ApplyRemoteInto(batch, record);
+    if (!outcome.ok()) refused.emplace(record.origin(), outcome.status());
+    outcomes.push_back(std::move(outcome));
+  }
+  if (!batch.empty()) COFFER_RETURN_IF_ERROR(Commit(batch, durability));
+  return outcomes;
+}
+
+StatusOr<ApplyOutcome> ObjectStore::ApplyRemoteInto(Txn& batch, const pb::LogRecord& record) {
   if (record.origin() == 0 || record.origin() == options_.node_id.value) {
     return InvalidArgument("record origin " + std::to_string(record.origin()) +
                            " is not a remote node");
@@ -160,16 +190,17 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemote(const pb::LogRecord& record,
   if (!MaterialMatches(record)) {
     return InvalidArgument("a replicated record's material does not match its material digest");
   }
-  uint64_t have = applied_.count(record.origin()) ? applied_.at(record.origin()) : 0;
+  auto applied = batch.applied.find(record.origin());
+  uint64_t have = applied == batch.applied.end() ? 0 : applied->second;
   if (record.seq() <= have) return ApplyOutcome::kDuplicate;
   if (record.seq() != have + 1) {
     return Unavailable("gap in origin " + std::to_string(record.origin()) + ": have " +
                        std::to_string(have) + ", got " + std::to_string(record.seq()));
   }
   COFFER_RETURN_IF_ERROR(hlc_.Observe({record.hlc().wall_micros(), record.hlc().logical()}));
-  Txn txn(*kv_, *this);
+  Txn txn(Txn::NestedIn{batch});
   COFFER_RETURN_IF_ERROR(Apply(txn, record));
-  COFFER_RETURN_IF_ERROR(Commit(txn, durability));
+  batch.Absorb(std::move(txn));
   return ApplyOutcome::kApplied;
 }
 

@@ -159,6 +159,31 @@ class ObjectStore::Txn {
         object_count(store.object_count_),
         base_(base) {}
 
+  // A transaction nested in `parent`: it reads through the parent's pending
+  // changes, starts from its state, and its changes reach the parent only by
+  // parent.Absorb(child) (a record that fails halfway leaves none).
+  struct NestedIn {
+    const Txn& parent;
+  };
+  explicit Txn(NestedIn nested)
+      : applied(nested.parent.applied),
+        chain_heads(nested.parent.chain_heads),
+        digest(nested.parent.digest),
+        object_count(nested.parent.object_count),
+        base_(nested.parent.reader()) {}
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // Takes a nested transaction's changes and state.
+  void Absorb(Txn&& child) {
+    for (auto& [key, value] : child.pending_) pending_[key] = std::move(value);
+    applied = std::move(child.applied);
+    chain_heads = std::move(child.chain_heads);
+    digest = child.digest;
+    object_count = child.object_count;
+  }
+  bool empty() const { return pending_.empty(); }
+
   const KvReader& reader() const { return overlay_; }
   void Put(std::string key, std::string value) { pending_[std::move(key)] = std::move(value); }
   void Delete(std::string key) { pending_[std::move(key)] = std::nullopt; }
