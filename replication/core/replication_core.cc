@@ -59,6 +59,10 @@ ReplicationCore::ReplicationCore(uint32_t self, std::vector<Member> members, Ver
       now_(now_micros),
       durable_(std::move(durable)),
       handed_out_(durable_) {
+  // What is durable at start-up may be relayed at once.
+  for (const auto& [origin, seq] : durable_) {
+    durable_since_[origin].emplace_back(now_micros - options_.relay_delay_micros, seq);
+  }
   for (const auto& m : members_) {
     if (m.id != self_) links_[m.id] = Link{};
   }
@@ -206,6 +210,16 @@ void ReplicationCore::OnDurable(const VersionVector& durable, int64_t now_micros
   VersionVector before = durable_;
   RaiseTo(&durable_, durable);
   RaiseTo(&handed_out_, durable_);
+  for (const auto& [origin, seq] : durable_) {
+    if (origin != self_ && seq > At(before, origin)) {
+      auto& since = durable_since_[origin];
+      since.emplace_back(now_, seq);
+      // Entries older than the newest one past the delay are not needed.
+      while (since.size() >= 2 && now_ - since[1].first >= options_.relay_delay_micros) {
+        since.pop_front();
+      }
+    }
+  }
   if (durable_ != before) {
     for (auto& [peer, link] : links_) {
       if (link.report_due || LinkUp(link, now_)) SendReport(peer, now_);
@@ -401,8 +415,9 @@ void ReplicationCore::ScheduleSends(int64_t now) {
       }
       inflight += seq - have;
     }
-    for (const auto& [origin, have] : durable_) {
+    for (const auto& [origin, durable] : durable_) {
       if (self_disabled && origin != self_) continue;
+      const uint64_t have = origin == self_ ? durable : RelayableThrough(origin, now);
       uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
       if (next <= At(collected_, origin)) continue;  // collected here: another node has them
       while (next <= have && inflight < options_.max_inflight_records) {
@@ -418,6 +433,17 @@ void ReplicationCore::ScheduleSends(int64_t now) {
       }
     }
   }
+}
+
+uint64_t ReplicationCore::RelayableThrough(uint32_t origin, int64_t now) {
+  auto it = durable_since_.find(origin);
+  if (it == durable_since_.end()) return 0;
+  auto& since = it->second;
+  while (since.size() >= 2 && now - since[1].first >= options_.relay_delay_micros) {
+    since.pop_front();
+  }
+  if (since.empty() || now - since.front().first < options_.relay_delay_micros) return 0;
+  return since.front().second;
 }
 
 void ReplicationCore::UpdateConfirmFrontier() {

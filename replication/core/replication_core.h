@@ -8,8 +8,11 @@
 //  - per link: up or down (failure detection from heard messages), what the
 //    peer has durably applied (its reported version vector), what was sent to
 //    it and not yet acknowledged (a bounded window: backpressure);
-//  - which records to send to which peer, from any origin, in batches, so a
-//    node can catch up from anyone;
+//  - which records to send to which peer, in batches: a node's own records
+//    at once; another origin's records (relays) only those that became
+//    durable here at least `relay_delay_micros` ago and the peer still
+//    lacks, so a node can catch up from anyone while in steady state each
+//    record crosses the network once per receiver, from its origin;
 //  - which received records are contiguous per origin and may be applied, in
 //    order and exactly once (duplicates dropped, gaps wait);
 //  - the node's write mode: read-write, READ_ONLY_RESTRICTED (no peer, or the
@@ -23,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -74,6 +78,12 @@ struct CoreOptions {
   uint32_t max_inflight_records = 4096;
   // Received records held while waiting for a gap to fill, per origin. Default: 8192.
   uint32_t max_buffered_records = 8192;
+  // Another origin's records are relayed to a peer only once they have been
+  // durable here this long and the peer still has not reported them: the
+  // origin sends them directly, so without this every node would also get
+  // each record from every other node (traffic growing with the square of
+  // the cluster size). Default: 200 ms.
+  int64_t relay_delay_micros = 200'000;
 };
 
 // Fault points (common/fault_point.h) planted in the core, each a bug the
@@ -229,6 +239,11 @@ class ReplicationCore {
   VersionVector durable_;
   VersionVector handed_out_;  // given to the driver to apply (>= durable_)
   VersionVector collected_;   // the local log starts after these (OnLogCollected)
+  // Per other origin: (time, seq) when durable_ reached seq, newest last,
+  // kept back to the newest entry at least relay_delay old (the front).
+  std::map<uint32_t, std::deque<std::pair<int64_t, uint64_t>>> durable_since_;
+  // Of `origin`'s records, the last that may be relayed at `now`.
+  uint64_t RelayableThrough(uint32_t origin, int64_t now);
   std::map<uint32_t, Link> links_;
   std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
   std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack
