@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -111,73 +112,87 @@ bool ChunkedUpdate(UpdateFn update, EVP_CIPHER_CTX* ctx, unsigned char* out, std
 
 // AES-256-GCM encryption. Returns ciphertext || 16-byte tag. `key` is 32 bytes,
 // `nonce` 12 bytes.
-StatusOr<std::string> GcmEncrypt(const unsigned char* key, std::string_view nonce,
-                                 std::string_view plaintext, std::string_view aad) {
+// A context set up for AES-256-GCM under `key` with 12-byte nonces (the key
+// schedule computed once); null on an OpenSSL failure.
+CipherCtx KeyedGcmContext(const unsigned char* key, bool encrypt) {
   CipherCtx ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return Internal("EVP_CIPHER_CTX_new failed");
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
+  if (!ctx ||
+      EVP_CipherInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr, encrypt) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceBytes),
                           nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key, U8(nonce)) != 1) {
+      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key, nullptr, encrypt) != 1) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+// GcmEncrypt with a context from KeyedGcmContext(key, true): only the nonce
+// is set per call. The context must not be used by another thread meanwhile.
+StatusOr<std::string> GcmEncryptKeyed(EVP_CIPHER_CTX* ctx, std::string_view nonce,
+                                      std::string_view plaintext, std::string_view aad) {
+  if (nonce.size() != kNonceBytes ||
+      EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, U8(nonce)) != 1) {
     return Internal("AES-256-GCM encrypt init failed");
   }
   size_t ignored = 0;
-  if (!ChunkedUpdate(EVP_EncryptUpdate, ctx.get(), nullptr, aad, &ignored)) {
+  if (!ChunkedUpdate(EVP_EncryptUpdate, ctx, nullptr, aad, &ignored)) {
     return Internal("AES-256-GCM AAD update failed");
   }
   std::string out(plaintext.size() + kTagBytes, '\0');
   size_t written = 0;
-  if (!ChunkedUpdate(EVP_EncryptUpdate, ctx.get(), U8(out), plaintext, &written)) {
+  if (!ChunkedUpdate(EVP_EncryptUpdate, ctx, U8(out), plaintext, &written)) {
     return Internal("AES-256-GCM encrypt update failed");
   }
   int final_len = 0;
-  if (EVP_EncryptFinal_ex(ctx.get(), U8(out) + written, &final_len) != 1) {
+  if (EVP_EncryptFinal_ex(ctx, U8(out) + written, &final_len) != 1) {
     return Internal("AES-256-GCM encrypt final failed");
   }
   written += static_cast<size_t>(final_len);
   if (written != plaintext.size() ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
                           U8(out) + written) != 1) {
     return Internal("AES-256-GCM tag retrieval failed");
   }
   return out;
 }
 
+StatusOr<std::string> GcmEncrypt(const unsigned char* key, std::string_view nonce,
+                                 std::string_view plaintext, std::string_view aad) {
+  CipherCtx ctx = KeyedGcmContext(key, /*encrypt=*/true);
+  if (!ctx) return Internal("AES-256-GCM encrypt init failed");
+  return GcmEncryptKeyed(ctx.get(), nonce, plaintext, aad);
+}
+
 // AES-256-GCM decryption of ciphertext || tag. DATA_LOSS if the input is too
 // short or the tag does not verify (wrong key, wrong AAD, damaged bytes);
 // INTERNAL on an OpenSSL failure. On failure nothing of the plaintext is kept.
-StatusOr<SecretBytes> GcmDecrypt(const unsigned char* key, std::string_view nonce,
-                                 std::string_view ciphertext_and_tag, std::string_view aad) {
+// GcmDecrypt with a context from KeyedGcmContext(key, false).
+StatusOr<SecretBytes> GcmDecryptKeyed(EVP_CIPHER_CTX* ctx, std::string_view nonce,
+                                      std::string_view ciphertext_and_tag, std::string_view aad) {
   if (ciphertext_and_tag.size() < kTagBytes) return DataLoss("ciphertext shorter than its tag");
   std::string_view ciphertext = ciphertext_and_tag.substr(0, ciphertext_and_tag.size() - kTagBytes);
   std::string tag(ciphertext_and_tag.substr(ciphertext.size()));
-
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return Internal("EVP_CIPHER_CTX_new failed");
-  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
-                          nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key, U8(nonce)) != 1) {
+  if (nonce.size() != kNonceBytes ||
+      EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, U8(nonce)) != 1) {
     return Internal("AES-256-GCM decrypt init failed");
   }
   size_t ignored = 0;
-  if (!ChunkedUpdate(EVP_DecryptUpdate, ctx.get(), nullptr, aad, &ignored)) {
+  if (!ChunkedUpdate(EVP_DecryptUpdate, ctx, nullptr, aad, &ignored)) {
     return Internal("AES-256-GCM AAD update failed");
   }
   // One spare byte so data() is writable even for an empty plaintext.
   std::string plain(ciphertext.size() + 1, '\0');
   size_t written = 0;
-  if (!ChunkedUpdate(EVP_DecryptUpdate, ctx.get(), U8(plain), ciphertext, &written)) {
+  if (!ChunkedUpdate(EVP_DecryptUpdate, ctx, U8(plain), ciphertext, &written)) {
     WipeString(plain);
     return Internal("AES-256-GCM decrypt update failed");
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes), U8(tag)) !=
-      1) {
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes), U8(tag)) != 1) {
     WipeString(plain);
     return Internal("AES-256-GCM set tag failed");
   }
   int final_len = 0;
-  if (EVP_DecryptFinal_ex(ctx.get(), U8(plain) + written, &final_len) != 1) {
+  if (EVP_DecryptFinal_ex(ctx, U8(plain) + written, &final_len) != 1) {
     WipeString(plain);
     return DataLoss("authentication failed");
   }
@@ -186,6 +201,13 @@ StatusOr<SecretBytes> GcmDecrypt(const unsigned char* key, std::string_view nonc
   SecretBytes result(std::move(plain));
   WipeString(plain);  // NOLINT(bugprone-use-after-move): wipes a small-string buffer
   return result;
+}
+
+StatusOr<SecretBytes> GcmDecrypt(const unsigned char* key, std::string_view nonce,
+                                 std::string_view ciphertext_and_tag, std::string_view aad) {
+  CipherCtx ctx = KeyedGcmContext(key, /*encrypt=*/false);
+  if (!ctx) return Internal("AES-256-GCM decrypt init failed");
+  return GcmDecryptKeyed(ctx.get(), nonce, ciphertext_and_tag, aad);
 }
 
 // True if scrypt can run with these parameters within kMaxScryptMemory.
@@ -306,12 +328,32 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Create(const SecretBytes& data_key) {
   return std::unique_ptr<Sealer>(new Sealer(data_key));
 }
 
+// The key schedule is computed once per Sealer, not per seal (it was most of
+// the cost of sealing 256 bytes); each call sets only its nonce.
+struct Sealer::Contexts {
+  std::mutex mu;
+  CipherCtx seal;
+  CipherCtx open;
+};
+
+Sealer::Sealer(SecretBytes key) : key_(std::move(key)), contexts_(std::make_unique<Contexts>()) {
+  contexts_->seal = KeyedGcmContext(U8(key_.reveal()), /*encrypt=*/true);
+  contexts_->open = KeyedGcmContext(U8(key_.reveal()), /*encrypt=*/false);
+}
+
+Sealer::~Sealer() = default;
+
 // The nonce is random per seal: with 96-bit random nonces one key stays well
 // within GCM's limits for 2^32 seals.
 StatusOr<std::string> Sealer::Seal(std::string_view plaintext, std::string_view aad) const {
   std::string nonce(kNonceBytes, '\0');
   COFFER_RETURN_IF_ERROR(RandomBytes(U8(nonce), nonce.size()));
-  COFFER_ASSIGN_OR_RETURN(std::string body, GcmEncrypt(U8(key_.reveal()), nonce, plaintext, aad));
+  StatusOr<std::string> encrypted = Internal("no cipher context");
+  {
+    std::lock_guard<std::mutex> lock(contexts_->mu);
+    if (contexts_->seal) encrypted = GcmEncryptKeyed(contexts_->seal.get(), nonce, plaintext, aad);
+  }
+  COFFER_ASSIGN_OR_RETURN(std::string body, std::move(encrypted));
   std::string sealed;
   sealed.reserve(1 + nonce.size() + body.size());
   sealed.push_back(static_cast<char>(kSealFormatVersion));
@@ -329,8 +371,14 @@ StatusOr<SecretBytes> Sealer::Open(std::string_view sealed, std::string_view aad
   if (version != kSealFormatVersion) {
     return DataLoss("unknown sealed format version " + std::to_string(version));
   }
-  StatusOr<SecretBytes> plain = GcmDecrypt(U8(key_.reveal()), sealed.substr(1, kNonceBytes),
-                                           sealed.substr(1 + kNonceBytes), aad);
+  StatusOr<SecretBytes> plain = Internal("no cipher context");
+  {
+    std::lock_guard<std::mutex> lock(contexts_->mu);
+    if (contexts_->open) {
+      plain = GcmDecryptKeyed(contexts_->open.get(), sealed.substr(1, kNonceBytes),
+                              sealed.substr(1 + kNonceBytes), aad);
+    }
+  }
   if (!plain.ok() && plain.status().code() == Code::kDataLoss) {
     return DataLoss(
         "sealed data failed authentication: damaged, sealed under another key, or moved from "

@@ -35,9 +35,13 @@ class Sealer {
   // DATA_LOSS if the input is malformed, the tag does not verify, or the AAD differs.
   StatusOr<SecretBytes> Open(std::string_view sealed, std::string_view aad) const;
 
+  ~Sealer();
+
  private:
-  explicit Sealer(SecretBytes key) : key_(std::move(key)) {}
+  explicit Sealer(SecretBytes key);
   SecretBytes key_;
+  struct Contexts;  // the keyed cipher contexts (crypto.cc); thread-safe
+  std::unique_ptr<Contexts> contexts_;
 };
 
 // Wraps and unwraps a node's data key. Implementations: a passphrase through

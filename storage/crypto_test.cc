@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace coffer::storage {
 namespace {
@@ -103,6 +106,35 @@ TEST(SealerTest, FlippedByteAnywhereIsDataLoss) {
       EXPECT_EQ(opened.status().code(), Code::kDataLoss) << "byte " << i;
     }
   }
+}
+
+// A Sealer keeps its keyed cipher contexts between calls: a failed open
+// must leave them fit for the next seal and open, from any thread.
+TEST(SealerTest, AFailedOpenLeavesTheSealerWorkingAcrossThreads) {
+  auto sealer = NewSealer(NewDataKey());
+  StatusOr<std::string> sealed = sealer->Seal("material", "obj|1");
+  ASSERT_TRUE(sealed.ok());
+  std::string damaged = *sealed;
+  damaged.back() = static_cast<char>(damaged.back() ^ 0x01);
+  ASSERT_EQ(sealer->Open(damaged, "obj|1").status().code(), Code::kDataLoss);
+  auto reopened = sealer->Open(*sealed, "obj|1");
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(reopened->reveal(), "material");
+
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string plain = "secret " + std::to_string(t) + "/" + std::to_string(i);
+        auto s = sealer->Seal(plain, "aad");
+        auto o = s.ok() ? sealer->Open(*s, "aad") : StatusOr<SecretBytes>(s.status());
+        if (!o.ok() || o->reveal() != plain) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(SealerTest, DifferentAadIsDataLoss) {
