@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/fault_point.h"
 
 namespace coffer::replication {
@@ -179,6 +181,89 @@ TEST(ReplicationCoreTest, RecordsTheStoreRefusedAreReceivedAgain) {
   b.OnApplied({}, 2 * kMs);  // the store did not apply it
   b.Receive(1, Batch({Record(1, 1)}), 3 * kMs);
   EXPECT_EQ(b.TakeOutput().to_apply.size(), 1u);
+}
+
+// The highest applied seq of `origin` in the reports `out` sends to `to`
+// (0: no report to `to`).
+uint64_t ReportedTo(const ReplicationCore::Output& out, uint32_t to, uint32_t origin) {
+  uint64_t reported = 0;
+  for (const auto& m : out.messages) {
+    if (m.to != to || !m.message.has_report()) continue;
+    auto applied = ToVector(m.message.report().applied());
+    if (applied.count(origin)) reported = std::max(reported, applied.at(origin));
+  }
+  return reported;
+}
+
+// Group commit on the apply side: records applied but not yet synced are
+// never reported (a report acknowledges the sender's critical writes), yet
+// the records after them are handed out at once, and a sync that covers
+// only part of them reports that part.
+TEST(ReplicationCoreTest, AppliedRecordsAreReportedOnlyOnceASyncCoversThem) {
+  ReplicationCore b(2, Pair(), {}, {}, 0);
+  b.Receive(1, ReportOf({}), 1 * kMs);
+  b.TakeOutput();
+  b.Receive(1, Batch({Record(1, 1), Record(1, 2)}), 2 * kMs);
+  ASSERT_EQ(b.TakeOutput().to_apply.size(), 2u);
+  b.OnAppliedUnsynced({{1, 2}}, 3 * kMs);
+  EXPECT_EQ(ReportedTo(b.TakeOutput(), 1, 1), 0u) << "applied, not durable";
+  b.Receive(1, Batch({Record(1, 2), Record(1, 3)}), 4 * kMs);
+  auto out = b.TakeOutput();
+  ASSERT_EQ(out.to_apply.size(), 1u) << "1:2 is applied: only 1:3 is new";
+  EXPECT_EQ(out.to_apply[0].seq(), 3u);
+  EXPECT_EQ(ReportedTo(out, 1, 1), 0u);
+  b.OnAppliedUnsynced({{1, 3}}, 5 * kMs);
+  b.OnDurable({{1, 2}}, 6 * kMs);  // a sync taken before 1:3 was applied
+  EXPECT_EQ(ReportedTo(b.TakeOutput(), 1, 1), 2u);
+  EXPECT_EQ(b.durable().at(1), 2u);
+  b.Receive(1, Batch({Record(1, 3)}), 7 * kMs);
+  EXPECT_TRUE(b.TakeOutput().to_apply.empty()) << "that sync did not make 1:3 a stranger";
+  b.OnDurable({{1, 3}}, 8 * kMs);
+  EXPECT_EQ(ReportedTo(b.TakeOutput(), 1, 1), 3u);
+}
+
+// Each origin sends its own records to every node; another node relays
+// them only once they have been durable there for relay_delay and the peer
+// has still not reported them (catch-up from anyone, without every record
+// crossing the network once per node in steady state).
+TEST(ReplicationCoreTest, AnotherOriginsRecordsAreRelayedOnlyAfterTheRelayDelay) {
+  std::vector<Member> three = {
+      {1, Role::kReadWrite, 2}, {2, Role::kReadWrite, 1}, {3, Role::kReadOnly, 0}};
+  CoreOptions options;
+  options.relay_delay_micros = 50 * kMs;
+  ReplicationCore c(3, three, {}, options, 0);
+  c.Receive(1, ReportOf({}), 1 * kMs);
+  c.Receive(2, ReportOf({}), 1 * kMs);
+  c.TakeOutput();
+  auto relayed_to_2 = [](const ReplicationCore::Output& out) {
+    std::vector<ReplicationCore::SendRecords> relays;
+    for (const auto& s : out.sends) {
+      if (s.peer == 2 && s.origin == 1) relays.push_back(s);
+    }
+    return relays;
+  };
+  c.Receive(1, Batch({Record(1, 1), Record(1, 2)}), 2 * kMs);
+  ASSERT_EQ(c.TakeOutput().to_apply.size(), 2u);
+  c.OnApplied({{1, 2}}, 3 * kMs);
+  EXPECT_TRUE(relayed_to_2(c.TakeOutput()).empty()) << "node 1 sends its own records to node 2";
+  c.Receive(2, ReportOf({}), 40 * kMs);
+  c.Tick(40 * kMs);
+  EXPECT_TRUE(relayed_to_2(c.TakeOutput()).empty()) << "37 ms durable here: not yet";
+  c.Receive(2, ReportOf({}), 54 * kMs);
+  c.Tick(54 * kMs);
+  auto relays = relayed_to_2(c.TakeOutput());
+  ASSERT_EQ(relays.size(), 1u) << "51 ms durable here and node 2 still lacks them";
+  EXPECT_EQ(relays[0].from_seq, 1u);
+  EXPECT_EQ(relays[0].count, 2u);
+
+  // A record node 2 reports before the delay is never relayed.
+  c.Receive(1, Batch({Record(1, 3)}), 60 * kMs);
+  c.TakeOutput();
+  c.OnApplied({{1, 3}}, 61 * kMs);
+  c.TakeOutput();
+  c.Receive(2, ReportOf({{1, 3}}), 70 * kMs);
+  c.Tick(200 * kMs);
+  EXPECT_TRUE(relayed_to_2(c.TakeOutput()).empty());
 }
 
 TEST(ReplicationCoreTest, SendsWhatThePeerLacksFromAnyOriginWithinTheWindow) {

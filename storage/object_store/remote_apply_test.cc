@@ -400,3 +400,86 @@ TEST_F(RemoteApplyTest, NodeStateChangeAndNodeDeletionCommute) {
 
 }  // namespace
 }  // namespace coffer::storage
+
+namespace coffer::storage {
+namespace {
+
+// ApplyRemoteBatch: one store write for records received together, with
+// the effect of applying them one by one, even when a later record of the
+// batch changes what an earlier one wrote (a destroy erasing the material
+// of a creation in the same batch).
+TEST_F(RemoteApplyTest, ABatchAppliesAsOneByOneDoes) {
+  auto c = testing::MakeNode(Backend::kMemEnv, "/c", 3, 3);
+  auto one_by_one = testing::MakeNode(Backend::kMemEnv, "/d", 4, 4);
+  ASSERT_NE(c, nullptr);
+  ASSERT_NE(one_by_one, nullptr);
+  auto created = a_->store->Execute(Register(pb::SECRET_DATA, "batch-material"), "a1");
+  ASSERT_TRUE(created.ok());
+  auto creation = a_->store->ReadLog(1, 1, 1);  // with its material
+  ASSERT_TRUE(creation.ok());
+  ASSERT_TRUE(a_->store->Execute(Destroy(created->uuid()), "a2").ok());
+  ASSERT_TRUE(a_->store->Execute(CreateKey("shared"), "a3").ok());
+  ASSERT_TRUE(c->store->Execute(CreateKey("shared"), "c1").ok());
+  ASSERT_TRUE(c->store->Execute(WalletCreate("w"), "c2").ok());
+  std::vector<pb::LogRecord> batch = {creation->at(0),
+                                      LogOf(*a_->store, 1, 2, 1).at(0),
+                                      LogOf(*c->store, 3, 1, 1).at(0),
+                                      LogOf(*a_->store, 1, 3, 1).at(0),
+                                      LogOf(*c->store, 3, 2, 1).at(0),
+                                      creation->at(0)};
+  ASSERT_FALSE(batch[0].object_created().material().empty());
+
+  auto outcomes = b_->store->ApplyRemoteBatch(batch, Durability::kSync);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  ASSERT_EQ(outcomes->size(), batch.size());
+  for (size_t i = 0; i + 1 < batch.size(); ++i) {
+    ASSERT_TRUE((*outcomes)[i].ok()) << i << ": " << (*outcomes)[i].status().ToString();
+    EXPECT_EQ(*(*outcomes)[i], ApplyOutcome::kApplied) << i;
+  }
+  EXPECT_EQ(*outcomes->back(), ApplyOutcome::kDuplicate) << "the creation again, in the same batch";
+  for (const auto& record : batch) ASSERT_TRUE(one_by_one->store->ApplyRemote(record).ok());
+
+  EXPECT_EQ(b_->store->StateDigest(), one_by_one->store->StateDigest());
+  EXPECT_EQ(b_->store->ObjectCount(), one_by_one->store->ObjectCount());
+  EXPECT_EQ(b_->store->Applied().at(1), 3u);
+  EXPECT_EQ(b_->store->Applied().at(3), 2u);
+  auto logged = b_->store->ReadLog(1, 1, 1);
+  ASSERT_TRUE(logged.ok());
+  EXPECT_TRUE(logged->at(0).object_created().material().empty())
+      << "the destroy in the same batch erased the logged material";
+  EXPECT_EQ(b_->store->Get(created->uuid(), false)->state(), pb::DESTROYED);
+}
+
+// A refused record leaves out the later records of its origin (they would
+// follow a gap) and nothing of itself; the other origins' records apply.
+TEST_F(RemoteApplyTest, ARefusedRecordInABatchStopsOnlyItsOrigin) {
+  auto c = testing::MakeNode(Backend::kMemEnv, "/c", 3, 3);
+  ASSERT_NE(c, nullptr);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(a_->store->Execute(CreateKey(), "a" + std::to_string(i)).ok());
+  }
+  ASSERT_TRUE(c->store->Execute(CreateKey(), "c1").ok());
+  auto a_log = LogOf(*a_->store, 1, 1, 3);
+  pb::LogRecord tampered = a_log[1];
+  tampered.mutable_object_created()->set_material("not the digested material");
+  auto before = b_->store->StateDigest();
+  std::vector<pb::LogRecord> batch = {a_log[0], tampered, LogOf(*c->store, 3, 1, 1).at(0),
+                                      a_log[2]};
+  auto outcomes = b_->store->ApplyRemoteBatch(batch, Durability::kSync);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  ASSERT_EQ(outcomes->size(), 4u);
+  EXPECT_TRUE((*outcomes)[0].ok());
+  EXPECT_EQ((*outcomes)[1].status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE((*outcomes)[2].ok());
+  EXPECT_EQ((*outcomes)[3].status().code(), Code::kUnavailable) << "after a refused record";
+  EXPECT_EQ(b_->store->Applied().at(1), 1u);
+  EXPECT_EQ(b_->store->Applied().at(3), 1u);
+  EXPECT_NE(b_->store->StateDigest(), before);
+  EXPECT_EQ(b_->store->ObjectCount(), 2u);
+  // The genuine record then applies, and the origin continues.
+  for (size_t i = 1; i < 3; ++i) ASSERT_TRUE(b_->store->ApplyRemote(a_log[i]).ok());
+  EXPECT_EQ(b_->store->Applied().at(1), 3u);
+}
+
+}  // namespace
+}  // namespace coffer::storage
