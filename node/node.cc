@@ -318,11 +318,9 @@ struct Node::Impl {
   }
 
   // Group commit. The fsync runs on the sync thread while the store thread
-  // goes on executing writes and applying received records; those wait for
-  // the next sync, which starts as soon as the previous one is done. One
-  // fsync covers every write and received record that came in while the
-  // previous one ran. When to sync is replication::GroupCommit's
-  // decision (the simulation runs it the same way).
+  // goes on executing writes and applying received records, which wait for
+  // the next sync (started as soon as the previous one is done). When to
+  // sync is replication::GroupCommit's decision (the simulation's too).
   void ScheduleFlush() {
     if (group_commit.WritesArrived()) StartSync();
   }
@@ -487,6 +485,9 @@ struct Node::Impl {
     status->set_mode_reason(core.mode_reason());
     status->set_pending_critical_writes(core.pending_critical_writes());
     status->set_integrity_alerts(replicator->integrity_alerts());
+    status->set_unvouched_records(replicator->unvouched_records());
+    status->set_unverified_records(replicator->unverified_records());
+    status->set_withheld_material_records(replicator->withheld_material_records());
     if (const auto& alert = replicator->last_integrity_alert()) {
       status->set_last_integrity_alert(alert->ToString());
     }

@@ -49,7 +49,7 @@ struct Handler {
   }
 };
 
-ClientIdentity Admin() { return {"admin", std::string(kAdminRole)}; }
+ClientIdentity Admin() { return {"admin", std::string(kAdminRole), ""}; }
 
 TEST(RequestAuditTest, AMaterialReadIsAuditedWithoutTheMaterial) {
   Handler h;
@@ -101,7 +101,7 @@ TEST(RequestAuditTest, AForgedLineInARequestIdStaysInsideOneRefusedRequestsLine)
   pb::Request destroy;
   destroy.set_request_id(forged);
   destroy.mutable_write()->mutable_destroy()->set_uuid("u\nclient=admin");
-  pb::Response refused = h.Ask(destroy, {"db01", std::string(kEndpointRole)});
+  pb::Response refused = h.Ask(destroy, {"db01", std::string(kEndpointRole), ""});
   EXPECT_EQ(refused.code(), "PERMISSION_DENIED");
   std::vector<nlohmann::json> lines = h.Lines();
   ASSERT_EQ(lines.size(), 1u);
@@ -133,13 +133,13 @@ TEST(RequestAuditTest, AJoinRequestNamesTheCandidateNeverTheToken) {
   join.mutable_join()->set_name("node7");
   pb::Response ok;
   ok.set_code("OK");
-  audit::AuditEvent event = AuditEventFor(join, {"node7", "node"}, ok);
+  audit::AuditEvent event = AuditEventFor(join, {"node7", "node", ""}, ok);
   EXPECT_EQ(event.objects, std::vector<std::string>{"node7"});
   EXPECT_EQ(audit::AuditLine(event, "n", 0).find("SECRET"), std::string::npos);
 
   pb::Request chunk;
   chunk.mutable_snapshot_chunk()->set_node_id(7);
-  EXPECT_EQ(AuditEventFor(chunk, {"node7", "node"}, ok).objects,
+  EXPECT_EQ(AuditEventFor(chunk, {"node7", "node", ""}, ok).objects,
             std::vector<std::string>{"node:7"});
 }
 

@@ -7,7 +7,9 @@
 namespace coffer::node {
 namespace {
 
-ClientIdentity As(std::string_view role) { return ClientIdentity{"someone", std::string(role)}; }
+ClientIdentity As(std::string_view role) {
+  return ClientIdentity{"someone", std::string(role), ""};
+}
 
 TEST(AuthorizeRequestTest, NodeCertificatesMayJoinFetchChunksAndAskNodeStatusOnly) {
   pb::Request status, join, chunk, write, cluster;

@@ -34,7 +34,7 @@ std::vector<pb::Request> DataReads() {
   return reads;
 }
 
-ClientIdentity Admin() { return ClientIdentity{"admin", std::string(kAdminRole)}; }
+ClientIdentity Admin() { return ClientIdentity{"admin", std::string(kAdminRole), ""}; }
 
 TEST(RequestKindsTest, EveryRequestAndOpCaseHasItsOwnRowWithAUniqueName) {
   std::set<std::string_view> names;
@@ -79,7 +79,7 @@ TEST(RequestKindsTest, AdminsMayAskEverythingNodesOnlyInductionAndNodeStatusEndp
   EXPECT_EQ(node_kinds, (std::set<std::string_view>{"node_status", "join", "snapshot_chunk"}));
   pb::Request read;
   read.mutable_wallet_list();
-  EXPECT_EQ(AuthorizeRequest(read, ClientIdentity{"e", std::string(kEndpointRole)}).code(),
+  EXPECT_EQ(AuthorizeRequest(read, ClientIdentity{"e", std::string(kEndpointRole), ""}).code(),
             Code::kPermissionDenied);
 }
 
@@ -99,7 +99,7 @@ TEST(RequestKindsTest, InternalOpsAreRefusedFromTheClientApiForEveryRole) {
   add.mutable_write()->mutable_node_add()->set_name("mallory");
   add.mutable_write()->mutable_node_add()->set_role(pb::NODE_READ_ONLY);
   for (std::string_view role : {kAdminRole, kNodeRole, kEndpointRole}) {
-    Status refused = AuthorizeRequest(add, ClientIdentity{"mallory", std::string(role)});
+    Status refused = AuthorizeRequest(add, ClientIdentity{"mallory", std::string(role), ""});
     EXPECT_EQ(refused.code(), Code::kPermissionDenied) << role;
     EXPECT_NE(refused.message().find("internal"), std::string::npos) << refused.message();
   }

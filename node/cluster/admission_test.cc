@@ -22,7 +22,7 @@ pb::PeerHello Hello(uint32_t id, std::string_view release = kReleaseVersion) {
   return hello;
 }
 
-ClientIdentity Cert(const std::string& cn) { return ClientIdentity{cn, "node"}; }
+ClientIdentity Cert(const std::string& cn) { return ClientIdentity{cn, "node", ""}; }
 
 TEST(PeerAdmissionTest, AdmitsAMemberByIdCertificateNameAndRelease) {
   PeerAdmission admission;

@@ -68,24 +68,25 @@ TEST_F(InductionControllerTest, AStandaloneNodeIsNoController) {
   pb::JoinTokenRequest token;
   token.set_role(pb::NODE_READ_WRITE);
   EXPECT_EQ(controller_->IssueJoinToken(token).status().code(), Code::kInvalidState);
-  EXPECT_EQ(controller_->Join(JoinOf("beta", "t"), {"beta", "node"}).status().code(),
+  EXPECT_EQ(controller_->Join(JoinOf("beta", "t"), {"beta", "node", ""}).status().code(),
             Code::kInvalidState);
-  EXPECT_EQ(
-      controller_->ServeSnapshotChunk(pb::SnapshotChunkRequest(), {"beta", "node"}).status().code(),
-      Code::kInvalidState);
+  EXPECT_EQ(controller_->ServeSnapshotChunk(pb::SnapshotChunkRequest(), {"beta", "node", ""})
+                .status()
+                .code(),
+            Code::kInvalidState);
 }
 
 TEST_F(InductionControllerTest, JoinAddsTheMemberAndItsCertificateFetchesItsSnapshot) {
   EnterCluster();
   std::string token = Token(pb::NODE_READ_WRITE);
   // A certificate of another name is refused before the token is spent.
-  EXPECT_EQ(controller_->Join(JoinOf("beta", token), {"mallory", "node"}).status().code(),
+  EXPECT_EQ(controller_->Join(JoinOf("beta", token), {"mallory", "node", ""}).status().code(),
             Code::kPermissionDenied);
-  EXPECT_EQ(controller_->Join(JoinOf("beta", "cjt1.bad"), {"beta", "node"}).status().code(),
+  EXPECT_EQ(controller_->Join(JoinOf("beta", "cjt1.bad"), {"beta", "node", ""}).status().code(),
             Code::kPermissionDenied);
   EXPECT_EQ(writes_, 0);
 
-  auto answer = controller_->Join(JoinOf("beta", token), {"beta", "node"});
+  auto answer = controller_->Join(JoinOf("beta", token), {"beta", "node", ""});
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   EXPECT_EQ(writes_, 1);
   EXPECT_EQ(answer->cluster_name(), "prod");
@@ -98,13 +99,13 @@ TEST_F(InductionControllerTest, JoinAddsTheMemberAndItsCertificateFetchesItsSnap
 
   pb::SnapshotChunkRequest chunk;
   chunk.set_node_id(id);
-  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"alpha", "node"}).status().code(),
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"alpha", "node", ""}).status().code(),
             Code::kPermissionDenied);
-  auto first = controller_->ServeSnapshotChunk(chunk, {"beta", "node"});
+  auto first = controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_GT(first->entries_size(), 0);
   chunk.set_node_id(id + 7);
-  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).status().code(),
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""}).status().code(),
             Code::kPermissionDenied);
 
   // The transfer stays open until the candidate is heard on a link.
@@ -122,7 +123,7 @@ TEST_F(InductionControllerTest, JoinAddsTheMemberAndItsCertificateFetchesItsSnap
 TEST_F(InductionControllerTest, ReadWriteTokenIsRefusedOnANodeThatHasAPeer) {
   EnterCluster();
   std::string token = Token(pb::NODE_READ_WRITE);
-  ASSERT_TRUE(controller_->Join(JoinOf("beta", token), {"beta", "node"}).ok());
+  ASSERT_TRUE(controller_->Join(JoinOf("beta", token), {"beta", "node", ""}).ok());
   pb::JoinTokenRequest read_write;
   read_write.set_role(pb::NODE_READ_WRITE);
   auto refused = controller_->IssueJoinToken(read_write);
@@ -141,18 +142,18 @@ TEST_F(InductionControllerTest, ReadWriteTokenIsRefusedOnANodeThatHasAPeer) {
 TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
   EnterCluster();
   std::string token = Token(pb::NODE_READ_ONLY);
-  auto answer = controller_->Join(JoinOf("beta", token), {"beta", "node"});
+  auto answer = controller_->Join(JoinOf("beta", token), {"beta", "node", ""});
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   const uint32_t id = answer->node_id();
   pb::SnapshotChunkRequest chunk;
   chunk.set_node_id(id);
   chunk.set_max_entries(1);
-  auto first = controller_->ServeSnapshotChunk(chunk, {"beta", "node"});
+  auto first = controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_FALSE(first->last());
   // Interrupted here and resumed: still served while PENDING.
   chunk.set_after(first->resume_after());
-  ASSERT_TRUE(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).ok());
+  ASSERT_TRUE(controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""}).ok());
 
   // The candidate finished and became ACTIVE (its own lifecycle write,
   // replicated here: the membership as the node last read it).
@@ -161,12 +162,12 @@ TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
   }
   for (const std::string& after : {std::string(), first->resume_after()}) {
     chunk.set_after(after);
-    auto refused = controller_->ServeSnapshotChunk(chunk, {"beta", "node"});
+    auto refused = controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""});
     EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
   }
   EXPECT_TRUE(controller_->transfers().Views().empty()) << "closed at once";
   EXPECT_FALSE(controller_->transfers().IsOpen(id));
-  auto again = controller_->Join(JoinOf("beta", token), {"beta", "node"});
+  auto again = controller_->Join(JoinOf("beta", token), {"beta", "node", ""});
   EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << "its token opens nothing now";
   EXPECT_FALSE(controller_->transfers().IsOpen(id));
 }
@@ -174,12 +175,12 @@ TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateHasJoined) {
 // Heard on a peer link counts as joined, whatever its stored state says.
 TEST_F(InductionControllerTest, ChunksAreRefusedOnceTheCandidateWasHeardOnALink) {
   EnterCluster();
-  auto answer = controller_->Join(JoinOf("beta", Token(pb::NODE_READ_ONLY)), {"beta", "node"});
+  auto answer = controller_->Join(JoinOf("beta", Token(pb::NODE_READ_ONLY)), {"beta", "node", ""});
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   pb::SnapshotChunkRequest chunk;
   chunk.set_node_id(answer->node_id());
   heard_.insert(answer->node_id());
-  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node"}).status().code(),
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"beta", "node", ""}).status().code(),
             Code::kPermissionDenied);
   EXPECT_FALSE(controller_->transfers().IsOpen(answer->node_id()));
 }
@@ -190,7 +191,7 @@ TEST_F(InductionControllerTest, AMemberThatWasNeverInductedGetsNoSnapshot) {
   EnterCluster();
   pb::SnapshotChunkRequest chunk;
   chunk.set_node_id(1);
-  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"alpha", "node"}).status().code(),
+  EXPECT_EQ(controller_->ServeSnapshotChunk(chunk, {"alpha", "node", ""}).status().code(),
             Code::kPermissionDenied);
   EXPECT_FALSE(controller_->transfers().IsOpen(1));
 }
@@ -199,12 +200,12 @@ TEST_F(InductionControllerTest, ServeAnswersTheInductionRequestsOnly) {
   EnterCluster();
   pb::Request token;
   token.mutable_join_token()->set_role(pb::NODE_READ_ONLY);
-  pb::Response issued = controller_->Serve(token, {"admin", "admin"});
+  pb::Response issued = controller_->Serve(token, {"admin", "admin", ""});
   EXPECT_EQ(issued.code(), "OK");
   EXPECT_EQ(issued.join_token().role(), pb::NODE_READ_ONLY);
   pb::Request list;
   list.mutable_wallet_list();
-  EXPECT_EQ(controller_->Serve(list, {"admin", "admin"}).code(), "INVALID_ARGUMENT");
+  EXPECT_EQ(controller_->Serve(list, {"admin", "admin", ""}).code(), "INVALID_ARGUMENT");
 }
 
 }  // namespace

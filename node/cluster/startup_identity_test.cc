@@ -16,7 +16,7 @@ namespace {
 StartupIdentity Facts(std::string cn, std::string ou) {
   StartupIdentity facts;
   facts.configured_name = "beta";
-  facts.certificate = ClientIdentity{std::move(cn), std::move(ou)};
+  facts.certificate = ClientIdentity{std::move(cn), std::move(ou), ""};
   return facts;
 }
 

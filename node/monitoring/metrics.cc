@@ -104,6 +104,20 @@ NodeMetrics::NodeMetrics()
           CounterFamily(*registry_, "coffer_replication_apply_errors_total",
                         "Replicated records that could not be applied on this node.")
               .Add({})),
+      unvouched_records_(
+          GaugeFamily(*registry_, "coffer_replication_unvouched_records",
+                      "Received records held until a signature of their origin vouches for them.")
+              .Add({})),
+      unverified_records_(
+          CounterFamily(*registry_, "coffer_replication_unverified_records_total",
+                        "Received records dropped because their origin's key was not known here "
+                        "yet (sent again later).")
+              .Add({})),
+      withheld_material_records_(
+          CounterFamily(*registry_, "coffer_replication_withheld_material_records_total",
+                        "Creation records admitted without their material (the object's destroy "
+                        "on its way, or a relay withholding material).")
+              .Add({})),
       storage_free_bytes_(GaugeFamily(*registry_, "coffer_storage_free_bytes",
                                       "Free bytes on the filesystem of the node's data directory.")
                               .Add({})),
@@ -253,6 +267,18 @@ void NodeMetrics::SetAppliedRecords(uint64_t count) {
 
 void NodeMetrics::AddReplicationApplyErrors(uint64_t count) {
   replication_apply_errors_.Increment(static_cast<double>(count));
+}
+
+void NodeMetrics::SetUnvouchedRecords(uint64_t count) {
+  unvouched_records_.Set(static_cast<double>(count));
+}
+
+void NodeMetrics::AddUnverifiedRecords(uint64_t count) {
+  unverified_records_.Increment(static_cast<double>(count));
+}
+
+void NodeMetrics::AddWithheldMaterialRecords(uint64_t count) {
+  withheld_material_records_.Increment(static_cast<double>(count));
 }
 
 void NodeMetrics::AddIntegrityAlerts(uint64_t count) {

@@ -86,6 +86,14 @@ class NodeMetrics {
   // coffer_integrity_alerts_total += count (replication/README.md, records
   // authenticated by their origin).
   void AddIntegrityAlerts(uint64_t count);
+  // Origin authentication at work (NodeStatus fields of the same names):
+  // coffer_replication_unvouched_records (held now for a signature),
+  // coffer_replication_unverified_records_total += unverified (origin's key
+  // not known yet), coffer_replication_withheld_material_records_total +=
+  // withheld (creations admitted without material).
+  void SetUnvouchedRecords(uint64_t count);
+  void AddUnverifiedRecords(uint64_t count);
+  void AddWithheldMaterialRecords(uint64_t count);
 
   // Storage faults (docs/storage-faults.md): coffer_storage_state{state} is 1
   // for `state` and 0 for the others among "writable", "storage-fault",
@@ -128,6 +136,9 @@ class NodeMetrics {
   prometheus::Gauge& log_bytes_retained_;
   prometheus::Gauge& applied_records_;
   prometheus::Counter& replication_apply_errors_;
+  prometheus::Gauge& unvouched_records_;
+  prometheus::Counter& unverified_records_;
+  prometheus::Counter& withheld_material_records_;
   prometheus::Gauge& storage_free_bytes_;
   prometheus::Counter& storage_faults_;
   prometheus::Counter& integrity_alerts_;

@@ -148,7 +148,14 @@ TEST(MetricsTest, PlainGaugesAndCounter) {
   metrics.SetAppliedRecords(42);
   metrics.AddReplicationApplyErrors(2);
   metrics.AddReplicationApplyErrors(3);
+  metrics.SetUnvouchedRecords(12);
+  metrics.AddUnverifiedRecords(4);
+  metrics.AddWithheldMaterialRecords(1);
+  metrics.AddWithheldMaterialRecords(2);
   out = metrics.Render();
+  EXPECT_EQ(Sample(out, "coffer_replication_unvouched_records"), "12");
+  EXPECT_EQ(Sample(out, "coffer_replication_unverified_records_total"), "4");
+  EXPECT_EQ(Sample(out, "coffer_replication_withheld_material_records_total"), "3");
   EXPECT_EQ(Sample(out, "coffer_objects"), "1234");
   EXPECT_EQ(Sample(out, "coffer_pending_critical_writes"), "7");
   EXPECT_EQ(Sample(out, "coffer_log_records_retained"), "9000");
@@ -255,7 +262,9 @@ TEST(MetricsTest, PromtoolFindsNoProblems) {
         "coffer_link_replication_lag_seconds", "coffer_node_mode", "coffer_node_state",
         "coffer_objects", "coffer_pending_critical_writes", "coffer_log_records_retained",
         "coffer_log_retained_bytes", "coffer_applied_records",
-        "coffer_replication_apply_errors_total"}) {
+        "coffer_replication_apply_errors_total", "coffer_replication_unvouched_records",
+        "coffer_replication_unverified_records_total",
+        "coffer_replication_withheld_material_records_total"}) {
     EXPECT_THAT(rendered, HasSubstr(std::string("# HELP ") + name + " ")) << name;
   }
   auto [status, output] = PromtoolCheck(rendered);

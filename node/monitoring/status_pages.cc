@@ -18,7 +18,7 @@ pb::ClusterStatus LocalClusterStatus(storage::ObjectStore& store, const NodeInfo
                                      const Clock& clock) {
   pb::Request request;
   request.mutable_cluster_status();
-  const ClientIdentity internal{"http-endpoint", std::string(kAdminRole)};
+  const ClientIdentity internal{"http-endpoint", std::string(kAdminRole), ""};
   pb::Response response =
       HandleRequest(store, request, internal, info, storage::Durability::kSync, clock);
   return response.cluster_status();
@@ -84,6 +84,15 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
   if (apply_errors > apply_errors_counted_) {
     metrics_.AddReplicationApplyErrors(apply_errors - apply_errors_counted_);
     apply_errors_counted_ = apply_errors;
+  }
+  metrics_.SetUnvouchedRecords(self.unvouched_records());
+  if (self.unverified_records() > unverified_counted_) {
+    metrics_.AddUnverifiedRecords(self.unverified_records() - unverified_counted_);
+    unverified_counted_ = self.unverified_records();
+  }
+  if (self.withheld_material_records() > withheld_counted_) {
+    metrics_.AddWithheldMaterialRecords(self.withheld_material_records() - withheld_counted_);
+    withheld_counted_ = self.withheld_material_records();
   }
   if (self.integrity_alerts() > integrity_alerts_counted_) {
     metrics_.AddIntegrityAlerts(self.integrity_alerts() - integrity_alerts_counted_);

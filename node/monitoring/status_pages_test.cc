@@ -107,5 +107,27 @@ TEST(StatusPagesTest, MetricsDropTheLinksOfAPeerThatLeftAndCountApplyErrorsOnce)
   EXPECT_THAT(second, HasSubstr("coffer_replication_apply_errors_total 5"));
 }
 
+// The origin-authentication counts of NodeStatus reach /metrics: the held
+// records as a gauge, the since-start totals as counters counted once.
+TEST(StatusPagesTest, MetricsShowHeldRecordsAndCountAdmissionTotalsOnce) {
+  NodeMetrics metrics;
+  StatusPages pages(metrics);
+  pb::ClusterStatus cluster;
+  *cluster.mutable_self() = SelfStatus("ACTIVE", "read-write");
+  cluster.mutable_self()->set_unvouched_records(7);
+  cluster.mutable_self()->set_unverified_records(3);
+  cluster.mutable_self()->set_withheld_material_records(1);
+  std::string first = pages.Page("/metrics", cluster, 0).body;
+  EXPECT_THAT(first, HasSubstr("coffer_replication_unvouched_records 7\n"));
+  EXPECT_THAT(first, HasSubstr("coffer_replication_unverified_records_total 3\n"));
+  EXPECT_THAT(first, HasSubstr("coffer_replication_withheld_material_records_total 1\n"));
+  cluster.mutable_self()->set_unvouched_records(0);
+  cluster.mutable_self()->set_unverified_records(5);
+  std::string second = pages.Page("/metrics", cluster, 0).body;
+  EXPECT_THAT(second, HasSubstr("coffer_replication_unvouched_records 0\n"));
+  EXPECT_THAT(second, HasSubstr("coffer_replication_unverified_records_total 5\n"));
+  EXPECT_THAT(second, HasSubstr("coffer_replication_withheld_material_records_total 1\n"));
+}
+
 }  // namespace
 }  // namespace coffer::node

@@ -185,7 +185,9 @@ TEST_F(AuditTest, ObjectGetPrintsAFakeStateRowEscapedAndJsonExact) {
   }
   EXPECT_EQ(state_rows, 1u) << out;
   for (const std::string& line : LinesOf(out)) {
-    if (line.rfind("state", 0) == 0) EXPECT_THAT(line, HasSubstr("PRE_ACTIVE"));  // the real row
+    if (line.rfind("state", 0) == 0) {
+      EXPECT_THAT(line, HasSubstr("PRE_ACTIVE"));  // the real row
+    }
   }
   EXPECT_THAT(out, HasSubstr("payments\\nstate              DESTROYED\\x1b[0m"));
   EXPECT_EQ(out.find('\x1b'), std::string::npos);

@@ -93,14 +93,6 @@ class PeerConnection {
   SslStream stream_;
 };
 
-// The sample line of metric `name` in a /metrics body ("" if absent).
-std::string MetricLine(const std::string& body, const std::string& name) {
-  size_t at = body.find("\n" + name + " ");
-  if (at == std::string::npos) return "";
-  size_t end = body.find('\n', at + 1);
-  return body.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
-}
-
 uint64_t AppliedOf(const pb::NodeStatus& status, uint32_t origin) {
   auto it = status.applied().applied().find(origin);
   return it == status.applied().applied().end() ? 0 : it->second;

@@ -233,12 +233,33 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
     });
     return;
   }
-  std::vector<uint32_t> controllers;
+  // Controllers: ACTIVE members with a working disk that have applied the
+  // previous induction's NodeAdded.
+  std::vector<uint32_t> eligible, controllers;
   for (uint32_t id : UpNodes()) {
     auto self = SelfRecord(*nodes_[id]);
-    if (self && self->state == pb::NODE_ACTIVE && nodes_[id]->storage_ok()) {
-      controllers.push_back(id);
+    if (!self || self->state != pb::NODE_ACTIVE || !nodes_[id]->storage_ok()) continue;
+    eligible.push_back(id);
+    if (last_node_added_) {
+      auto applied = nodes_[id]->store->Applied();
+      auto it = applied.find(last_node_added_->first);
+      if (it == applied.end() || it->second < last_node_added_->second) continue;
     }
+    controllers.push_back(id);
+  }
+  auto has = [](const std::vector<uint32_t>& ids, uint32_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  const bool peer_lacks_last_add =
+      pair_with && has(eligible, *pair_with) && !has(controllers, *pair_with);
+  if (!eligible.empty() && (controllers.empty() || peer_lacks_last_add)) {
+    // The operator waits until a controller knows the previous induction.
+    ++admin_steps_pending_;
+    At(now_ + 200 * kMs, [this, pair_with] {
+      --admin_steps_pending_;
+      Induct(pair_with);
+    });
+    return;
   }
   if (controllers.empty()) return;
   SimNode* controller = nodes_[controllers[rng_.Uniform(controllers.size())]].get();
@@ -262,6 +283,8 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
     return Violation("induction through node " + std::to_string(controller->id) +
                      " failed: " + added.status().ToString());
   }
+  last_node_added_ =
+      std::make_pair(controller->id, controller->store->Applied().at(controller->id));
   RefreshMembers(*controller);
   auto node = std::make_unique<SimNode>();
   node->id = static_cast<uint32_t>(std::stoul(added->uuid()));

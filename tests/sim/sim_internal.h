@@ -278,7 +278,12 @@ class Simulation {
   bool short_window_ = false;            // the window ends within the run
   std::set<uint32_t> disabled_;          // disabled by an accepted DISABLING, not ACTIVE again
   bool override_used_ = false;
-  int admin_steps_pending_ = 0;               // scheduled force-deletes and inductions
+  int admin_steps_pending_ = 0;  // scheduled force-deletes and inductions
+  // The NodeAdded record of the last induction (origin, seq): the operator
+  // inducts the next node only through a controller that has applied it, as
+  // docs/cluster.md asks (two controllers that do not know each other's
+  // NodeAdded could pick the same node id).
+  std::optional<std::pair<uint32_t, uint64_t>> last_node_added_;
   std::map<uint32_t, uint64_t> expired_seq_;  // EXPIRED node -> its own records then
   std::set<uint32_t> pending_delete_;         // force-delete scheduled
   std::map<uint32_t, CatchUpWatch> catching_up_;
