@@ -56,7 +56,15 @@ TEST_F(ClusterTest, ConcurrentWritesOnTwoPairsConverge) {
   // Concurrent attribute updates of one object, and revoke racing activate.
   auto key = Write(a, RegisterSecret("shared-secret", "s3cr3t"));
   ASSERT_TRUE(key.ok());
-  ASSERT_TRUE(WaitFor([&] { return GetObject(c, key->uuid()).ok(); }, 20s));
+  // Every node has it before the racing updates (nodes b and d write them).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (NodeProcess* node : all) {
+          if (!GetObject(*node, key->uuid()).ok()) return false;
+        }
+        return true;
+      },
+      20s));
   pb::Op red, blue, activate, revoke;
   red.mutable_set_attributes()->set_uuid(key->uuid());
   (*red.mutable_set_attributes()->mutable_attributes())["x-color"].set_text("red");
