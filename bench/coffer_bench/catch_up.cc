@@ -97,7 +97,8 @@ StatusOr<CatchUpResult> RunCatchUp(BenchCluster& cluster, const BenchOptions& op
   COFFER_ASSIGN_OR_RETURN(LoadResult written,
                           RunCofferLoad(cluster, writes, PreparedObjects{}, run_id, live, &extras,
                                         /*measure_lag=*/false));
-  result.writes = SystemRun{std::move(written), extras.lag_timeouts, std::move(extras.rss)};
+  result.writes = SystemRun{std::move(written), extras.lag_timeouts, std::move(extras.rss),
+                            extras.connections_opened};
 
   // What the others hold now, and what the disabled node holds.
   Vector goal;

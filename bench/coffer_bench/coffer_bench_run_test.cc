@@ -89,6 +89,22 @@ TEST(CofferBenchRun, PipelinedInFlightKeepsRequestsOutstandingOnOneConnection) {
   EXPECT_EQ(r["latency_us"]["count"], r["ok_ops"]);
   EXPECT_GT(r["latency_us"]["p50"].get<uint64_t>(), 0u);
   EXPECT_GT(r["replication_lag_us"]["count"].get<uint64_t>(), 0u);
+  // One connection per client (no call failed, so none was reopened).
+  EXPECT_EQ(r["connections_opened"], 2);
+}
+
+TEST(CofferBenchRun, InFlightModeConnectionsOpensOnePerSlot) {
+  Ran ran = RunBench(std::string("--coffer ") + COFFER_BIN +
+                     " --pairs 1 --clients 2 --in-flight 4 --in-flight-mode connections"
+                     " --duration 1s --warmup 0s -o json");
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const auto doc = nlohmann::json::parse(ran.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << ran.out;
+  EXPECT_EQ(doc["options"]["in_flight_mode"], "connections");
+  const auto& r = doc["results"][0];
+  EXPECT_GT(r["ok_ops"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(r["errors"].empty()) << r["errors"].dump();
+  EXPECT_EQ(r["connections_opened"], 8);
 }
 
 TEST(CofferBenchRun, RssOverTimeIsSampledPerNode) {

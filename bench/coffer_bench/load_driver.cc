@@ -103,6 +103,7 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<int> connected{0};
   std::atomic<int> connect_failed{0};
+  std::atomic<uint64_t> connections_opened{0};  // by the workers, reconnections included
   std::mutex failure_mu;
   std::string first_failure;
   Clock::time_point window_start, window_end;  // set before `go`
@@ -171,6 +172,7 @@ class Worker {
         return false;
       }
       *client = std::move(connected).value();
+      ++shared_.connections_opened;
     }
     ++shared_.connected;
     return true;
@@ -219,6 +221,7 @@ class Worker {
       return false;
     }
     client = std::move(connected).value();
+    ++shared_.connections_opened;
     return true;
   }
 
@@ -610,6 +613,7 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
   }
   if (extras != nullptr) {
     extras->lag_timeouts = probe.timeouts();
+    extras->connections_opened = shared.connections_opened;
     extras->rss = std::move(timeline);
   }
   if (Interrupted()) return Status(Code::kUnavailable, "interrupted");

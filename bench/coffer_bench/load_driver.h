@@ -36,6 +36,9 @@ inline constexpr std::chrono::seconds kLagTimeout{10};
 struct RunExtras {
   uint64_t lag_timeouts = 0;  // sampled records not seen everywhere in time
   RssTimeline rss;            // of LoadResult::processes, same order
+  // Client connections the workers opened (reconnections included; not the
+  // lag probe's): clients with pipelining, clients x in-flight without.
+  uint64_t connections_opened = 0;
 };
 
 // Receives one line a second while the window runs ("" at the end).

@@ -90,7 +90,8 @@ StatusOr<SystemRun> RunOn(BenchCluster& cluster, const BenchOptions& o) {
   RunExtras extras;
   COFFER_ASSIGN_OR_RETURN(LoadResult result,
                           RunCofferLoad(cluster, o, prepared, run_id, MakeLive(o.json), &extras));
-  return SystemRun{std::move(result), extras.lag_timeouts, std::move(extras.rss)};
+  return SystemRun{std::move(result), extras.lag_timeouts, std::move(extras.rss),
+                   extras.connections_opened};
 }
 
 int Fail(const Status& status) {
@@ -112,13 +113,13 @@ int RunSingle(const BenchOptions& o) {
   if (o.vs_etcd) {
     auto etcd = RunVsEtcdMode(o);
     if (!etcd.ok()) return Fail(etcd.status());
-    runs.push_back(SystemRun{std::move(etcd).value(), 0, {}});
+    runs.push_back(SystemRun{std::move(etcd).value(), 0, {}, 0});
   }
   if (o.baseline_raw) {
     const int stores = static_cast<int>(cluster_json["nodes"].size());
     auto raw = RunRawBaselineMode(o, stores, runs.front().result);
     if (!raw.ok()) return Fail(raw.status());
-    runs.push_back(SystemRun{std::move(raw).value(), 0, {}});
+    runs.push_back(SystemRun{std::move(raw).value(), 0, {}, 0});
   }
   if (o.json) {
     nlohmann::json results = nlohmann::json::array();

@@ -108,6 +108,7 @@ nlohmann::json ResultJson(const SystemRun& run) {
                       {"records_applied_per_second", r.records_applied_per_second},
                       {"processes", processes}};
   if (!run.rss.bytes.empty()) j["rss_sample_interval_ms"] = run.rss.interval.count();
+  if (r.system == "coffer") j["connections_opened"] = run.connections_opened;
   return j;
 }
 
@@ -157,7 +158,7 @@ std::string ResultTable(const std::vector<SystemRun>& runs) {
     }
     for (size_t i = 0; i < run.rss.bytes.size() && i < r.processes.size(); ++i) {
       std::string line = "  " + r.processes[i].name + " rss MiB over time (every " +
-                         Format("%.0f", run.rss.interval.count() / 1000.0) + " s):";
+                         Format("%g", run.rss.interval.count() / 1000.0) + " s):";
       for (uint64_t bytes : run.rss.bytes[i]) line += " " + Format("%.0f", bytes / kMiB);
       out += line + "\n";
     }

@@ -17,7 +17,8 @@ namespace coffer::bench {
 struct SystemRun {
   LoadResult result;
   uint64_t lag_timeouts = 0;
-  RssTimeline rss;  // coffer runs: RSS over the window, per process
+  RssTimeline rss;                  // coffer runs: RSS over the window, per process
+  uint64_t connections_opened = 0;  // coffer runs: RunExtras::connections_opened
 };
 
 // One --scale step: the cluster shape and its run.
@@ -33,7 +34,8 @@ nlohmann::json OptionsJson(const BenchOptions& options);
 // "replication_lag_us" as {count, p50, p90, p99, p999, max, mean} and
 // "ops_per_second"; each process with "cpu_percent" of one core and, where
 // sampled, "rss_samples_bytes" (RSS over time, every
-// "rss_sample_interval_ms" of the result).
+// "rss_sample_interval_ms" of the result); coffer runs also with
+// "connections_opened".
 nlohmann::json ResultJson(const SystemRun& run);
 
 // The result table: a row per system; then node CPU and RSS (and a line
