@@ -6,15 +6,18 @@
 // state op `coffer node disable` sends, on a read-write node), wait until it
 // reports DISABLED, write N records with the write workload (--clients,
 // --in-flight, --value-size; the count of successes ends the phase; no lag
-// probe, the disabled node applies nothing), then read every other node's
-// applied vector (the target: per origin, the highest), send the enable (the
-// op `coffer node enable` sends, on the disabled node itself) and poll that
-// node's status over one connection every kCatchUpPollInterval until it
-// reports ACTIVE with an applied vector covering the target. The catch-up
-// time runs from just before the enable is sent to the arrival of the first
-// status answer that shows both: an upper bound, late by at most one poll
-// interval plus one status round trip (the figure reports the largest round
-// trip seen).
+// probe, the disabled node applies nothing), write one marker object on
+// each read-write node (the newest record of its origin), then read every
+// other node's applied vector (the target: per origin, the highest), send
+// the enable (the op `coffer node enable` sends, on the disabled node
+// itself) and poll that node over one connection every kCatchUpPollInterval:
+// a get of each marker until it serves them all (it answers UNAVAILABLE
+// until ACTIVE), then its status until it reports ACTIVE with an applied
+// vector covering the target. The catch-up time runs from just before the
+// enable is sent to the answer of the get that found the last marker, if
+// the status check that follows confirms both (else to the status answer
+// that does): an upper bound, late by at most one poll interval plus the
+// round trips of one round of marker gets (the largest is reported).
 #pragma once
 
 #include <chrono>
@@ -39,13 +42,14 @@ inline constexpr std::chrono::seconds kCatchUpBaseTimeout{60};
 inline constexpr std::chrono::microseconds kCatchUpDeadlinePerRecord{1000};
 
 struct CatchUpResult {
-  std::string node;             // the node disabled and enabled again
-  SystemRun writes;             // the phase that wrote the records it missed
-  uint64_t records_missed = 0;  // sum over origins of target - its applied at the enable
-  double seconds = 0;           // enable sent to ACTIVE with the target applied
-  double max_poll_round_trip_ms = 0;
-  uint64_t polls = 0;
-  std::string state_after;  // the state of the last status answer ("ACTIVE")
+  std::string node;                   // the node disabled and enabled again
+  SystemRun writes;                   // the phase that wrote the records it missed
+  uint64_t records_missed = 0;        // sum over origins of target - its applied at the enable
+  double seconds = 0;                 // enable sent to ACTIVE with the target applied
+  double max_poll_round_trip_ms = 0;  // of the marker gets
+  uint64_t polls = 0;                 // marker gets sent
+  double status_round_trip_ms = 0;    // of the last status check
+  std::string state_after;            // the state of the last status answer ("ACTIVE")
   double RecordsPerSecond() const { return seconds > 0 ? records_missed / seconds : 0; }
 
   // The raw ingest of the same count (filled by the caller, after the
