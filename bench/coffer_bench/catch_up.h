@@ -42,10 +42,13 @@ inline constexpr std::chrono::seconds kCatchUpBaseTimeout{60};
 inline constexpr std::chrono::microseconds kCatchUpDeadlinePerRecord{1000};
 
 struct CatchUpResult {
-  std::string node;                   // the node disabled and enabled again
-  SystemRun writes;                   // the phase that wrote the records it missed
-  uint64_t records_missed = 0;        // sum over origins of target - its applied at the enable
-  double seconds = 0;                 // enable sent to ACTIVE with the target applied
+  std::string node;             // the node disabled and enabled again
+  SystemRun writes;             // the phase that wrote the records it missed
+  uint64_t records_missed = 0;  // sum over origins of target - its applied at the enable
+  double seconds = 0;           // enable sent to ACTIVE with the target applied
+  // When the last marker get that found it not done was sent: the catch-up
+  // ended after this (seconds is the upper bound).
+  double lower_bound_seconds = 0;
   double max_poll_round_trip_ms = 0;  // of the marker gets
   uint64_t polls = 0;                 // marker gets sent
   double status_round_trip_ms = 0;    // of the last status check

@@ -144,6 +144,8 @@ TEST(CofferBenchRun, CatchUpOfADisabledReadOnlyNode) {
   // It missed at least the 300 writes (plus the others' state records).
   EXPECT_GE(c["records_missed"].get<uint64_t>(), 300u);
   EXPECT_GT(c["catch_up_seconds"].get<double>(), 0);
+  EXPECT_GE(c["catch_up_lower_bound_seconds"].get<double>(), 0);
+  EXPECT_LE(c["catch_up_lower_bound_seconds"].get<double>(), c["catch_up_seconds"].get<double>());
   EXPECT_GT(c["catch_up_records_per_second"].get<double>(), 0);
   EXPECT_GT(c["polls"].get<uint64_t>(), 0u);
   EXPECT_EQ(c["raw_ingest"]["records"], 300);
