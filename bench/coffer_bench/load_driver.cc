@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include "bench/coffer_bench/interrupt.h"
 #include "bench/coffer_bench/lag_probe.h"
@@ -102,6 +103,7 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<int> connected{0};
   std::atomic<int> connect_failed{0};
+  std::atomic<uint64_t> connections_opened{0};  // by the workers, reconnections included
   std::mutex failure_mu;
   std::string first_failure;
   Clock::time_point window_start, window_end;  // set before `go`
@@ -134,17 +136,29 @@ class Worker {
   void Run() {
     if (!ConnectAll()) return;
     while (!shared_.go && !shared_.stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (pipelined()) {
+      RunPipelined();
+      return;
+    }
     while (!shared_.stop && !Interrupted() && Clock::now() < shared_.window_end) OneOp();
   }
 
   WorkerLog& log() { return log_; }
 
  private:
+  // K > 1 requests outstanding on one connection (--in-flight-mode
+  // pipeline). K = 1 takes the Call path, which is the same exchange.
+  bool pipelined() const {
+    return options_.in_flight_mode == InFlightMode::kPipeline && options_.in_flight > 1;
+  }
+
   bool ConnectAll() {
     const auto deadline = Clock::now() + kConnectPhaseTimeout;
     for (auto [node, client] :
          {std::pair{spec_.write_node, &write_client_}, std::pair{spec_.read_node, &read_client_}}) {
       if (node == nullptr) continue;
+      // Pipelined: one connection, to the write node if the workload writes.
+      if (pipelined() && client == &read_client_ && spec_.write_node != nullptr) continue;
       auto connected =
           node::CofferClient::ConnectBy(node->host, node->port, cluster_.tls(),
                                         std::min(deadline, Clock::now() + kConnectTimeout));
@@ -158,12 +172,14 @@ class Worker {
         return false;
       }
       *client = std::move(connected).value();
+      ++shared_.connections_opened;
     }
     ++shared_.connected;
     return true;
   }
 
-  void OneOp() {
+  // The next request of the workload; `read` says which kind it is.
+  pb::Request NextRequest(bool* read_out) {
     bool read = false;
     switch (options_.workload) {
       case Workload::kWrite:
@@ -177,17 +193,7 @@ class Worker {
         read = static_cast<int>(rng_() % 100) < options_.read_percent;
         break;
     }
-    const BenchNode* node = read ? spec_.read_node : spec_.write_node;
-    std::unique_ptr<node::CofferClient>& client = read ? read_client_ : write_client_;
-    if (client == nullptr) {
-      auto connected = cluster_.Connect(*node, kConnectTimeout);
-      if (!connected.ok()) {
-        Count(Clock::now(), Clock::now(), std::string(CodeName(connected.status().code())));
-        std::this_thread::sleep_for(kReconnectPause);  // bounded: once per failed connect
-        return;
-      }
-      client = std::move(connected).value();
-    }
+    *read_out = read;
     pb::Request request;
     if (!read) {
       const uint64_t i = next_++;
@@ -201,6 +207,31 @@ class Worker {
     } else {
       request.mutable_get()->set_uuid(prepared_.uuids[rng_() % prepared_.uuids.size()]);
     }
+    return request;
+  }
+
+  // Connects `client` to `node` if it is not connected; false (counted as an
+  // error, after a short pause) if that fails.
+  bool EnsureConnected(const BenchNode& node, std::unique_ptr<node::CofferClient>& client) {
+    if (client != nullptr) return true;
+    auto connected = cluster_.Connect(node, kConnectTimeout);
+    if (!connected.ok()) {
+      Count(Clock::now(), Clock::now(), std::string(CodeName(connected.status().code())));
+      std::this_thread::sleep_for(kReconnectPause);  // bounded: once per failed connect
+      return false;
+    }
+    client = std::move(connected).value();
+    ++shared_.connections_opened;
+    return true;
+  }
+
+  // One request at a time (Call).
+  void OneOp() {
+    bool read = false;
+    pb::Request request = NextRequest(&read);
+    const BenchNode* node = read ? spec_.read_node : spec_.write_node;
+    std::unique_ptr<node::CofferClient>& client = read ? read_client_ : write_client_;
+    if (!EnsureConnected(*node, client)) return;
     const auto start = Clock::now();
     auto response = client->Call(request, kCallTimeout);
     const auto end = Clock::now();
@@ -209,6 +240,73 @@ class Worker {
     const bool counted = Count(start, end, code);
     if (counted && !read && code == "OK" && probe_ != nullptr) {
       probe_->Offer(response->op_result().uuid(), end);
+    }
+  }
+
+  // Keeps options_.in_flight requests outstanding on one connection until
+  // the window ends (or the count is reached), then receives the answers
+  // still due. Each request's latency runs from its Send to the Receive
+  // that returns its answer. A failed Send or Receive closes the
+  // connection: every call still unanswered counts as that error
+  // (OUTCOME_UNKNOWN for a lost answer), and the next pass reconnects.
+  // Bounded: each pass sends, receives (by a deadline) or reconnects
+  // (pausing after a failure), and sending stops at the window's end.
+  void RunPipelined() {
+    struct Pending {
+      Clock::time_point sent;
+      bool read = false;
+    };
+    const bool writes = spec_.write_node != nullptr;
+    const BenchNode& node = writes ? *spec_.write_node : *spec_.read_node;
+    std::unique_ptr<node::CofferClient>& client = writes ? write_client_ : read_client_;
+    const size_t k = static_cast<size_t>(options_.in_flight);
+    std::unordered_map<uint64_t, Pending> pending;
+    bool broken = false;  // a Send failed: receive what is due, then reconnect
+    while (true) {
+      const bool sending =
+          !broken && !shared_.stop && !Interrupted() && Clock::now() < shared_.window_end;
+      if (pending.empty()) {
+        if (broken) {
+          client.reset();
+          broken = false;
+          continue;
+        }
+        if (!sending) return;
+        if (!EnsureConnected(node, client)) continue;
+      }
+      while (sending && !broken && pending.size() < k) {
+        bool read = false;
+        pb::Request request = NextRequest(&read);
+        const auto sent = Clock::now();
+        auto call = client->Send(request, sent + kCallTimeout);
+        if (!call.ok()) {
+          Count(sent, Clock::now(), std::string(CodeName(call.status().code())));
+          broken = true;
+          break;
+        }
+        pending[*call] = Pending{sent, read};
+      }
+      if (pending.empty()) continue;
+      auto answer = client->Receive(Clock::now() + kCallTimeout);
+      const auto end = Clock::now();
+      if (!answer.ok()) {
+        const std::string code(CodeName(answer.status().code()));
+        for (const auto& [id, p] : pending) Count(p.sent, end, code);
+        pending.clear();
+        client.reset();
+        broken = false;
+        continue;
+      }
+      auto it = pending.find(answer->call_id);
+      if (it == pending.end()) continue;  // the client answers only calls it sent
+      const Pending p = it->second;
+      pending.erase(it);
+      const std::string code =
+          answer->response.code().empty() ? "INTERNAL" : answer->response.code();
+      const bool counted = Count(p.sent, end, code);
+      if (counted && !p.read && code == "OK" && probe_ != nullptr) {
+        probe_->Offer(answer->response.op_result().uuid(), end);
+      }
     }
   }
 
@@ -360,7 +458,7 @@ StatusOr<PreparedObjects> PrepareObjects(BenchCluster& cluster, const BenchOptio
 
 StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& options,
                                    const PreparedObjects& prepared, const std::string& run_id,
-                                   const LiveLine& live, RunExtras* extras) {
+                                   const LiveLine& live, RunExtras* extras, bool measure_lag) {
   const bool writes = options.workload == Workload::kWrite || options.workload == Workload::kMix;
   const bool reads = !(options.workload == Workload::kWrite);
   auto rw = cluster.ReadWriteNodes();
@@ -374,13 +472,17 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
   shared.window_start = Clock::time_point::max();
   shared.window_end = Clock::time_point::max();
   LagProbe probe(cluster, kLagSampleInterval, kLagPollInterval, kLagTimeout);
-  const bool lag = writes && all.size() > 1;
+  const bool lag = measure_lag && writes && all.size() > 1;
 
   std::vector<std::unique_ptr<Worker>> workers;
+  // Pipelined: one worker (one connection) per client; otherwise one per
+  // client and in-flight slot.
+  const int per_client =
+      options.in_flight_mode == InFlightMode::kConnections ? options.in_flight : 1;
   for (int c = 0; c < options.clients; ++c) {
-    for (int k = 0; k < options.in_flight; ++k) {
+    for (int k = 0; k < per_client; ++k) {
       WorkerSpec spec;
-      spec.index = c * options.in_flight + k;
+      spec.index = c * per_client + k;
       if (writes) spec.write_node = rw[static_cast<size_t>(c) % rw.size()];
       if (reads) spec.read_node = &all[static_cast<size_t>(c) % all.size()];
       workers.push_back(std::make_unique<Worker>(cluster, options, prepared, run_id, spec, shared,
@@ -420,6 +522,11 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
     ProcessUsage usage;
   };
   std::vector<Usage> usage(all.size());
+  std::vector<std::vector<uint64_t>> rss_samples(all.size());
+  std::chrono::milliseconds rss_interval = RssSampleInterval(options.duration);
+  if (options.count > 0)
+    rss_interval = std::min<std::chrono::milliseconds>(rss_interval, std::chrono::seconds(30));
+  auto next_rss_sample = Clock::now() + rss_interval;
   for (size_t i = 0; i < all.size(); ++i) {
     usage[i].usage.name =
         "coffer " + all[i].name + (all[i].read_write ? " (read-write)" : " (read-only)");
@@ -429,6 +536,7 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
       usage[i].known = true;
       usage[i].cpu_start = *cpu;
       usage[i].usage.rss_start_bytes = usage[i].usage.rss_max_bytes = *rss;
+      rss_samples[i].push_back(*rss);
     }
   }
   probe.SetMeasuring(true);
@@ -439,10 +547,13 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
   int second = 0;
   while (!shared.stop && !Interrupted() && Clock::now() < shared.window_end) {
     SleepUntil(std::min(shared.window_end, Clock::now() + kTick), shared.stop);
+    const bool timeline_due = Clock::now() >= next_rss_sample;
+    if (timeline_due) next_rss_sample += rss_interval;
     for (size_t i = 0; i < all.size(); ++i) {
       if (!usage[i].known) continue;
       if (auto rss = RssBytes(all[i].pid)) {
         usage[i].usage.rss_max_bytes = std::max(usage[i].usage.rss_max_bytes, *rss);
+        if (timeline_due) rss_samples[i].push_back(*rss);
       }
     }
     const auto now = Clock::now();
@@ -469,6 +580,7 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
     usage[i].usage.cpu_seconds = cpu ? *cpu - usage[i].cpu_start : 0;
     usage[i].usage.rss_end_bytes = rss ? *rss : 0;
     if (rss) usage[i].usage.rss_max_bytes = std::max(usage[i].usage.rss_max_bytes, *rss);
+    if (rss) rss_samples[i].push_back(*rss);
   }
   const AppliedSnapshot applied_end = SnapshotApplied(cluster);
   join_all();
@@ -492,10 +604,18 @@ StatusOr<LoadResult> RunCofferLoad(BenchCluster& cluster, const BenchOptions& op
         std::chrono::duration<double>(applied_end.at - applied_start.at).count();
   }
   result.replication_lag_us = probe.samples();
-  for (auto& u : usage) {
-    if (u.known) result.processes.push_back(u.usage);
+  RssTimeline timeline;
+  timeline.interval = rss_interval;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!usage[i].known) continue;
+    result.processes.push_back(usage[i].usage);
+    timeline.bytes.push_back(std::move(rss_samples[i]));
   }
-  if (extras != nullptr) extras->lag_timeouts = probe.timeouts();
+  if (extras != nullptr) {
+    extras->lag_timeouts = probe.timeouts();
+    extras->connections_opened = shared.connections_opened;
+    extras->rss = std::move(timeline);
+  }
   if (Interrupted()) return Status(Code::kUnavailable, "interrupted");
   return result;
 }

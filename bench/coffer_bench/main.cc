@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "bench/coffer_bench/bench_cluster.h"
+#include "bench/coffer_bench/catch_up.h"
 #include "bench/coffer_bench/interrupt.h"
 #include "bench/coffer_bench/load_driver.h"
 #include "bench/coffer_bench/options.h"
@@ -89,7 +90,8 @@ StatusOr<SystemRun> RunOn(BenchCluster& cluster, const BenchOptions& o) {
   RunExtras extras;
   COFFER_ASSIGN_OR_RETURN(LoadResult result,
                           RunCofferLoad(cluster, o, prepared, run_id, MakeLive(o.json), &extras));
-  return SystemRun{std::move(result), extras.lag_timeouts};
+  return SystemRun{std::move(result), extras.lag_timeouts, std::move(extras.rss),
+                   extras.connections_opened};
 }
 
 int Fail(const Status& status) {
@@ -111,13 +113,13 @@ int RunSingle(const BenchOptions& o) {
   if (o.vs_etcd) {
     auto etcd = RunVsEtcdMode(o);
     if (!etcd.ok()) return Fail(etcd.status());
-    runs.push_back(SystemRun{std::move(etcd).value(), 0});
+    runs.push_back(SystemRun{std::move(etcd).value(), 0, {}, 0});
   }
   if (o.baseline_raw) {
     const int stores = static_cast<int>(cluster_json["nodes"].size());
     auto raw = RunRawBaselineMode(o, stores, runs.front().result);
     if (!raw.ok()) return Fail(raw.status());
-    runs.push_back(SystemRun{std::move(raw).value(), 0});
+    runs.push_back(SystemRun{std::move(raw).value(), 0, {}, 0});
   }
   if (o.json) {
     nlohmann::json results = nlohmann::json::array();
@@ -129,6 +131,38 @@ int RunSingle(const BenchOptions& o) {
     std::cout << doc.dump(2) << std::endl;
   } else {
     std::cout << ResultTable(runs);
+  }
+  return 0;
+}
+
+// --catch-up N: the catch-up on a local cluster, then (the cluster
+// stopped) the raw ingest of the same N records.
+int RunCatchUpMode(const BenchOptions& o) {
+  nlohmann::json cluster_json;
+  CatchUpResult catch_up;
+  {
+    auto cluster = OpenCluster(o, o.pairs, o.read_only);
+    if (!cluster.ok()) return Fail(cluster.status());
+    cluster_json = ClusterJson(**cluster, o, o.pairs, o.read_only);
+    auto run = RunCatchUp(**cluster, o, Progress, MakeLive(o.json));
+    if (!run.ok()) return Fail(run.status());
+    catch_up = std::move(run).value();
+  }
+  Progress("raw ingest: " + std::to_string(o.catch_up) + " records into one RocksDB");
+  auto raw = RunRawIngestMode(o);
+  if (!raw.ok()) return Fail(raw.status());
+  catch_up.raw_records = raw->records;
+  catch_up.raw_batch_records = CatchUpBatchRecords(o.value_size);
+  catch_up.raw_seconds = raw->seconds;
+  if (o.json) {
+    nlohmann::json doc = {{"tool", "coffer-bench"},
+                          {"options", OptionsJson(o)},
+                          {"cluster", cluster_json},
+                          {"results", nlohmann::json::array({ResultJson(catch_up.writes)})},
+                          {"catch_up", CatchUpJson(catch_up)}};
+    std::cout << doc.dump(2) << std::endl;
+  } else {
+    std::cout << ResultTable({catch_up.writes}) << CatchUpTable(catch_up);
   }
   return 0;
 }
@@ -194,5 +228,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   InstallInterruptHandlers();
+  if (options.catch_up > 0) return RunCatchUpMode(options);
   return options.scale.empty() ? RunSingle(options) : RunScale(options);
 }

@@ -47,6 +47,10 @@ std::string WorkloadName(Workload workload) {
   return "?";
 }
 
+std::string InFlightModeName(InFlightMode mode) {
+  return mode == InFlightMode::kConnections ? "connections" : "pipeline";
+}
+
 LoadShape BenchOptions::Shape() const {
   LoadShape shape;
   shape.clients = clients;
@@ -73,7 +77,7 @@ std::optional<std::chrono::milliseconds> ParseBenchDuration(const std::string& t
 ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
   BenchOptions o;
   std::string workload = "write", duration, warmup = "2s", output = "table", scale, addresses, pids,
-              baseline;
+              baseline, in_flight_mode = "pipeline";
   CLI::App app(
       "coffer-bench: a cluster benchmark of Coffer. Starts real `coffer node start` processes on "
       "loopback (mutual TLS, RocksDB on disk) or targets an existing cluster, drives a workload "
@@ -95,7 +99,10 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
                  "objects written before read, mix and locate runs (default 1000)");
   app.add_option("--clients", o.clients, "concurrent clients (default 1)");
   app.add_option("--in-flight", o.in_flight,
-                 "requests outstanding per client: K connections per client (default 1)");
+                 "requests outstanding per client (default 1), pipelined on its one connection");
+  app.add_option("--in-flight-mode", in_flight_mode,
+                 "pipeline|connections: K requests on one connection per client (default), or "
+                 "K connections per client with one request each (the old behaviour)");
   app.add_option("--duration", duration, "measured window, e.g. 10s, 500ms, 2m (default 10s)");
   app.add_option("--count", o.count, "stop after this many successful ops instead");
   app.add_option("--warmup", warmup, "unmeasured load before the window (default 2s)");
@@ -104,6 +111,9 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
   app.add_option("--plot", o.plot_file, "SVG file of the --scale plot (default coffer-scale.svg)");
   app.add_flag("--vs-etcd", o.vs_etcd, "also drive a 3-member etcd with the same load");
   app.add_option("--baseline", baseline, "raw: also the raw RocksDB limit for the same work");
+  app.add_option("--catch-up", o.catch_up,
+                 "N: disable a read-only node, write N records, enable it and time its "
+                 "catch-up against the raw RocksDB ingest of N records (needs --read-only >= 1)");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -157,7 +167,15 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
   if (o.in_flight < 1 || o.in_flight > kMaxBenchInFlight) {
     return Refuse("--in-flight must be 1 to " + std::to_string(kMaxBenchInFlight));
   }
-  if (o.clients * o.in_flight > kMaxBenchConnections) {
+  if (in_flight_mode == "pipeline") {
+    o.in_flight_mode = InFlightMode::kPipeline;
+  } else if (in_flight_mode == "connections") {
+    o.in_flight_mode = InFlightMode::kConnections;
+  } else {
+    return Refuse("--in-flight-mode must be pipeline or connections, not '" + in_flight_mode + "'");
+  }
+  if (o.in_flight_mode == InFlightMode::kConnections &&
+      o.clients * o.in_flight > kMaxBenchConnections) {
     return Refuse("--clients x --in-flight must be at most " +
                   std::to_string(kMaxBenchConnections) + " connections");
   }
@@ -204,6 +222,22 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
   }
   if (!o.scale.empty() && (o.vs_etcd || o.baseline_raw)) {
     return Refuse("--scale runs alone: not with --vs-etcd or --baseline");
+  }
+  if (o.catch_up > kMaxCatchUpRecords) {
+    return Refuse("--catch-up must be 1 to " + std::to_string(kMaxCatchUpRecords) + " records");
+  }
+  if (o.catch_up > 0) {
+    if (o.existing_cluster())
+      return Refuse("--catch-up starts its own cluster: not with --address");
+    if (!o.scale.empty() || o.vs_etcd || o.baseline_raw) {
+      return Refuse("--catch-up runs alone: not with --scale, --vs-etcd or --baseline");
+    }
+    if (o.workload != Workload::kWrite) return Refuse("--catch-up writes: --workload write only");
+    if (o.read_only < 1 || o.pairs < 1) {
+      return Refuse(
+          "--catch-up needs a cluster with a read-only node to disable: --pairs P "
+          "--read-only R with P >= 1 and R >= 1");
+    }
   }
   return ParseOutcome{std::move(o), 0, ""};
 }

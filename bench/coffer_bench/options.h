@@ -18,12 +18,22 @@ namespace coffer::bench {
 inline constexpr int kMaxBenchNodes = 16;
 inline constexpr int kMaxBenchClients = 1024;
 inline constexpr int kMaxBenchInFlight = 64;
-// One thread and one connection per client and in-flight slot.
+// --in-flight-mode connections: one thread and one connection per client
+// and in-flight slot.
 inline constexpr int kMaxBenchConnections = 4096;
 inline constexpr int kMaxPrepareObjects = 1000000;
+// --catch-up N: records written while the node is disabled.
+inline constexpr uint64_t kMaxCatchUpRecords = 100'000'000;
 
 enum class Workload { kWrite, kRead, kMix, kLocate };
 std::string WorkloadName(Workload workload);
+
+// How --in-flight K requests per client are kept outstanding.
+enum class InFlightMode {
+  kPipeline,     // K requests pipelined on each client's one connection (default)
+  kConnections,  // K connections per client, one request outstanding on each
+};
+std::string InFlightModeName(InFlightMode mode);
 
 struct BenchOptions {
   // Local cluster (default): the built `coffer` binary and the shape.
@@ -42,6 +52,7 @@ struct BenchOptions {
   int prepare = 1000;  // objects written before read, mix and locate
   int clients = 1;
   int in_flight = 1;
+  InFlightMode in_flight_mode = InFlightMode::kPipeline;
   std::chrono::milliseconds duration{10000};
   uint64_t count = 0;  // > 0: stop after this many successful ops
   std::chrono::milliseconds warmup{2000};
@@ -51,6 +62,9 @@ struct BenchOptions {
   std::string plot_file = "coffer-scale.svg";
   bool vs_etcd = false;
   bool baseline_raw = false;
+  // > 0: the catch-up run (P4): disable a read-only node, write this many
+  // records, enable it and time its catch-up (catch_up.h).
+  uint64_t catch_up = 0;
 
   bool existing_cluster() const { return !addresses.empty(); }
   LoadShape Shape() const;

@@ -26,6 +26,8 @@ TEST(BenchOptions, Defaults) {
   EXPECT_EQ(o.value_size, 256u);
   EXPECT_EQ(o.clients, 1);
   EXPECT_EQ(o.in_flight, 1);
+  EXPECT_EQ(o.in_flight_mode, InFlightMode::kPipeline);
+  EXPECT_EQ(o.catch_up, 0u);
   EXPECT_EQ(o.duration, std::chrono::seconds(10));
   EXPECT_EQ(o.warmup, std::chrono::seconds(2));
   EXPECT_EQ(o.read_percent, 50);
@@ -104,6 +106,21 @@ TEST(BenchOptions, CountAloneEndsTheWindow) {
   EXPECT_GT(out.options->duration, std::chrono::minutes(10));
 }
 
+TEST(BenchOptions, InFlightModes) {
+  ParseOutcome out = Parse({"--clients", "1024", "--in-flight", "8"});
+  ASSERT_TRUE(out.options.has_value()) << out.text;  // one connection per client
+  EXPECT_EQ(out.options->in_flight_mode, InFlightMode::kPipeline);
+  out = Parse({"--in-flight", "4", "--in-flight-mode", "connections"});
+  ASSERT_TRUE(out.options.has_value()) << out.text;
+  EXPECT_EQ(out.options->in_flight_mode, InFlightMode::kConnections);
+}
+
+TEST(BenchOptions, CatchUpNeedsAReadOnlyNode) {
+  ParseOutcome out = Parse({"--catch-up", "300", "--pairs", "1", "--read-only", "1"});
+  ASSERT_TRUE(out.options.has_value()) << out.text;
+  EXPECT_EQ(out.options->catch_up, 300u);
+}
+
 TEST(BenchOptions, Durations) {
   EXPECT_EQ(ParseBenchDuration("10s"), std::chrono::seconds(10));
   EXPECT_EQ(ParseBenchDuration("250ms"), std::chrono::milliseconds(250));
@@ -125,7 +142,20 @@ TEST(BenchOptions, BadValuesAreRefusedWithExitTwo) {
   ExpectRefused({"--workload", "delete"}, "--workload must be write, read, mix or locate");
   ExpectRefused({"--clients", "0"}, "--clients must be 1 to");
   ExpectRefused({"--in-flight", "65"}, "--in-flight must be 1 to 64");
-  ExpectRefused({"--clients", "1024", "--in-flight", "8"}, "connections");
+  ExpectRefused({"--clients", "1024", "--in-flight", "8", "--in-flight-mode", "connections"},
+                "connections");
+  ExpectRefused({"--in-flight-mode", "threads"},
+                "--in-flight-mode must be pipeline or connections");
+  ExpectRefused({"--catch-up", "100"}, "--catch-up needs a cluster with a read-only node");
+  ExpectRefused({"--catch-up", "100", "--pairs", "0", "--read-only", "1"},
+                "--catch-up needs a cluster with a read-only node");
+  ExpectRefused({"--catch-up", "100", "--read-only", "1", "--baseline", "raw"},
+                "--catch-up runs alone");
+  ExpectRefused({"--catch-up", "100", "--read-only", "1", "--workload", "read"},
+                "--workload write only");
+  ExpectRefused({"--catch-up", "100", "--address", "a:1", "--ca", "c", "--cert", "c", "--key", "k"},
+                "not with --address");
+  ExpectRefused({"--catch-up", "100000001", "--read-only", "1"}, "--catch-up must be 1 to");
   ExpectRefused({"--value-size", "0"}, "--value-size must be 1 to 65536");
   ExpectRefused({"--value-size", "65537"}, "limits::kMaxMaterialBytes");
   ExpectRefused({"--read-percent", "101"}, "--read-percent");
@@ -148,8 +178,9 @@ TEST(BenchOptions, HelpExitsZeroListingTheFlags) {
   ParseOutcome out = Parse({"--help"});
   EXPECT_FALSE(out.options.has_value());
   EXPECT_EQ(out.exit_code, 0);
-  for (const char* flag : {"--pairs", "--read-only", "--workload", "--in-flight", "--scale",
-                           "--vs-etcd", "--baseline", "--address", "--pids", "--keep"}) {
+  for (const char* flag :
+       {"--pairs", "--read-only", "--workload", "--in-flight", "--in-flight-mode", "--scale",
+        "--vs-etcd", "--baseline", "--catch-up", "--address", "--pids", "--keep"}) {
     EXPECT_NE(out.text.find(flag), std::string::npos) << flag;
   }
 }

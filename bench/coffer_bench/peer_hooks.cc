@@ -2,11 +2,14 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "bench/baseline/raw_baseline.h"
 #include "bench/etcd/etcd_cluster.h"
 #include "bench/etcd/etcd_load.h"
+#include "common/limits.h"
+#include "replication/core/replication_core.h"
 
 namespace coffer::bench {
 namespace {
@@ -57,6 +60,24 @@ StatusOr<LoadResult> RunRawBaselineMode(const BenchOptions& options, int stores,
   raw.instances = stores;
   raw.work_dir = dir.path();
   return RunRawBaseline(raw);
+}
+
+size_t CatchUpBatchRecords(size_t value_size) {
+  // A log record's key and framing are small next to its value; count the
+  // value only, so the byte budget never cuts a batch the core would send.
+  const size_t by_bytes = std::max<size_t>(1, limits::kReplicationBatchBytes / value_size);
+  return std::min<size_t>(replication::CoreOptions{}.max_batch_records, by_bytes);
+}
+
+StatusOr<RawIngestResult> RunRawIngestMode(const BenchOptions& options) {
+  WorkDir dir("coffer-bench-ingest");
+  if (dir.path().empty()) return Status(Code::kUnavailable, "cannot make a temp directory");
+  RawIngestOptions ingest;
+  ingest.records = options.catch_up;
+  ingest.value_size = options.value_size;
+  ingest.batch_records = CatchUpBatchRecords(options.value_size);
+  ingest.work_dir = dir.path();
+  return RunRawIngest(ingest);
 }
 
 }  // namespace coffer::bench

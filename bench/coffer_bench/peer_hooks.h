@@ -6,6 +6,7 @@
 // say "not built in this version" and exit 2).
 #pragma once
 
+#include "bench/baseline/raw_ingest.h"
 #include "bench/coffer_bench/options.h"
 #include "bench/load/load_result.h"
 #include "common/status.h"
@@ -24,5 +25,14 @@ StatusOr<LoadResult> RunVsEtcdMode(const BenchOptions& options);
 // node of the coffer cluster) in synced batches, no network. system = "raw".
 StatusOr<LoadResult> RunRawBaselineMode(const BenchOptions& options, int stores,
                                         const LoadResult& coffer);
+
+// --catch-up N: the raw ingest rate of N records of options.value_size
+// bytes into one fresh RocksDB instance in synced batches of
+// CatchUpBatchRecords (bench/baseline/raw_ingest.h).
+StatusOr<RawIngestResult> RunRawIngestMode(const BenchOptions& options);
+// Records per replication batch for records of `value_size` bytes: the
+// replication core's max_batch_records (CoreOptions), fewer if the byte
+// budget limits::kReplicationBatchBytes is reached first.
+size_t CatchUpBatchRecords(size_t value_size);
 
 }  // namespace coffer::bench

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -54,6 +55,10 @@ std::optional<uint64_t> RssBytes(pid_t pid) {
   const size_t at = status->find("VmRSS:");
   if (at == std::string::npos) return std::nullopt;
   return std::strtoull(status->c_str() + at + 6, nullptr, 10) * 1024;
+}
+
+std::chrono::milliseconds RssSampleInterval(std::chrono::milliseconds window) {
+  return std::max<std::chrono::milliseconds>(window / 10, std::chrono::seconds(1));
 }
 
 }  // namespace coffer::bench

@@ -26,5 +26,13 @@ TEST(ProcUsage, ReadsThisProcess) {
   EXPECT_EQ(RssBytes(0), std::nullopt);
 }
 
+TEST(ProcUsage, RssSampleIntervalIsATenthOfTheWindowAtLeastOneSecond) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(RssSampleInterval(std::chrono::minutes(10)), std::chrono::minutes(1));
+  EXPECT_EQ(RssSampleInterval(std::chrono::seconds(30)), std::chrono::seconds(3));
+  EXPECT_EQ(RssSampleInterval(std::chrono::seconds(2)), std::chrono::seconds(1));
+  EXPECT_EQ(RssSampleInterval(milliseconds(0)), std::chrono::seconds(1));
+}
+
 }  // namespace
 }  // namespace coffer::bench

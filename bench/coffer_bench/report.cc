@@ -56,7 +56,9 @@ nlohmann::json OptionsJson(const BenchOptions& o) {
                       {"warmup_ms", o.warmup.count()},
                       {"count", o.count},
                       {"vs_etcd", o.vs_etcd},
-                      {"baseline", o.baseline_raw ? "raw" : ""}};
+                      {"baseline", o.baseline_raw ? "raw" : ""},
+                      {"in_flight_mode", InFlightModeName(o.in_flight_mode)}};
+  if (o.catch_up > 0) j["catch_up"] = o.catch_up;
   if (o.workload == Workload::kMix) j["read_percent"] = o.read_percent;
   if (o.workload != Workload::kWrite) j["prepare"] = o.prepare;
   if (o.existing_cluster()) {
@@ -72,13 +74,17 @@ nlohmann::json OptionsJson(const BenchOptions& o) {
 nlohmann::json ResultJson(const SystemRun& run) {
   const LoadResult& r = run.result;
   nlohmann::json processes = nlohmann::json::array();
-  for (const auto& p : r.processes) {
-    processes.push_back({{"name", p.name},
-                         {"cpu_seconds", p.cpu_seconds},
-                         {"cpu_percent", r.seconds > 0 ? 100.0 * p.cpu_seconds / r.seconds : 0},
-                         {"rss_start_bytes", p.rss_start_bytes},
-                         {"rss_end_bytes", p.rss_end_bytes},
-                         {"rss_max_bytes", p.rss_max_bytes}});
+  for (size_t i = 0; i < r.processes.size(); ++i) {
+    const ProcessUsage& p = r.processes[i];
+    nlohmann::json process = {
+        {"name", p.name},
+        {"cpu_seconds", p.cpu_seconds},
+        {"cpu_percent", r.seconds > 0 ? 100.0 * p.cpu_seconds / r.seconds : 0},
+        {"rss_start_bytes", p.rss_start_bytes},
+        {"rss_end_bytes", p.rss_end_bytes},
+        {"rss_max_bytes", p.rss_max_bytes}};
+    if (i < run.rss.bytes.size()) process["rss_samples_bytes"] = run.rss.bytes[i];
+    processes.push_back(std::move(process));
   }
   nlohmann::json shape = {{"clients", r.shape.clients},
                           {"in_flight", r.shape.in_flight},
@@ -90,17 +96,20 @@ nlohmann::json ResultJson(const SystemRun& run) {
   for (const auto& [code, n] : r.errors) errors[code] = n;
   nlohmann::json lag = PercentilesJson(r.replication_lag_us);
   lag["timeouts"] = run.lag_timeouts;
-  return {{"system", r.system},
-          {"workload", r.workload},
-          {"shape", shape},
-          {"seconds", r.seconds},
-          {"ok_ops", r.ok_ops},
-          {"ops_per_second", r.OpsPerSecond()},
-          {"errors", errors},
-          {"latency_us", PercentilesJson(r.latencies_us)},
-          {"replication_lag_us", lag},
-          {"records_applied_per_second", r.records_applied_per_second},
-          {"processes", processes}};
+  nlohmann::json j = {{"system", r.system},
+                      {"workload", r.workload},
+                      {"shape", shape},
+                      {"seconds", r.seconds},
+                      {"ok_ops", r.ok_ops},
+                      {"ops_per_second", r.OpsPerSecond()},
+                      {"errors", errors},
+                      {"latency_us", PercentilesJson(r.latencies_us)},
+                      {"replication_lag_us", lag},
+                      {"records_applied_per_second", r.records_applied_per_second},
+                      {"processes", processes}};
+  if (!run.rss.bytes.empty()) j["rss_sample_interval_ms"] = run.rss.interval.count();
+  if (r.system == "coffer") j["connections_opened"] = run.connections_opened;
+  return j;
 }
 
 std::string ResultTable(const std::vector<SystemRun>& runs) {
@@ -146,6 +155,12 @@ std::string ResultTable(const std::vector<SystemRun>& runs) {
              Pad(Format("%.1f", p.rss_start_bytes / kMiB), 15) +
              Pad(Format("%.1f", p.rss_end_bytes / kMiB), 13) +
              Pad(Format("%.1f", p.rss_max_bytes / kMiB), 12) + "\n";
+    }
+    for (size_t i = 0; i < run.rss.bytes.size() && i < r.processes.size(); ++i) {
+      std::string line = "  " + r.processes[i].name + " rss MiB over time (every " +
+                         Format("%g", run.rss.interval.count() / 1000.0) + " s):";
+      for (uint64_t bytes : run.rss.bytes[i]) line += " " + Format("%.0f", bytes / kMiB);
+      out += line + "\n";
     }
     if (run.lag_timeouts > 0) {
       out += "  lag samples not applied everywhere within the probe timeout: " +
