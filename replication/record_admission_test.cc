@@ -254,3 +254,29 @@ TEST_F(RecordAdmissionTest, CreationMaterialMustMatchItsDigestAndAMissingOneIsCo
 
 }  // namespace
 }  // namespace coffer::replication
+
+namespace coffer::replication {
+namespace {
+
+// A record the store refuses leaves its origin's later records of the batch
+// out: one apply error, with the refusal's own code (the records left out
+// behind it must not hide it).
+TEST_F(RecordAdmissionTest, AStoreRefusalCountsOnceWithItsOwnCode) {
+  pb::LogRecord bad = NextOfOne("bad");
+  bad.mutable_wallet_created()->set_uuid("not-a-uuid");
+  pb::LogRecord next = NextOfOne("next");
+  const uint64_t before = AppliedOfOne();
+  // Without a verifier records go to the core unchecked (protocol tests), so
+  // the store is the one that refuses.
+  Replicator unchecked(*two_->store, CoreMembers(*two_->store->Members()), CoreOptions{},
+                       transport_, two_->clock);
+  unchecked.EnableGroupCommit();  // no sync here: what is counted is the apply
+  unchecked.Receive(1, Batch({bad, next}));
+  EXPECT_EQ(unchecked.apply_errors(), 1u) << unchecked.last_apply_error().ToString();
+  EXPECT_EQ(unchecked.last_apply_error().code(), Code::kInvalidArgument)
+      << unchecked.last_apply_error().ToString();
+  EXPECT_EQ(AppliedOfOne(), before);
+}
+
+}  // namespace
+}  // namespace coffer::replication

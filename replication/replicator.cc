@@ -1,6 +1,7 @@
 #include "replication/replicator.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/fault_point.h"
 #include "common/limits.h"
@@ -311,11 +312,17 @@ void Replicator::Pump() {
         ++apply_errors_;
         last_apply_error_ = outcomes.status();
       } else {
+        // Only the first refusal of an origin is an error of its own: the
+        // later records of that origin were left out behind it (their
+        // outcome says so), and must not hide its code.
+        std::set<uint32_t> refused_origins;
         for (size_t i = 0; i < outcomes->size(); ++i) {
           const auto& outcome = (*outcomes)[i];
           if (!outcome.ok()) {
-            ++apply_errors_;
-            last_apply_error_ = outcome.status();
+            if (refused_origins.insert(out.to_apply[i].origin()).second) {
+              ++apply_errors_;
+              last_apply_error_ = outcome.status();
+            }
           } else if (applied_observer_) {
             applied_observer_(out.to_apply[i]);
           }
