@@ -28,6 +28,7 @@
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/integrity_alert_log.h"
+#include "node/monitoring/link_views.h"
 #include "node/monitoring/metrics.h"
 #include "node/monitoring/status_pages.h"
 #include "node/monitoring/storage_watch.h"
@@ -40,6 +41,7 @@
 #include "replication/replicator.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
+#include "upgrade/version_driver.h"
 
 namespace coffer::node {
 
@@ -304,6 +306,18 @@ struct Node::Impl {
     RefreshMembership(/*force=*/true);
   }
 
+  // Tick, at the membership refresh's pace: records this node's release, its fence and the cluster
+  // version's bump (upgrade/cluster_version.h decides; this only performs the step).
+  void DriveClusterVersion() {
+    auto step = upgrade::StepClusterVersion(*store, *replicator, kThisBinary, rng);
+    if (!step.ok()) return spdlog::warn("cluster version: {}", step.status().ToString());
+    if (step->record_release) spdlog::info("recorded release {}", step->record_release->ToString());
+    if (step->record_fence)
+      spdlog::info("fenced cluster version {}", step->record_fence->MinorString());
+    if (step->bump_to)
+      spdlog::info("raised the cluster version to {}", step->bump_to->MinorString());
+  }
+
   // ---- Log GC ----
 
   // Tick, at most once a second: deletes the log records every counted
@@ -473,6 +487,7 @@ struct Node::Impl {
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         if (!removed && removal.Removed(members, node_id, links->LinkStatuses())) ReportRemoved();
+        if (!removed && storage_watch->guard().writable()) DriveClusterVersion();
       }
       controller->PruneInductions();
       ArmTick();
@@ -495,28 +510,7 @@ struct Node::Impl {
     for (const auto& transfer : controller->transfers().Views())
       *status->add_inductions() = transfer;
     *status->mutable_log_collected_through() = replication::ToProto(store->log_collected());
-    std::map<uint32_t, PeerLinks::LinkStatus> link_statuses;
-    for (const auto& l : links->LinkStatuses()) link_statuses[l.peer] = l;
-    int64_t now = clock.MonotonicMicros();
-    for (const auto& m : members) {
-      if (m.node_id() == node_id) continue;
-      replication::LinkView view = core.link(m.node_id());
-      auto* l = status->add_links();
-      l->set_peer(m.node_id());
-      l->set_up(view.up);
-      l->set_last_heard_ms_ago(view.last_heard_micros == 0 ? -1
-                                                           : (now - view.last_heard_micros) / 1000);
-      *l->mutable_peer_applied() = replication::ToProto(view.peer_applied);
-      l->set_inflight_records(view.inflight_records);
-      l->set_replication_lag_ms(
-          view.behind_since_micros == 0 ? 0 : (now - view.behind_since_micros) / 1000);
-      auto s = link_statuses.find(m.node_id());
-      if (s != link_statuses.end()) {
-        l->set_outgoing_connected(s->second.outgoing_connected);
-        l->set_incoming_connected(s->second.incoming_connected);
-        l->set_last_error(s->second.last_error);
-      }
-    }
+    AddLinkViews(core, links->LinkStatuses(), members, node_id, clock.MonotonicMicros(), status);
   }
 };
 

@@ -295,6 +295,8 @@ class ObjectStore {
   StatusOr<pb::LogRecord> PlanNodeState(const pb::NodeStateOp& c);
   StatusOr<pb::LogRecord> PlanNodeDelete(const pb::NodeDeleteOp& c);
   StatusOr<pb::LogRecord> PlanClusterSet(const pb::ClusterSetOp& c);
+  StatusOr<pb::LogRecord> PlanNodeVersion(const pb::NodeVersionOp& c);
+  StatusOr<pb::LogRecord> PlanClusterVersion(const pb::ClusterVersionOp& c);
   // plan.cc: checks shared by the PlanX functions.
   // The created object `uuid`: INVALID_ARGUMENT for a bad uuid, NOT_FOUND if
   // there is none.
@@ -327,6 +329,8 @@ class ObjectStore {
   Status ApplyNodeStateSet(Txn& txn, const pb::NodeStateSet& b, const pb::Stamp& stamp);
   Status ApplyNodeDeleted(Txn& txn, const pb::NodeDeleted& b);
   Status ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b, const pb::Stamp& stamp);
+  Status ApplyNodeVersionSet(Txn& txn, const pb::NodeVersionSet& b, const pb::Stamp& stamp);
+  Status ApplyClusterVersionSet(Txn& txn, const pb::ClusterVersionSet& b);
   StatusOr<pb::StoredNode> NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
                                                 std::optional<pb::StoredNode>* old);
 

@@ -1,54 +1,47 @@
 // Release and protocol version constants, in one place (architecture.md #9).
+// upgrade/README.md says how releases, cluster versions and formats relate.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "common/release.h"
 #include "common/status.h"
 
 namespace coffer {
 
 // The release of this binary (major.minor.patch).
-inline constexpr std::string_view kReleaseVersion = "0.1.0";
+inline constexpr std::string_view kReleaseVersion = "0.2.0";
 // Version of the client API frames (proto/api.proto).
 inline constexpr int kClientApiVersion = 1;
 
-// "major.minor" of a "major.minor.patch" release ("" if malformed).
-inline std::string_view MajorMinor(std::string_view release) {
-  size_t first = release.find('.');
-  if (first == std::string_view::npos) return {};
-  size_t second = release.find('.', first + 1);
-  return release.substr(0, second);
-}
+// What a binary runs: its release and the cluster versions it supports. A
+// value, not only constants, so the simulation can run nodes of two releases
+// in one process.
+struct BinaryVersions {
+  Release release;
+  // The lowest cluster version this binary runs at; the highest is its own
+  // release's major.minor. From 0.3 on: the previous minor (one step of
+  // skew, as Kubernetes allows). Release 0.2 is the first with cluster
+  // versions: 0.1 clusters move to it by a full restart (docs/upgrade.md).
+  Release min_cluster_version;
 
-// Orders "major.minor.patch" releases numerically: <0, 0 or >0. Missing or
-// malformed parts count as 0.
-inline int CompareReleases(std::string_view a, std::string_view b) {
-  for (int part = 0; part < 3; ++part) {
-    auto next = [](std::string_view& s) {
-      uint64_t n = 0;
-      size_t i = 0;
-      for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + (s[i] - '0');
-      s.remove_prefix(std::min(s.size(), i + 1));
-      return n;
-    };
-    uint64_t x = next(a), y = next(b);
-    if (x != y) return x < y ? -1 : 1;
+  constexpr Release max_cluster_version() const { return release.Minor(); }
+  constexpr bool Supports(Release cluster_version) const {
+    return cluster_version.Minor() >= min_cluster_version &&
+           cluster_version.Minor() <= max_cluster_version();
   }
-  return 0;
-}
+};
 
-// Whether a node of release `theirs` may link to or join a node of this
-// release. Release 0.1: the same major.minor (rolling upgrades widen this).
-inline Status CheckCompatibleRelease(std::string_view theirs) {
-  if (!MajorMinor(theirs).empty() && MajorMinor(theirs) == MajorMinor(kReleaseVersion)) {
-    return Status::Ok();
-  }
-  return Status(Code::kIncompatibleVersion,
-                "release " + std::string(theirs) + " is not compatible with this node's release " +
-                    std::string(kReleaseVersion) + " (needs the same major.minor)");
-}
+inline constexpr Release kBinaryRelease = *Release::Parse(kReleaseVersion);
+inline constexpr BinaryVersions kThisBinary{kBinaryRelease, Release{0, 2, 0}};
+static_assert(kThisBinary.min_cluster_version <= kBinaryRelease.Minor());
+
+// Whether a node of release `theirs` may link to or join a node of binary
+// `self` (semantics.md section 6): a release within one minor of this one
+// (either way) that this binary could share a cluster with. The cluster
+// version check (a binary below it is refused too) is the caller's, who
+// knows the cluster version. INCOMPATIBLE_VERSION naming both releases.
+Status CheckCompatibleRelease(std::string_view theirs, const BinaryVersions& self = kThisBinary);
 
 }  // namespace coffer

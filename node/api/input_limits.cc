@@ -75,6 +75,9 @@ const std::unordered_map<std::string_view, size_t>& Limits() {
       {"coffer.pb.NodeAddOp.peer_address", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.client_address", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.release_version", kMaxAddressBytes},
+      {"coffer.pb.NodeVersionOp.release", kMaxAddressBytes},
+      {"coffer.pb.NodeVersionOp.fence", kMaxAddressBytes},
+      {"coffer.pb.ClusterVersionOp.version", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.public_key", kMaxPublicKeyBytes},
   };
   return *table;

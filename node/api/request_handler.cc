@@ -8,6 +8,7 @@
 #include "node/audit/audit_log.h"
 #include "storage/membership.h"
 #include "upgrade/version.h"
+#include "upgrade/version_driver.h"
 
 namespace coffer::node {
 
@@ -87,6 +88,9 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       auto conflicts = store.ListConflicts();
       if (!conflicts.ok()) return ResponseFor(conflicts.status());
       c->set_name_conflicts(static_cast<uint32_t>(conflicts->size()));
+      auto versions = upgrade::ReadVersionView(store, kThisBinary);
+      if (!versions.ok()) return ResponseFor(versions.status());
+      *c->mutable_versions() = upgrade::DescribeVersions(*versions, upgrade::kRegistry);
       for (const auto& n : *members) {
         auto* m = c->add_members();
         m->set_node_id(n.node_id());
@@ -97,6 +101,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
         m->set_peer_address(n.peer_address());
         m->set_client_address(n.client_address());
         m->set_version(n.release_version());
+        m->set_fence_version(n.fence_version());
         const pb::StoredCluster settings = *cluster ? **cluster : pb::StoredCluster();
         const int64_t now = clock.WallMicros();
         m->set_state(std::string(storage::NodeStateName(n, settings, now)));
@@ -124,7 +129,10 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       s->set_mode("read-write");
       s->set_peer_listen(info.peer_listen);
       auto cluster = store.Cluster();
-      if (cluster.ok() && *cluster) s->set_cluster_id((*cluster)->cluster_id());
+      if (cluster.ok() && *cluster) {
+        s->set_cluster_id((*cluster)->cluster_id());
+        s->set_cluster_version((*cluster)->cluster_version());
+      }
       if (info.fill_replication) info.fill_replication(s);
       if (info.fill_storage) info.fill_storage(s);
       for (const auto& [origin, seq] : store.Applied())

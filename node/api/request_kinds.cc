@@ -54,6 +54,12 @@ constexpr std::array kTable = {
     // node_add made a PENDING member that never joined). Still audited when
     // refused.
     RequestKind{"node_add", K::kWrite, O::kNodeAdd, C::kInternal, kNoCaller, kEveryState, true},
+    // Internal too: a node records its own release and fence, and raises the
+    // cluster version, by itself (upgrade/cluster_version.h).
+    RequestKind{"node_version", K::kWrite, O::kNodeVersion, C::kInternal, kNoCaller, kEveryState,
+                true},
+    RequestKind{"cluster_version", K::kWrite, O::kClusterVersion, C::kInternal, kNoCaller,
+                kEveryState, true},
     // Cluster init, lifecycle and settings: every state.
     RequestKind{"cluster_init", K::kWrite, O::kClusterInit, C::kClusterInit, kAdminOnly,
                 kEveryState, true},

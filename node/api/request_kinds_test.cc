@@ -94,7 +94,7 @@ TEST(RequestKindsTest, InternalOpsAreRefusedFromTheClientApiForEveryRole) {
     EXPECT_EQ(kind.callers, kNoCaller) << kind.name;
     EXPECT_TRUE(kind.audited) << kind.name << ": a refused attempt is audited";
   }
-  EXPECT_EQ(internal, (std::set<std::string_view>{"node_add"}));
+  EXPECT_EQ(internal, (std::set<std::string_view>{"cluster_version", "node_add", "node_version"}));
   pb::Request add;
   add.mutable_write()->mutable_node_add()->set_name("mallory");
   add.mutable_write()->mutable_node_add()->set_role(pb::NODE_READ_ONLY);

@@ -378,13 +378,46 @@ std::string RenderNodeStatus(const pb::NodeStatus& s, OutputFormat format) {
 }
 
 std::string ClusterVersion(const pb::ClusterStatus& c) {
-  std::string lowest;
-  for (const auto& m : c.members()) {
-    if (!m.version().empty() && (lowest.empty() || CompareReleases(m.version(), lowest) < 0)) {
-      lowest = m.version();
-    }
+  const pb::VersionView& v = c.versions();
+  if (v.cluster_version().empty()) return "-";
+  std::string out = EscapeForTerminal(v.cluster_version());
+  if (v.held()) out += " (held)";
+  if (!v.holders().empty()) out += " (held back by " + std::to_string(v.holders_size()) + ")";
+  return out;
+}
+
+std::string RenderVersions(const pb::ClusterStatus& c, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    pb::ClusterStatus only;
+    *only.mutable_members() = c.members();
+    *only.mutable_versions() = c.versions();
+    return RenderJson(only);
   }
-  return lowest.empty() ? "-" : lowest;
+  const pb::VersionView& v = c.versions();
+  std::string out = "cluster version " + EscapeForTerminal(v.cluster_version()) +
+                    (v.held() ? " (held: coffer cluster version release)" : "") + "\n";
+  out += "this node's binary " + EscapeForTerminal(v.binary_release()) + " runs cluster versions " +
+         EscapeForTerminal(v.min_cluster_version()) + " to " +
+         EscapeForTerminal(v.max_cluster_version()) + "\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : c.members()) {
+    rows.push_back({m.name(), std::to_string(m.node_id()),
+                    m.version().empty() ? "unknown" : m.version(),
+                    m.fence_version().empty() ? "-" : m.fence_version(),
+                    m.state().empty() ? "ACTIVE" : m.state()});
+  }
+  out += RenderTable({"node", "id", "release", "fence", "state"}, rows);
+  if (!v.holders().empty()) {
+    out += "\nheld back by:\n";
+    for (const auto& h : v.holders()) out += "  " + EscapeForTerminal(h) + "\n";
+  }
+  out += "\nfeatures:\n";
+  std::vector<std::vector<std::string>> features;
+  for (const auto& f : v.features()) {
+    features.push_back({f.name(), f.introduced(), f.active() ? "active" : "inactive", f.changes()});
+  }
+  out += RenderTable({"feature", "from", "state", "what it changes"}, features);
+  return out;
 }
 
 std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format) {

@@ -46,8 +46,13 @@ std::string RenderWallet(const pb::WalletView& wallet, OutputFormat format);
 std::string RenderEndpoints(const pb::EndpointList& endpoints, OutputFormat format);
 std::string RenderConflicts(const pb::ConflictList& conflicts, OutputFormat format);
 std::string RenderNodeStatus(const pb::NodeStatus& status, OutputFormat format);
-// The lowest release among the members: what version-gated features follow.
+// The cluster version as the answering node has it, and whether something
+// holds it ("-" if unknown).
 std::string ClusterVersion(const pb::ClusterStatus& c);
+// `coffer cluster version`: the cluster version, each member's release and
+// fence, what holds the version back, and every feature with its state. JSON:
+// the members and the version view.
+std::string RenderVersions(const pb::ClusterStatus& c, OutputFormat format);
 // The cluster status table; its health column is monitoring/health.h's
 // MemberHealth.
 std::string RenderClusterStatus(const pb::ClusterStatus& status, OutputFormat format);

@@ -24,7 +24,7 @@ pb::ClusterStatus TwoPairs() {
     m->set_name("node" + std::to_string(id));
     m->set_role(id <= 4 ? "read-write" : "read-only");
     m->set_peer(peers[id]);
-    m->set_version(id == 3 ? "0.1.0" : "0.2.1");
+    m->set_version(id == 3 ? "0.2.0" : "0.3.1");
     m->set_state("ACTIVE");
     m->set_disable_seconds_left(-1);
     pb::NodeStatus* s = id == 1 ? c.mutable_self() : c.add_nodes();
@@ -63,11 +63,13 @@ TEST(NodeStatusTextTest, ShowsInductionTransfersWithRestartsAndStartsOver) {
                         "time(s); all sent, waiting to hear it on a link\n"));
 }
 
-TEST(ClusterStatusTableTest, ShowsLowestVersionAndToleranceOfWholePairs) {
+TEST(ClusterStatusTableTest, ShowsTheClusterVersionAndToleranceOfWholePairs) {
   pb::ClusterStatus c = TwoPairs();
-  EXPECT_EQ(ClusterVersion(c), "0.1.0");
+  c.mutable_versions()->set_cluster_version("0.2");
+  c.mutable_versions()->add_holders("node node3 (3) runs 0.2.0");
+  EXPECT_EQ(ClusterVersion(c), "0.2 (held back by 1)");
   std::string table = RenderClusterStatus(c, OutputFormat::kTable);
-  EXPECT_THAT(table, HasSubstr("cluster version 0.1.0"));
+  EXPECT_THAT(table, HasSubstr("cluster version 0.2 (held back by 1)"));
   EXPECT_THAT(table, HasSubstr("failure tolerance: 1 node failure (2 whole read-write pairs)"));
   EXPECT_THAT(table, HasSubstr("healthy  node1"));
 
@@ -127,6 +129,40 @@ TEST(ClusterStatusTableTest, ShowsSettingsAndNameConflicts) {
   c.set_name_conflicts(1);
   EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable),
               HasSubstr("name conflicts: 1 entity carries a generated name"));
+}
+
+}  // namespace
+}  // namespace coffer::node
+
+namespace coffer::node {
+namespace {
+
+TEST(VersionTableTest, ShowsReleasesFencesHoldersAndFeatures) {
+  pb::ClusterStatus c = TwoPairs();
+  c.mutable_members(0)->set_fence_version("0.3");
+  auto* v = c.mutable_versions();
+  v->set_cluster_version("0.2");
+  v->set_held(true);
+  v->add_holders("the hold set by `coffer cluster version hold`");
+  v->set_binary_release("0.3.1");
+  v->set_min_cluster_version("0.2");
+  v->set_max_cluster_version("0.3");
+  auto* f = v->add_features();
+  f->set_name("labels");
+  f->set_introduced("0.3");
+  f->set_active(false);
+  f->set_changes("objects carry labels");
+  std::string table = RenderVersions(c, OutputFormat::kTable);
+  EXPECT_THAT(table, HasSubstr("cluster version 0.2 (held: coffer cluster version release)"));
+  EXPECT_THAT(table, HasSubstr("binary 0.3.1 runs cluster versions 0.2 to 0.3"));
+  EXPECT_THAT(table, HasSubstr("node3"));
+  EXPECT_THAT(table, HasSubstr("0.3"));
+  EXPECT_THAT(table, HasSubstr("held back by:\n  the hold"));
+  EXPECT_THAT(table, HasSubstr("inactive"));
+  std::string json = RenderVersions(c, OutputFormat::kJson);
+  EXPECT_THAT(json, HasSubstr("\"fence_version\": \"0.3\""));
+  EXPECT_THAT(json, HasSubstr("\"held\": true"));
+  EXPECT_THAT(json, ::testing::Not(HasSubstr("\"self\"")));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// coffer cluster init|join-token|status|set|verify
+// coffer cluster init|join-token|status|set|version|verify
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -31,6 +31,11 @@ struct StatusFlags {
 struct SetFlags {
   ClientFlags client;
   uint64_t max_disable_seconds = 0;
+};
+
+struct VersionFlags {
+  ClientFlags client;
+  std::string action = "show";  // show | hold | release
 };
 
 struct VerifyFlags {
@@ -170,6 +175,26 @@ void AddClusterCommands(CLI::App& app, const ClientFlags& defaults) {
                    "new cluster: 86400); the others retain its missing records that long")
       ->required()
       ->check(CLI::Range(uint64_t{1}, uint64_t{365ULL * 24 * 3600}));
+
+  auto version = AddClientCommand<VersionFlags>(
+      c, "version",
+      "the cluster version, each member's release, what holds it back and which features are "
+      "active; `hold` keeps it where it is (a rollback window), `release` lets it rise",
+      defaults, false, [](const VersionFlags& f) {
+        if (f.action == "show") {
+          pb::Request r;
+          r.mutable_cluster_status();
+          return Run(f.client, r, [&](const pb::Response& resp) {
+            return RenderVersions(resp.cluster_status(), Format(f.client));
+          });
+        }
+        pb::Op op;
+        op.mutable_cluster_set()->set_version_hold(f.action == "hold" ? pb::VERSION_HOLD_HOLD
+                                                                      : pb::VERSION_HOLD_RELEASE);
+        return RunWrite(f.client, op);
+      });
+  version.app->add_option("action", version.flags->action, "show (default), hold or release")
+      ->check(CLI::IsMember({"show", "hold", "release"}));
 
   auto verify = AddClientCommand<VerifyFlags>(
       c, "verify", "compare the digests of every member; exit 1 if they differ", defaults, true,

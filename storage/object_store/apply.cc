@@ -298,6 +298,12 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     case pb::LogRecord::kClusterSettingSet:
       COFFER_RETURN_IF_ERROR(ApplyClusterSettingSet(txn, record.cluster_setting_set(), stamp));
       break;
+    case pb::LogRecord::kNodeVersionSet:
+      COFFER_RETURN_IF_ERROR(ApplyNodeVersionSet(txn, record.node_version_set(), stamp));
+      break;
+    case pb::LogRecord::kClusterVersionSet:
+      COFFER_RETURN_IF_ERROR(ApplyClusterVersionSet(txn, record.cluster_version_set()));
+      break;
     default:
       return InvalidArgument("record has no known body");
   }

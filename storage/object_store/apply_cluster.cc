@@ -4,23 +4,40 @@
 // addition go to a placeholder row that the addition fills in.
 #include <string>
 
+#include "common/release.h"
 #include "storage/keys.h"
 #include "storage/merge.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
 
 namespace coffer::storage {
+namespace {
+
+// The cluster version never falls: the highest value applied wins, in any
+// order. An unparsable value changes nothing (the records that carry one are
+// refused before they get here).
+void RaiseClusterVersion(pb::StoredCluster* cluster, const std::string& version) {
+  auto incoming = Release::Parse(version);
+  if (!incoming) return;
+  auto current = Release::Parse(cluster->cluster_version());
+  if (!current || *current < incoming->Minor())
+    cluster->set_cluster_version(incoming->MinorString());
+}
+
+}  // namespace
 
 Status ObjectStore::ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b,
                                         const pb::Stamp& stamp) {
   std::string key(keys::kClusterKey);
   COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
   // One cluster per store: the earliest creation wins, whatever the order.
-  if (!old || merge::CompareStamps(stamp, old->created_stamp()) < 0) {
+  // A row without a creation holds what came first (settings, the version).
+  if (!old || !old->has_created_stamp() || merge::CompareStamps(stamp, old->created_stamp()) < 0) {
     pb::StoredCluster cluster = old.value_or(pb::StoredCluster());  // keeps the settings
     cluster.set_cluster_id(b.cluster_id());
     cluster.set_name(b.name());
     *cluster.mutable_created_stamp() = stamp;
+    RaiseClusterVersion(&cluster, b.cluster_version());
     txn.PutEntity(key, old, cluster);
   }
   return ApplyNodeAdded(txn, b.first_node(), stamp);
@@ -52,7 +69,11 @@ Status ObjectStore::ApplyNodeAdded(Txn& txn, const pb::NodeAdded& b, const pb::S
   n.set_subgroup(b.subgroup());
   n.set_peer_address(b.peer_address());
   n.set_client_address(b.client_address());
-  n.set_release_version(b.release_version());
+  // The node's own NodeVersionSet may have come first: the newer release wins.
+  if (!n.has_release_stamp() || merge::CompareStamps(n.release_stamp(), stamp) < 0) {
+    n.set_release_version(b.release_version());
+    *n.mutable_release_stamp() = stamp;
+  }
   n.set_public_key(b.public_key());
   txn.PutEntity(key, old, n);
   return Status::Ok();
@@ -110,6 +131,47 @@ Status ObjectStore::ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet
     cluster.set_max_disable_seconds(b.max_disable_seconds());
     *cluster.mutable_max_disable_stamp() = stamp;
   }
+  if (b.version_hold() != pb::VERSION_HOLD_UNCHANGED &&
+      (!cluster.has_version_hold_stamp() ||
+       merge::CompareStamps(cluster.version_hold_stamp(), stamp) < 0)) {
+    cluster.set_version_held(b.version_hold() == pb::VERSION_HOLD_HOLD);
+    *cluster.mutable_version_hold_stamp() = stamp;
+  }
+  txn.PutEntity(key, old, cluster);
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyNodeVersionSet(Txn& txn, const pb::NodeVersionSet& b,
+                                        const pb::Stamp& stamp) {
+  if (!b.release().empty() && !Release::Parse(b.release())) {
+    return InvalidArgument("record sets release '" + b.release() + "'");
+  }
+  auto fence = Release::Parse(b.fence());
+  if (!b.fence().empty() && !fence) return InvalidArgument("record sets fence '" + b.fence() + "'");
+  std::optional<pb::StoredNode> old;
+  COFFER_ASSIGN_OR_RETURN(pb::StoredNode n, NodeRowOrPlaceholder(txn, b.node_id(), &old));
+  // The release: last writer wins (a rollback lowers it); the fence: the
+  // highest wins (a node never takes a fence back).
+  if (!b.release().empty() &&
+      (!n.has_release_stamp() || merge::CompareStamps(n.release_stamp(), stamp) < 0)) {
+    n.set_release_version(b.release());
+    *n.mutable_release_stamp() = stamp;
+  }
+  if (fence) {
+    auto current = Release::Parse(n.fence_version());
+    if (!current || *current < fence->Minor()) n.set_fence_version(fence->MinorString());
+  }
+  txn.PutEntity(keys::Node(b.node_id()), old, n);
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyClusterVersionSet(Txn& txn, const pb::ClusterVersionSet& b) {
+  auto version = Release::Parse(b.version());
+  if (!version) return InvalidArgument("record sets cluster version '" + b.version() + "'");
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  pb::StoredCluster cluster = old.value_or(pb::StoredCluster());
+  RaiseClusterVersion(&cluster, b.version());
   txn.PutEntity(key, old, cluster);
   return Status::Ok();
 }

@@ -44,6 +44,10 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       return PlanNodeDelete(op.node_delete());
     case pb::Op::kClusterSet:
       return PlanClusterSet(op.cluster_set());
+    case pb::Op::kNodeVersion:
+      return PlanNodeVersion(op.node_version());
+    case pb::Op::kClusterVersion:
+      return PlanClusterVersion(op.cluster_version());
     default:
       return InvalidArgument("request has no operation");
   }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/fault_point.h"
+#include "common/release.h"
 #include "storage/keys.h"
 #include "storage/membership.h"
 #include "storage/merge.h"
@@ -37,6 +38,9 @@ StatusOr<pb::LogRecord> ObjectStore::PlanClusterInit(const pb::ClusterInitOp& c)
   auto* b = record.mutable_cluster_created();
   b->set_cluster_id(Uuid::Generate(rng_).str());
   b->set_name(c.name());
+  if (auto release = Release::Parse(c.release_version())) {
+    b->set_cluster_version(release->MinorString());
+  }
   auto* first = b->mutable_first_node();
   first->set_node_id(options_.node_id.value);
   first->set_name(c.node_name());
@@ -212,11 +216,56 @@ StatusOr<pb::LogRecord> ObjectStore::PlanClusterSet(const pb::ClusterSetOp& c) {
   COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
   if (!cluster) return InvalidState("this node is standalone: there are no cluster settings");
   constexpr uint64_t kMaxSeconds = 365ULL * 24 * 3600;
-  if (c.max_disable_seconds() == 0 || c.max_disable_seconds() > kMaxSeconds) {
+  if (c.max_disable_seconds() == 0 && c.version_hold() == pb::VERSION_HOLD_UNCHANGED) {
+    return InvalidArgument("cluster set changes nothing: give a setting");
+  }
+  if (c.max_disable_seconds() > kMaxSeconds) {
     return InvalidArgument("the maximum disable duration must be 1 s to 365 days");
   }
+  if (!pb::VersionHold_IsValid(c.version_hold())) {
+    return InvalidArgument("unknown cluster version hold change");
+  }
   pb::LogRecord record;
-  record.mutable_cluster_setting_set()->set_max_disable_seconds(c.max_disable_seconds());
+  auto* b = record.mutable_cluster_setting_set();
+  b->set_max_disable_seconds(c.max_disable_seconds());
+  b->set_version_hold(c.version_hold());
+  record.mutable_result()->set_uuid(cluster->cluster_id());
+  return record;
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanNodeVersion(const pb::NodeVersionOp& c) {
+  COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+  if (!cluster) return InvalidState("this node is standalone: it has no membership row");
+  if (c.node_id() != options_.node_id.value) {
+    return InvalidArgument("a node records only its own release and fence");
+  }
+  if (c.release().empty() && c.fence().empty()) {
+    return InvalidArgument("a node version record needs a release or a fence");
+  }
+  if (!c.release().empty() && !Release::Parse(c.release())) {
+    return InvalidArgument("'" + c.release() + "' is not a release (major.minor.patch)");
+  }
+  if (!c.fence().empty() && !Release::Parse(c.fence())) {
+    return InvalidArgument("'" + c.fence() + "' is not a cluster version (major.minor)");
+  }
+  pb::LogRecord record;
+  auto* b = record.mutable_node_version_set();
+  b->set_node_id(c.node_id());
+  b->set_release(c.release());
+  b->set_fence(c.fence());
+  record.mutable_result()->set_uuid(std::to_string(c.node_id()));
+  return record;
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanClusterVersion(const pb::ClusterVersionOp& c) {
+  COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+  if (!cluster) return InvalidState("this node is standalone: it has no cluster version");
+  auto version = Release::Parse(c.version());
+  if (!version || version->patch != 0) {
+    return InvalidArgument("'" + c.version() + "' is not a cluster version (major.minor)");
+  }
+  pb::LogRecord record;
+  record.mutable_cluster_version_set()->set_version(version->MinorString());
   record.mutable_result()->set_uuid(cluster->cluster_id());
   return record;
 }

@@ -10,6 +10,7 @@
 
 #include "tests/harness/coffer_cli.h"
 #include "tests/harness/node_process.h"
+#include "upgrade/version.h"
 
 namespace coffer::integration {
 namespace {
@@ -392,10 +393,23 @@ TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {
   EXPECT_THAT(out, ::testing::HasSubstr("\"mode\": \"restricted\""));
   ASSERT_EQ(RunCli("cluster status" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("cluster prod"));
-  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.1.0"));
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.2\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("failure tolerance: none"));
   EXPECT_THAT(out, ::testing::HasSubstr("restricted  node1"));  // the health verdict comes first
   EXPECT_THAT(out, ::testing::HasSubstr("no read-write peer"));
+  // The cluster version: each member's release, the features, the hold.
+  ASSERT_EQ(RunCli("cluster version" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.2\n"));
+  EXPECT_THAT(out, ::testing::HasSubstr("node1"));
+  EXPECT_THAT(out, ::testing::HasSubstr(std::string(kReleaseVersion)));
+  EXPECT_THAT(out, ::testing::ContainsRegex("cluster-version +0.2 +active"));
+  ASSERT_EQ(RunCli("cluster version hold" + flags, &out), 0) << out;
+  ASSERT_EQ(RunCli("cluster version -o json" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"held\": true"));
+  ASSERT_EQ(RunCli("cluster version release" + flags, &out), 0) << out;
+  ASSERT_EQ(RunCli("cluster version" + flags, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::Not(::testing::HasSubstr("held")));
+  EXPECT_NE(RunCli("cluster version sideways" + flags, &out), 0) << out;
   EXPECT_EQ(RunCli("key create --name k1" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("READ_ONLY_RESTRICTED"));
 }

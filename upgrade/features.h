@@ -1,0 +1,62 @@
+// The feature registry: every feature a cluster version gates, in one table
+// (semantics.md section 6, upgrade/README.md). Code asks a GateSnapshot
+// (upgrade/gate.h) whether a feature is active; it never compares version
+// numbers itself.
+//
+// Adding a feature: an enum value, then one row, in release order, with the
+// release that introduces it and one line on what it changes. A feature at
+// or below the binary's lowest supported cluster version is always on; its
+// row is deleted in the next release (its enum value stays, never reused).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/release.h"
+#include "upgrade/version.h"
+
+namespace coffer::upgrade {
+
+enum class Feature : uint16_t {
+  // Nodes record their release in membership and the cluster version gates
+  // features (this registry). Always on from 0.2: the base of every gate.
+  kClusterVersion = 1,
+};
+
+struct FeatureInfo {
+  Feature feature;
+  std::string_view name;  // stable, shown to operators: lower-case, dashes
+  Release introduced;     // the cluster version that turns it on (x.y.0)
+  std::string_view changes;
+};
+
+inline constexpr FeatureInfo kFeatures[] = {
+    {Feature::kClusterVersion, "cluster-version", Release{0, 2, 0},
+     "nodes record their release in membership; the cluster version (the lowest release) gates "
+     "features"},
+};
+
+// The checks the registry must pass: rows in release order, each a minor
+// release (patch 0) this binary supports as a cluster version or below (a
+// feature above this binary's release cannot be in its registry), names
+// unique and non-empty.
+constexpr bool RegistryIsValid(std::span<const FeatureInfo> table, const BinaryVersions& binary) {
+  for (size_t i = 0; i < table.size(); ++i) {
+    const FeatureInfo& f = table[i];
+    if (f.name.empty() || f.introduced.patch != 0) return false;
+    if (f.introduced > binary.max_cluster_version()) return false;
+    if (i > 0 && table[i - 1].introduced > f.introduced) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (table[j].name == f.name || table[j].feature == f.feature) return false;
+    }
+  }
+  return true;
+}
+static_assert(RegistryIsValid(kFeatures, kThisBinary),
+              "kFeatures: keep rows sorted by release, unique, and within this binary's release");
+
+// This binary's registry.
+inline constexpr std::span<const FeatureInfo> kRegistry{kFeatures};
+
+}  // namespace coffer::upgrade
