@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "node/api/feature_gates.h"
 #include "node/api/input_limits.h"
 #include "node/api/request_handler.h"
 #include "node/api/request_kinds.h"
@@ -25,6 +26,7 @@
 #include "node/cluster/membership.h"
 #include "node/cluster/record_key.h"
 #include "node/cluster/startup_identity.h"
+#include "node/cluster/version_keeper.h"
 #include "node/config/data_dir.h"
 #include "node/monitoring/cluster_gather.h"
 #include "node/monitoring/integrity_alert_log.h"
@@ -40,8 +42,8 @@
 #include "replication/lifecycle_driver.h"
 #include "replication/replicator.h"
 #include "storage/membership.h"
+#include "upgrade/binary_profile.h"
 #include "upgrade/version.h"
-#include "upgrade/version_driver.h"
 
 namespace coffer::node {
 
@@ -119,6 +121,7 @@ struct Node::Impl {
   std::unique_ptr<InductionController> controller;
   // Asked by the peer links on the network thread.
   PeerAdmission admission;
+  VersionKeeper versions{upgrade::ThisBinary()};  // store thread
 
   // ---- Monitoring ----
   NodeMetrics metrics;
@@ -165,6 +168,7 @@ struct Node::Impl {
     Status allowed = CheckInputLimits(request);
     if (allowed.ok()) allowed = AuthorizeRequest(request, who);
     if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
+    if (allowed.ok()) allowed = CheckFeatureGates(request, *versions.gate());
     if (allowed.ok() && WritesStore(request)) allowed = storage_watch->CheckWrite();
     if (!allowed.ok()) return answer(ResponseFor(allowed));
     switch (KindOf(request).request_class) {
@@ -306,18 +310,6 @@ struct Node::Impl {
     RefreshMembership(/*force=*/true);
   }
 
-  // Tick, at the membership refresh's pace: records this node's release, its fence and the cluster
-  // version's bump (upgrade/cluster_version.h decides; this only performs the step).
-  void DriveClusterVersion() {
-    auto step = upgrade::StepClusterVersion(*store, *replicator, kThisBinary, rng);
-    if (!step.ok()) return spdlog::warn("cluster version: {}", step.status().ToString());
-    if (step->record_release) spdlog::info("recorded release {}", step->record_release->ToString());
-    if (step->record_fence)
-      spdlog::info("fenced cluster version {}", step->record_fence->MinorString());
-    if (step->bump_to)
-      spdlog::info("raised the cluster version to {}", step->bump_to->MinorString());
-  }
-
   // ---- Log GC ----
 
   // Tick, at most once a second: deletes the log records every counted
@@ -382,7 +374,7 @@ struct Node::Impl {
     options.port = peer_listen.port;
     options.cluster_id = cluster->cluster_id();
     options.self_id = node_id;
-    options.release_version = std::string(kReleaseVersion);
+    options.release_version = upgrade::ThisBinary().versions.release.ToString();
     ApplyConnectionLimits(config, &options);
     COFFER_ASSIGN_OR_RETURN(
         links, PeerLinks::Start(
@@ -487,7 +479,10 @@ struct Node::Impl {
       if (clock.MonotonicMicros() - last_membership_refresh >= kMembershipRefreshMicros) {
         RefreshMembership();
         if (!removed && removal.Removed(members, node_id, links->LinkStatuses())) ReportRemoved();
-        if (!removed && storage_watch->guard().writable()) DriveClusterVersion();
+        // The cluster version's steps, the version floor and the gate.
+        if (!removed && storage_watch->guard().writable()) {
+          versions.Round(*store, *replicator, admission, rng);
+        }
       }
       controller->PruneInductions();
       ArmTick();
@@ -531,6 +526,7 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
                           OpenNodeStore(config, std::move(passphrase), NodeId{impl->node_id},
                                         /*confirm_names_on_apply=*/true, impl->clock, impl->rng));
   impl->store = impl->opened.store.get();
+  impl->versions.Refresh(*impl->store, impl->admission);
   COFFER_ASSIGN_OR_RETURN(auto stored_members, impl->store->Members());
   COFFER_RETURN_IF_ERROR(CheckStoredIdentity(config.node.name, impl->node_id, stored_members));
   impl->storage_watch =
@@ -596,8 +592,9 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
   // Logged before the threads start: afterwards only the store thread may
   // touch the store.
   spdlog::info("node {} (release {}) serving on {}, data in {}, {} objects, digest {}",
-               config.node.name, kReleaseVersion, impl->info.listen, config.node.data_dir,
-               impl->store->ObjectCount(), impl->store->StateDigest().Hex());
+               config.node.name, upgrade::ThisBinary().versions.release.ToString(),
+               impl->info.listen, config.node.data_dir, impl->store->ObjectCount(),
+               impl->store->StateDigest().Hex());
   impl->store_work.emplace(boost::asio::make_work_guard(impl->store_io));
   impl->net_work.emplace(boost::asio::make_work_guard(impl->net_io));
   impl->sync_work.emplace(boost::asio::make_work_guard(impl->sync_io));

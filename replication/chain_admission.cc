@@ -87,8 +87,11 @@ void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState
     tip_seq = state.admitted.rbegin()->first;
     tip_digest = state.admitted.rbegin()->second;
   }
-  if (r.format() > storage::kRecordFormat) {
-    ++result.unverified;  // cannot be checked by this binary
+  if (r.format() > store_.max_record_format()) {
+    // Never skipped: the origin's stream stops here, with an alert, until
+    // this node runs a binary that reads it.
+    refuse("record format " + std::to_string(r.format()) + " is newer than this binary reads (" +
+           std::to_string(store_.max_record_format()) + "): upgrade this node");
     return;
   }
   if (r.seq() <= tip_seq) {

@@ -85,7 +85,19 @@ struct ObjectStoreOptions {
   // Bytes of newest log records kept in memory for ReadLog
   // (storage/object_store/log_tail.h); 0 turns the copy off.
   size_t log_tail_bytes = limits::kLogTailBytes;
+  // The newest LogRecord.format this binary reads (record_auth.h): a
+  // received record above it is refused (INCOMPATIBLE_VERSION), never
+  // skipped. The node sets its binary's (upgrade/binary_profile.h).
+  // Default: kRecordFormat.
+  uint32_t max_record_format = kRecordFormat;
 };
+
+// The store format (M/format) this binary writes and opens: 2 when records
+// began to carry their origin's signature and members their public key, 3
+// since applied rows carry the chain head. Any other is refused
+// (INCOMPATIBLE_VERSION), and upgrade/store_check.h says so before the store
+// is opened for writing.
+inline constexpr uint32_t kStoreFormat = 3;
 
 // Applied version vector: origin -> highest contiguous seq applied.
 using VersionVector = std::map<uint32_t, uint64_t>;
@@ -227,6 +239,7 @@ class ObjectStore {
   StatusOr<Digest> RecomputeDigest() const;
   uint64_t ObjectCount() const { return object_count_; }
   NodeId node_id() const { return options_.node_id; }
+  uint32_t max_record_format() const { return options_.max_record_format; }
   uint64_t ApproximateDiskBytes() const { return kv_->ApproximateDiskBytes(); }
   // Per origin, the highest seq CollectLog deleted through in this process.
   const VersionVector& log_collected() const { return log_collected_; }
@@ -282,7 +295,7 @@ class ObjectStore {
   StatusOr<pb::LogRecord> PlanObjectCreation(
       pb::ObjectType type, const std::string& name,
       google::protobuf::Map<std::string, pb::AttributeValue> attributes, bool activate,
-      const std::string& material);
+      const std::string& material, const std::string& comment);
   // plan_entities.cc
   StatusOr<pb::LogRecord> PlanWalletCreate(const pb::WalletCreateOp& c);
   StatusOr<pb::LogRecord> PlanWalletMember(const pb::WalletMemberOp& c);

@@ -7,6 +7,13 @@
 #include "storage/object_store.h"
 
 namespace coffer::storage {
+
+uint32_t RecordFormatOf(const pb::LogRecord& record) {
+  if (record.has_object_created() && !record.object_created().comment().empty()) {
+    return kRecordFormatObjectComment;
+  }
+  return kRecordFormat;
+}
 namespace {
 
 // SHA-256 (the digest is fetched once: OpenSSL 3 fetches cost more than a

@@ -39,9 +39,19 @@
 
 namespace coffer::storage {
 
-// The LogRecord.format this binary makes and reads: 3 since records are
-// chained (prev_digest, material_digest); 2 was one signature per record.
+// LogRecord.format: 3 since records are chained (prev_digest,
+// material_digest; 2 was one signature per record). A record is written in
+// the lowest format that carries it, so a binary that reads format N reads
+// every record that uses no field added after N:
+//  - 4: ObjectCreated.comment (feature object-comment, release 0.3).
+// Which formats a store accepts is ObjectStoreOptions::max_record_format;
+// writers emit a newer format only once its feature is active (upgrade/).
 inline constexpr uint32_t kRecordFormat = 3;
+inline constexpr uint32_t kRecordFormatObjectComment = 4;
+inline constexpr uint32_t kNewestRecordFormat = kRecordFormatObjectComment;
+
+// The lowest format that carries `record`.
+uint32_t RecordFormatOf(const pb::LogRecord& record);
 
 // The bytes an origin signs for `record` (see above).
 std::string SignedForm(const pb::LogRecord& record);

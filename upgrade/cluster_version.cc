@@ -35,8 +35,13 @@ VersionStep Decide(const VersionView& view) {
     step.record_release = view.binary.release;
     return step;
   }
-  if (view.held) return step;
   std::optional<Release> target = TargetClusterVersion(view);
+  if (!view.cluster_version_recorded) {
+    // Nothing rises: the version it runs at is written down.
+    if (target && *target >= view.cluster_version.Minor()) step.bump_to = view.cluster_version;
+    return step;
+  }
+  if (view.held) return step;
   // One minor at a time, and never past what this binary runs.
   if (!target || *target <= view.cluster_version.Minor()) return step;
   target = std::min(
@@ -50,6 +55,13 @@ VersionStep Decide(const VersionView& view) {
   });
   if (all_fenced) step.bump_to = *target;
   return step;
+}
+
+Release VersionFloor(const VersionView& view) {
+  Release floor = view.cluster_version.Minor();
+  const MemberVersion* self = FindMember(view, view.self);
+  if (self != nullptr && self->fence && *self->fence > floor) floor = self->fence->Minor();
+  return floor;
 }
 
 std::vector<std::string> Holders(const VersionView& view) {

@@ -37,6 +37,9 @@ struct VersionView {
   std::vector<MemberVersion> members;
   Release cluster_version;
   bool held = false;
+  // False in a store written by 0.1 (no cluster version recorded; it runs
+  // at the binary's lowest cluster version): the first step records it.
+  bool cluster_version_recorded = true;
 };
 
 // This node's next step; at most one field is set, in this order of
@@ -53,6 +56,11 @@ struct VersionStep {
 std::optional<Release> TargetClusterVersion(const VersionView& view);
 
 VersionStep Decide(const VersionView& view);
+
+// The lowest release this node lets link to it or join through it: the
+// cluster version, or the version this node fenced if higher (a fence is a
+// promise to refuse binaries below it before any node bumps).
+Release VersionFloor(const VersionView& view);
 
 // What keeps the cluster version where it is, for an operator: one line per
 // member below the next version (or with no release, or not yet fenced), or

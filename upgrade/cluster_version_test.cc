@@ -52,6 +52,7 @@ TEST(ClusterVersionTest, EveryMemberFencesBeforeAnyNodeBumps) {
   EXPECT_TRUE(Decide(view).empty());
   EXPECT_THAT(Holders(view), ElementsAre(HasSubstr("node n2 (2) has not fenced 0.3")));
 
+  EXPECT_EQ(VersionFloor(view), k03) << "this node refuses 0.2 binaries once it fenced 0.3";
   view.members[1].fence = k03;
   VersionStep bump = Decide(view);
   ASSERT_TRUE(bump.bump_to.has_value());
@@ -93,6 +94,17 @@ TEST(ClusterVersionTest, NeverDecidesALowerVersion) {
       1, kBinary03, {Member(1, kBinary03.release, k03), Member(2, k02, k03)}, k03, false};
   VersionStep step = Decide(view);
   EXPECT_TRUE(step.empty());
+}
+
+TEST(ClusterVersionTest, AStoreWithoutAClusterVersionRecordsTheOneItRunsAt) {
+  // A 0.1 store restarted on 0.2 (a full restart): once every member runs
+  // 0.2, the version it runs at is written down, without a fence.
+  VersionView view{1, kBinary02, {Member(1, k02), Member(2, std::nullopt)}, k02, false};
+  view.cluster_version_recorded = false;
+  EXPECT_TRUE(Decide(view).empty());
+  view.members[1].release = k02;
+  ASSERT_TRUE(Decide(view).bump_to.has_value());
+  EXPECT_EQ(*Decide(view).bump_to, k02);
 }
 
 TEST(ClusterVersionTest, AStandaloneStoreDecidesNothing) {

@@ -22,6 +22,11 @@ enum class Feature : uint16_t {
   // Nodes record their release in membership and the cluster version gates
   // features (this registry). Always on from 0.2: the base of every gate.
   kClusterVersion = 1,
+  // Objects carry a comment (KMIP Comment): CreateKeyOp/RegisterOp.comment,
+  // written in record format 4. Release 0.3; built into this release's
+  // source so that the tests' next-release binary (upgrade/binary_profile.h)
+  // has one real gated feature that writes a new record field.
+  kObjectComment = 2,
 };
 
 struct FeatureInfo {
@@ -56,7 +61,30 @@ constexpr bool RegistryIsValid(std::span<const FeatureInfo> table, const BinaryV
 static_assert(RegistryIsValid(kFeatures, kThisBinary),
               "kFeatures: keep rows sorted by release, unique, and within this binary's release");
 
-// This binary's registry.
+// This release's registry.
 inline constexpr std::span<const FeatureInfo> kRegistry{kFeatures};
+
+// The next minor release as the tests build it (coffer-next): this release's
+// features and one of its own.
+inline constexpr BinaryVersions kNextReleaseBinary{kBinaryRelease.NextMinor(),
+                                                   kBinaryRelease.Minor()};
+inline constexpr FeatureInfo kNextReleaseFeatures[] = {
+    kFeatures[0],
+    {Feature::kObjectComment, "object-comment", kBinaryRelease.NextMinor(),
+     "objects carry a comment (key create/register --comment), in record format 4"},
+};
+static_assert(RegistryIsValid(kNextReleaseFeatures, kNextReleaseBinary));
+
+// A feature's name from either table ("" if neither has it): an old binary
+// still names the feature a newer client asked for.
+constexpr std::string_view FeatureName(Feature feature) {
+  for (const auto& table : {std::span<const FeatureInfo>(kFeatures),
+                            std::span<const FeatureInfo>(kNextReleaseFeatures)}) {
+    for (const auto& f : table) {
+      if (f.feature == feature) return f.name;
+    }
+  }
+  return {};
+}
 
 }  // namespace coffer::upgrade

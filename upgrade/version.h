@@ -39,9 +39,9 @@ static_assert(kThisBinary.min_cluster_version <= kBinaryRelease.Minor());
 
 // Whether a node of release `theirs` may link to or join a node of binary
 // `self` (semantics.md section 6): a release within one minor of this one
-// (either way) that this binary could share a cluster with. The cluster
-// version check (a binary below it is refused too) is the caller's, who
-// knows the cluster version. INCOMPATIBLE_VERSION naming both releases.
-Status CheckCompatibleRelease(std::string_view theirs, const BinaryVersions& self = kThisBinary);
+// (either way), and not below `floor`: the cluster version, or a higher
+// version this node fenced (upgrade/cluster_version.h). INCOMPATIBLE_VERSION
+// naming both releases (and the floor) otherwise.
+Status CheckCompatibleRelease(std::string_view theirs, const BinaryVersions& self, Release floor);
 
 }  // namespace coffer

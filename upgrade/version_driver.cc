@@ -10,7 +10,12 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
   view.cluster_version = binary.release.Minor();
   COFFER_ASSIGN_OR_RETURN(auto cluster, store.Cluster());
   if (!cluster) return view;
-  if (auto version = Release::Parse(cluster->cluster_version())) view.cluster_version = *version;
+  if (auto version = Release::Parse(cluster->cluster_version())) {
+    view.cluster_version = *version;
+  } else {
+    view.cluster_version = binary.min_cluster_version;  // a store written by 0.1
+    view.cluster_version_recorded = false;
+  }
   view.held = cluster->version_held();
   COFFER_ASSIGN_OR_RETURN(auto nodes, store.Members());
   for (const auto& n : nodes) {
@@ -21,6 +26,12 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
                                          .fence = Release::Parse(n.fence_version())});
   }
   return view;
+}
+
+StatusOr<Release> ReadVersionFloor(const storage::ObjectStore& store,
+                                   const BinaryVersions& binary) {
+  COFFER_ASSIGN_OR_RETURN(VersionView view, ReadVersionView(store, binary));
+  return VersionFloor(view);
 }
 
 StatusOr<VersionStep> StepClusterVersion(const storage::ObjectStore& store,

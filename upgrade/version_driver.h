@@ -25,6 +25,9 @@ namespace coffer::upgrade {
 StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
                                       const BinaryVersions& binary);
 
+// VersionFloor of `store`'s view: the lowest release it lets link or join.
+StatusOr<Release> ReadVersionFloor(const storage::ObjectStore& store, const BinaryVersions& binary);
+
 // Decides this node's next step and writes it (unpaired, as lifecycle steps
 // are: a restricted or disabled node still records its release). Returns the
 // step written (empty if none); an error if the write failed (decided again

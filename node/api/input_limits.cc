@@ -76,6 +76,8 @@ const std::unordered_map<std::string_view, size_t>& Limits() {
       {"coffer.pb.NodeAddOp.client_address", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.release_version", kMaxAddressBytes},
       {"coffer.pb.NodeVersionOp.release", kMaxAddressBytes},
+      {"coffer.pb.CreateKeyOp.comment", kMaxDescriptionBytes},
+      {"coffer.pb.RegisterOp.comment", kMaxDescriptionBytes},
       {"coffer.pb.NodeVersionOp.fence", kMaxAddressBytes},
       {"coffer.pb.ClusterVersionOp.version", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.public_key", kMaxPublicKeyBytes},

@@ -7,6 +7,7 @@
 #include "node/api/request_audit.h"
 #include "node/audit/audit_log.h"
 #include "storage/membership.h"
+#include "upgrade/binary_profile.h"
 #include "upgrade/version.h"
 #include "upgrade/version_driver.h"
 
@@ -88,9 +89,9 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       auto conflicts = store.ListConflicts();
       if (!conflicts.ok()) return ResponseFor(conflicts.status());
       c->set_name_conflicts(static_cast<uint32_t>(conflicts->size()));
-      auto versions = upgrade::ReadVersionView(store, kThisBinary);
+      auto versions = upgrade::ReadVersionView(store, upgrade::ThisBinary().versions);
       if (!versions.ok()) return ResponseFor(versions.status());
-      *c->mutable_versions() = upgrade::DescribeVersions(*versions, upgrade::kRegistry);
+      *c->mutable_versions() = upgrade::DescribeVersions(*versions, upgrade::ThisBinary().registry);
       for (const auto& n : *members) {
         auto* m = c->add_members();
         m->set_node_id(n.node_id());
@@ -125,7 +126,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       auto* s = response.mutable_node_status();
       s->set_node_name(info.node_name);
       s->set_node_id(store.node_id().value);
-      s->set_version(std::string(kReleaseVersion));
+      s->set_version(upgrade::ThisBinary().versions.release.ToString());
       s->set_mode("read-write");
       s->set_peer_listen(info.peer_listen);
       auto cluster = store.Cluster();
@@ -189,7 +190,7 @@ pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
     c->set_client_address(info.listen);
     c->set_peer_address(info.peer_address);
     c->set_subgroup(info.subgroup);
-    c->set_release_version(std::string(kReleaseVersion));
+    c->set_release_version(upgrade::ThisBinary().versions.release.ToString());
   }
   return op;
 }

@@ -6,7 +6,7 @@
 
 #include "common/edit_distance.h"
 #include "node/cli/commands.h"
-#include "upgrade/version.h"
+#include "upgrade/binary_profile.h"
 
 namespace coffer::node::cli {
 
@@ -90,7 +90,7 @@ std::string UnknownCommandError(const CLI::App& app, const std::vector<std::stri
 
 std::unique_ptr<CLI::App> BuildApp() {
   auto app = std::make_unique<CLI::App>("coffer: a multi-master replicated key vault");
-  app->set_version_flag("--version", std::string(kReleaseVersion));
+  app->set_version_flag("--version", upgrade::ThisBinary().versions.release.ToString());
   app->require_subcommand(1);
   const ClientFlags defaults = ClientFlagsFromEnvironment();
   AddConfigCommands(*app);

@@ -243,6 +243,7 @@ std::string RenderObject(const pb::ObjectView& o, OutputFormat format) {
   if (o.revocation_reason() != pb::REVOCATION_REASON_UNSPECIFIED) {
     fields.push_back({"revoked for", RevocationReasonName(o.revocation_reason())});
   }
+  if (!o.comment().empty()) fields.push_back({"comment", o.comment()});
   if (o.name_in_conflict()) {
     fields.push_back({"name conflict", "yes (supplied '" + o.supplied_name() + "')"});
   }

@@ -1,4 +1,4 @@
-// coffer node start|status|disable|enable|delete|force-delete
+// coffer node start|status|disable|enable|delete|force-delete (check-store: check_store_cmd.cc)
 #include <unistd.h>
 
 #include <chrono>
@@ -208,6 +208,7 @@ void AddNodeCommands(CLI::App& app, const ClientFlags& defaults) {
   node->require_subcommand(1);
   AddStartCommand(node);
   AddLifecycleCommands(node, defaults);
+  AddCheckStoreCommand(node);
   AddClientCommand<StatusFlags>(
       node, "status", "the node's identity, mode, position and digest", defaults, true,
       [](const StatusFlags& f) {

@@ -9,12 +9,17 @@
 namespace coffer::node::cli {
 namespace {
 
+constexpr const char* kCommentHelp =
+    "free text kept with the object (feature object-comment: needs cluster version 0.3; "
+    "FEATURE_NOT_ACTIVE before)";
+
 struct KeyCreateFlags {
   ClientFlags client;
   std::string name;
   int64_t length = 256;
   bool activate = false;
   std::vector<std::string> attrs, tags;
+  std::string comment;
 };
 
 struct RegisterFlags {
@@ -25,6 +30,7 @@ struct RegisterFlags {
   std::string file;
   bool activate = false;
   std::vector<std::string> attrs, tags;
+  std::string comment;
 };
 
 struct GetFlags {
@@ -69,6 +75,7 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
         c->set_type(*type);
         c->set_name(f.name);
         c->set_activate(f.activate);
+        c->set_comment(f.comment);
         if (!f.file.empty()) {
           auto data = ReadFile(f.file, limits::kMaxMaterialBytes);
           if (!data.ok()) return Fail(data.status());
@@ -95,6 +102,7 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
   reg->add_flag("--activate", flags.activate, "register ACTIVE");
   reg->add_option("--attr", flags.attrs, "attribute name=value (repeatable)");
   reg->add_option("--tag", flags.tags, "tag (repeatable)");
+  reg->add_option("--comment", flags.comment, kCommentHelp);
 }
 
 void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
@@ -108,6 +116,7 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
         c->set_algorithm("AES");
         c->set_length_bits(f.length);
         c->set_activate(f.activate);
+        c->set_comment(f.comment);
         Status s = AddAttributes(f.attrs, f.tags, c->mutable_attributes());
         if (!s.ok()) return Fail(s);
         return RunWrite(f.client, op);
@@ -118,6 +127,7 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
   create.app->add_flag("--activate", create.flags->activate, "create ACTIVE instead of PRE_ACTIVE");
   create.app->add_option("--attr", create.flags->attrs, "attribute name=value (repeatable)");
   create.app->add_option("--tag", create.flags->tags, "tag (repeatable)");
+  create.app->add_option("--comment", create.flags->comment, kCommentHelp);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "upgrade/version.h"
+#include "upgrade/binary_profile.h"
 
 namespace coffer::node {
 
@@ -10,6 +10,11 @@ void PeerAdmission::SetMembers(const std::vector<pb::StoredNode>& members) {
   std::lock_guard lock(mu_);
   admitted_.clear();
   for (const auto& m : members) admitted_[m.node_id()] = m;
+}
+
+void PeerAdmission::SetVersionFloor(Release floor) {
+  std::lock_guard lock(mu_);
+  floor_ = floor;
 }
 
 Status PeerAdmission::Admit(const pb::PeerHello& hello, const ClientIdentity& certificate) const {
@@ -24,7 +29,7 @@ Status PeerAdmission::Admit(const pb::PeerHello& hello, const ClientIdentity& ce
                             "' does not match the name of node " + std::to_string(hello.node_id()) +
                             " ('" + it->second.name().name() + "')");
   }
-  return CheckCompatibleRelease(hello.release_version());
+  return CheckCompatibleRelease(hello.release_version(), upgrade::ThisBinary().versions, floor_);
 }
 
 }  // namespace coffer::node

@@ -1,9 +1,10 @@
 // The peer admission check on its own: member id, certificate CN, release.
 #include "node/cluster/admission.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "upgrade/version.h"
+#include "upgrade/binary_profile.h"
 
 namespace coffer::node {
 namespace {
@@ -35,7 +36,19 @@ TEST(PeerAdmissionTest, AdmitsAMemberByIdCertificateNameAndRelease) {
       << "a member's certificate may not speak for another member";
   Status old_release = admission.Admit(Hello(2, "0.0.9"), Cert("beta"));
   EXPECT_FALSE(old_release.ok());
-  EXPECT_EQ(old_release.code(), CheckCompatibleRelease("0.0.9").code());
+  EXPECT_EQ(old_release.code(), Code::kIncompatibleVersion);
+}
+
+TEST(PeerAdmissionTest, AReleaseBelowTheVersionFloorIsRefused) {
+  PeerAdmission admission;
+  admission.SetMembers({Member(1, "alpha"), Member(2, "beta")});
+  const Release ours = upgrade::ThisBinary().versions.release;
+  ASSERT_TRUE(admission.Admit(Hello(2, ours.ToString()), Cert("beta")).ok());
+  admission.SetVersionFloor(ours.NextMinor());
+  Status below = admission.Admit(Hello(2, ours.ToString()), Cert("beta"));
+  EXPECT_EQ(below.code(), Code::kIncompatibleVersion);
+  EXPECT_THAT(below.message(), ::testing::HasSubstr(ours.NextMinor().MinorString()));
+  EXPECT_TRUE(admission.Admit(Hello(2, ours.NextMinor().ToString()), Cert("beta")).ok());
 }
 
 TEST(PeerAdmissionTest, ADeletedMemberIsRefusedOnceTheMembershipDropsIt) {

@@ -7,7 +7,8 @@
 
 #include "node/api/request_handler.h"
 #include "storage/membership.h"
-#include "upgrade/version.h"
+#include "upgrade/binary_profile.h"
+#include "upgrade/version_driver.h"
 
 namespace coffer::node {
 
@@ -91,7 +92,9 @@ StatusOr<pb::JoinAnswer> InductionController::Join(const pb::JoinRequest& join,
                            "token): delete that node first to induct a new one under its name");
     }
   }
-  COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version()));
+  const upgrade::BinaryProfile& binary = upgrade::ThisBinary();
+  COFFER_ASSIGN_OR_RETURN(Release floor, upgrade::ReadVersionFloor(store_, binary.versions));
+  COFFER_RETURN_IF_ERROR(CheckCompatibleRelease(join.release_version(), binary.versions, floor));
   COFFER_ASSIGN_OR_RETURN(auto redeemed,
                           join_tokens_.Redeem(join.token(), join.name(), clock_.WallMicros()));
   pb::Op op;

@@ -11,7 +11,7 @@
 #include "node/cluster/startup_identity.h"
 #include "node/config/data_dir.h"
 #include "node/net/tls.h"
-#include "upgrade/version.h"
+#include "upgrade/binary_profile.h"
 
 namespace coffer::node {
 
@@ -118,7 +118,7 @@ Status JoinCluster(const NodeConfig& config, const SecretBytes& passphrase,
     join->set_peer_address(config.node.peer_advertise.empty() ? config.node.peer_listen
                                                               : config.node.peer_advertise);
     join->set_client_address(config.node.listen);
-    join->set_release_version(std::string(kReleaseVersion));
+    join->set_release_version(upgrade::ThisBinary().versions.release.ToString());
     COFFER_ASSIGN_OR_RETURN(pb::Response response, controller.Call(request));
     const pb::JoinAnswer& answer = response.join_answer();
     if (answer.node_id() == 0) return Internal("the controller answered without a node id");

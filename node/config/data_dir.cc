@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "storage/kv_store.h"
+#include "upgrade/store_check.h"
 
 namespace coffer::node {
 
@@ -79,6 +80,12 @@ StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passph
   storage::RocksOptions rocks;
   rocks.path = config.node.data_dir + "/db";
   rocks.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
+  // A store this binary may not run (a cluster version it does not
+  // support) is refused before it is opened for writing: not a byte of it
+  // changes.
+  const upgrade::BinaryProfile& binary = upgrade::ThisBinary();
+  COFFER_ASSIGN_OR_RETURN(upgrade::StoreCheck check, upgrade::CheckStore(rocks.path, binary));
+  COFFER_RETURN_IF_ERROR(check.verdict);
   COFFER_ASSIGN_OR_RETURN(auto kv, storage::OpenRocksKvStore(rocks));
   std::ifstream key_in(config.tls.key_file, std::ios::binary);
   if (!key_in) {
@@ -96,6 +103,7 @@ StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passph
   options.node_id = node_id;
   options.confirm_names_on_apply = confirm_names_on_apply;
   options.signer = opened.signer.get();
+  options.max_record_format = binary.max_record_format;
   COFFER_ASSIGN_OR_RETURN(
       opened.store, storage::ObjectStore::Open(std::move(kv), *opened.root, clock, rng, options));
   return opened;

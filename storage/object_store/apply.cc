@@ -59,7 +59,7 @@ StatusOr<pb::OpResult> ObjectStore::Execute(const pb::Op& op, const std::string&
   record.mutable_hlc()->set_wall_micros(now.wall_micros);
   record.mutable_hlc()->set_logical(now.logical);
   record.set_request_id(request_id);
-  record.set_format(kRecordFormat);
+  record.set_format(RecordFormatOf(record));
   record.set_prev_digest(ChainHead(self));
   if (record.has_object_created() && !record.object_created().material().empty()) {
     auto* created = record.mutable_object_created();
@@ -179,10 +179,11 @@ StatusOr<ApplyOutcome> ObjectStore::ApplyRemoteInto(Txn& batch, const pb::LogRec
   if (record.seq() == 0 || record.body_case() == pb::LogRecord::BODY_NOT_SET) {
     return InvalidArgument("record without seq or body");
   }
-  if (record.format() > kRecordFormat) {
+  if (record.format() > options_.max_record_format) {
     return Status(Code::kIncompatibleVersion, "record format " + std::to_string(record.format()) +
-                                                  " is newer than " +
-                                                  std::to_string(kRecordFormat));
+                                                  " is newer than this binary reads (" +
+                                                  std::to_string(options_.max_record_format) +
+                                                  "): upgrade this node");
   }
   if (record.has_object_created() && !record.object_created().sealed_material().empty()) {
     return InvalidArgument("a replicated record carries material sealed by another node");

@@ -57,6 +57,7 @@ Status ObjectStore::ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const p
   MergeAttributes(&o, b.attributes(), stamp);
   o.set_stage(std::max(o.stage(), b.stage()));
   o.set_material_length(b.material_length());
+  o.set_comment(b.comment());
   o.set_create_origin(r.origin());
   o.set_create_seq(r.seq());
   if (o.stage() != pb::STAGE_DESTROYED && !b.material().empty()) {

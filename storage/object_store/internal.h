@@ -23,9 +23,6 @@
 
 namespace coffer::storage {
 
-// 2: records carry their origin's signature, members their public key
-// (storage/record_auth.h); a format-1 store is refused (INCOMPATIBLE_VERSION).
-inline constexpr uint32_t kStoreFormat = 3;  // 3: applied rows carry the chain head
 // Field limits: common/limits.h is their one source (the node checks them at
 // the API boundary, node/api/input_limits.h; the store keeps its own checks).
 using limits::kMaxAttributesPerOp;

@@ -29,7 +29,11 @@ pb::LogRecord LifecycleRecord(const std::string& uuid, const merge::Lifecycle& t
 StatusOr<pb::LogRecord> ObjectStore::PlanObjectCreation(
     pb::ObjectType type, const std::string& name,
     google::protobuf::Map<std::string, pb::AttributeValue> attributes, bool activate,
-    const std::string& material) {
+    const std::string& material, const std::string& comment) {
+  if (comment.size() > kMaxDescriptionBytes) {
+    return InvalidArgument("a comment is at most " + std::to_string(kMaxDescriptionBytes) +
+                           " bytes");
+  }
   if (!name.empty()) COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_OBJECT, name, "object"));
   if (!attributes.count("extractable")) attributes["extractable"] = BoolValue(true);
   if (activate) attributes["activation_date"] = IntValue(clock_.WallMicros());
@@ -42,6 +46,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanObjectCreation(
   b->set_stage(activate ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
   b->set_material(material);
   b->set_material_length(static_cast<uint32_t>(material.size()));
+  b->set_comment(comment);  // a comment makes the record format 4 (RecordFormatOf)
   record.mutable_result()->set_uuid(b->uuid());
   return record;
 }
@@ -64,7 +69,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanCreateKey(const pb::CreateKeyOp& c) {
   attributes["algorithm"] = TextValue(algorithm);
   attributes["length"] = IntValue(bits);
   return PlanObjectCreation(pb::SYMMETRIC_KEY, c.name(), std::move(attributes), c.activate(),
-                            material.reveal());
+                            material.reveal(), c.comment());
 }
 
 StatusOr<pb::LogRecord> ObjectStore::PlanRegister(const pb::RegisterOp& c) {
@@ -77,7 +82,8 @@ StatusOr<pb::LogRecord> ObjectStore::PlanRegister(const pb::RegisterOp& c) {
                              " bytes; the limit is " + std::to_string(kMaxMaterialBytes));
   }
   COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
-  return PlanObjectCreation(c.type(), c.name(), c.attributes(), c.activate(), c.material());
+  return PlanObjectCreation(c.type(), c.name(), c.attributes(), c.activate(), c.material(),
+                            c.comment());
 }
 
 StatusOr<pb::LogRecord> ObjectStore::PlanSetAttributes(const pb::SetAttributesOp& c) {

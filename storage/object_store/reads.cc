@@ -33,6 +33,7 @@ StatusOr<pb::ObjectView> ObjectStore::ViewObject(const pb::StoredObject& o,
   }
   v.set_material_length(o.material_length());
   v.set_revocation_reason(o.revocation_reason());
+  v.set_comment(o.comment());
   v.set_created_micros(o.created_stamp().hlc().wall_micros());
   if (include_material) {
     if (o.stage() == pb::STAGE_DESTROYED) {

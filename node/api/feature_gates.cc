@@ -1,0 +1,20 @@
+#include "node/api/feature_gates.h"
+
+namespace coffer::node {
+
+std::optional<upgrade::Feature> FeatureNeededBy(const pb::Request& request) {
+  if (!request.has_write()) return std::nullopt;
+  const pb::Op& op = request.write();
+  if ((op.has_create_key() && !op.create_key().comment().empty()) ||
+      (op.has_register_object() && !op.register_object().comment().empty())) {
+    return upgrade::Feature::kObjectComment;
+  }
+  return std::nullopt;
+}
+
+Status CheckFeatureGates(const pb::Request& request, const upgrade::GateSnapshot& gate) {
+  auto feature = FeatureNeededBy(request);
+  return feature ? gate.Require(*feature) : Status::Ok();
+}
+
+}  // namespace coffer::node

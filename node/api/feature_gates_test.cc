@@ -1,0 +1,46 @@
+#include "node/api/feature_gates.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "upgrade/binary_profile.h"
+
+namespace coffer::node {
+namespace {
+
+pb::Request RegisterWithComment(const std::string& comment) {
+  pb::Request r;
+  r.mutable_write()->mutable_register_object()->set_comment(comment);
+  return r;
+}
+
+TEST(FeatureGatesTest, ACommentNeedsTheObjectCommentFeature) {
+  EXPECT_FALSE(FeatureNeededBy(RegisterWithComment("")).has_value());
+  EXPECT_EQ(FeatureNeededBy(RegisterWithComment("rotate yearly")),
+            upgrade::Feature::kObjectComment);
+  pb::Request key;
+  key.mutable_write()->mutable_create_key()->set_comment("x");
+  EXPECT_EQ(FeatureNeededBy(key), upgrade::Feature::kObjectComment);
+  pb::Request read;
+  read.mutable_get()->set_uuid("u");
+  EXPECT_FALSE(FeatureNeededBy(read).has_value());
+}
+
+TEST(FeatureGatesTest, RefusedUntilTheClusterVersionReachesTheNextRelease) {
+  const upgrade::BinaryProfile& next = upgrade::NextRelease();
+  const Release before = next.versions.min_cluster_version;
+  upgrade::GateSnapshot old_cluster(next.registry, before, false, {"node b (2) runs 0.2.0"});
+  Status refused = CheckFeatureGates(RegisterWithComment("c"), old_cluster);
+  EXPECT_EQ(refused.code(), Code::kFeatureNotActive);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("object-comment"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("node b (2) runs 0.2.0"));
+  EXPECT_TRUE(CheckFeatureGates(RegisterWithComment(""), old_cluster).ok());
+  upgrade::GateSnapshot new_cluster(next.registry, next.versions.release.Minor(), false, {});
+  EXPECT_TRUE(CheckFeatureGates(RegisterWithComment("c"), new_cluster).ok());
+  // This release's binary does not know the feature at all.
+  upgrade::GateSnapshot current(upgrade::CurrentRelease().registry, Release{9, 9, 0}, false, {});
+  EXPECT_EQ(CheckFeatureGates(RegisterWithComment("c"), current).code(), Code::kFeatureNotActive);
+}
+
+}  // namespace
+}  // namespace coffer::node
