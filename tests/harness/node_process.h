@@ -56,12 +56,16 @@ struct NodeProcessOptions {
   // The peer links' IP (a loopback address): the node listens there and
   // dials its peers from there, so a FaultProxy can tell nodes apart.
   std::string peer_host = "127.0.0.1";
+  // The `coffer` binary to run; "": COFFER_BIN (the build's). The upgrade
+  // tests switch a node to coffer-next between restarts (set_binary).
+  std::string binary;
 };
 
 class NodeProcess {
  public:
   explicit NodeProcess(NodeProcessOptions options = {})
       : name_(options.name),
+        binary_(options.binary.empty() ? std::string(COFFER_BIN) : options.binary),
         port_hold_(ReservePort()),
         peer_port_hold_(options.peer_port != 0 ? PortHold() : ReservePort()),
         http_port_hold_(ReservePort()),
@@ -106,6 +110,9 @@ class NodeProcess {
   uint16_t http_port() const { return http_port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
+  // The binary the next Start/Launch runs (the node must be stopped).
+  const std::string& binary() const { return binary_; }
+  void set_binary(std::string binary) { binary_ = std::move(binary); }
   const node::PemPair& ca() const { return ca_; }
   boost::asio::ssl::context& admin_tls() { return *admin_tls_; }
 
@@ -126,12 +133,12 @@ class NodeProcess {
       (void)f;
       dup2(fileno(stdout), fileno(stderr));
       std::string config = dir_.path() + "/node.toml";
-      std::vector<std::string> args = {COFFER_BIN, "node", "start", "--config", config};
+      std::vector<std::string> args = {binary_, "node", "start", "--config", config};
       args.insert(args.end(), extra_args.begin(), extra_args.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      execv(COFFER_BIN, argv.data());
+      execv(binary_.c_str(), argv.data());
       _exit(127);
     }
   }
@@ -198,6 +205,7 @@ class NodeProcess {
  private:
   storage::testing::TempDir dir_;
   std::string name_;
+  std::string binary_;
   // Held as long as this NodeProcess exists (see PortHold); declared before
   // the ports read from them.
   PortHold port_hold_;
