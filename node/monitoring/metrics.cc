@@ -130,7 +130,17 @@ NodeMetrics::NodeMetrics()
                         "Replicated records refused because their origin did not make them "
                         "(bad or missing signature) or because they differ from the record "
                         "applied at that seq.")
-              .Add({})) {
+              .Add({})),
+      build_info_(GaugeFamily(*registry_, "coffer_build_info",
+                              "1, labelled with this node's release and the cluster versions "
+                              "its binary runs.")),
+      cluster_version_(GaugeFamily(*registry_, "coffer_cluster_version",
+                                   "1, labelled with the cluster version as this node has it "
+                                   "(the lowest member release it rose to).")),
+      cluster_version_held_(GaugeFamily(*registry_, "coffer_cluster_version_held",
+                                        "1 while an operator holds the cluster version "
+                                        "(coffer cluster version hold).")
+                                .Add({})) {
   Family<Gauge>& mode = GaugeFamily(
       *registry_, "coffer_node_mode",
       "1 for the node's current serving mode (read-write, restricted, read-only, unavailable).");
@@ -156,6 +166,29 @@ void NodeMetrics::SetStorage(std::string_view state, int64_t free_bytes) {
 }
 
 void NodeMetrics::AddStorageFault() { storage_faults_.Increment(); }
+
+void NodeMetrics::SetBuildInfo(std::string_view release, std::string_view min_cluster_version,
+                               std::string_view max_cluster_version) {
+  std::lock_guard lock(version_mu_);
+  if (build_info_series_ != nullptr) build_info_.Remove(build_info_series_);
+  build_info_series_ =
+      &build_info_.Add({{"release", std::string(release)},
+                        {"min_cluster_version", std::string(min_cluster_version)},
+                        {"max_cluster_version", std::string(max_cluster_version)}});
+  build_info_series_->Set(1);
+}
+
+void NodeMetrics::SetClusterVersion(std::string_view version, bool held) {
+  cluster_version_held_.Set(held ? 1 : 0);
+  std::lock_guard lock(version_mu_);
+  if (version == cluster_version_value_) return;
+  if (cluster_version_series_ != nullptr) cluster_version_.Remove(cluster_version_series_);
+  cluster_version_series_ = nullptr;
+  cluster_version_value_ = std::string(version);
+  if (version.empty()) return;
+  cluster_version_series_ = &cluster_version_.Add({{"version", std::string(version)}});
+  cluster_version_series_->Set(1);
+}
 
 NodeMetrics::~NodeMetrics() = default;
 

@@ -103,6 +103,14 @@ class NodeMetrics {
   // coffer_storage_faults_total += 1: the store entered a fault.
   void AddStorageFault();
 
+  // coffer_build_info{release,min_cluster_version,max_cluster_version} 1:
+  // what this node's binary is and the cluster versions it runs.
+  void SetBuildInfo(std::string_view release, std::string_view min_cluster_version,
+                    std::string_view max_cluster_version);
+  // coffer_cluster_version{version} 1 for the cluster version as this node
+  // has it (one series; "" removes it), and coffer_cluster_version_held 0/1.
+  void SetClusterVersion(std::string_view version, bool held);
+
   // Every metric in the Prometheus text exposition format (version 0.0.4;
   // serve it as "text/plain; version=0.0.4; charset=utf-8"). Never throws.
   std::string Render() const;
@@ -153,6 +161,14 @@ class NodeMetrics {
   EnumGauge mode_;
   EnumGauge state_;
   EnumGauge storage_state_;
+
+  prometheus::Family<prometheus::Gauge>& build_info_;
+  prometheus::Family<prometheus::Gauge>& cluster_version_;
+  prometheus::Gauge& cluster_version_held_;
+  std::mutex version_mu_;
+  prometheus::Gauge* build_info_series_ = nullptr;       // GUARDED_BY(version_mu_)
+  prometheus::Gauge* cluster_version_series_ = nullptr;  // GUARDED_BY(version_mu_)
+  std::string cluster_version_value_;                    // GUARDED_BY(version_mu_)
 
   std::mutex links_mu_;
   std::map<uint32_t, LinkSeries> links_;  // GUARDED_BY(links_mu_)

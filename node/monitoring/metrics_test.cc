@@ -136,6 +136,26 @@ TEST(MetricsTest, SetNodeStateSwitchesTheOne) {
   }
 }
 
+TEST(MetricsTest, BuildInfoAndClusterVersionCarryTheirValuesAsLabels) {
+  NodeMetrics metrics;
+  metrics.SetBuildInfo("0.3.1", "0.2", "0.3");
+  metrics.SetClusterVersion("0.2", true);
+  std::string out = metrics.Render();
+  EXPECT_EQ(
+      Sample(
+          out,
+          R"(coffer_build_info{max_cluster_version="0.3",min_cluster_version="0.2",release="0.3.1"})"),
+      "1");
+  EXPECT_EQ(Sample(out, R"(coffer_cluster_version{version="0.2"})"), "1");
+  EXPECT_EQ(Sample(out, "coffer_cluster_version_held"), "1");
+  metrics.SetClusterVersion("0.3", false);
+  out = metrics.Render();
+  EXPECT_EQ(Sample(out, R"(coffer_cluster_version{version="0.3"})"), "1");
+  EXPECT_EQ(out.find(R"(coffer_cluster_version{version="0.2"})"), std::string::npos)
+      << "one series: the old version is gone";
+  EXPECT_EQ(Sample(out, "coffer_cluster_version_held"), "0");
+}
+
 TEST(MetricsTest, PlainGaugesAndCounter) {
   NodeMetrics metrics;
   std::string out = metrics.Render();

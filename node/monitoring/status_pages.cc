@@ -60,6 +60,10 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
   metrics_.SetStorage(self.storage_state().empty() ? "writable" : self.storage_state(),
                       self.storage_free_bytes());
   metrics_.SetObjects(self.object_count());
+  const pb::VersionView& versions = cluster.versions();
+  metrics_.SetBuildInfo(versions.binary_release(), versions.min_cluster_version(),
+                        versions.max_cluster_version());
+  metrics_.SetClusterVersion(versions.cluster_version(), versions.held());
   metrics_.SetPendingCriticalWrites(self.pending_critical_writes());
   uint64_t applied = 0;
   for (const auto& [origin, seq] : self.applied().applied()) applied += seq;

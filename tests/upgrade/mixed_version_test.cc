@@ -261,5 +261,59 @@ TEST_F(MixedVersionTest, ARollingRestartOntoTheNextReleaseRaisesTheVersionOnlyAt
   ASSERT_TRUE(WaitFor([&] { return Converged(all); }, std::chrono::seconds(30)));
 }
 
+// A member that cannot take its step holds the version, and the status
+// names it: here a stopped member on the next release, which cannot fence
+// (members still on this release: the test above).
+TEST_F(MixedVersionTest, AStoppedOrOldMemberHoldsTheVersionAndIsNamed) {
+  auto& a = Add("a");
+  auto& b = Add("b");
+  auto& c = Add("c");
+  FormPairAndReadOnly(a, b, c);
+  const std::vector<NodeProcess*> all = {&a, &b, &c};
+  pb::Op hold;
+  hold.mutable_cluster_set()->set_version_hold(pb::VERSION_HOLD_HOLD);
+  ASSERT_TRUE(Write(a, hold).ok());
+  for (NodeProcess* n : {&c, &a, &b}) RestartOn(*n, COFFER_NEXT_BIN);
+  const std::string next_release = upgrade::NextRelease().versions.release.ToString();
+  for (NodeProcess* n : all) {
+    ASSERT_TRUE(
+        WaitFor([&] { return EveryoneSees(all, *n, next_release); }, std::chrono::seconds(30)));
+  }
+  // c stops before it could fence; the hold is released: a and b fence, no
+  // bump, and their status names c.
+  c.Kill(SIGKILL);
+  pb::Op release;
+  release.mutable_cluster_set()->set_version_hold(pb::VERSION_HOLD_RELEASE);
+  ASSERT_TRUE(Write(a, release).ok());
+  auto names_c = [&](NodeProcess& asked) {
+    auto status = ClusterStatusOf(asked);
+    if (!status.ok() || status->versions().held()) return false;
+    for (const auto& m : status->members()) {
+      if ((m.name() == "a" || m.name() == "b") && m.fence_version() != kNewMinor) return false;
+    }
+    return status->versions().holders_size() == 1 &&
+           status->versions().holders(0).find("node c (") != std::string::npos &&
+           status->versions().holders(0).find("not fenced") != std::string::npos;
+  };
+  for (NodeProcess* n : {&a, &b}) {
+    ASSERT_TRUE(WaitFor([&] { return names_c(*n); }, std::chrono::seconds(20)))
+        << ClusterStatusOf(*n)->versions().DebugString();
+  }
+  std::string out;
+  ASSERT_EQ(
+      RunShell(std::string(COFFER_NEXT_BIN) + " cluster version" + CofferFlags(a) + " 2>&1", &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("held back by:\n  node c ("));
+  for (NodeProcess* n : {&a, &b}) EXPECT_EQ(ClusterVersionOn(*n), kOldMinor);
+  // c back: it fences, then the version rises everywhere.
+  ASSERT_TRUE(c.Start());
+  for (NodeProcess* n : all) {
+    ASSERT_TRUE(
+        WaitFor([&] { return ClusterVersionOn(*n) == kNewMinor; }, std::chrono::seconds(20)))
+        << n->name();
+  }
+}
+
 }  // namespace
 }  // namespace coffer::integration
