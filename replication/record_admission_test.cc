@@ -280,3 +280,33 @@ TEST_F(RecordAdmissionTest, AStoreRefusalCountsOnceWithItsOwnCode) {
 
 }  // namespace
 }  // namespace coffer::replication
+
+namespace coffer::replication {
+namespace {
+
+// A record in a format above this binary's (a newer release wrote it) is
+// never skipped: it is refused with an alert, and its origin's later records
+// wait behind it until this node reads that format.
+TEST_F(RecordAdmissionTest, ARecordInANewerFormatStopsItsOriginWithAnAlert) {
+  pb::Op op;
+  op.mutable_register_object()->set_type(pb::SECRET_DATA);
+  op.mutable_register_object()->set_material("m");
+  op.mutable_register_object()->set_comment("written by a newer release");
+  ASSERT_TRUE(one_->store->Execute(op, "newer").ok());
+  const uint64_t seq = one_->store->Applied().at(1);
+  pb::LogRecord newer = one_->store->ReadLog(1, seq, 1)->front();
+  ASSERT_EQ(newer.format(), storage::kRecordFormatObjectComment);
+  ASSERT_GT(newer.format(), two_->store->max_record_format());
+  pb::LogRecord later = NextOfOne("after-the-newer-one");
+  const uint64_t before = AppliedOfOne();
+  replicator_->Receive(1, Batch({newer, later}));
+  EXPECT_EQ(AppliedOfOne(), before) << "nothing of origin 1 is applied past the newer record";
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].seq, newer.seq());
+  EXPECT_NE(alerts_[0].reason.find("record format 4 is newer than this binary reads (3)"),
+            std::string::npos)
+      << alerts_[0].reason;
+}
+
+}  // namespace
+}  // namespace coffer::replication

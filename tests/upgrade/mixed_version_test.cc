@@ -213,6 +213,17 @@ TEST_F(MixedVersionTest, ARollingRestartOntoTheNextReleaseRaisesTheVersionOnlyAt
   }
   ASSERT_TRUE(WaitFor([&] { return Converged(all); }, std::chrono::seconds(30)));
 
+  // A node of this release may no longer join.
+  auto& f = Add("f");
+  auto token = Token(a, pb::NODE_READ_ONLY);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  f.Launch({"--join", a.address(), "--token", *token, "--join-retry-for", "2"});
+  int join_exit = 0;
+  ASSERT_TRUE(f.WaitExited(std::chrono::seconds(30), &join_exit));
+  EXPECT_TRUE(WIFEXITED(join_exit) && WEXITSTATUS(join_exit) != 0);
+  EXPECT_THAT(ReadWholeFile(f.output_file()), HasSubstr("INCOMPATIBLE_VERSION"));
+  EXPECT_EQ(ClusterStatusOf(a)->members_size(), 5) << "the refused join added no member";
+
   // This release's binary refuses e's store now, and changes none of its files.
   const uint32_t e_id = NodeIdOf(e);
   ASSERT_TRUE(Write(e, SetNodeState(e_id, pb::NODE_DISABLING)).ok());
