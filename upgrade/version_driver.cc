@@ -1,5 +1,6 @@
 #include "upgrade/version_driver.h"
 
+#include "common/fault_point.h"
 #include "common/ids.h"
 
 namespace coffer::upgrade {
@@ -51,6 +52,11 @@ StatusOr<VersionStep> StepClusterVersion(const storage::ObjectStore& store,
   }
   COFFER_RETURN_IF_ERROR(
       replicator.WriteUnpaired(op, "version-" + Uuid::Generate(rng).str()).status());
+  // A crash between the fence and the bump (tests arm it to end the
+  // process here; the simulation crashes the node).
+  if (step.record_fence && COFFER_FAULT_POINT("upgrade.after_fence")) {
+    return Status(Code::kUnavailable, "fault point upgrade.after_fence: stopped after the fence");
+  }
   return step;
 }
 

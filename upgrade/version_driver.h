@@ -31,7 +31,8 @@ StatusOr<Release> ReadVersionFloor(const storage::ObjectStore& store, const Bina
 // Decides this node's next step and writes it (unpaired, as lifecycle steps
 // are: a restricted or disabled node still records its release). Returns the
 // step written (empty if none); an error if the write failed (decided again
-// next time).
+// next time). Fault point `upgrade.after_fence`: hit right after a fence is
+// written (armed, the call returns UNAVAILABLE; tests crash the node there).
 StatusOr<VersionStep> StepClusterVersion(const storage::ObjectStore& store,
                                          replication::Replicator& replicator,
                                          const BinaryVersions& binary, Rng& rng);

@@ -272,7 +272,10 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
     add.mutable_node_add()->set_role(pb::NODE_READ_WRITE);
   }
   add.mutable_node_add()->set_name("i" + std::to_string(result_.inducted + 1));
-  add.mutable_node_add()->set_release_version("0.1.0");
+  // Once the rolling restart has begun, new machines get the next binary.
+  const upgrade::BinaryProfile& profile =
+      rollout_started_ ? upgrade::NextRelease() : upgrade::CurrentRelease();
+  add.mutable_node_add()->set_release_version(profile.versions.release.ToString());
   // As a controller takes it from the candidate's certificate.
   std::string key = "fake-key:i" + std::to_string(result_.inducted + 1);
   add.mutable_node_add()->set_public_key(key);
@@ -291,6 +294,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   node->clock = std::make_unique<SimClock>(&now_, 0);
   node->transport = std::make_unique<SimTransport>(this, node->id);
   node->public_key = key;
+  node->profile = &profile;
   SimNode& candidate = *node;
   nodes_[node->id] = std::move(node);
   if (!OpenStore(candidate)) return;
