@@ -31,6 +31,7 @@ VersionStep Decide(const VersionView& view) {
   VersionStep step;
   const MemberVersion* self = FindMember(view, view.self);
   if (self == nullptr) return step;  // standalone, or not yet a member
+  if (view.self_disabled) return step;
   if (self->release != view.binary.release) {
     step.record_release = view.binary.release;
     return step;

@@ -21,6 +21,9 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
   COFFER_ASSIGN_OR_RETURN(auto nodes, store.Members());
   for (const auto& n : nodes) {
     if (n.deleted()) continue;
+    if (n.node_id() == view.self) {
+      view.self_disabled = n.state() == pb::NODE_DISABLING || n.state() == pb::NODE_DISABLED;
+    }
     view.members.push_back(MemberVersion{.node_id = n.node_id(),
                                          .name = n.name().name(),
                                          .release = Release::Parse(n.release_version()),

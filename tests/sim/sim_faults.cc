@@ -3,6 +3,7 @@
 // disable, enable, an expired node refused, force-deleted and replaced).
 #include "replication/lifecycle_driver.h"
 #include "tests/sim/sim_internal.h"
+#include "upgrade/version_driver.h"
 
 namespace coffer::sim {
 
@@ -128,6 +129,7 @@ void Simulation::AdminDisable() {
     return;
   }
   ++result_.disables;
+  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld disable %u by %u\n", (long)now_, target, issuer.id);
   if (!disabled_.empty() && !override) {
     Violation("node " + std::to_string(target) + " was disabled on node " +
               std::to_string(issuer.id) + " while node " + std::to_string(*disabled_.begin()) +
@@ -155,6 +157,7 @@ void Simulation::AdminEnable(SimNode& node) {
   }
   if (written.status().code() != Code::kDisableExpired) return;
   ++result_.enables_refused_expired;
+  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld enable refused expired %u own %lu\n", (long)now_, node.id, expired_seq_[node.id]);
   // The only way on: force-delete it on another node, then induct a new node.
   int64_t delay = 300 * kMs + static_cast<int64_t>(rng_.Uniform(500 * kMs));
   if (!pending_delete_.insert(node.id).second) return;  // already on its way
@@ -200,6 +203,7 @@ void Simulation::AdminForceDelete(uint32_t target) {
     return;
   }
   ++result_.force_deleted;
+  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld force-delete %u by %u\n", (long)now_, target, issuer.id);
   Stop(*node);  // the operator wipes it; it comes back as a new node
   disabled_.erase(target);
   RefreshMembers(issuer);
@@ -272,10 +276,23 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
     add.mutable_node_add()->set_role(pb::NODE_READ_WRITE);
   }
   add.mutable_node_add()->set_name("i" + std::to_string(result_.inducted + 1));
-  // Once the rolling restart has begun, new machines get the next binary.
-  const upgrade::BinaryProfile& profile =
-      rollout_started_ ? upgrade::NextRelease() : upgrade::CurrentRelease();
-  add.mutable_node_add()->set_release_version(profile.versions.release.ToString());
+  // Once the rolling restart has begun, new machines get the next binary;
+  // a candidate the controller refuses as too old (below its version floor,
+  // node/cluster/controller.cc's check) is given the next binary too.
+  const upgrade::BinaryProfile* profile =
+      rollout_started_ ? &upgrade::NextRelease() : &upgrade::CurrentRelease();
+  auto floor = upgrade::ReadVersionFloor(*controller->store, controller->profile->versions);
+  if (!floor.ok()) return Violation("version floor: " + floor.status().ToString());
+  Status compatible = CheckCompatibleRelease(profile->versions.release.ToString(),
+                                             controller->profile->versions, *floor);
+  if (!compatible.ok() && profile == &upgrade::CurrentRelease()) {
+    Trace("join-refused", controller->id, 0, 0);
+    profile = &upgrade::NextRelease();
+    compatible = CheckCompatibleRelease(profile->versions.release.ToString(),
+                                        controller->profile->versions, *floor);
+  }
+  if (!compatible.ok()) return Violation("join refused: " + compatible.ToString());
+  add.mutable_node_add()->set_release_version(profile->versions.release.ToString());
   // As a controller takes it from the candidate's certificate.
   std::string key = "fake-key:i" + std::to_string(result_.inducted + 1);
   add.mutable_node_add()->set_public_key(key);
@@ -294,7 +311,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   node->clock = std::make_unique<SimClock>(&now_, 0);
   node->transport = std::make_unique<SimTransport>(this, node->id);
   node->public_key = key;
-  node->profile = &profile;
+  node->profile = profile;
   SimNode& candidate = *node;
   nodes_[node->id] = std::move(node);
   if (!OpenStore(candidate)) return;

@@ -65,6 +65,7 @@ void Simulation::StepVersions(SimNode& node) {
   if (step.ok() && !step->empty()) {
     const uint64_t kind = step->record_release ? 1 : step->record_fence ? 2 : 3;
     Trace("version-step", node.id, kind, 0);
+    if (getenv("SIMDBG")) { auto self = SelfRecord(node); auto ap = node.store->Applied(); fprintf(stderr, "DBG t=%ld node %u step %lu state %d own %lu\n", (long)now_, node.id, kind, self ? (int)self->state : -1, ap.contains(node.id) ? ap.at(node.id) : 0); }
     ScheduleFlush(node);
   }
   RefreshGate(node);
@@ -161,32 +162,39 @@ bool Simulation::VersionsQuiescent() {
 void Simulation::OnConvergedVersions() {
   if (!AllRunNext()) return;
   // (c) Every member runs the next release and the run healed: every node
-  // is at its version, and a gated write goes through.
+  // is at its version, every node's gate lets a gated write through, and
+  // one sent to a read-write node is acknowledged by the end of the run.
   const Release next = upgrade::NextRelease().versions.release.Minor();
+  IssuedWrite write;
+  write.request_id = "final-gated-" + std::to_string(options_.seed);
+  auto* c = write.op.mutable_create_key();
+  c->set_name("final-gated");
+  c->set_comment("written once every node runs the next release");
+  pb::Request request;
+  *request.mutable_write() = write.op;
   result_.ended_on_next_version = true;
+  uint32_t writer = 0;
   for (auto& [id, node] : nodes_) {
     if (!node->up()) continue;
     RefreshGate(*node);
     if (node->gate->cluster_version() < next) {
       result_.ended_on_next_version = false;
-      Violation(Name(id) + " ended at cluster version " + node->gate->cluster_version().MinorString() +
-                " with every member on " + upgrade::NextRelease().versions.release.ToString());
+      Violation(Name(id) + " ended at cluster version " +
+                node->gate->cluster_version().MinorString() + " with every member on " +
+                upgrade::NextRelease().versions.release.ToString());
+    }
+    if (Status gated = node::CheckFeatureGates(request, *node->gate); !gated.ok()) {
+      Violation(Name(id) + " refuses a gated write at the end: " + gated.ToString());
+    }
+    if (writer == 0 && node->replicator->core().mode() == replication::WriteMode::kReadWrite) {
+      writer = id;
     }
   }
-  for (auto& [id, node] : nodes_) {
-    if (!node->up() || node->replicator->core().mode() != replication::WriteMode::kReadWrite) {
-      continue;
-    }
-    IssuedWrite write;
-    write.request_id = "final-gated-" + std::to_string(options_.seed);
-    auto* c = write.op.mutable_create_key();
-    c->set_name("final-gated");
-    c->set_comment("written once every node runs the next release");
-    final_gated_request_ = write.request_id;
-    Issue(id, write, std::nullopt, /*retry=*/false);
-    return;
-  }
-  Violation("no read-write node to take a gated write at the end");
+  // No read-write node: a pair lost its peer for good (force-deleted, the
+  // replacement inducted read-only); nothing takes a critical write then.
+  if (writer == 0) return;
+  final_gated_request_ = write.request_id;
+  Issue(writer, write, std::nullopt, /*retry=*/false);
 }
 
 void Simulation::FinalVersionChecks() {
