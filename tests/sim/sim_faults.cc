@@ -129,7 +129,6 @@ void Simulation::AdminDisable() {
     return;
   }
   ++result_.disables;
-  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld disable %u by %u\n", (long)now_, target, issuer.id);
   if (!disabled_.empty() && !override) {
     Violation("node " + std::to_string(target) + " was disabled on node " +
               std::to_string(issuer.id) + " while node " + std::to_string(*disabled_.begin()) +
@@ -157,7 +156,6 @@ void Simulation::AdminEnable(SimNode& node) {
   }
   if (written.status().code() != Code::kDisableExpired) return;
   ++result_.enables_refused_expired;
-  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld enable refused expired %u own %lu\n", (long)now_, node.id, expired_seq_[node.id]);
   // The only way on: force-delete it on another node, then induct a new node.
   int64_t delay = 300 * kMs + static_cast<int64_t>(rng_.Uniform(500 * kMs));
   if (!pending_delete_.insert(node.id).second) return;  // already on its way
@@ -179,6 +177,10 @@ void Simulation::AdminForceDelete(uint32_t target) {
     }
   }
   if (issuers.empty()) {
+    if (!BeforeEnd(now_ + 200 * kMs)) {
+      return Violation("force-delete of node " + std::to_string(target) +
+                       " found no issuer before the end of the run");
+    }
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, target] {
       --admin_steps_pending_;
@@ -203,7 +205,6 @@ void Simulation::AdminForceDelete(uint32_t target) {
     return;
   }
   ++result_.force_deleted;
-  if (getenv("SIMDBG")) fprintf(stderr, "DBG t=%ld force-delete %u by %u\n", (long)now_, target, issuer.id);
   Stop(*node);  // the operator wipes it; it comes back as a new node
   disabled_.erase(target);
   RefreshMembers(issuer);
@@ -230,6 +231,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   SimNode* old_peer = pair_with ? Node(*pair_with) : nullptr;
   if (old_peer != nullptr && old_peer->up() && !old_peer->storage_ok()) {
     // The operator waits until the old peer's disk is fixed.
+    if (!BeforeEnd(now_ + 200 * kMs)) return Violation("induction: a disk never fixed");
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, pair_with] {
       --admin_steps_pending_;
@@ -258,6 +260,9 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
       pair_with && has(eligible, *pair_with) && !has(controllers, *pair_with);
   if (!eligible.empty() && (controllers.empty() || peer_lacks_last_add)) {
     // The operator waits until a controller knows the previous induction.
+    if (!BeforeEnd(now_ + 200 * kMs)) {
+      return Violation("induction: no controller applied the previous NodeAdded by the end");
+    }
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, pair_with] {
       --admin_steps_pending_;

@@ -181,6 +181,11 @@ class Simulation {
     if (result_.violations.size() < 20) result_.violations.push_back(what);
   }
   double Chance() { return static_cast<double>(rng_.Uniform(1'000'000)) / 1e6; }
+  // Whether `time` is within the run (faults, then settling): the
+  // operator's retries stop there, so the event queue always drains.
+  bool BeforeEnd(int64_t time) const {
+    return time <= (options_.fault_seconds + options_.settle_seconds) * kSecond;
+  }
 
   // simulation.cc
   void BuildTopology();

@@ -65,7 +65,6 @@ void Simulation::StepVersions(SimNode& node) {
   if (step.ok() && !step->empty()) {
     const uint64_t kind = step->record_release ? 1 : step->record_fence ? 2 : 3;
     Trace("version-step", node.id, kind, 0);
-    if (getenv("SIMDBG")) { auto self = SelfRecord(node); auto ap = node.store->Applied(); fprintf(stderr, "DBG t=%ld node %u step %lu state %d own %lu\n", (long)now_, node.id, kind, self ? (int)self->state : -1, ap.contains(node.id) ? ap.at(node.id) : 0); }
     ScheduleFlush(node);
   }
   RefreshGate(node);

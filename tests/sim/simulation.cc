@@ -9,7 +9,6 @@
 #include "common/fault_point.h"
 #include "replication/lifecycle_driver.h"
 #include "tests/sim/sim_internal.h"
-#include "upgrade/version_driver.h"
 
 namespace coffer::sim {
 
@@ -403,13 +402,6 @@ SimResult Simulation::Run() {
       if (node->deleted) continue;
       digests << " node" << id << "="
               << (node->up() ? node->store->StateDigest().Hex().substr(0, 8) : std::string("down"));
-      if (getenv("SIMDBG") && node->up()) {
-        auto view = upgrade::ReadVersionView(*node->store, node->profile->versions);
-        fprintf(stderr, "DBG node %u prof %s cv %s mode %s applied:", id, node->profile->versions.release.ToString().c_str(), view.ok()? view->cluster_version.ToString().c_str():"?", std::string(replication::WriteModeName(node->replicator->core().mode())).c_str());
-        for (auto& [o, q] : node->store->Applied()) fprintf(stderr, " %u:%lu", o, q);
-        fprintf(stderr, " apply_err=%s\n", node->replicator->last_apply_error().ToString().c_str());
-        if (view.ok()) for (auto& m : view->members) fprintf(stderr, "   member %u rel %s fence %s\n", m.node_id, m.release? m.release->ToString().c_str():"-", m.fence? m.fence->ToString().c_str():"-");
-      }
     }
     Violation("no convergence within " + std::to_string(options_.settle_seconds) +
               " s of healing:" + digests.str());
