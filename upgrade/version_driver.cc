@@ -17,6 +17,11 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
     view.cluster_version = binary.min_cluster_version;  // a store written by 0.1
     view.cluster_version_recorded = false;
   }
+  // Planted bug upgrade.stale_version_view (the simulation's checker must
+  // see it): the version read as the lowest this binary runs at.
+  if (COFFER_FAULT_POINT("upgrade.stale_version_view")) {
+    view.cluster_version = binary.min_cluster_version;
+  }
   view.held = cluster->version_held();
   COFFER_ASSIGN_OR_RETURN(auto nodes, store.Members());
   for (const auto& n : nodes) {

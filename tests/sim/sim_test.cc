@@ -270,15 +270,14 @@ TEST(Simulation, PlantedRetryWithoutRecordIsCaught) {
 int MixedSeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view symptom,
                        int max_seeds, const std::string& fault_point = "") {
   return SeedsCatching(
-      bug,
-      [](SimOptions& o) { o.mixed_versions = true; }, symptom, max_seeds, /*enough=*/1,
+      bug, [](SimOptions& o) { o.mixed_versions = true; }, symptom, max_seeds, /*enough=*/1,
       fault_point, plant);
 }
 
 TEST(Simulation, PlantedGateSkipIsCaught) {
   int caught = MixedSeedsCatching(
       "gated write without its gate", [](SimOptions& o) { o.plant_skip_gate = true; },
-      "let through", /*max_seeds=*/20);
+      "wrote gated record", /*max_seeds=*/20);
   EXPECT_GT(caught, 0) << "the gate checker missed a gated write let through in 20 seeds";
 }
 
@@ -289,8 +288,41 @@ TEST(Simulation, PlantedStoreReadingNewerFormatsIsCaught) {
         o.plant_skip_gate = true;
         o.plant_store_reads_any_format = true;
       },
-      "applied record", /*max_seeds=*/30);
+      "applied a record newer than its binary reads", /*max_seeds=*/30);
   EXPECT_GT(caught, 0) << "the record-format checker missed a newer record applied in 30 seeds";
+}
+
+// Now and then a node reads its cluster version as lower than its store has
+// it: the checker that the version never falls must see it.
+TEST(Simulation, PlantedVersionFallIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = 0;
+  uint64_t seed = 1;
+  for (; seed <= 20 && caught == 0; ++seed) {
+    fault::ScopedFaultPoint stale("upgrade.stale_version_view",
+                                  {.probability = 0.01, .seed = seed});
+    SimOptions options;
+    options.seed = seed;
+    options.mixed_versions = true;
+    for (const auto& v : RunSimulation(options).violations) {
+      if (v.find("cluster version fell from 0.3 to 0.2") != std::string::npos) {
+        ++caught;
+        break;
+      }
+    }
+  }
+  std::cout << "planted stale version view caught by seed " << seed - 1 << "\n";
+  EXPECT_GT(caught, 0) << "the version-never-falls checker missed the planted bug in 20 seeds";
+}
+
+// Every member fenced, and no node bumps: the version never reaches 0.3
+// (convergence waits for the pending step, then the end-of-run check).
+TEST(Simulation, PlantedNeverBumpIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = MixedSeedsCatching(
+      "cluster version never bumped", [](SimOptions&) {}, "ended at cluster version",
+      /*max_seeds=*/20, "upgrade.never_bump");
+  EXPECT_GT(caught, 0) << "the end-of-run version checker missed a missing bump in 20 seeds";
 }
 
 }  // namespace

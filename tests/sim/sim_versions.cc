@@ -27,8 +27,8 @@ void Simulation::RefreshGate(SimNode& node) {
   // (b) The cluster version a node has never falls, across its restarts.
   if (version < node.highest_version) {
     Violation(Name(node.id) + " cluster version fell from " + node.highest_version.MinorString() +
-              " to " + version.MinorString() + " (incarnation " +
-              std::to_string(node.incarnation) + ")");
+              " to " + version.MinorString() + " (incarnation " + std::to_string(node.incarnation) +
+              ")");
   }
   node.highest_version = std::max(node.highest_version, version);
   // (d) Not above what every member runs: a member still on an older
@@ -71,19 +71,20 @@ void Simulation::StepVersions(SimNode& node) {
 }
 
 Status Simulation::CheckGates(SimNode& node, const IssuedWrite& write) {
-  if (options_.plant_skip_gate) return Status::Ok();
   if (!node.gate) RefreshGate(node);
   pb::Request request;
   *request.mutable_write() = write.op;
-  Status gated = node::CheckFeatureGates(request, *node.gate);
+  // The planted bug: the node skips its gate check.
+  Status gated =
+      options_.plant_skip_gate ? Status::Ok() : node::CheckFeatureGates(request, *node.gate);
   if (!node::FeatureNeededBy(request)) return gated;
   if (gated.ok()) {
     ++result_.gated_acked;  // let through; acknowledged or not, as any write
   } else {
     ++result_.gated_refused;
     if (gated.code() != Code::kFeatureNotActive) {
-      Violation("gated write " + write.request_id + " on " + Name(node.id) +
-                " refused with " + gated.ToString());
+      Violation("gated write " + write.request_id + " on " + Name(node.id) + " refused with " +
+                gated.ToString());
     }
   }
   if (gated.ok() && !AllRunNext()) {
@@ -134,10 +135,10 @@ void Simulation::CheckRecordFormat(const SimNode& node, const pb::LogRecord& rec
   // (a) A record is never newer than the binary that applies or writes it.
   const uint32_t format = std::max(record.format(), storage::RecordFormatOf(record));
   if (format <= node.profile->max_record_format) return;
-  Violation(Name(node.id) + " " + std::string(how) + " record " + std::to_string(record.origin()) +
-            ":" + std::to_string(record.seq()) + " of format " + std::to_string(format) +
-            " while running " + node.profile->versions.release.ToString() + " (reads up to " +
-            std::to_string(node.profile->max_record_format) + ")");
+  Violation(Name(node.id) + " " + std::string(how) + " a record newer than its binary reads: " +
+            std::to_string(record.origin()) + ":" + std::to_string(record.seq()) + " of format " +
+            std::to_string(format) + ", running " + node.profile->versions.release.ToString() +
+            " (reads up to " + std::to_string(node.profile->max_record_format) + ")");
 }
 
 void Simulation::CheckOwnRecords(const SimNode& node, uint64_t own_before) {
@@ -146,7 +147,16 @@ void Simulation::CheckOwnRecords(const SimNode& node, uint64_t own_before) {
   if (it == applied.end() || it->second <= own_before) return;
   auto records = node.store->ReadLog(node.id, own_before + 1, it->second + 1);
   if (!records.ok()) return;
-  for (const auto& r : *records) CheckRecordFormat(node, r, "wrote");
+  for (const auto& r : *records) {
+    CheckRecordFormat(node, r, "wrote");
+    // (d) A record of a gated feature is written only once every member
+    // runs a binary that reads it.
+    if (storage::RecordFormatOf(r) > upgrade::CurrentRelease().max_record_format && !AllRunNext()) {
+      Violation(Name(node.id) + " wrote gated record " + std::to_string(r.origin()) + ":" +
+                std::to_string(r.seq()) + " (format " + std::to_string(storage::RecordFormatOf(r)) +
+                ") while a member runs " + upgrade::CurrentRelease().versions.release.ToString());
+    }
+  }
 }
 
 bool Simulation::VersionsQuiescent() {

@@ -307,16 +307,16 @@ SimResult Simulation::Run() {
   // of them leave one of the first members on the older binary.
   std::optional<fault::ScopedFaultPoint> after_fence;
   if (options_.mixed_versions) {
-    after_fence.emplace("upgrade.after_fence",
-                        fault::Arming{.action = fault::Action::kCallback,
-                                      .probability = 0.5,
-                                      .seed = options_.seed,
-                                      .callback =
-                                          [this] {
-                                            crash_after_fence_ = versions_stepping_;
-                                            return true;
-                                          }});
-    if (rng_.Uniform(2) == 0) left_behind_ = 1 + static_cast<uint32_t>(rng_.Uniform(topology_.size()));
+    after_fence.emplace("upgrade.after_fence", fault::Arming{.action = fault::Action::kCallback,
+                                                             .probability = 0.5,
+                                                             .seed = options_.seed,
+                                                             .callback = [this] {
+                                                               crash_after_fence_ =
+                                                                   versions_stepping_;
+                                                               return true;
+                                                             }});
+    if (rng_.Uniform(2) == 0)
+      left_behind_ = 1 + static_cast<uint32_t>(rng_.Uniform(topology_.size()));
     ++admin_steps_pending_;
     At(500 * kMs + static_cast<int64_t>(rng_.Uniform(2 * kSecond)), [this] {
       --admin_steps_pending_;
@@ -441,12 +441,11 @@ std::string SimResult::Summary() const {
       << " refused expired), " << activated << " went ACTIVE, " << force_deleted
       << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
       << " disk faults (" << storage_faults << " store faults, " << storage_resumes << " resumed), "
-      << byzantine_records << " Byzantine records (" << integrity_alerts
-      << " integrity alerts), " << upgraded << " upgraded (" << fence_crashes
-      << " crashed after a fence), " << gated_acked << " gated writes let through, "
-      << gated_refused << " refused" << (ended_on_next_version ? ", ended on the next version" : "")
-      << ", converged " << converged_after_seconds << " s after healing, trace "
-      << std::hex << trace_hash;
+      << byzantine_records << " Byzantine records (" << integrity_alerts << " integrity alerts), "
+      << upgraded << " upgraded (" << fence_crashes << " crashed after a fence), " << gated_acked
+      << " gated writes let through, " << gated_refused << " refused"
+      << (ended_on_next_version ? ", ended on the next version" : "") << ", converged "
+      << converged_after_seconds << " s after healing, trace " << std::hex << trace_hash;
   return out.str();
 }
 
