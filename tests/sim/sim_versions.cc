@@ -79,7 +79,7 @@ Status Simulation::CheckGates(SimNode& node, const IssuedWrite& write) {
       options_.plant_skip_gate ? Status::Ok() : node::CheckFeatureGates(request, *node.gate);
   if (!node::FeatureNeededBy(request)) return gated;
   if (gated.ok()) {
-    ++result_.gated_acked;  // let through; acknowledged or not, as any write
+    ++result_.gated_let_through;  // acknowledged or not, as any write
   } else {
     ++result_.gated_refused;
     if (gated.code() != Code::kFeatureNotActive) {

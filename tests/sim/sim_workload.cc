@@ -76,6 +76,7 @@ void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
   } else if (!HeldDurably(*nodes_[origin], origin, seq)) {
     Violation("retry " + write.request_id + " answered from a record its origin lost");
   }
+  if (write.op.has_create_key() && !write.op.create_key().comment().empty()) ++result_.gated_acked;
   acked_.push_back(AckedWrite{write.request_id, result->uuid(), node_id});
   if (write.op.has_create_key()) known_objects_.push_back(result->uuid());
 }

@@ -442,10 +442,11 @@ std::string SimResult::Summary() const {
       << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
       << " disk faults (" << storage_faults << " store faults, " << storage_resumes << " resumed), "
       << byzantine_records << " Byzantine records (" << integrity_alerts << " integrity alerts), "
-      << upgraded << " upgraded (" << fence_crashes << " crashed after a fence), " << gated_acked
-      << " gated writes let through, " << gated_refused << " refused"
-      << (ended_on_next_version ? ", ended on the next version" : "") << ", converged "
-      << converged_after_seconds << " s after healing, trace " << std::hex << trace_hash;
+      << upgraded << " upgraded (" << fence_crashes << " crashed after a fence), "
+      << gated_let_through << " gated writes let through (" << gated_acked << " acknowledged), "
+      << gated_refused << " refused" << (ended_on_next_version ? ", ended on the next version" : "")
+      << ", converged " << converged_after_seconds << " s after healing, trace " << std::hex
+      << trace_hash;
   return out.str();
 }
 

@@ -120,7 +120,8 @@ struct SimResult {
   // refused (FEATURE_NOT_ACTIVE), crashes right after a fence, and whether
   // the run ended with every node at the next cluster version.
   uint64_t upgraded = 0;
-  uint64_t gated_acked = 0;
+  uint64_t gated_let_through = 0;
+  uint64_t gated_acked = 0;  // of those let through
   uint64_t gated_refused = 0;
   uint64_t fence_crashes = 0;
   bool mixed_versions = false;
