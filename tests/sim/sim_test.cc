@@ -4,7 +4,7 @@
 //   COFFER_SIM_SEED        the seed Simulation.ReplaySeed runs (default 1)
 //   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
 //   COFFER_SIM_MIXED       1: Simulation.ReplaySeed runs a mixed-version seed
-//   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 150)
+//   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 200)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -79,7 +79,7 @@ TEST(Simulation, Seeds) {
 // after their fence, clients send gated writes.
 TEST(Simulation, MixedVersionSeeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
-  uint64_t count = EnvOr("COFFER_SIM_MIXED_SEEDS", 150);
+  uint64_t count = EnvOr("COFFER_SIM_MIXED_SEEDS", 200);
   uint64_t failed = 0, upgraded = 0, ended_next = 0, fence_crashes = 0, gated_let_through = 0,
            gated_acked = 0, gated_refused = 0, crashes = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
