@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/fault_point.h"
+
 namespace coffer::upgrade {
 namespace {
 
@@ -31,6 +33,7 @@ VersionStep Decide(const VersionView& view) {
   VersionStep step;
   const MemberVersion* self = FindMember(view, view.self);
   if (self == nullptr) return step;  // standalone, or not yet a member
+  if (view.self_disabled) return step;
   if (self->release != view.binary.release) {
     step.record_release = view.binary.release;
     return step;
@@ -53,7 +56,9 @@ VersionStep Decide(const VersionView& view) {
   const bool all_fenced = std::all_of(view.members.begin(), view.members.end(), [&](const auto& m) {
     return m.fence && *m.fence >= *target;
   });
-  if (all_fenced) step.bump_to = *target;
+  // Planted bug upgrade.never_bump (the simulation's checker must see it):
+  // every member fenced, and the version is left where it is.
+  if (all_fenced && !COFFER_FAULT_POINT("upgrade.never_bump")) step.bump_to = *target;
   return step;
 }
 

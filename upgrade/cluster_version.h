@@ -40,6 +40,13 @@ struct VersionView {
   // False in a store written by 0.1 (no cluster version recorded; it runs
   // at the binary's lowest cluster version): the first step records it.
   bool cluster_version_recorded = true;
+  // This node's own row is DISABLING or DISABLED (EXPIRED included): it
+  // writes no step (replication/core: a disabled node writes nothing but
+  // its state changes, and an EXPIRED node's records are never merged, so
+  // one that reached only some nodes would leave them apart for good). Its
+  // recorded release and fence still count, and hold the version until it
+  // is enabled again.
+  bool self_disabled = false;
 };
 
 // This node's next step; at most one field is set, in this order of

@@ -107,6 +107,25 @@ TEST(ClusterVersionTest, AStoreWithoutAClusterVersionRecordsTheOneItRunsAt) {
   EXPECT_EQ(*Decide(view).bump_to, k02);
 }
 
+// A DISABLING or DISABLED node (EXPIRED included) writes no step: not its
+// release, not a fence, not a bump. Found by the simulation's mixed-version
+// seeds: a DISABLED node restarted on a new binary recorded its release, the
+// record reached one node, the node then expired and was force-deleted, and
+// the others never merged it (their digests stayed apart).
+TEST(ClusterVersionTest, ADisabledNodeWritesNoStep) {
+  const Release r031{0, 3, 1};
+  VersionView view{1, kBinary03, {Member(1, k02, k02), Member(2, r031, k03)}, k02, false};
+  ASSERT_TRUE(Decide(view).record_release.has_value());
+  view.self_disabled = true;
+  EXPECT_TRUE(Decide(view).empty());
+  view.members[0].release = r031;
+  EXPECT_TRUE(Decide(view).empty()) << "no fence while disabled";
+  view.members[0].fence = k03;
+  EXPECT_TRUE(Decide(view).empty()) << "no bump while disabled";
+  view.self_disabled = false;
+  EXPECT_EQ(Decide(view).bump_to, std::optional<Release>(k03));
+}
+
 TEST(ClusterVersionTest, AStandaloneStoreDecidesNothing) {
   VersionView view{1, kBinary02, {}, k02, false};
   EXPECT_TRUE(Decide(view).empty());

@@ -1,5 +1,6 @@
 #include "upgrade/version_driver.h"
 
+#include "common/fault_point.h"
 #include "common/ids.h"
 
 namespace coffer::upgrade {
@@ -16,10 +17,18 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
     view.cluster_version = binary.min_cluster_version;  // a store written by 0.1
     view.cluster_version_recorded = false;
   }
+  // Planted bug upgrade.stale_version_view (the simulation's checker must
+  // see it): the version read as the lowest this binary runs at.
+  if (COFFER_FAULT_POINT("upgrade.stale_version_view")) {
+    view.cluster_version = binary.min_cluster_version;
+  }
   view.held = cluster->version_held();
   COFFER_ASSIGN_OR_RETURN(auto nodes, store.Members());
   for (const auto& n : nodes) {
     if (n.deleted()) continue;
+    if (n.node_id() == view.self) {
+      view.self_disabled = n.state() == pb::NODE_DISABLING || n.state() == pb::NODE_DISABLED;
+    }
     view.members.push_back(MemberVersion{.node_id = n.node_id(),
                                          .name = n.name().name(),
                                          .release = Release::Parse(n.release_version()),
@@ -51,6 +60,11 @@ StatusOr<VersionStep> StepClusterVersion(const storage::ObjectStore& store,
   }
   COFFER_RETURN_IF_ERROR(
       replicator.WriteUnpaired(op, "version-" + Uuid::Generate(rng).str()).status());
+  // A crash between the fence and the bump (tests arm it to end the
+  // process here; the simulation crashes the node).
+  if (step.record_fence && COFFER_FAULT_POINT("upgrade.after_fence")) {
+    return Status(Code::kUnavailable, "fault point upgrade.after_fence: stopped after the fence");
+  }
   return step;
 }
 

@@ -29,9 +29,11 @@ StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
 StatusOr<Release> ReadVersionFloor(const storage::ObjectStore& store, const BinaryVersions& binary);
 
 // Decides this node's next step and writes it (unpaired, as lifecycle steps
-// are: a restricted or disabled node still records its release). Returns the
+// are: a restricted node still records its release; a DISABLING or DISABLED
+// one writes nothing, VersionView::self_disabled). Returns the
 // step written (empty if none); an error if the write failed (decided again
-// next time).
+// next time). Fault point `upgrade.after_fence`: hit right after a fence is
+// written (armed, the call returns UNAVAILABLE; tests crash the node there).
 StatusOr<VersionStep> StepClusterVersion(const storage::ObjectStore& store,
                                          replication::Replicator& replicator,
                                          const BinaryVersions& binary, Rng& rng);

@@ -63,7 +63,8 @@ bool Simulation::Converged() {
       return false;
     }
   }
-  return first != nullptr;
+  // The cluster version's steps are done too (none pending on any node).
+  return first != nullptr && VersionsQuiescent();
 }
 
 void Simulation::ObserveReport(uint32_t from, uint32_t to, const pb::Report& report) {
@@ -177,6 +178,7 @@ void Simulation::ObserveApplied(uint32_t node_id, const pb::LogRecord& record) {
               std::to_string(record.seq()) + " after " + std::to_string(last));
   }
   last = record.seq();
+  CheckRecordFormat(node, record, "applied");
   pb::LogRecord comparable = record;
   // A record is its signed form: relays may carry it with or without the
   // signature its origin put on it (storage/record_auth.h).

@@ -3,6 +3,7 @@
 // disable, enable, an expired node refused, force-deleted and replaced).
 #include "replication/lifecycle_driver.h"
 #include "tests/sim/sim_internal.h"
+#include "upgrade/version_driver.h"
 
 namespace coffer::sim {
 
@@ -176,6 +177,10 @@ void Simulation::AdminForceDelete(uint32_t target) {
     }
   }
   if (issuers.empty()) {
+    if (!BeforeEnd(now_ + 200 * kMs)) {
+      return Violation("force-delete of node " + std::to_string(target) +
+                       " found no issuer before the end of the run");
+    }
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, target] {
       --admin_steps_pending_;
@@ -226,6 +231,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   SimNode* old_peer = pair_with ? Node(*pair_with) : nullptr;
   if (old_peer != nullptr && old_peer->up() && !old_peer->storage_ok()) {
     // The operator waits until the old peer's disk is fixed.
+    if (!BeforeEnd(now_ + 200 * kMs)) return Violation("induction: a disk never fixed");
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, pair_with] {
       --admin_steps_pending_;
@@ -254,6 +260,9 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
       pair_with && has(eligible, *pair_with) && !has(controllers, *pair_with);
   if (!eligible.empty() && (controllers.empty() || peer_lacks_last_add)) {
     // The operator waits until a controller knows the previous induction.
+    if (!BeforeEnd(now_ + 200 * kMs)) {
+      return Violation("induction: no controller applied the previous NodeAdded by the end");
+    }
     ++admin_steps_pending_;
     At(now_ + 200 * kMs, [this, pair_with] {
       --admin_steps_pending_;
@@ -272,7 +281,23 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
     add.mutable_node_add()->set_role(pb::NODE_READ_WRITE);
   }
   add.mutable_node_add()->set_name("i" + std::to_string(result_.inducted + 1));
-  add.mutable_node_add()->set_release_version("0.1.0");
+  // Once the rolling restart has begun, new machines get the next binary;
+  // a candidate the controller refuses as too old (below its version floor,
+  // node/cluster/controller.cc's check) is given the next binary too.
+  const upgrade::BinaryProfile* profile =
+      rollout_started_ ? &upgrade::NextRelease() : &upgrade::CurrentRelease();
+  auto floor = upgrade::ReadVersionFloor(*controller->store, controller->profile->versions);
+  if (!floor.ok()) return Violation("version floor: " + floor.status().ToString());
+  Status compatible = CheckCompatibleRelease(profile->versions.release.ToString(),
+                                             controller->profile->versions, *floor);
+  if (!compatible.ok() && profile == &upgrade::CurrentRelease()) {
+    Trace("join-refused", controller->id, 0, 0);
+    profile = &upgrade::NextRelease();
+    compatible = CheckCompatibleRelease(profile->versions.release.ToString(),
+                                        controller->profile->versions, *floor);
+  }
+  if (!compatible.ok()) return Violation("join refused: " + compatible.ToString());
+  add.mutable_node_add()->set_release_version(profile->versions.release.ToString());
   // As a controller takes it from the candidate's certificate.
   std::string key = "fake-key:i" + std::to_string(result_.inducted + 1);
   add.mutable_node_add()->set_public_key(key);
@@ -291,6 +316,7 @@ void Simulation::Induct(std::optional<uint32_t> pair_with) {
   node->clock = std::make_unique<SimClock>(&now_, 0);
   node->transport = std::make_unique<SimTransport>(this, node->id);
   node->public_key = key;
+  node->profile = profile;
   SimNode& candidate = *node;
   nodes_[node->id] = std::move(node);
   if (!OpenStore(candidate)) return;

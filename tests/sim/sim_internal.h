@@ -22,6 +22,8 @@
 #include "storage/mem_kv_store.h"
 #include "storage/test_util.h"
 #include "tests/sim/simulation.h"
+#include "upgrade/binary_profile.h"
+#include "upgrade/gate.h"
 
 namespace coffer::sim {
 
@@ -111,6 +113,15 @@ struct SimNode {
   // Per origin, the last record applied in this process (from the store's
   // applied vector at boot).
   std::map<uint32_t, uint64_t> last_applied;
+  // The binary it runs (sim_versions.cc): CurrentRelease() until the
+  // operator restarts it on NextRelease(). Kept across crashes.
+  const upgrade::BinaryProfile* profile = &upgrade::CurrentRelease();
+  // Its gate, as node/cluster/version_keeper.cc keeps it: rebuilt from the
+  // store at every version round (and at boot). Process state.
+  std::optional<upgrade::GateSnapshot> gate;
+  int64_t version_round_at = 0;
+  // The highest cluster version it ever had, across restarts (checker).
+  Release highest_version;
 };
 
 struct AckedWrite {
@@ -170,6 +181,11 @@ class Simulation {
     if (result_.violations.size() < 20) result_.violations.push_back(what);
   }
   double Chance() { return static_cast<double>(rng_.Uniform(1'000'000)) / 1e6; }
+  // Whether `time` is within the run (faults, then settling): the
+  // operator's retries stop there, so the event queue always drains.
+  bool BeforeEnd(int64_t time) const {
+    return time <= (options_.fault_seconds + options_.settle_seconds) * kSecond;
+  }
 
   // simulation.cc
   void BuildTopology();
@@ -243,6 +259,30 @@ class Simulation {
   // node's records may be.
   void ObserveIntegrityAlert(uint32_t node, const replication::IntegrityAlert& alert);
 
+  // sim_versions.cc: binaries and the cluster version (simulation.h).
+  // The version round as node.cc runs it (every 100 ms, only while the
+  // store is writable): upgrade::StepClusterVersion, then the gate; checks
+  // the version never falls and is not 0.3 while a member runs 0.2.
+  void StepVersions(SimNode& node);
+  void RefreshGate(SimNode& node);
+  // The operator's rolling restart onto NextRelease(), one node at a time.
+  void RolloutStep();
+  // Whether every member (not force-deleted) runs NextRelease().
+  bool AllRunNext() const;
+  // The gate check of a client write (node/api/feature_gates.h), as the
+  // node's Serve runs it; the refusal, if any.
+  Status CheckGates(SimNode& node, const IssuedWrite& write);
+  // Checker: `node` ran with `profile` when it applied or wrote `record`.
+  void CheckRecordFormat(const SimNode& node, const pb::LogRecord& record, std::string_view how);
+  // Checker: the records `node` wrote itself after `own_before`.
+  void CheckOwnRecords(const SimNode& node, uint64_t own_before);
+  // No version step pending on any up node (part of convergence).
+  bool VersionsQuiescent();
+  // At convergence: every node at 0.3 if every member runs NextRelease(),
+  // and a gated write is issued that must be acknowledged by the end.
+  void OnConvergedVersions();
+  void FinalVersionChecks();
+
   // sim_byzantine.cc: the Byzantine relay. Rewrites a batch the node sends:
   // a record's content changed under its original signature, a record
   // forged for another origin at its next seq (signed with its own key, or
@@ -292,6 +332,12 @@ class Simulation {
   uint32_t byzantine_ = 0;
   SeededRng byzantine_rng_{0};
   std::set<std::string> byzantine_records_;  // Comparable() of each record it made up
+  // Mixed-version seeds (sim_versions.cc).
+  std::optional<uint32_t> left_behind_;  // the member the rollout leaves on 0.2
+  bool rollout_started_ = false;
+  uint32_t versions_stepping_ = 0;  // the node in its version round
+  uint32_t crash_after_fence_ = 0;  // the node the armed fault point asks to crash
+  std::string final_gated_request_;
   // Checker state.
   std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes
   VersionVector applied_at_convergence_;

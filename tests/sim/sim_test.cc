@@ -3,6 +3,8 @@
 //   COFFER_SIM_FIRST_SEED  the first seed (default 1)
 //   COFFER_SIM_SEED        the seed Simulation.ReplaySeed runs (default 1)
 //   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
+//   COFFER_SIM_MIXED       1: Simulation.ReplaySeed runs a mixed-version seed
+//   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 200)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -71,9 +73,47 @@ TEST(Simulation, Seeds) {
   EXPECT_GT(alerts, 0u) << "no node ever refused a Byzantine record";
 }
 
+// Mixed-version seeds (sim_versions.cc): the cluster starts on
+// CurrentRelease(), the operator restarts nodes one at a time on
+// NextRelease() (half the seeds leave one node behind), nodes crash right
+// after their fence, clients send gated writes.
+TEST(Simulation, MixedVersionSeeds) {
+  uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
+  uint64_t count = EnvOr("COFFER_SIM_MIXED_SEEDS", 200);
+  uint64_t failed = 0, upgraded = 0, ended_next = 0, fence_crashes = 0, gated_let_through = 0,
+           gated_acked = 0, gated_refused = 0, crashes = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    options.mixed_versions = true;
+    SimResult r = RunSimulation(options);
+    ExpectClean(r);
+    failed += r.ok ? 0 : 1;
+    upgraded += r.upgraded;
+    ended_next += r.ended_on_next_version ? 1 : 0;
+    fence_crashes += r.fence_crashes;
+    gated_let_through += r.gated_let_through;
+    gated_acked += r.gated_acked;
+    gated_refused += r.gated_refused;
+    crashes += r.crashes;
+  }
+  std::cout << count << " mixed-version seeds from " << first << ": " << failed << " failed, "
+            << upgraded << " nodes restarted on the next release, " << ended_next
+            << " seeds ended with every node on the next cluster version, " << fence_crashes
+            << " crashes right after a fence (of " << crashes << " crashes), " << gated_let_through
+            << " gated writes let through (" << gated_acked << " acknowledged), " << gated_refused
+            << " refused (FEATURE_NOT_ACTIVE)\n";
+  EXPECT_GT(ended_next, 0u) << "no seed upgraded every node";
+  EXPECT_LT(ended_next, count) << "no seed left a node behind";
+  EXPECT_GT(gated_acked, 0u) << "no gated write was acknowledged";
+  EXPECT_GT(gated_refused, 0u);
+  if (fault::Enabled()) EXPECT_GT(fence_crashes, 0u) << "no node crashed after its fence";
+}
+
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
+  options.mixed_versions = EnvOr("COFFER_SIM_MIXED", 0) != 0;
   if (const char* plant = std::getenv("COFFER_SIM_PLANT")) options.plant = plant;
   SimResult r = RunSimulation(options);
   std::cout << r.Summary() << "\n";
@@ -81,9 +121,10 @@ TEST(Simulation, ReplaySeed) {
 }
 
 TEST(Simulation, SameSeedGivesTheSameTrace) {
-  for (uint64_t seed : {3, 17, 42}) {
+  for (auto [seed, mixed] : {std::pair{3, false}, {17, false}, {42, false}, {4, true}, {9, true}}) {
     SimOptions options;
     options.seed = seed;
+    options.mixed_versions = mixed;
     SimResult first = RunSimulation(options);
     SimResult second = RunSimulation(options);
     EXPECT_EQ(first.trace_hash, second.trace_hash) << "seed " << seed;
@@ -108,7 +149,8 @@ TEST(Simulation, CleanNetworkConvergesAndAcknowledgesWrites) {
 // With `fault_point` set, that point is armed for each run. The first
 // catching seed is printed too.
 int SeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view symptom,
-                  int max_seeds, int enough, const std::string& fault_point = "") {
+                  int max_seeds, int enough, const std::string& fault_point = "",
+                  void (*plant2)(SimOptions&) = nullptr) {
   int caught = 0, seeds = 0;
   uint64_t first_caught = 0;
   for (uint64_t seed = 1; seeds < max_seeds && caught < enough; ++seed, ++seeds) {
@@ -116,6 +158,7 @@ int SeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view 
     options.seed = seed;
     options.plant = fault_point;
     plant(options);
+    if (plant2 != nullptr) plant2(options);
     SimResult r = RunSimulation(options);
     for (const auto& v : r.violations) {
       if (v.find(symptom) != std::string::npos) {
@@ -223,6 +266,65 @@ TEST(Simulation, PlantedRetryWithoutRecordIsCaught) {
       "retry without record", [](SimOptions& o) { o.plant_retry_without_record = true; },
       "answers differently", /*max_seeds=*/300, /*enough=*/3);
   EXPECT_GT(caught, 0) << "no checker saw a retry run twice in 300 seeds";
+}
+
+// Planted version bugs (sim_versions.cc's checkers must see them).
+int MixedSeedsCatching(const char* bug, void (*plant)(SimOptions&), std::string_view symptom,
+                       int max_seeds, const std::string& fault_point = "") {
+  return SeedsCatching(
+      bug, [](SimOptions& o) { o.mixed_versions = true; }, symptom, max_seeds, /*enough=*/1,
+      fault_point, plant);
+}
+
+TEST(Simulation, PlantedGateSkipIsCaught) {
+  int caught = MixedSeedsCatching(
+      "gated write without its gate", [](SimOptions& o) { o.plant_skip_gate = true; },
+      "wrote gated record", /*max_seeds=*/20);
+  EXPECT_GT(caught, 0) << "the gate checker missed a gated write let through in 20 seeds";
+}
+
+TEST(Simulation, PlantedStoreReadingNewerFormatsIsCaught) {
+  int caught = MixedSeedsCatching(
+      "a store reading any record format (and gates skipped)",
+      [](SimOptions& o) {
+        o.plant_skip_gate = true;
+        o.plant_store_reads_any_format = true;
+      },
+      "applied a record newer than its binary reads", /*max_seeds=*/30);
+  EXPECT_GT(caught, 0) << "the record-format checker missed a newer record applied in 30 seeds";
+}
+
+// Now and then a node reads its cluster version as lower than its store has
+// it: the checker that the version never falls must see it.
+TEST(Simulation, PlantedVersionFallIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = 0;
+  uint64_t seed = 1;
+  for (; seed <= 20 && caught == 0; ++seed) {
+    fault::ScopedFaultPoint stale("upgrade.stale_version_view",
+                                  {.probability = 0.01, .seed = seed});
+    SimOptions options;
+    options.seed = seed;
+    options.mixed_versions = true;
+    for (const auto& v : RunSimulation(options).violations) {
+      if (v.find("cluster version fell from 0.3 to 0.2") != std::string::npos) {
+        ++caught;
+        break;
+      }
+    }
+  }
+  std::cout << "planted stale version view caught by seed " << seed - 1 << "\n";
+  EXPECT_GT(caught, 0) << "the version-never-falls checker missed the planted bug in 20 seeds";
+}
+
+// Every member fenced, and no node bumps: the version never reaches 0.3
+// (convergence waits for the pending step, then the end-of-run check).
+TEST(Simulation, PlantedNeverBumpIsCaught) {
+  if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";
+  int caught = MixedSeedsCatching(
+      "cluster version never bumped", [](SimOptions&) {}, "ended at cluster version",
+      /*max_seeds=*/20, "upgrade.never_bump");
+  EXPECT_GT(caught, 0) << "the end-of-run version checker missed a missing bump in 20 seeds";
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ void Simulation::OnWriteDone(uint32_t node_id, const IssuedWrite& write,
   } else if (!HeldDurably(*nodes_[origin], origin, seq)) {
     Violation("retry " + write.request_id + " answered from a record its origin lost");
   }
+  if (write.op.has_create_key() && !write.op.create_key().comment().empty()) ++result_.gated_acked;
   acked_.push_back(AckedWrite{write.request_id, result->uuid(), node_id});
   if (write.op.has_create_key()) known_objects_.push_back(result->uuid());
 }
@@ -104,6 +105,8 @@ void Simulation::ClientOp() {
       auto* c = write.op.mutable_create_key();
       if (Chance() < 0.5) c->set_name("k" + std::to_string(rng_.Uniform(8)));
       c->set_activate(Chance() < 0.5);
+      // Mixed-version seeds: some are gated (feature object-comment).
+      if (options_.mixed_versions && Chance() < 0.3) c->set_comment("gated " + write.request_id);
     } else if (r < 0.42) {
       write.op.mutable_wallet_create()->set_name("w" + std::to_string(rng_.Uniform(5)));
     } else if (r < 0.62) {
@@ -139,7 +142,11 @@ void Simulation::Issue(uint32_t target, const IssuedWrite& write,
     return applied.contains(target) ? applied.at(target) : 0;
   };
   const uint64_t own_before = own();
-  // As the node's Serve: a store in a storage fault takes no write.
+  // As the node's Serve: the feature gates (one snapshot), then a store in
+  // a storage fault takes no write.
+  if (Status gated = CheckGates(node, write); !gated.ok()) {
+    return OnWriteDone(target, write, replication::WriteAnswer{gated, std::nullopt}, retry_of);
+  }
   if (Status writable = node.storage.CheckWrite(); !writable.ok()) {
     return OnWriteDone(target, write, replication::WriteAnswer{writable, std::nullopt}, retry_of);
   }
@@ -148,6 +155,7 @@ void Simulation::Issue(uint32_t target, const IssuedWrite& write,
                            OnWriteDone(target, write, answer, retry_of);
                          });
   if (!node.up()) return;
+  CheckOwnRecords(node, own_before);
   if (mode != replication::WriteMode::kReadWrite && own() > own_before) {
     Violation("node " + std::to_string(target) + " accepted critical write " + write.request_id +
               " while " + std::string(replication::WriteModeName(mode)));

@@ -76,12 +76,13 @@ std::vector<pb::LogRecord> Simulation::GenesisRecords() const {
     n->set_name("n" + std::to_string(m.id));
     n->set_role(m.role == Role::kReadOnly ? pb::NODE_READ_ONLY : pb::NODE_READ_WRITE);
     n->set_peer(m.peer);
-    n->set_release_version("0.1.0");
+    n->set_release_version(upgrade::CurrentRelease().versions.release.ToString());
     n->set_public_key(storage::FakePublicKey(m.id));
   };
   auto* created = next().mutable_cluster_created();
   created->set_cluster_id("5e5e5e5e-0000-4000-8000-000000000001");
   created->set_name("sim");
+  created->set_cluster_version(upgrade::CurrentRelease().versions.release.MinorString());
   describe(topology_[0], created->mutable_first_node());
   for (size_t i = 1; i < topology_.size(); ++i) describe(topology_[i], next().mutable_node_added());
   next().mutable_cluster_setting_set()->set_max_disable_seconds(max_disable_seconds_);
@@ -99,6 +100,10 @@ bool Simulation::OpenStore(SimNode& node) {
   storage::ObjectStoreOptions store_options;
   store_options.node_id = NodeId{node.id};
   store_options.confirm_names_on_apply = false;
+  // The binary's record formats; the planted bug lets the store take any.
+  store_options.max_record_format = options_.plant_store_reads_any_format
+                                        ? storage::kNewestRecordFormat
+                                        : node.profile->max_record_format;
   if (!node.signer) node.signer = storage::MakeFakeRecordSigner(node.public_key);
   store_options.signer = node.signer.get();
   auto store = storage::ObjectStore::Open(std::move(kv).value(), *node.root, *node.clock, *node.rng,
@@ -174,6 +179,8 @@ void Simulation::Boot(SimNode& node) {
   node.gc = replication::LogGc();
   node.group_commit = replication::GroupCommit();
   node.storage = replication::StorageGuard();
+  node.version_round_at = now_;
+  RefreshGate(node);  // as node.cc builds its gate before it serves
   catching_up_.erase(node.id);
   Trace("boot", node.id, node.incarnation, 0);
 }
@@ -287,12 +294,35 @@ void Simulation::StepNode(SimNode& node) {
     Trace("gc", node.id, *collected, 0);
     CheckLogGc(node);
   }
+  StepVersions(node);  // last: a fault point may crash the node there
 }
 
 SimResult Simulation::Run() {
   std::optional<fault::ScopedFaultPoint> planted;
   if (!options_.plant.empty()) planted.emplace(options_.plant, fault::Arming{});
   BuildTopology();
+  result_.mixed_versions = options_.mixed_versions;
+  // Mixed-version seeds: nodes crash right after writing a fence (half the
+  // fences), and the operator's rolling restart starts 0.5-2.5 s in; half
+  // of them leave one of the first members on the older binary.
+  std::optional<fault::ScopedFaultPoint> after_fence;
+  if (options_.mixed_versions) {
+    after_fence.emplace("upgrade.after_fence", fault::Arming{.action = fault::Action::kCallback,
+                                                             .probability = 0.5,
+                                                             .seed = options_.seed,
+                                                             .callback = [this] {
+                                                               crash_after_fence_ =
+                                                                   versions_stepping_;
+                                                               return true;
+                                                             }});
+    if (rng_.Uniform(2) == 0)
+      left_behind_ = 1 + static_cast<uint32_t>(rng_.Uniform(topology_.size()));
+    ++admin_steps_pending_;
+    At(500 * kMs + static_cast<int64_t>(rng_.Uniform(2 * kSecond)), [this] {
+      --admin_steps_pending_;
+      RolloutStep();
+    });
+  }
   for (auto& [id, node] : nodes_) Boot(*node);
   faulty_ = options_.faults;
   const int64_t fault_end = options_.fault_seconds * kSecond;
@@ -362,6 +392,7 @@ SimResult Simulation::Run() {
           if (node->up()) applied_at_convergence_ = node->store->Applied();
         }
         stop_at = now_ + gc_after_convergence;
+        OnConvergedVersions();
       }
     }
   }
@@ -384,6 +415,7 @@ SimResult Simulation::Run() {
     CheckRetainedLogBounded();
   }
   FinalChecks();
+  FinalVersionChecks();
   CheckStorageResumed();
   for (auto& [id, node] : nodes_)
     result_.unsynced_writes_lost += node->disk->unsynced_writes_lost();
@@ -393,7 +425,8 @@ SimResult Simulation::Run() {
 }
 
 std::string SimResult::ReplayCommand() const {
-  return "COFFER_SIM_SEED=" + std::to_string(seed) +
+  return std::string(mixed_versions ? "COFFER_SIM_MIXED=1 " : "") +
+         "COFFER_SIM_SEED=" + std::to_string(seed) +
          " build/dev/tests/sim/sim_test --gtest_filter=Simulation.ReplaySeed";
 }
 
@@ -408,9 +441,12 @@ std::string SimResult::Summary() const {
       << " refused expired), " << activated << " went ACTIVE, " << force_deleted
       << " force-deleted, " << log_records_collected << " log records collected, " << disk_faults
       << " disk faults (" << storage_faults << " store faults, " << storage_resumes << " resumed), "
-      << byzantine_records << " Byzantine records (" << integrity_alerts
-      << " integrity alerts), converged " << converged_after_seconds << " s after healing, trace "
-      << std::hex << trace_hash;
+      << byzantine_records << " Byzantine records (" << integrity_alerts << " integrity alerts), "
+      << upgraded << " upgraded (" << fence_crashes << " crashed after a fence), "
+      << gated_let_through << " gated writes let through (" << gated_acked << " acknowledged), "
+      << gated_refused << " refused" << (ended_on_next_version ? ", ended on the next version" : "")
+      << ", converged " << converged_after_seconds << " s after healing, trace " << std::hex
+      << trace_hash;
   return out.str();
 }
 

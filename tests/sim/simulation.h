@@ -35,6 +35,16 @@
 //  - storage faults (a disk filled or failing, then fixed): every node's
 //    store resumed by itself, with nothing acknowledged lost (the checkers
 //    above).
+//  - versions (sim_versions.cc): every node runs a binary profile and the
+//    cluster version steps as a node does; in mixed-version seeds the
+//    operator restarts nodes one at a time on the next release (some seeds
+//    leave one behind), gated writes are checked against each node's gate,
+//    and a fault point crashes nodes right after they write a fence. No node
+//    applies or writes a record above its binary's record format; no node's
+//    cluster version falls, across restarts; while a member runs the older
+//    release no node is at the newer version and every gated write is
+//    refused; once every member runs the newer one, every node reaches it
+//    and a gated write is acknowledged.
 //  - origin authentication: one node is a Byzantine relay while faults run
 //    (it tampers with records it relays and forges records of other origins
 //    at their next seq); no node applies any of those, and only that node's
@@ -64,6 +74,13 @@ struct SimOptions {
   // A planted client bug: retry OUTCOME_UNKNOWN on any node without naming
   // the record (Request.retry_of), which can run the write twice.
   bool plant_retry_without_record = false;
+  // A mixed-version seed (sim_versions.cc): the operator restarts nodes on
+  // NextRelease() during the run; clients send gated writes.
+  bool mixed_versions = false;
+  // Planted version bugs: gated writes skip the gate; stores read every
+  // record format whatever their binary's profile says.
+  bool plant_skip_gate = false;
+  bool plant_store_reads_any_format = false;
 };
 
 struct SimResult {
@@ -99,6 +116,16 @@ struct SimResult {
   // integrity alerts the others raised (every one refused, none applied).
   uint64_t byzantine_records = 0;
   uint64_t integrity_alerts = 0;
+  // Versions: restarts onto NextRelease(), gated writes acknowledged and
+  // refused (FEATURE_NOT_ACTIVE), crashes right after a fence, and whether
+  // the run ended with every node at the next cluster version.
+  uint64_t upgraded = 0;
+  uint64_t gated_let_through = 0;
+  uint64_t gated_acked = 0;  // of those let through
+  uint64_t gated_refused = 0;
+  uint64_t fence_crashes = 0;
+  bool mixed_versions = false;
+  bool ended_on_next_version = false;
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
