@@ -12,18 +12,9 @@
 namespace coffer::upgrade {
 namespace {
 
-using ::testing::HasSubstr;
+using storage::testing::FilesUnder;
 
-std::map<std::string, std::string> FilesUnder(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    files[entry.path().string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return files;
-}
+using ::testing::HasSubstr;
 
 // A profile of release `minor` (x.minor.0) running cluster versions from
 // the minor before.

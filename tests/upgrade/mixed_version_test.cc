@@ -28,6 +28,8 @@
 namespace coffer::integration {
 namespace {
 
+using storage::testing::FilesUnder;
+
 using ::testing::HasSubstr;
 
 const std::string kOld = upgrade::CurrentRelease().versions.release.ToString();
@@ -50,18 +52,6 @@ pb::Op RegisterWithComment(const std::string& name) {
   pb::Op op = RegisterSecret(name, "s3cr3t-" + name);
   op.mutable_register_object()->set_comment("rotate yearly");
   return op;
-}
-
-// Every file under `dir` with its bytes.
-std::map<std::string, std::string> FilesUnder(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    files[entry.path().string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return files;
 }
 
 class MixedVersionTest : public ClusterTest {
