@@ -9,6 +9,7 @@
 #include "storage/keys.h"
 #include "storage/mem_kv_store.h"
 #include "storage/object_store.h"
+#include "storage/object_store/internal.h"
 #include "storage/object_store/test_ops.h"
 #include "storage/test_util.h"
 
@@ -258,6 +259,68 @@ TEST_F(SnapshotInstallTest, ChunksOfLargeObjectsAreCutByBytes) {
   auto tiny = snapshot->ReadChunk("", 512, 1);
   ASSERT_TRUE(tiny.ok());
   EXPECT_EQ(tiny->entries_size(), 1);
+}
+
+}  // namespace
+}  // namespace coffer::storage
+
+namespace coffer::storage {
+namespace {
+
+// A row field this binary does not know (field 99 of StoredObject, as a
+// later release's row would carry) survives a snapshot: the installer keeps
+// rows whole, unknown fields included, and the digest covers them.
+TEST_F(SnapshotInstallTest, AnUnknownFieldInARowSurvivesTheSnapshot) {
+  auto snapshot = a_->store->NewSnapshot();
+  auto read = snapshot->ReadChunk("", 10'000);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  pb::SnapshotChunk chunk = *read;
+  ASSERT_TRUE(chunk.last());
+  bool found = false;
+  for (auto& entry : *chunk.mutable_entries()) {
+    if (!entry.has_object() || entry.object().uuid() != secret_) continue;
+    pb::StoredObject* o = entry.mutable_object();
+    const std::string key = keys::Object(o->uuid());
+    const auto old_hash = EntityHash(key, CanonicalOf(*o));
+    o->GetReflection()->MutableUnknownFields(o)->AddLengthDelimited(99, "from a later release");
+    const auto new_hash = EntityHash(key, CanonicalOf(*o));
+    // The digest is a lane-wise sum of entity hashes: move this entity's.
+    std::string digest;
+    for (int lane = 0; lane < 4; ++lane) {
+      uint64_t v = keys::ReadBe64(std::string_view(chunk.digest()).substr(lane * 8, 8));
+      keys::AppendBe64(&digest, v - old_hash[lane] + new_hash[lane]);
+    }
+    chunk.set_digest(digest);
+    found = true;
+  }
+  ASSERT_TRUE(found);
+  chunk.set_checksum(SnapshotChunkChecksum(chunk));
+  Status installed = c_->store->InstallSnapshotChunk(chunk);
+  ASSERT_TRUE(installed.ok()) << installed.ToString();
+  c_->store.reset();  // close, then read the row as stored
+  auto kv = OpenMemKvStore(c_disk_);
+  ASSERT_TRUE(kv.ok());
+  std::string row;
+  ASSERT_TRUE((*kv)->Get(keys::Object(secret_), &row).ok());
+  pb::StoredObject stored;
+  ASSERT_TRUE(stored.ParseFromString(row));
+  const auto& unknown = stored.GetReflection()->GetUnknownFields(stored);
+  ASSERT_EQ(unknown.field_count(), 1);
+  EXPECT_EQ(unknown.field(0).number(), 99);
+  EXPECT_EQ(unknown.field(0).length_delimited(), "from a later release");
+  // And this node's own snapshot sends it on.
+  kv->reset();
+  auto reopened = testing::MakeNodeOnDisk(c_disk_, 3, 3);
+  ASSERT_NE(reopened, nullptr);
+  auto again = reopened->store->NewSnapshot()->ReadChunk("", 10'000);
+  ASSERT_TRUE(again.ok());
+  int carried = 0;
+  for (const auto& entry : again->entries()) {
+    if (entry.has_object() && entry.object().uuid() == secret_) {
+      carried = entry.object().GetReflection()->GetUnknownFields(entry.object()).field_count();
+    }
+  }
+  EXPECT_EQ(carried, 1);
 }
 
 }  // namespace
