@@ -58,7 +58,7 @@ struct NodeProcessOptions {
   std::string peer_host = "127.0.0.1";
   // The `coffer` binary to run; "": COFFER_BIN (the build's). The upgrade
   // tests switch a node to coffer-next between restarts (set_binary).
-  std::string binary;
+  std::string binary{};
 };
 
 class NodeProcess {
