@@ -163,14 +163,21 @@ class NodeProcess {
                                          << " ms: " << ReadWholeFile(dir_.path() + "/node.out");
   }
 
-  // Sends a signal and waits (up to 30 s) for the process to end.
+  // Sends a signal and waits (up to 30 s) for the process to end; one that
+  // has not ended by then is killed (SIGKILL) and reaped, so it never holds
+  // the node's ports or store into the test's next step.
   void Kill(int signal) {
     if (pid_ <= 0) return;
     kill(pid_, signal);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bool ended = false;
+    while (!ended && std::chrono::steady_clock::now() < deadline) {
+      ended = waitpid(pid_, nullptr, WNOHANG) == pid_;
+      if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!ended) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);  // SIGKILL cannot be caught: this returns
     }
     pid_ = -1;
   }

@@ -90,7 +90,7 @@ class MixedVersionTest : public ClusterTest {
     auto disabled = Write(node, SetNodeState(id, pb::NODE_DISABLING));
     ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
     ASSERT_TRUE(WaitFor([&] { return InState(node, "DISABLED"); }, std::chrono::seconds(30)));
-    node.Kill(SIGTERM);
+    node.Kill(SIGKILL);  // DISABLED: its records are on the others
     node.set_binary(binary);
     ASSERT_TRUE(node.Start());
     auto enabled = Write(node, SetNodeState(id, pb::NODE_ENABLING));
@@ -141,7 +141,7 @@ TEST_F(MixedVersionTest, ARollingRestartOntoTheNextReleaseRaisesTheVersionOnlyAt
       const uint32_t id = NodeIdOf(e);
       ASSERT_TRUE(Write(e, SetNodeState(id, pb::NODE_DISABLING)).ok());
       ASSERT_TRUE(WaitFor([&] { return InState(e, "DISABLED"); }, std::chrono::seconds(30)));
-      e.Kill(SIGTERM);
+      e.Kill(SIGKILL);
       std::filesystem::copy(e.data_dir(), backup, std::filesystem::copy_options::recursive);
       e.set_binary(COFFER_NEXT_BIN);
       ASSERT_TRUE(e.Start());
@@ -218,7 +218,7 @@ TEST_F(MixedVersionTest, ARollingRestartOntoTheNextReleaseRaisesTheVersionOnlyAt
   const uint32_t e_id = NodeIdOf(e);
   ASSERT_TRUE(Write(e, SetNodeState(e_id, pb::NODE_DISABLING)).ok());
   ASSERT_TRUE(WaitFor([&] { return InState(e, "DISABLED"); }, std::chrono::seconds(30)));
-  e.Kill(SIGTERM);
+  e.Kill(SIGKILL);
   const auto files_before = FilesUnder(e.data_dir());
   std::string out;
   EXPECT_EQ(Coffer("node check-store --data-dir " + e.data_dir(), &out), 1) << out;
@@ -252,7 +252,7 @@ TEST_F(MixedVersionTest, ARollingRestartOntoTheNextReleaseRaisesTheVersionOnlyAt
       },
       std::chrono::seconds(30)))
       << StatusOf(e)->DebugString();
-  e.Kill(SIGTERM);
+  e.Kill(SIGKILL);
   std::filesystem::remove_all(e.data_dir());
   std::filesystem::rename(current, e.data_dir());
   e.set_binary(COFFER_NEXT_BIN);
