@@ -85,6 +85,11 @@ inline constexpr size_t kMaxCursorBytes = 1 * kKiB;
 // or of a locate query).
 inline constexpr size_t kMaxRepeatedPerRequest = kMaxAttributesPerOp;
 
+// One rolling-upgrade plan with its progress (upgrade/orchestrator/), as
+// written by the orchestrator: about 200 bytes per node plus paths and
+// observed values.
+inline constexpr size_t kMaxUpgradePlanBytes = 32 * kKiB;
+
 // One encoded record at every field's maximum, with room for the envelope
 // (origin, seq, stamp, result, signature).
 inline constexpr size_t kMaxRecordBytes =

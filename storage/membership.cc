@@ -42,4 +42,29 @@ std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredClust
   }
 }
 
+const pb::UpgradePlan* ActiveUpgradePlan(const pb::StoredCluster& cluster) {
+  if (!cluster.has_upgrade_plan()) return nullptr;
+  switch (cluster.upgrade_plan().state()) {
+    case pb::UPGRADE_RUNNING:
+    case pb::UPGRADE_PAUSED:
+    case pb::UPGRADE_DONE:
+    case pb::UPGRADE_ROLLING_BACK:
+      return &cluster.upgrade_plan();
+    default:
+      return nullptr;
+  }
+}
+
+Status RefuseDuringUpgrade(const pb::StoredCluster& cluster, std::string_view what) {
+  const pb::UpgradePlan* plan = ActiveUpgradePlan(cluster);
+  if (plan == nullptr) return Status::Ok();
+  std::string state = pb::UpgradePlanState_Name(plan->state());
+  if (state.starts_with("UPGRADE_")) state = state.substr(8);
+  return Status(
+      Code::kUpgradeInProgress,
+      std::string(what) + " is refused while upgrade plan " + plan->plan_id() + " (to " +
+          plan->to_release() + ", " + state + ", orchestrator " + plan->owner() +
+          ") runs: finish it (`coffer upgrade finalize`), roll it back or abort it first");
+}
+
 }  // namespace coffer::storage

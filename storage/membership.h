@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "common/status.h"
 #include "proto/records.pb.h"
 
 namespace coffer::storage {
@@ -33,5 +35,13 @@ int64_t DisableTimeLeftMicros(const pb::StoredNode& node, const pb::StoredCluste
 // "DELETED": the state as status shows it.
 std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredCluster& cluster,
                                int64_t now_micros);
+
+// The rolling-upgrade plan in `cluster` while it runs: RUNNING, PAUSED,
+// DONE (not yet finalized) or ROLLING_BACK; nullptr otherwise.
+const pb::UpgradePlan* ActiveUpgradePlan(const pb::StoredCluster& cluster);
+
+// UPGRADE_IN_PROGRESS naming the active plan, its state and its owner, for
+// `what` ("a membership change"); OK when no plan is active.
+Status RefuseDuringUpgrade(const pb::StoredCluster& cluster, std::string_view what);
 
 }  // namespace coffer::storage

@@ -310,6 +310,7 @@ class ObjectStore {
   StatusOr<pb::LogRecord> PlanClusterSet(const pb::ClusterSetOp& c);
   StatusOr<pb::LogRecord> PlanNodeVersion(const pb::NodeVersionOp& c);
   StatusOr<pb::LogRecord> PlanClusterVersion(const pb::ClusterVersionOp& c);
+  StatusOr<pb::LogRecord> PlanUpgradePlan(const pb::UpgradePlanOp& c);
   // plan.cc: checks shared by the PlanX functions.
   // The created object `uuid`: INVALID_ARGUMENT for a bad uuid, NOT_FOUND if
   // there is none.
@@ -344,6 +345,7 @@ class ObjectStore {
   Status ApplyClusterSettingSet(Txn& txn, const pb::ClusterSettingSet& b, const pb::Stamp& stamp);
   Status ApplyNodeVersionSet(Txn& txn, const pb::NodeVersionSet& b, const pb::Stamp& stamp);
   Status ApplyClusterVersionSet(Txn& txn, const pb::ClusterVersionSet& b);
+  Status ApplyUpgradePlanSet(Txn& txn, const pb::UpgradePlanSet& b, const pb::Stamp& stamp);
   StatusOr<pb::StoredNode> NodeRowOrPlaceholder(Txn& txn, uint32_t node_id,
                                                 std::optional<pb::StoredNode>* old);
 

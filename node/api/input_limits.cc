@@ -81,6 +81,17 @@ const std::unordered_map<std::string_view, size_t>& Limits() {
       {"coffer.pb.NodeVersionOp.fence", kMaxAddressBytes},
       {"coffer.pb.ClusterVersionOp.version", kMaxAddressBytes},
       {"coffer.pb.NodeAddOp.public_key", kMaxPublicKeyBytes},
+      {"coffer.pb.NodeStateOp.upgrade_plan_id", kMaxUuidBytes},
+      // The upgrade plan (the whole plan is also held to kMaxUpgradePlanBytes).
+      {"coffer.pb.UpgradePlan.plan_id", kMaxUuidBytes},
+      {"coffer.pb.UpgradePlan.owner", kMaxAddressBytes},
+      {"coffer.pb.UpgradePlan.from_release", kMaxAddressBytes},
+      {"coffer.pb.UpgradePlan.to_release", kMaxAddressBytes},
+      {"coffer.pb.UpgradePlan.from_cluster_version", kMaxAddressBytes},
+      {"coffer.pb.UpgradePlan.binary", kMaxDescriptionBytes},
+      {"coffer.pb.UpgradeNode.old_binary", kMaxDescriptionBytes},
+      {"coffer.pb.UpgradePause.observed", kMaxDescriptionBytes},
+      {"coffer.pb.UpgradeCheck.observed", kMaxDescriptionBytes},
   };
   return *table;
 }

@@ -69,6 +69,10 @@ constexpr std::array kTable = {
                 true},
     RequestKind{"cluster_set", K::kWrite, O::kClusterSet, C::kLifecycle, kAdminOnly, kEveryState,
                 true},
+    // The rolling-upgrade plan (`coffer upgrade`): written by the
+    // orchestrator, an admin client.
+    RequestKind{"upgrade_plan", K::kWrite, O::kUpgradePlan, C::kLifecycle, kAdminOnly, kEveryState,
+                true},
     // Status: every state. A node gathers the others' status for its
     // /status page (no data in it).
     RequestKind{"node_status", K::kNodeStatus, O::OP_NOT_SET, C::kStatus, kAdminOrNode,

@@ -305,6 +305,9 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     case pb::LogRecord::kClusterVersionSet:
       COFFER_RETURN_IF_ERROR(ApplyClusterVersionSet(txn, record.cluster_version_set()));
       break;
+    case pb::LogRecord::kUpgradePlanSet:
+      COFFER_RETURN_IF_ERROR(ApplyUpgradePlanSet(txn, record.upgrade_plan_set(), stamp));
+      break;
     default:
       return InvalidArgument("record has no known body");
   }

@@ -176,4 +176,22 @@ Status ObjectStore::ApplyClusterVersionSet(Txn& txn, const pb::ClusterVersionSet
   return Status::Ok();
 }
 
+Status ObjectStore::ApplyUpgradePlanSet(Txn& txn, const pb::UpgradePlanSet& b,
+                                        const pb::Stamp& stamp) {
+  std::string key(keys::kClusterKey);
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredCluster>(txn.reader(), key));
+  pb::StoredCluster cluster = old.value_or(pb::StoredCluster());
+  // The higher revision wins, then the later stamp: every node keeps the
+  // same plan whatever order the writes arrive in.
+  const bool newer = !cluster.has_upgrade_plan() ||
+                     cluster.upgrade_plan().revision() < b.plan().revision() ||
+                     (cluster.upgrade_plan().revision() == b.plan().revision() &&
+                      merge::CompareStamps(cluster.upgrade_plan_stamp(), stamp) < 0);
+  if (!newer) return Status::Ok();
+  *cluster.mutable_upgrade_plan() = b.plan();
+  *cluster.mutable_upgrade_plan_stamp() = stamp;
+  txn.PutEntity(key, old, cluster);
+  return Status::Ok();
+}
+
 }  // namespace coffer::storage

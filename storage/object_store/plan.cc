@@ -48,6 +48,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       return PlanNodeVersion(op.node_version());
     case pb::Op::kClusterVersion:
       return PlanClusterVersion(op.cluster_version());
+    case pb::Op::kUpgradePlan:
+      return PlanUpgradePlan(op.upgrade_plan());
     default:
       return InvalidArgument("request has no operation");
   }

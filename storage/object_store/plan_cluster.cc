@@ -62,6 +62,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeAdd(const pb::NodeAddOp& c) {
   if (c.role() != pb::NODE_READ_WRITE && c.role() != pb::NODE_READ_ONLY) {
     return InvalidArgument("a new node's role must be read-write or read-only");
   }
+  COFFER_RETURN_IF_ERROR(RefuseDuringUpgrade(*cluster, "adding a node"));
   COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_NODE, c.name(), "node"));
   COFFER_ASSIGN_OR_RETURN(auto members, Members());
   // Ids are never reused: above every member (deleted ones too) and every
@@ -122,6 +123,12 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c) {
   auto* b = record.mutable_node_state_set();
   switch (c.state()) {
     case pb::NODE_DISABLING: {
+      // While a plan runs only its orchestrator disables (one node at a time,
+      // never both nodes of a pair).
+      if (const pb::UpgradePlan* plan = ActiveUpgradePlan(*cluster);
+          plan != nullptr && c.upgrade_plan_id() != plan->plan_id()) {
+        return RefuseDuringUpgrade(*cluster, "disabling " + who);
+      }
       if (current != pb::NODE_ACTIVE) {
         return InvalidState(who + " is " + current_name + "; only an ACTIVE node can be disabled");
       }
@@ -199,6 +206,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeDelete(const pb::NodeDeleteOp& c) {
   if (c.node_id() == options_.node_id.value) {
     return InvalidArgument("a node cannot delete itself: run the delete on another node");
   }
+  COFFER_RETURN_IF_ERROR(RefuseDuringUpgrade(*cluster, "deleting " + who));
   const int64_t now = clock_.WallMicros();
   if (!c.force() &&
       (StoredState(*target) != pb::NODE_DISABLED || DisableExpired(*target, *cluster, now))) {
@@ -224,6 +232,11 @@ StatusOr<pb::LogRecord> ObjectStore::PlanClusterSet(const pb::ClusterSetOp& c) {
   }
   if (!pb::VersionHold_IsValid(c.version_hold())) {
     return InvalidArgument("unknown cluster version hold change");
+  }
+  // The plan's hold keeps every node writing formats the old release reads
+  // until finalize (the rollback window).
+  if (c.version_hold() == pb::VERSION_HOLD_RELEASE) {
+    COFFER_RETURN_IF_ERROR(RefuseDuringUpgrade(*cluster, "releasing the cluster version"));
   }
   pb::LogRecord record;
   auto* b = record.mutable_cluster_setting_set();
@@ -267,6 +280,47 @@ StatusOr<pb::LogRecord> ObjectStore::PlanClusterVersion(const pb::ClusterVersion
   pb::LogRecord record;
   record.mutable_cluster_version_set()->set_version(version->MinorString());
   record.mutable_result()->set_uuid(cluster->cluster_id());
+  return record;
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanUpgradePlan(const pb::UpgradePlanOp& c) {
+  COFFER_ASSIGN_OR_RETURN(auto cluster, Cluster());
+  if (!cluster) return InvalidState("this node is standalone: there is nothing to upgrade");
+  const pb::UpgradePlan& plan = c.plan();
+  const uint64_t have = cluster->has_upgrade_plan() ? cluster->upgrade_plan().revision() : 0;
+  if (have > c.expected_revision()) {
+    const pb::UpgradePlan& current = cluster->upgrade_plan();
+    return Status(Code::kUpgradeInProgress,
+                  "upgrade plan " + current.plan_id() + " is at revision " + std::to_string(have) +
+                      " (orchestrator " + current.owner() + "), not " +
+                      std::to_string(c.expected_revision()) + ": read it again");
+  }
+  if (have < c.expected_revision()) {
+    return Unavailable("this node has upgrade plan revision " + std::to_string(have) +
+                       ", not yet " + std::to_string(c.expected_revision()) +
+                       ": retry once it has caught up (or ask another node)");
+  }
+  if (plan.revision() != have + 1) {
+    return InvalidArgument("an upgrade plan write must carry revision " + std::to_string(have + 1));
+  }
+  if (plan.plan_id().empty() || plan.plan_id().size() > limits::kMaxUuidBytes) {
+    return InvalidArgument("an upgrade plan needs an id of 1 to " +
+                           std::to_string(limits::kMaxUuidBytes) + " bytes");
+  }
+  if (!Release::Parse(plan.to_release()) || !Release::Parse(plan.from_release())) {
+    return InvalidArgument("an upgrade plan names its releases as major.minor.patch");
+  }
+  if (!pb::UpgradePlanState_IsValid(plan.state()) ||
+      plan.state() == pb::UPGRADE_STATE_UNSPECIFIED) {
+    return InvalidArgument("an upgrade plan needs a known state");
+  }
+  if (plan.ByteSizeLong() > limits::kMaxUpgradePlanBytes) {
+    return InvalidArgument("an upgrade plan is limited to " +
+                           std::to_string(limits::kMaxUpgradePlanBytes) + " bytes");
+  }
+  pb::LogRecord record;
+  *record.mutable_upgrade_plan_set()->mutable_plan() = plan;
+  record.mutable_result()->set_uuid(plan.plan_id());
   return record;
 }
 
