@@ -34,6 +34,7 @@
 #include "node/monitoring/metrics.h"
 #include "node/monitoring/status_pages.h"
 #include "node/monitoring/storage_watch.h"
+#include "node/net/certs.h"
 #include "node/net/client_server.h"
 #include "node/net/http_endpoint.h"
 #include "node/net/listener_limits.h"
@@ -572,6 +573,8 @@ StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config, SecretByte
       config.node.peer_advertise.empty() ? config.node.peer_listen : config.node.peer_advertise;
   impl->info.subgroup = config.node.subgroup;
   impl->info.started_micros = impl->clock.WallMicros();
+  auto not_after = CertificateNotAfter(config.tls.cert_file);
+  impl->info.cert_not_after = not_after.ok() ? not_after.value() : 0;
 
   if (joined_cluster) COFFER_RETURN_IF_ERROR(impl->EnterClusterMode());
   if (!config.node.http_listen.empty()) {

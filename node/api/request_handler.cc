@@ -85,6 +85,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
         c->set_name((*cluster)->name());
         c->set_max_disable_seconds(
             static_cast<uint64_t>(storage::MaxDisableMicros(**cluster) / 1'000'000));
+        if ((*cluster)->has_upgrade_plan()) *c->mutable_upgrade() = (*cluster)->upgrade_plan();
       }
       auto conflicts = store.ListConflicts();
       if (!conflicts.ok()) return ResponseFor(conflicts.status());
@@ -133,7 +134,9 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       if (cluster.ok() && *cluster) {
         s->set_cluster_id((*cluster)->cluster_id());
         s->set_cluster_version((*cluster)->cluster_version());
+        s->set_upgrade_plan_revision((*cluster)->upgrade_plan().revision());
       }
+      s->set_cert_not_after(info.cert_not_after);
       if (info.fill_replication) info.fill_replication(s);
       if (info.fill_storage) info.fill_storage(s);
       for (const auto& [origin, seq] : store.Applied())

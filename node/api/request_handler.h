@@ -26,6 +26,7 @@ struct NodeInfo {
   std::string peer_address;  // what other nodes dial (peer_advertise or peer_listen)
   std::string subgroup;
   int64_t started_micros = 0;
+  int64_t cert_not_after = 0;  // the node certificate's notAfter (Unix s; 0 unknown)
   // Cluster mode: fills mode, mode_reason and links of a NodeStatus (set by
   // the node once it runs replication; a standalone node is read-write).
   std::function<void(pb::NodeStatus*)> fill_replication;

@@ -101,6 +101,7 @@ std::unique_ptr<CLI::App> BuildApp() {
   AddEndpointCommands(*app, defaults);
   AddConflictCommands(*app, defaults);
   AddClusterCommands(*app, defaults);
+  AddUpgradeCommands(*app, defaults);
   AddAuditCommands(*app);
   return app;
 }

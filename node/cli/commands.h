@@ -17,6 +17,7 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults);    // wallet
 void AddEndpointCommands(CLI::App& app, const ClientFlags& defaults);  // endpoint_cmd.cc
 void AddConflictCommands(CLI::App& app, const ClientFlags& defaults);  // conflict_cmd.cc
 void AddClusterCommands(CLI::App& app, const ClientFlags& defaults);   // cluster_cmd.cc
+void AddUpgradeCommands(CLI::App& app, const ClientFlags& defaults);   // upgrade_cmd.cc
 void AddAuditCommands(CLI::App& app);       // audit_cmd.cc: local audit files, no client flags
 void AddCheckStoreCommand(CLI::App* node);  // check_store_cmd.cc: `node check-store`
 

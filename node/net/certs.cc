@@ -310,4 +310,16 @@ Status WritePemPair(const PemPair& pair, const std::string& cert_path,
   return WriteFileAtomically(cert_path, pair.cert_pem, 0644);
 }
 
+StatusOr<int64_t> CertificateNotAfter(const std::string& cert_path) {
+  COFFER_ASSIGN_OR_RETURN(std::string pem, ReadWholeFile("certificate", cert_path));
+  COFFER_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(pem));
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert.get());
+  struct tm when = {};
+  if (not_after == nullptr || ASN1_TIME_to_tm(not_after, &when) != 1) {
+    ERR_clear_error();
+    return InvalidArgument("certificate " + cert_path + " has no readable notAfter");
+  }
+  return static_cast<int64_t>(timegm(&when));
+}
+
 }  // namespace coffer::node

@@ -34,4 +34,7 @@ StatusOr<PemPair> IssueCertificate(const PemPair& ca, const CertificateRequest& 
 StatusOr<PemPair> ReadPemPair(const std::string& cert_path, const std::string& key_path);
 Status WritePemPair(const PemPair& pair, const std::string& cert_path, const std::string& key_path);
 
+// The notAfter of the PEM certificate in `cert_path`, in Unix seconds.
+StatusOr<int64_t> CertificateNotAfter(const std::string& cert_path);
+
 }  // namespace coffer::node
