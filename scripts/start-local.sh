@@ -83,6 +83,9 @@ file = "node$n.log"
 TOML
   fi
   "$COFFER" config check "$CLUSTER/node$n.toml" >/dev/null
+  # The binary node N runs: `coffer upgrade` (its local supervisor) swaps it
+  # and keeps the previous one in node$n.binary.previous.
+  [ -f "$CLUSTER/node$n.binary" ] || echo "$COFFER" > "$CLUSTER/node$n.binary"
 }
 
 # Starts node N in the background (extra arguments: --join ADDR --token T).
@@ -94,7 +97,9 @@ start_node() {
     echo "node$n already running (pid $(cat "$pidfile"))"
     return
   fi
-  nohup "$COFFER" node start --config "$CLUSTER/node$n.toml" "$@" >"$CLUSTER/node$n.out" 2>&1 &
+  local binary
+  binary=$(cat "$CLUSTER/node$n.binary")
+  nohup "$binary" node start --config "$CLUSTER/node$n.toml" "$@" >>"$CLUSTER/node$n.out" 2>&1 &
   echo $! > "$pidfile"
 }
 

@@ -180,9 +180,19 @@ int TakeOverAndRun(const UpgradeFlags& f, const std::string& verb) {
   if (!controller.ok()) return Fail(controller.status());
   orch::Orchestrator o(AccessFrom(f.client), **controller, orch::OwnerName(), OptionsFrom(f));
   auto plan = CurrentPlan(o);
+  const int64_t lease = OptionsFrom(f).steps.lease_micros;
+  if (verb != "abort") {
+    // An orchestrator that died holds its lease a little longer: wait it
+    // out (a live one renews it, and is then refused below).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(2 * lease);
+    while (plan.ok() && upgrade::LeaseHeldByOther(*plan, o.owner(), orch::NowMicros()) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // bounded by deadline
+      plan = CurrentPlan(o);
+    }
+  }
   if (!plan.ok()) return Fail(plan.status());
   const int64_t now = orch::NowMicros();
-  const int64_t lease = OptionsFrom(f).steps.lease_micros;
   StatusOr<pb::UpgradePlan> next = plan.status();
   if (verb == "resume") {
     next = upgrade::TakeOver(*plan, o.owner(), now, lease);

@@ -95,9 +95,18 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
     return d;
   }
   const int64_t now = o.now_micros;
+  // Progress: a node's gap to the most advanced reachable node (records it
+  // has yet to apply) reaching a new low. A node that keeps up with new
+  // writes but is stuck (a link down) makes none, so its wait times out.
+  uint64_t most = 0;
   for (const auto& n : o.nodes) {
-    auto [it, fresh] = progress_.try_emplace(n.node_id, n.applied_total, now);
-    if (!fresh && n.applied_total > it->second.first) it->second = {n.applied_total, now};
+    if (n.reachable) most = std::max(most, n.applied_total);
+  }
+  for (const auto& n : o.nodes) {
+    if (!n.reachable) continue;
+    const uint64_t gap = most - std::min(most, n.applied_total);
+    auto [it, fresh] = progress_.try_emplace(n.node_id, gap, now);
+    if (!fresh && gap < it->second.first) it->second = {gap, now};
   }
   const bool rollback = plan.state() == pb::UPGRADE_ROLLING_BACK;
   const auto& list = rollback ? plan.rollback() : plan.nodes();
@@ -190,6 +199,12 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
   }
 
   d.node_id = node.node_id();
+  // From ENABLE on, the node runs the plan's binary: one that died (a crash,
+  // a kill) is started again, which is a start, not a restart by the plan.
+  if (step >= pb::STEP_ENABLE && step <= pb::STEP_WAIT_RELEASE && !n.process_running) {
+    d.action = Action::kStart;
+    return d;
+  }
   switch (step) {
     case pb::STEP_PENDING: {
       std::string peer = PeerDown(n, o);
@@ -247,10 +262,6 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
       if (n.state == "ENABLING" || n.state == "ACTIVE") {
         return persist(advance(pb::STEP_WAIT_ACTIVE));
       }
-      if (!n.process_running) {
-        d.action = Action::kStart;  // it died after its start: start it (not a restart)
-        return d;
-      }
       if (n.state == "EXPIRED") {
         return pause("node-enabled",
                      "EXPIRED: disabled longer than the maximum disable "
@@ -264,10 +275,6 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
       return persist(advance(pb::STEP_WAIT_ACTIVE), Action::kEnable);
     }
     case pb::STEP_WAIT_ACTIVE: {
-      if (!n.process_running) {
-        d.action = Action::kStart;
-        return d;
-      }
       std::string why = NotActive(n, o, release);
       if (why.empty()) {
         if (plan.abort_requested()) return finish(pb::UPGRADE_ABORTED);

@@ -19,7 +19,8 @@
 //
 // Every wait has a timeout whose outcome is PAUSED, naming the check, the
 // node, the step and what was observed. A wait that sees progress (the
-// node's applied records growing) starts its timeout again.
+// node catching up: fewer records left to apply than ever seen) starts its
+// timeout again.
 #pragma once
 
 #include <cstdint>
@@ -74,15 +75,15 @@ class Stepper {
   explicit Stepper(StepOptions options = {}) : options_(options) {}
 
   // The next action for `plan` (RUNNING or ROLLING_BACK; anything else
-  // gives kFinished) given `observation`. Remembers each node's applied
-  // total to notice progress during waits.
+  // gives kFinished) given `observation`. Remembers each node's smallest
+  // gap (records left to apply) to notice progress during waits.
   Decision Next(const pb::UpgradePlan& plan, const ClusterObservation& observation);
 
   const StepOptions& options() const { return options_; }
 
  private:
   StepOptions options_;
-  // node id -> (applied total last seen, when it last grew)
+  // node id -> (smallest gap seen, when it was seen)
   std::map<uint32_t, std::pair<uint64_t, int64_t>> progress_;
 };
 
