@@ -169,7 +169,7 @@ class OrchestratorTest : public ClusterTest {
   // connection to any address.
   orch::ClusterAccess Access() {
     orch::ClusterAccess access;
-    access.entry_addresses = {a_->address(), c_->address()};
+    access.entry_addresses = {a_->address(), (c_ != nullptr ? c_ : b_)->address()};
     access.call = [tls = &a_->admin_tls()](const std::string& address,
                                            const pb::Request& request) -> StatusOr<pb::Response> {
       auto colon = address.rfind(':');
@@ -182,9 +182,9 @@ class OrchestratorTest : public ClusterTest {
     return access;
   }
 
-  std::unique_ptr<orch::Orchestrator> NewOrchestrator(const std::string& owner) {
+  std::unique_ptr<orch::Orchestrator> NewOrchestrator(const std::string& owner,
+                                                      int64_t step = 60'000'000) {
     orch::OrchestratorOptions options;
-    const int64_t step = 60'000'000;
     options.steps.wait_disabled_micros = step;
     options.steps.wait_started_micros = step;
     options.steps.wait_active_micros = step;

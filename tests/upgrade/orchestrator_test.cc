@@ -203,5 +203,69 @@ TEST_F(OrchestratorTest, RefusesWhatTheChecklistForbids) {
   EXPECT_EQ(plan->plan_id(), first->plan_id());
 }
 
+TEST_F(OrchestratorTest, ACutLinkDuringTheWaitForActivePausesAndResumeCompletes) {
+  // One pair and a read-only node, each behind a fault proxy; the read-only
+  // node is upgraded first, and its link with `a` is cut (both ways) while it
+  // is down for its upgrade.
+  a_ = &AddBehindProxy("a", "127.0.0.1");
+  b_ = &AddBehindProxy("b", "127.0.0.2");
+  e_ = &AddBehindProxy("e", "127.0.0.3");
+  Init(*a_);
+  Join(*b_, *a_, pb::NODE_READ_WRITE);
+  Join(*e_, *a_, pb::NODE_READ_ONLY);
+  all_ = {a_, b_, e_};
+  ASSERT_TRUE(WaitFor([&] { return InState(*e_, "ACTIVE") && InMode(*a_, "read-write") &&
+                                   Converged(all_); },
+                      std::chrono::seconds(30)));
+  controller_ = std::make_unique<NodeProcessController>(all_);
+  FaultProxy& to_a = *proxies_[0];
+  FaultProxy& to_e = *proxies_[2];
+
+  auto o = NewOrchestrator("first", 5'000'000);  // waits pause after 5 s
+  auto prepared = o->Prepare(SpecTo(kNew));
+  ASSERT_TRUE(prepared.ok() && prepared->verdict.ok());
+  ASSERT_EQ(prepared->plan.nodes(0).name(), "e");
+  auto written = o->Begin(*prepared);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  std::atomic<bool> cut{false};
+  std::thread cutter([&] {
+    WaitFor(
+        [&] {
+          auto plan = PlanOn(*a_);
+          if (!plan || plan->nodes(0).step() < pb::STEP_STOP) return false;
+          to_e.SetModeFor("127.0.0.1", FaultProxy::Mode::kBlackhole);
+          to_a.SetModeFor("127.0.0.3", FaultProxy::Mode::kBlackhole);
+          cut = true;
+          return true;
+        },
+        std::chrono::seconds(60));
+  });
+  auto ran = o->Run(*written, Log());
+  cutter.join();
+  ASSERT_TRUE(cut);
+  ASSERT_TRUE(ran.ok()) << ran.status().ToString();
+  ASSERT_EQ(ran->state(), pb::UPGRADE_PAUSED);
+  EXPECT_EQ(ran->pause().check(), "node-active");
+  EXPECT_EQ(ran->pause().node_id(), ran->nodes(0).node_id());
+  EXPECT_EQ(ran->pause().step(), pb::STEP_WAIT_ACTIVE);
+  // The observed values name the link: e does not hear a, a does not hear e.
+  EXPECT_THAT(ran->pause().observed(), HasSubstr("does not hear a"));
+  EXPECT_THAT(ran->pause().observed(), HasSubstr("not heard by a"));
+
+  to_e.SetModeFor("127.0.0.1", std::nullopt);
+  to_a.SetModeFor("127.0.0.3", std::nullopt);
+  auto again = NewOrchestrator("second", 60'000'000);
+  auto resumed = upgrade::TakeOver(*ran, again->owner(), orch::NowMicros(), 10'000'000);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  auto continued = again->Write(*resumed);
+  ASSERT_TRUE(continued.ok()) << continued.status().ToString();
+  auto done = again->Run(*continued, Log());
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->state(), pb::UPGRADE_DONE)
+      << done->pause().check() << ": " << done->pause().observed();
+  for (const auto& n : done->nodes()) EXPECT_EQ(n.stops(), 1u) << n.name();
+  for (NodeProcess* n : all_) EXPECT_EQ(StatusOf(*n)->version(), kNew.ToString()) << n->name();
+}
+
 }  // namespace
 }  // namespace coffer::integration
