@@ -92,6 +92,10 @@ const std::unordered_map<std::string_view, size_t>& Limits() {
       {"coffer.pb.UpgradeNode.old_binary", kMaxDescriptionBytes},
       {"coffer.pb.UpgradePause.observed", kMaxDescriptionBytes},
       {"coffer.pb.UpgradeCheck.observed", kMaxDescriptionBytes},
+      {"coffer.pb.UpgradeCheck.name", kMaxNameBytes},
+      {"coffer.pb.UpgradeNode.name", kMaxNameBytes},
+      {"coffer.pb.UpgradePause.check", kMaxNameBytes},
+      {"coffer.pb.UpgradePlan.overrides", kMaxNameBytes},
   };
   return *table;
 }

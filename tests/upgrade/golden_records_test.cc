@@ -145,6 +145,47 @@ const std::map<std::string, std::string>& Bodies() {
        R"pb(cluster_setting_set { max_disable_seconds: 3600 version_hold: VERSION_HOLD_HOLD })pb"},
       {"node_version_set", R"pb(node_version_set { node_id: 2 release: "0.3.1" fence: "0.3" })pb"},
       {"cluster_version_set", R"pb(cluster_version_set { version: "0.3" })pb"},
+      {"upgrade_plan_set",
+       R"pb(upgrade_plan_set {
+              plan {
+                plan_id: "2b1c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b"
+                revision: 7
+                owner: "ops1:4242:beef"
+                lease_until_micros: 1796000010000000
+                from_release: "0.2.0"
+                to_release: "0.3.0"
+                binary: "/usr/lib/coffer/0.3.0/coffer"
+                state: UPGRADE_PAUSED
+                nodes {
+                  node_id: 5
+                  name: "ro1"
+                  step: STEP_DONE
+                  stops: 1
+                  old_binary: "/usr/lib/coffer/0.2.0/coffer"
+                  canary_out_revision: 4
+                  canary_in_revision: 5
+                }
+                nodes {
+                  node_id: 1
+                  name: "rw1"
+                  step: STEP_WAIT_ACTIVE
+                  step_started_micros: 1796000000000000
+                }
+                pause {
+                  check: "node-active"
+                  node_id: 1
+                  step: STEP_WAIT_ACTIVE
+                  observed: "state ENABLING; does not hear rw2"
+                  at_micros: 1796000005000000
+                }
+                checks { name: "backup" passed: true overridden: true observed: "no backup" }
+                overrides: "backup"
+                pause_requested: false
+                created_micros: 1795999990000000
+                updated_micros: 1796000005000000
+                from_cluster_version: "0.2"
+              }
+            })pb"},
   };
   return bodies;
 }
