@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -148,6 +149,35 @@ StatusOr<pb::UpgradePlan> CurrentPlan(orch::Orchestrator& o) {
   return *observed.observation.plan;
 }
 
+// Writes an operator request (pause, abort) on the plan a running
+// orchestrator holds, and waits until the plan shows its effect (`done`).
+// The orchestrator's own writes may win the plan's compare-and-set, or a
+// merge, and drop the request: whenever the plan lacks it (`requested`) and
+// is not done, it is asked again. At most 120 s.
+Status RequestOnRunningPlan(
+    orch::Orchestrator& o,
+    const std::function<StatusOr<pb::UpgradePlan>(const pb::UpgradePlan&)>& make,
+    const std::function<bool(const pb::UpgradePlan&)>& requested,
+    const std::function<bool(const pb::UpgradePlan&)>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    COFFER_ASSIGN_OR_RETURN(pb::UpgradePlan plan, CurrentPlan(o));
+    if (done(plan)) return Status::Ok();
+    if (!requested(plan)) {
+      COFFER_ASSIGN_OR_RETURN(pb::UpgradePlan next, make(plan));
+      auto written = o.Write(next);
+      if (!written.ok() && written.status().code() != Code::kUpgradeInProgress &&
+          written.status().code() != Code::kUnavailable) {
+        return written.status();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // bounded by deadline
+  }
+  return Unavailable(
+      "the orchestrator did not act on the request within 120 s: see "
+      "`coffer upgrade status`");
+}
+
 // plan and start: observe with the binary checks, pre-checks, the plan.
 int PlanOrStart(const UpgradeFlags& f, bool start) {
   auto target = Release::Parse(f.to);
@@ -202,10 +232,15 @@ int TakeOverAndRun(const UpgradeFlags& f, const std::string& verb) {
     next = upgrade::RequestAbort(*plan, now);
     if (next.ok() && upgrade::LeaseHeldByOther(*plan, o.owner(), now)) {
       // The running orchestrator honours it at its next step boundary.
-      auto written = o.Write(*next);
-      if (!written.ok()) return Fail(written.status());
+      Status asked = RequestOnRunningPlan(
+          o, [](const pb::UpgradePlan& p) { return upgrade::RequestAbort(p, orch::NowMicros()); },
+          [](const pb::UpgradePlan& p) { return p.abort_requested(); },
+          [](const pb::UpgradePlan& p) {
+            return p.state() != pb::UPGRADE_RUNNING && p.state() != pb::UPGRADE_ROLLING_BACK;
+          });
+      if (!asked.ok()) return Fail(asked);
       std::cerr << "abort requested; orchestrator " << plan->owner()
-                << " stops at its next step boundary (`coffer upgrade status --watch`)\n";
+                << " stopped at a step boundary: every node is enabled\n";
       return kExitOk;
     }
     if (next.ok()) {
@@ -227,12 +262,15 @@ int Pause(const UpgradeFlags& f) {
   orch::Orchestrator o(AccessFrom(f.client), **controller, orch::OwnerName(), OptionsFrom(f));
   auto plan = CurrentPlan(o);
   if (!plan.ok()) return Fail(plan.status());
-  auto next = upgrade::RequestPause(*plan, orch::NowMicros());
-  if (!next.ok()) return Fail(next.status());
-  auto written = o.Write(*next);
-  if (!written.ok()) return Fail(written.status());
+  Status asked = RequestOnRunningPlan(
+      o, [](const pb::UpgradePlan& p) { return upgrade::RequestPause(p, orch::NowMicros()); },
+      [](const pb::UpgradePlan& p) { return p.pause_requested(); },
+      [](const pb::UpgradePlan& p) {
+        return p.state() != pb::UPGRADE_RUNNING && p.state() != pb::UPGRADE_ROLLING_BACK;
+      });
+  if (!asked.ok()) return Fail(asked);
   std::cerr << "pause requested; orchestrator " << plan->owner()
-            << " pauses at its next step boundary\n";
+            << " paused at a step boundary (`coffer upgrade status`)\n";
   return kExitOk;
 }
 

@@ -198,6 +198,12 @@ StatusOr<pb::UpgradePlan> Orchestrator::Run(pb::UpgradePlan plan, const Progress
       if (o.plan && o.plan->plan_id() == plan.plan_id() && o.plan->revision() > plan.revision()) {
         if (o.plan->owner() != owner_) return upgrade::InProgress(*o.plan, o.now_micros);
         plan = *o.plan;
+      } else if (o.plan && o.plan->plan_id() == plan.plan_id() &&
+                 o.plan->revision() == plan.revision()) {
+        // A request written over the same revision as this orchestrator's
+        // last write (at a node that had not seen it yet): keep it.
+        if (o.plan->pause_requested()) plan.set_pause_requested(true);
+        if (o.plan->abort_requested()) plan.set_abort_requested(true);
       }
       if (!hold_checked && !o.version_held &&
           (plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK)) {

@@ -71,17 +71,36 @@ class OrchestratorCrashTest : public OrchestratorTest {
         std::chrono::seconds(60)));
   }
 
-  // Runs `coffer upgrade VERB ...` as a process of its own (output in dir_).
-  pid_t Orchestrate(const std::vector<std::string>& verb_args) {
+  // `coffer upgrade VERB ...` with the cluster's addresses and certificates.
+  std::vector<std::string> CliArgs(const std::vector<std::string>& verb_args,
+                                   bool controller = true) {
     std::vector<std::string> args = {COFFER_BIN, "upgrade"};
     args.insert(args.end(), verb_args.begin(), verb_args.end());
     for (const std::string& a :
-         {std::string("--local"), dir_.path(), std::string("--address"),
-          a_->address() + "," + c_->address(), std::string("--ca"), dir_.path() + "/ca.pem",
-          std::string("--cert"), dir_.path() + "/admin.pem", std::string("--key"),
-          dir_.path() + "/admin.key", std::string("--step-timeout"), std::string("15")}) {
+         {std::string("--address"), a_->address() + "," + c_->address(), std::string("--ca"),
+          dir_.path() + "/ca.pem", std::string("--cert"), dir_.path() + "/admin.pem",
+          std::string("--key"), dir_.path() + "/admin.key"}) {
       args.push_back(a);
     }
+    if (controller) {
+      for (const std::string& a : {std::string("--local"), dir_.path(),
+                                   std::string("--step-timeout"), std::string("15")}) {
+        args.push_back(a);
+      }
+    }
+    return args;
+  }
+
+  // Runs `coffer upgrade VERB ...` to its end: exit code and output.
+  orch::CommandResult Cli(const std::vector<std::string>& verb_args, bool controller = true) {
+    auto r = orch::RunCommand(CliArgs(verb_args, controller), std::chrono::seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : orch::CommandResult{};
+  }
+
+  // Runs `coffer upgrade VERB ...` as a process of its own (output in dir_).
+  pid_t Orchestrate(const std::vector<std::string>& verb_args) {
+    std::vector<std::string> args = CliArgs(verb_args);
     const std::string out = dir_.path() + "/orchestrator.out";
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -222,6 +241,73 @@ TEST_F(OrchestratorCrashTest, KilledNodesPeerAndOrchestratorTheUpgradeStillCompl
   EXPECT_EQ(StatusOf(*a_)->cluster_version(), kNew.MinorString());
   (void)upgrading;
   (void)down;
+}
+
+TEST_F(OrchestratorCrashTest, TheCliPlansPausesAndAborts) {
+  ASSERT_NO_FATAL_FAILURE(FormCluster());
+  ASSERT_NO_FATAL_FAILURE(Supervise());
+  const std::string target = kNew.ToString();
+  // `plan` prints the order and every pre-check, and writes nothing.
+  auto plan = Cli({"plan", "--to", target, "--binary", COFFER_NEXT_BIN, "--override", "backup"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  for (const char* check : {"no-other-plan", "target-release", "members-active", "check-store",
+                            "binary-present", "certificates", "disk-headroom"}) {
+    EXPECT_THAT(plan.output, HasSubstr(check));
+  }
+  EXPECT_THAT(plan.output, HasSubstr("OVERRIDDEN  backup"));
+  EXPECT_THAT(plan.output, HasSubstr("1  e "));  // the read-only node first
+  EXPECT_FALSE(Plan().has_value());
+  auto no_override = Cli({"plan", "--to", target, "--binary", COFFER_NEXT_BIN});
+  EXPECT_EQ(no_override.exit_code, 1);
+  EXPECT_THAT(no_override.output, HasSubstr("PRECHECK_FAILED: pre-checks failed: backup:"));
+  auto forced =
+      Cli({"plan", "--to", target, "--binary", COFFER_NEXT_BIN, "--override", "check-store"});
+  EXPECT_EQ(forced.exit_code, 1);
+  EXPECT_THAT(forced.output, HasSubstr("cannot be overridden"));
+  auto skipped = Cli({"start", "--to", kNew.NextMinor().ToString(), "--binary", COFFER_NEXT_BIN,
+                      "--override", "backup"});
+  EXPECT_EQ(skipped.exit_code, 1);
+  EXPECT_THAT(skipped.output, HasSubstr("target-release"));
+  EXPECT_FALSE(Plan().has_value());
+
+  // `pause` from another process: the running `start` pauses at its next
+  // step boundary and exits 2; `status` shows why.
+  pid_t start =
+      Orchestrate({"start", "--to", target, "--binary", COFFER_NEXT_BIN, "--override", "backup"});
+  ASSERT_TRUE(WaitStep(
+      1, {pb::STEP_DISABLE, pb::STEP_WAIT_DISABLED, pb::STEP_STOP, pb::STEP_SWAP, pb::STEP_START,
+          pb::STEP_ENABLE, pb::STEP_WAIT_ACTIVE, pb::STEP_CANARY, pb::STEP_WAIT_RELEASE}));
+  auto pause = Cli({"pause"});
+  EXPECT_EQ(pause.exit_code, 0) << pause.output;
+  EXPECT_EQ(WaitOrchestrator(start, std::chrono::seconds(60)), 2)
+      << ReadWholeFile(dir_.path() + "/orchestrator.out");
+  auto status = Cli({"status", "-o", "json"}, false);
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.output, HasSubstr("\"state\": \"UPGRADE_PAUSED\""));
+  EXPECT_THAT(status.output, HasSubstr("\"check\": \"operator\""));
+  // A second plan is refused while this one is paused.
+  auto second = Cli({"start", "--to", target, "--binary", COFFER_NEXT_BIN, "--override", "backup"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.output, HasSubstr("UPGRADE_IN_PROGRESS"));
+
+  // `abort`: every node enabled (on the old or the new binary), the hold
+  // released, and a new plan may be made.
+  auto abort = Cli({"abort"});
+  EXPECT_EQ(abort.exit_code, 0) << abort.output;
+  auto aborted = Plan();
+  ASSERT_TRUE(aborted.has_value());
+  EXPECT_EQ(aborted->state(), pb::UPGRADE_ABORTED);
+  for (NodeProcess* n : all_) {
+    EXPECT_TRUE(WaitFor([&] { return InState(*n, "ACTIVE"); }, std::chrono::seconds(30)))
+        << n->name();
+  }
+  pb::Request versions;
+  versions.mutable_cluster_status();
+  auto cluster = Ask(*a_, versions);
+  ASSERT_TRUE(cluster.ok());
+  EXPECT_FALSE(cluster->cluster_status().versions().held());
+  auto again = Cli({"plan", "--to", target, "--binary", COFFER_NEXT_BIN, "--override", "backup"});
+  EXPECT_THAT(again.output, HasSubstr("PASS        no-other-plan"));
 }
 
 }  // namespace

@@ -28,13 +28,13 @@ std::string PeerDown(const NodeObservation& node, const ClusterObservation& o) {
 }
 
 // Why `node` is not yet ACTIVE with links up both ways to every member
-// ("" when it is), on `release`.
+// ("" when it is), on `release` ("": any release).
 std::string NotActive(const NodeObservation& node, const ClusterObservation& o,
                       const std::string& release) {
   if (!node.reachable) return "unreachable: " + node.reachable_error;
   std::vector<std::string> why;
   if (node.state != "ACTIVE") why.push_back("state " + node.state);
-  if (node.running_release != release) {
+  if (!release.empty() && node.running_release != release) {
     why.push_back("runs " + node.running_release + ", expected " + release);
   }
   if (!node.links_down.empty()) why.push_back("does not hear " + NamesOf(o, node.links_down));
@@ -207,6 +207,16 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
   }
   switch (step) {
     case pb::STEP_PENDING: {
+      // Never a read-write node before every read-only node runs the
+      // target (the plan's order gives it; a hand-edited plan does not).
+      if (!rollback && n.role == pb::NODE_READ_WRITE) {
+        for (const auto& other : o.nodes) {
+          if (other.role == pb::NODE_READ_ONLY && other.running_release != release) {
+            return pause("read-only-first", other.name + " (read-only) runs " +
+                                                other.running_release + ", not " + release);
+          }
+        }
+      }
       std::string peer = PeerDown(n, o);
       if (!peer.empty()) {
         return timed_out(options_.wait_peer_micros) ? pause("pair-peer-active", peer) : wait(peer);
@@ -275,7 +285,8 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
       return persist(advance(pb::STEP_WAIT_ACTIVE), Action::kEnable);
     }
     case pb::STEP_WAIT_ACTIVE: {
-      std::string why = NotActive(n, o, release);
+      // An abort brings the node back on whichever binary it has.
+      std::string why = NotActive(n, o, plan.abort_requested() ? std::string() : release);
       if (why.empty()) {
         if (plan.abort_requested()) return finish(pb::UPGRADE_ABORTED);
         return persist(advance(pb::STEP_CANARY));
