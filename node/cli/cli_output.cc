@@ -441,6 +441,16 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   out += "cluster version " + ClusterVersion(c) + "\n";
   out += "settings: max-disable-duration " + std::to_string(c.max_disable_seconds()) +
          " s (coffer cluster set)\n";
+  if (c.has_upgrade() && c.upgrade().state() != pb::UPGRADE_FINALIZED &&
+      c.upgrade().state() != pb::UPGRADE_ROLLED_BACK &&
+      c.upgrade().state() != pb::UPGRADE_ABORTED) {
+    std::string state = pb::UpgradePlanState_Name(c.upgrade().state());
+    int done = 0;
+    for (const auto& n : c.upgrade().nodes()) done += n.step() == pb::STEP_DONE ? 1 : 0;
+    out += "upgrade: plan to " + EscapeForTerminal(c.upgrade().to_release()) + " " +
+           state.substr(state.find('_') + 1) + ", " + std::to_string(done) + " of " +
+           std::to_string(c.upgrade().nodes_size()) + " nodes done (coffer upgrade status)\n";
+  }
   if (c.name_conflicts() > 0) {
     out += "name conflicts: " + std::to_string(c.name_conflicts()) +
            (c.name_conflicts() == 1 ? " entity carries" : " entities carry") +

@@ -84,6 +84,20 @@ TEST(ClusterStatusTableTest, ShowsTheClusterVersionAndToleranceOfWholePairs) {
   EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable), HasSubstr("failure tolerance: none"));
 }
 
+TEST(ClusterStatusTableTest, ShowsAnUpgradePlanUntilItEnds) {
+  pb::ClusterStatus c = TwoPairs();
+  auto* plan = c.mutable_upgrade();
+  plan->set_to_release("0.3.0");
+  plan->set_state(pb::UPGRADE_RUNNING);
+  plan->add_nodes()->set_step(pb::STEP_DONE);
+  plan->add_nodes()->set_step(pb::STEP_WAIT_ACTIVE);
+  EXPECT_THAT(
+      RenderClusterStatus(c, OutputFormat::kTable),
+      HasSubstr("upgrade: plan to 0.3.0 RUNNING, 1 of 2 nodes done (coffer upgrade status)"));
+  plan->set_state(pb::UPGRADE_FINALIZED);
+  EXPECT_THAT(RenderClusterStatus(c, OutputFormat::kTable), ::testing::Not(HasSubstr("upgrade:")));
+}
+
 TEST(ClusterStatusTableTest, HealthVerdicts) {
   pb::ClusterStatus c = TwoPairs();
   const pb::MemberView& m = c.members(1);

@@ -76,13 +76,7 @@ orch::ClusterAccess AccessFrom(const ClientFlags& flags) {
 
 orch::OrchestratorOptions OptionsFrom(const UpgradeFlags& f) {
   orch::OrchestratorOptions o;
-  const int64_t step = int64_t{f.step_timeout_seconds} * 1'000'000;
-  o.steps.wait_disabled_micros = step;
-  o.steps.wait_started_micros = step;
-  o.steps.wait_active_micros = step;
-  o.steps.wait_canary_micros = step;
-  o.steps.wait_release_micros = step;
-  o.steps.wait_peer_micros = step;
+  o.steps = upgrade::StepOptions::EveryWait(int64_t{f.step_timeout_seconds} * 1'000'000);
   return o;
 }
 

@@ -185,12 +185,7 @@ class OrchestratorTest : public ClusterTest {
   std::unique_ptr<orch::Orchestrator> NewOrchestrator(const std::string& owner,
                                                       int64_t step = 60'000'000) {
     orch::OrchestratorOptions options;
-    options.steps.wait_disabled_micros = step;
-    options.steps.wait_started_micros = step;
-    options.steps.wait_active_micros = step;
-    options.steps.wait_canary_micros = step;
-    options.steps.wait_release_micros = step;
-    options.steps.wait_peer_micros = step;
+    options.steps = upgrade::StepOptions::EveryWait(step);
     options.poll = std::chrono::milliseconds(100);
     return std::make_unique<orch::Orchestrator>(Access(), *controller_, owner, options);
   }

@@ -44,6 +44,14 @@ struct StepOptions {
   // The orchestrator's lease: renewed by every write, at least every third
   // of it. Default: 10 s.
   int64_t lease_micros = 10'000'000;
+
+  // These options with every wait set to `wait_micros` (`--step-timeout`).
+  static StepOptions EveryWait(int64_t wait_micros) {
+    StepOptions o;
+    o.wait_disabled_micros = o.wait_started_micros = o.wait_active_micros = wait_micros;
+    o.wait_canary_micros = o.wait_release_micros = o.wait_peer_micros = wait_micros;
+    return o;
+  }
 };
 
 enum class Action {
