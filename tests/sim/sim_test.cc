@@ -5,6 +5,8 @@
 //   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
 //   COFFER_SIM_MIXED       1: Simulation.ReplaySeed runs a mixed-version seed
 //   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 200)
+//   COFFER_SIM_UPGRADE     1: Simulation.ReplaySeed runs an orchestrated upgrade seed
+//   COFFER_SIM_UPGRADE_SEEDS how many seeds Simulation.UpgradeSeeds runs (default 300)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -110,9 +112,57 @@ TEST(Simulation, MixedVersionSeeds) {
   if (fault::Enabled()) EXPECT_GT(fence_crashes, 0u) << "no node crashed after its fence";
 }
 
+// Orchestrated upgrade seeds (sim_orchestrator.cc): the rolling-upgrade
+// orchestrator upgrades the cluster node by node to NextRelease() while
+// clients write and faults run, crashes and is taken over; a quarter of the
+// seeds roll back part way.
+SimOptions UpgradeOptions(uint64_t seed) {
+  SimOptions options;
+  options.seed = seed;
+  options.upgrade = true;
+  options.settle_seconds = 60;  // the plan may still run after the heal
+  return options;
+}
+
+TEST(Simulation, UpgradeSeeds) {
+  uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
+  uint64_t count = EnvOr("COFFER_SIM_UPGRADE_SEEDS", 300);
+  uint64_t failed = 0, finalized = 0, rolled_back = 0, actions = 0, orch_crashes = 0,
+           before_persist = 0, takeovers = 0, pauses = 0, acked = 0, crashes = 0;
+  double slowest = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    SimResult r = RunSimulation(UpgradeOptions(seed));
+    ExpectClean(r);
+    failed += r.ok ? 0 : 1;
+    finalized += r.plan_end == "FINALIZED" ? 1 : 0;
+    rolled_back += r.plan_end == "ROLLED_BACK" ? 1 : 0;
+    actions += r.plan_actions;
+    orch_crashes += r.orchestrator_crashes;
+    before_persist += r.crashes_before_persist;
+    takeovers += r.takeovers;
+    pauses += r.plan_pauses;
+    acked += r.acked_writes;
+    crashes += r.crashes;
+    slowest = std::max(slowest, r.upgrade_seconds);
+  }
+  std::cout << count << " upgrade seeds from " << first << ": " << failed << " failed, "
+            << finalized << " finalized, " << rolled_back << " rolled back, " << actions
+            << " plan actions, " << orch_crashes << " orchestrator crashes (" << before_persist
+            << " between an action and its persist), " << takeovers << " takeovers, " << pauses
+            << " plans paused and resumed, " << acked << " acknowledged writes, " << crashes
+            << " node crashes, slowest plan " << slowest << " s\n";
+  EXPECT_GT(finalized, 0u);
+  if (count >= 20) {
+    EXPECT_GT(rolled_back, 0u) << "no seed rolled back";
+    EXPECT_GT(before_persist, 0u) << "no orchestrator crashed between an action and its persist";
+    EXPECT_GT(takeovers, 0u) << "no plan was taken over";
+  }
+}
+
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
+  if (EnvOr("COFFER_SIM_UPGRADE", 0) != 0) options = UpgradeOptions(options.seed);
   options.mixed_versions = EnvOr("COFFER_SIM_MIXED", 0) != 0;
   if (const char* plant = std::getenv("COFFER_SIM_PLANT")) options.plant = plant;
   SimResult r = RunSimulation(options);
@@ -121,10 +171,10 @@ TEST(Simulation, ReplaySeed) {
 }
 
 TEST(Simulation, SameSeedGivesTheSameTrace) {
-  for (auto [seed, mixed] : {std::pair{3, false}, {17, false}, {42, false}, {4, true}, {9, true}}) {
-    SimOptions options;
+  for (auto [seed, mode] : {std::pair{3, 0}, {17, 0}, {42, 0}, {4, 1}, {9, 1}, {5, 2}, {8, 2}}) {
+    SimOptions options = mode == 2 ? UpgradeOptions(seed) : SimOptions{};
     options.seed = seed;
-    options.mixed_versions = mixed;
+    options.mixed_versions = mode == 1;
     SimResult first = RunSimulation(options);
     SimResult second = RunSimulation(options);
     EXPECT_EQ(first.trace_hash, second.trace_hash) << "seed " << seed;

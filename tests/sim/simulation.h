@@ -81,6 +81,12 @@ struct SimOptions {
   // record format whatever their binary's profile says.
   bool plant_skip_gate = false;
   bool plant_store_reads_any_format = false;
+  // An orchestrated upgrade seed (sim_orchestrator.cc): the rolling-upgrade
+  // orchestrator (upgrade/orchestrator/) upgrades the cluster node by node
+  // to NextRelease() while clients write, and is itself crashed and taken
+  // over; a quarter of the seeds roll back part way. No operator disables
+  // and no inductions (a plan refuses membership changes).
+  bool upgrade = false;
 };
 
 struct SimResult {
@@ -126,6 +132,18 @@ struct SimResult {
   uint64_t fence_crashes = 0;
   bool mixed_versions = false;
   bool ended_on_next_version = false;
+  // Orchestrated upgrade seeds: the plan's end state (FINALIZED or
+  // ROLLED_BACK, "" if it never got there), its actions performed,
+  // orchestrator crashes (those between an action and its persist too),
+  // takeovers by a new orchestrator, plans PAUSED by a timeout and resumed.
+  bool upgrade = false;
+  std::string plan_end;
+  uint64_t plan_actions = 0;
+  uint64_t orchestrator_crashes = 0;
+  uint64_t crashes_before_persist = 0;
+  uint64_t takeovers = 0;
+  uint64_t plan_pauses = 0;
+  double upgrade_seconds = -1;          // from the plan's creation to its end
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;
