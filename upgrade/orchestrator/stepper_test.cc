@@ -206,6 +206,36 @@ TEST(StepperTest, ProgressRestartsTheTimeout) {
   }
 }
 
+// The orchestrator's own plan writes (lease renewals every third of the
+// lease, each one record every node applies) are not the node's progress:
+// a wait on a node that applies nothing else still times out.
+TEST(StepperTest, ThePlansOwnWritesAreNotProgress) {
+  Fixture f(pb::STEP_WAIT_ACTIVE);
+  f.N(1).state = "ENABLING";
+  f.N(1).running_release = "0.3.0";
+  f.N(1).applied_total = 100;
+  Stepper stepper;
+  const int64_t limit = stepper.options().wait_active_micros;
+  Decision d;
+  // Every 3 s the lease is renewed (one plan revision more, applied by the
+  // node); nothing else arrives.
+  for (int64_t t = kSec; t <= limit + 4 * kSec; t += 3 * kSec) {
+    f.o.now_micros = kNow + t;
+    f.plan.set_lease_until_micros(f.o.now_micros + 9 * kSec);  // renewed (below)
+    d = stepper.Next(f.plan, f.o);
+    if (d.action != Action::kWait) break;
+    f.plan.set_revision(f.plan.revision() + 1);
+    for (auto& n : f.o.nodes) {
+      ++n.plan_revision;
+      ++n.applied_total;
+    }
+  }
+  ASSERT_EQ(d.action, Action::kPersist);
+  ASSERT_TRUE(d.persist.has_value());
+  EXPECT_EQ(d.persist->state(), pb::UPGRADE_PAUSED);
+  EXPECT_EQ(d.persist->pause().check(), "node-active");
+}
+
 TEST(StepperTest, AWaitRenewsTheLeaseWhenAThirdIsLeft) {
   Fixture f(pb::STEP_WAIT_DISABLED);
   f.N(1).state = "DISABLING";
