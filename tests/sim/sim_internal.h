@@ -313,8 +313,13 @@ class Simulation {
   // with the newest plan has them, each node's status, the controller's
   // view (nullopt: no node answers).
   std::optional<upgrade::ClusterObservation> ObserveCluster();
-  // The plan with the highest revision any up node's store has.
+  // The plan with the highest revision any up node's store has (stores in
+  // a storage fault excluded).
   std::optional<pb::UpgradePlan> ReadStoredPlan();
+  // Every member is up with a working store, or stopped by the plan after
+  // it went DISABLED (its records, plan writes included, are on the
+  // others): the plan read from all of them is the newest.
+  bool AllMembersAnswer(const upgrade::ClusterObservation& o);
   // One decision of the stepper performed; false if it failed (nothing
   // persisted; the next poll decides again).
   bool Perform(const upgrade::Decision& decision);

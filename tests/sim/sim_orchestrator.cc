@@ -95,9 +95,24 @@ void Simulation::CrashOrchestrator(bool before_persist) {
   At(now_ + delay, [this] { StartOrchestrator(); });
 }
 
+bool Simulation::AllMembersAnswer(const upgrade::ClusterObservation& o) {
+  for (const auto& n : o.nodes) {
+    SimNode* node = Node(n.node_id);
+    if (node != nullptr && node->storage_ok()) continue;
+    // A member the controller keeps stopped for the plan went DISABLED
+    // before it was stopped: its records, plan writes included, are on the
+    // others (plan writes never go through a node that is not ACTIVE). Not
+    // one that merely looks DISABLED to the others: it may have been
+    // enabled, and written plan revisions, before it crashed.
+    if (node == nullptr || !node->held_stopped || n.state != "DISABLED") return false;
+  }
+  return true;
+}
+
 std::optional<pb::UpgradePlan> Simulation::ReadStoredPlan() {
   std::optional<pb::UpgradePlan> best;
   for (uint32_t id : UpNodes()) {
+    if (!nodes_[id]->storage_ok()) continue;
     auto cluster = nodes_[id]->store->Cluster();
     if (!cluster.ok() || !*cluster || !(*cluster)->has_upgrade_plan()) continue;
     const pb::UpgradePlan& plan = (*cluster)->upgrade_plan();
@@ -202,12 +217,28 @@ bool Simulation::PersistPlan(const pb::UpgradePlan& plan, uint32_t via) {
         break;
       }
     }
-    if (via == 0) return false;
+    if (via == 0) {
+      // No ACTIVE node has our revision: a write we took for done that its
+      // node lost (its sync failed, then it crashed), or one we took for
+      // failed that went through. Once every member answers, read the plan
+      // again.
+      auto o = ObserveCluster();
+      if (orch.plan && o && AllMembersAnswer(*o)) {
+        auto stored = ReadStoredPlan();
+        if (stored && stored->revision() != expected) orch.plan = stored;
+      }
+      return false;
+    }
   }
   pb::Op op;
   op.mutable_upgrade_plan()->set_expected_revision(expected);
   *op.mutable_upgrade_plan()->mutable_plan() = plan;
   auto written = OrchestratorWrite(via, op, "plan");
+  if (std::getenv("COFFER_SIM_DEBUG_ORCH") != nullptr) {
+    std::fprintf(
+        stderr, "%lld ms persist rev %llu via %u: %s\n", static_cast<long long>(now_ / kMs),
+        static_cast<unsigned long long>(plan.revision()), via, written.status().ToString().c_str());
+  }
   if (!written.ok()) {
     // Another revision than ours on that node (a write we thought failed,
     // or another orchestrator): read the plan again; its steps find what
@@ -320,7 +351,15 @@ void Simulation::OrchestratorPoll() {
   for (int round = 0; round < 8; ++round) {
     auto o = ObserveCluster();
     if (!o) return;
-    if (!orch.plan) orch.plan = o->plan;  // a new orchestrator reads the plan
+    if (!orch.plan) {
+      // A new orchestrator reads the plan, from every member: the plan's
+      // compare-and-set is at the origin only, so a plan read from one
+      // node that lags (the newest revision only on a member that is down)
+      // and taken over there would fork it, losing what the newer
+      // revisions recorded (a swap's old binary, a stop).
+      if (!AllMembersAnswer(*o)) return;
+      orch.plan = ReadStoredPlan();
+    }
     if (!orch.plan) {
       // No plan yet: hold the cluster version, run the pre-checks, make it.
       if (!o->version_held) {
@@ -425,10 +464,15 @@ void Simulation::OrchestratorPoll() {
     }
     upgrade::Decision d = orch.stepper.Next(plan, *o);
     if (std::getenv("COFFER_SIM_DEBUG_ORCH") != nullptr) {
-      std::fprintf(stderr, "%lld ms %s rev %llu: %s node %u (%s)\n",
+      std::string steps;
+      for (const auto& n : plan.nodes()) {
+        steps += " " + std::to_string(n.node_id()) + ":" + upgrade::StepName(n.step()) + "/" +
+                 n.old_binary();
+      }
+      std::fprintf(stderr, "%lld ms %s rev %llu [%s ]: %s node %u (%s)\n",
                    static_cast<long long>(now_ / kMs), orch.owner.c_str(),
-                   static_cast<unsigned long long>(plan.revision()), upgrade::ActionName(d.action),
-                   d.node_id, d.waiting_for.c_str());
+                   static_cast<unsigned long long>(plan.revision()), steps.c_str(),
+                   upgrade::ActionName(d.action), d.node_id, d.waiting_for.c_str());
     }
     if (d.action == upgrade::Action::kWait) return;
     Trace("decision", static_cast<uint64_t>(d.action), d.node_id, plan.revision());
