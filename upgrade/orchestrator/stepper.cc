@@ -255,6 +255,20 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
     case pb::STEP_SWAP: {
       const std::string& binary = rollback ? node.old_binary() : plan.binary();
       if (n.installed_binary == binary) return persist(advance(pb::STEP_START));
+      if (n.process_running) {
+        // STOP found no process (it had crashed) and went on without
+        // stopping it, and its supervisor has started it again since, on
+        // the binary to be replaced: a swap under it would leave it on the
+        // old release. Stop it: the plan's one stop of it. One the plan
+        // stopped already is not stopped twice: the plan pauses.
+        if (node.stops() > 0) {
+          return pause("node-stopped", n.name + " runs again (" + n.running_release +
+                                           ") after the plan stopped it; stop it, then resume");
+        }
+        pb::UpgradePlan p = next();
+        mutable_node(p)->set_stops(node.stops() + 1);
+        return persist(std::move(p), Action::kStop);
+      }
       if (!rollback && node.old_binary().empty()) {
         // Record what is installed before replacing it, so a rollback
         // finds it even if the orchestrator dies right after the swap.

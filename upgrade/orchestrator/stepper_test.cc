@@ -154,6 +154,36 @@ TEST(StepperTest, EachStepActsWhenNotYetDone) {
   }
 }
 
+// STOP found the node without a process (it had crashed) and went on
+// without stopping it; its supervisor started it again, on the old binary,
+// before SWAP. Swapping under it would leave it running the old release
+// (START then finds a process, WAIT_ACTIVE waits for the new release for
+// ever): SWAP stops it first, the plan's one stop of it.
+TEST(StepperTest, ASwapStopsANodeRestartedSinceStopFoundItStopped) {
+  Fixture f(pb::STEP_SWAP);
+  f.N(1).state = "DISABLED";
+  f.N(1).process_running = true;  // restarted by its supervisor
+  Decision d = Stepper().Next(f.plan, f.o);
+  ASSERT_EQ(d.action, Action::kStop);
+  EXPECT_EQ(d.node_id, 1u);
+  EXPECT_EQ(d.persist->nodes(0).stops(), 1u);
+  EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_SWAP);
+  // Stopped: the swap goes on (the old binary recorded first).
+  f.N(1).process_running = false;
+  d = Stepper().Next(*d.persist, f.o);
+  EXPECT_EQ(d.action, Action::kPersist);
+  EXPECT_EQ(d.persist->nodes(0).old_binary(), "coffer");
+  // A node the plan stopped already is not stopped a second time: PAUSED.
+  Fixture g(pb::STEP_SWAP);
+  g.plan.mutable_nodes(0)->set_stops(1);
+  g.N(1).process_running = true;
+  d = Stepper().Next(g.plan, g.o);
+  ASSERT_EQ(d.action, Action::kPersist);
+  EXPECT_EQ(d.persist->state(), pb::UPGRADE_PAUSED);
+  EXPECT_EQ(d.persist->pause().check(), "node-stopped");
+  EXPECT_THAT(d.persist->pause().observed(), HasSubstr("n1 runs again (0.2.0)"));
+}
+
 TEST(StepperTest, ATimedOutWaitPausesNamingTheCheckAndWhatWasSeen) {
   Fixture f(pb::STEP_WAIT_DISABLED);
   f.N(1).state = "DISABLING";
