@@ -329,6 +329,12 @@ class Simulation {
   bool PersistPlan(const pb::UpgradePlan& plan, uint32_t via);
   StatusOr<pb::OpResult> OrchestratorWrite(uint32_t via, const pb::Op& op, std::string_view what);
   void StopForUpgrade(SimNode& node);
+  // A fault in the window between STOP and SWAP: just persisted `plan`
+  // with its current node at STOP, the node crashes now and then (its
+  // supervisor restarts it a little later); at SWAP with the node crashed
+  // rather than stopped by the plan, the next decision waits a poll. True:
+  // the poll ends here.
+  bool CrashAtStop(const pb::UpgradePlan& plan);
   // Checkers: every tick, no read-write pair has both nodes taken out by
   // the plan (disabled or stopped by it); at the end, the plan's outcome.
   void CheckUpgradeSafety();

@@ -485,7 +485,36 @@ void Simulation::OrchestratorPoll() {
     if (!d.persist) return;  // a start without a step change: observe again later
     if (!PersistPlan(*d.persist, d.persist_via)) return;
     if (d.action != upgrade::Action::kPersist) return;
+    if (CrashAtStop(*d.persist)) return;
   }
+}
+
+bool Simulation::CrashAtStop(const pb::UpgradePlan& plan) {
+  const bool rollback = plan.state() == pb::UPGRADE_ROLLING_BACK;
+  const pb::UpgradeNode* current = nullptr;
+  for (const auto& n : rollback ? plan.rollback() : plan.nodes()) {
+    if (n.step() != pb::STEP_DONE) {
+      current = &n;
+      break;
+    }
+  }
+  if (current == nullptr || !options_.faults) return false;
+  SimNode* node = Node(current->node_id());
+  if (node == nullptr) return false;
+  if (current->step() == pb::STEP_STOP && node->up() && orch_rng_.Uniform(100) < 20) {
+    // The node crashes just as the plan is about to stop it; its
+    // supervisor restarts it 10-190 ms later (the installed binary).
+    Crash(*node);
+    const uint32_t id = node->id;
+    At(now_ + 10 * kMs + static_cast<int64_t>(orch_rng_.Uniform(180 * kMs)), [this, id] {
+      if (!nodes_[id]->up()) Boot(*nodes_[id]);
+    });
+    return true;  // the next decision after a poll interval
+  }
+  // STOP found the node stopped (crashed) without stopping it: the next
+  // decision waits a poll interval, as a real orchestrator's observation
+  // takes time, and the supervisor may restart it meanwhile.
+  return current->step() == pb::STEP_SWAP && !node->up() && !node->held_stopped;
 }
 
 void Simulation::CheckUpgradeSafety() {
