@@ -154,7 +154,7 @@ std::optional<upgrade::ClusterObservation> Simulation::ObserveCluster() {
     n.node_id = m.node_id();
     n.name = m.name().name();
     n.role = m.role();
-    n.peer = m.peer();
+    n.peer = options_.plant_no_pair_peer ? 0 : m.peer();
     n.state = std::string(storage::NodeStateName(m, *cluster, observer->clock->WallMicros()));
     n.recorded_release = m.release_version();
     n.disk_free_bytes = 1LL << 40;
@@ -357,8 +357,12 @@ void Simulation::OrchestratorPoll() {
       // node that lags (the newest revision only on a member that is down)
       // and taken over there would fork it, losing what the newer
       // revisions recorded (a swap's old binary, a stop).
-      if (!AllMembersAnswer(*o)) return;
-      orch.plan = ReadStoredPlan();
+      if (options_.plant_takeover_from_one_node) {
+        orch.plan = o->plan;
+      } else {
+        if (!AllMembersAnswer(*o)) return;
+        orch.plan = ReadStoredPlan();
+      }
     }
     if (!orch.plan) {
       // No plan yet: hold the cluster version, run the pre-checks, make it.

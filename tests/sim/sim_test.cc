@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <iostream>
 #include <string_view>
 
@@ -157,6 +158,50 @@ TEST(Simulation, UpgradeSeeds) {
     EXPECT_GT(before_persist, 0u) << "no orchestrator crashed between an action and its persist";
     EXPECT_GT(takeovers, 0u) << "no plan was taken over";
   }
+}
+
+// Planted orchestrator-driver bugs: the upgrade checkers must see them.
+int UpgradeSeedsCatching(const char* bug, void (*plant)(SimOptions&),
+                         std::initializer_list<std::string_view> symptoms, int max_seeds) {
+  int caught = 0, seeds = 0;
+  uint64_t first_caught = 0;
+  for (uint64_t seed = 1; seeds < max_seeds && caught == 0; ++seed, ++seeds) {
+    SimOptions options = UpgradeOptions(seed);
+    plant(options);
+    for (const auto& v : RunSimulation(options).violations) {
+      bool match = false;
+      for (auto symptom : symptoms) match |= v.find(symptom) != std::string::npos;
+      if (match) {
+        ++caught;
+        first_caught = seed;
+        break;
+      }
+    }
+  }
+  std::cout << "planted " << bug << " caught by seed " << first_caught << " (" << seeds
+            << " seeds run)\n";
+  return caught;
+}
+
+// A takeover of the plan as one lagging node has it forks the plan (its
+// compare-and-set is at the origin only): what the newer revisions
+// recorded is lost (a swap's old binary, a stop), so a node is stopped a
+// second time or left on the wrong release.
+TEST(Simulation, PlantedTakeoverFromOneNodeIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "takeover of the plan as one node has it",
+      [](SimOptions& o) { o.plant_takeover_from_one_node = true; },
+      {"a second time", "after the plan ended", "did not end"}, /*max_seeds=*/300);
+  EXPECT_GT(caught, 0) << "no upgrade checker saw a forked plan in 300 seeds";
+}
+
+// Without the pair peer in the observation, the stepper disables a
+// read-write node while its peer is down.
+TEST(Simulation, PlantedMissingPairGuardIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "no pair peer in the observation", [](SimOptions& o) { o.plant_no_pair_peer = true; },
+      {"while its pair peer", "both nodes of pair"}, /*max_seeds=*/300);
+  EXPECT_GT(caught, 0) << "the pair checker missed a disable beside a down peer in 300 seeds";
 }
 
 TEST(Simulation, ReplaySeed) {

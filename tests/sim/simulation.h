@@ -87,6 +87,12 @@ struct SimOptions {
   // over; a quarter of the seeds roll back part way. No operator disables
   // and no inductions (a plan refuses membership changes).
   bool upgrade = false;
+  // Planted orchestrator-driver bugs (upgrade seeds): a new orchestrator
+  // takes the plan over as one node has it (not the newest of every
+  // member's); the observation leaves out each read-write node's pair peer
+  // (the stepper's pair guard sees none).
+  bool plant_takeover_from_one_node = false;
+  bool plant_no_pair_peer = false;
 };
 
 struct SimResult {
