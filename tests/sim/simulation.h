@@ -45,6 +45,13 @@
 //    release no node is at the newer version and every gated write is
 //    refused; once every member runs the newer one, every node reaches it
 //    and a gated write is acknowledged.
+//  - orchestrated upgrades (sim_orchestrator.cc): the rolling-upgrade
+//    orchestrator's core upgrades the cluster node by node to the next
+//    release (a quarter of the seeds roll back part way) while clients
+//    write, and is crashed and taken over; no pair ever has both nodes out
+//    by the plan, read-only nodes go first, no node is stopped twice, and
+//    every node ends on the plan's final release with the cluster version
+//    risen (or, rolled back, unchanged).
 //  - origin authentication: one node is a Byzantine relay while faults run
 //    (it tampers with records it relays and forges records of other origins
 //    at their next seq); no node applies any of those, and only that node's
