@@ -377,6 +377,9 @@ void Simulation::OrchestratorPoll() {
         continue;
       }
       const Release target = upgrade::NextRelease().versions.release;
+      if (Status valid = upgrade::ValidateOverrides({"backup"}); !valid.ok()) {
+        return Violation("override backup: " + valid.ToString());
+      }
       auto checks = upgrade::RunPrechecks(*o, target, {"backup"}, upgrade::PrecheckOptions{});
       if (!upgrade::PrecheckVerdict(checks).ok()) return;  // try again at the next poll
       upgrade::PlanRequest request{
@@ -399,6 +402,8 @@ void Simulation::OrchestratorPoll() {
       continue;
     }
     pb::UpgradePlan plan = *orch.plan;
+    // (A creating write reported failed may have gone through.)
+    if (plan_created_at_ < 0) plan_created_at_ = now_;
     if (plan.state() == pb::UPGRADE_PAUSED) {
       // The operator resumes a paused plan a second after seeing it.
       if (paused_since_ < 0) {
