@@ -325,6 +325,23 @@ TEST(StepperTest, AnAbortRequestEndsAtABoundaryWithTheNodeBack) {
   }
 }
 
+// An abort that found the node stopped and not yet swapped brings it back
+// on its old binary: WAIT_ACTIVE takes it ACTIVE on either release, and the
+// plan ends ABORTED (not waiting for ever for the new release).
+TEST(StepperTest, AnAbortedNodeBackOnTheOldBinaryEndsThePlan) {
+  Fixture f(pb::STEP_WAIT_ACTIVE);
+  f.plan.set_abort_requested(true);
+  ASSERT_EQ(f.N(1).running_release, "0.2.0");
+  Decision d = Stepper().Next(f.plan, f.o);
+  ASSERT_EQ(d.action, Action::kPersist) << d.waiting_for;
+  EXPECT_EQ(d.persist->state(), pb::UPGRADE_ABORTED);
+  // Without an abort, the old release is not ACTIVE enough.
+  Fixture g(pb::STEP_WAIT_ACTIVE);
+  d = Stepper().Next(g.plan, g.o);
+  EXPECT_EQ(d.action, Action::kWait);
+  EXPECT_THAT(d.waiting_for, HasSubstr("runs 0.2.0, expected 0.3.0"));
+}
+
 TEST(StepperTest, ANodeIsNotDisabledUnlessItsPairPeerIsActiveAndReachable) {
   for (pb::UpgradeStep step : {pb::STEP_PENDING, pb::STEP_DISABLE}) {
     Fixture f(step);
