@@ -299,6 +299,10 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
       return persist(advance(pb::STEP_WAIT_ACTIVE), Action::kEnable);
     }
     case pb::STEP_WAIT_ACTIVE: {
+      // DISABLED here: ENABLE took a view that had not yet seen the
+      // disable for done (an abort right after DISABLE: the node looked
+      // ACTIVE still), so no enable was sent. Enable it now.
+      if (n.state == "DISABLED" && n.reachable) return persist(advance(pb::STEP_ENABLE));
       // An abort brings the node back on whichever binary it has.
       std::string why = NotActive(n, o, plan.abort_requested() ? std::string() : release);
       if (why.empty()) {

@@ -342,6 +342,24 @@ TEST(StepperTest, AnAbortedNodeBackOnTheOldBinaryEndsThePlan) {
   EXPECT_THAT(d.waiting_for, HasSubstr("runs 0.2.0, expected 0.3.0"));
 }
 
+// An abort right after DISABLE (the node still ACTIVE to the observer)
+// went START, ENABLE (ACTIVE: done) without an enable; the disable then
+// took effect. WAIT_ACTIVE seeing it DISABLED goes back to ENABLE rather
+// than wait for ever.
+TEST(StepperTest, ADisabledNodeInWaitActiveIsEnabled) {
+  Fixture f(pb::STEP_WAIT_ACTIVE);
+  f.plan.set_abort_requested(true);
+  f.N(1).state = "DISABLED";
+  Decision d = Stepper().Next(f.plan, f.o);
+  ASSERT_EQ(d.action, Action::kPersist) << d.waiting_for;
+  EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_ENABLE);
+  d = Stepper().Next(*d.persist, f.o);
+  EXPECT_EQ(d.action, Action::kEnable);
+  // Still DISABLING: it waits (ENABLING is only asked of a DISABLED node).
+  f.N(1).state = "DISABLING";
+  EXPECT_EQ(Stepper().Next(f.plan, f.o).action, Action::kWait);
+}
+
 TEST(StepperTest, ANodeIsNotDisabledUnlessItsPairPeerIsActiveAndReachable) {
   for (pb::UpgradeStep step : {pb::STEP_PENDING, pb::STEP_DISABLE}) {
     Fixture f(step);
