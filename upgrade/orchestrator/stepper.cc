@@ -185,6 +185,12 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
         if (step != pb::STEP_DISABLE || n.state == "ACTIVE") return finish(pb::UPGRADE_ABORTED);
         break;  // a DISABLE that took effect: bring the node back below
       case pb::STEP_WAIT_DISABLED:
+        // The disable was sent and cannot be taken back before it took
+        // effect (only a DISABLED node is enabled); a view that has not
+        // seen it yet shows the node ACTIVE, and ending there would leave
+        // it disabled. Wait for DISABLED (below), then bring it back.
+        if (n.state == "DISABLED") return persist(advance(pb::STEP_START));
+        break;
       case pb::STEP_STOP:
       case pb::STEP_SWAP:
         // Bring it back on whichever binary is installed.

@@ -360,6 +360,25 @@ TEST(StepperTest, ADisabledNodeInWaitActiveIsEnabled) {
   EXPECT_EQ(Stepper().Next(f.plan, f.o).action, Action::kWait);
 }
 
+// An abort during WAIT_DISABLED waits for the disable to take effect: the
+// node may look ACTIVE to a view that has not seen it (then ending would
+// leave it DISABLED), and only a DISABLED node can be enabled.
+TEST(StepperTest, AnAbortWaitsForTheDisableInFlight) {
+  Fixture f(pb::STEP_WAIT_DISABLED);
+  f.plan.set_abort_requested(true);
+  for (const char* state : {"ACTIVE", "DISABLING"}) {
+    f.N(1).state = state;
+    Decision d = Stepper().Next(f.plan, f.o);
+    EXPECT_EQ(d.action, Action::kWait) << state;
+    EXPECT_THAT(d.waiting_for, HasSubstr("DISABLED (state")) << state;
+  }
+  f.N(1).state = "DISABLED";
+  Decision d = Stepper().Next(f.plan, f.o);
+  ASSERT_EQ(d.action, Action::kPersist);
+  EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_START);  // not STOP
+  EXPECT_EQ(d.persist->state(), pb::UPGRADE_RUNNING);
+}
+
 TEST(StepperTest, ANodeIsNotDisabledUnlessItsPairPeerIsActiveAndReachable) {
   for (pb::UpgradeStep step : {pb::STEP_PENDING, pb::STEP_DISABLE}) {
     Fixture f(step);
