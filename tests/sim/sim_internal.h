@@ -338,6 +338,9 @@ class Simulation {
   // Checkers: every tick, no read-write pair has both nodes taken out by
   // the plan (disabled or stopped by it); at the end, the plan's outcome.
   void CheckUpgradeSafety();
+  // `coffer upgrade pause` or `abort` (control.h) through an ACTIVE node,
+  // sent again (up to `tries_left` times) until the plan shows it.
+  void OperatorRequest(bool abort, int tries_left);
   void FinalUpgradeChecks();
   bool UpgradeSettled() const;
 

@@ -174,6 +174,16 @@ std::optional<upgrade::ClusterObservation> Simulation::ObserveCluster() {
     n.running_release = node->profile->versions.release.ToString();
     if (auto own = node->store->Cluster(); own.ok() && *own) {
       n.plan_revision = (*own)->upgrade_plan().revision();
+      // Its state as its own status reports it: the plan's disables and
+      // enables go through the node itself, and its DISABLED and ACTIVE are
+      // its own writes, so it knows them first. A lagging view can show a
+      // node ACTIVE whose DISABLING was accepted, and an abort ending there
+      // would leave it disabled.
+      for (const auto& self : MembersOf(*node)) {
+        if (self.node_id() == n.node_id) {
+          n.state = std::string(storage::NodeStateName(self, **own, node->clock->WallMicros()));
+        }
+      }
     }
     for (const auto& [origin, seq] : node->store->Applied()) n.applied_total += seq;
     for (const auto& other : MembersOf(*observer)) {
@@ -278,10 +288,17 @@ bool Simulation::Perform(const upgrade::Decision& d) {
       op.mutable_node_state()->set_node_id(d.node_id);
       op.mutable_node_state()->set_state(pb::NODE_DISABLING);
       op.mutable_node_state()->set_upgrade_plan_id(plan.plan_id());
-      // Through the node itself, else through any other up node.
+      // Through the node itself, which knows its own state: through another
+      // node whose view lags (the node's DISABLING, or its DISABLED, not
+      // yet there) a second DISABLING is accepted, and its later stamp
+      // wins over the node's own DISABLED everywhere but on the node: the
+      // others wait for a DISABLED that never comes, and the DISABLED node
+      // takes nothing more (the planted plant_disable_through_any_node).
       uint32_t via = node->up() && node->storage_ok() ? d.node_id : 0;
       for (uint32_t id : UpNodes()) {
-        if (via == 0 && nodes_[id]->storage_ok()) via = id;
+        if (via == 0 && options_.plant_disable_through_any_node && nodes_[id]->storage_ok()) {
+          via = id;
+        }
       }
       if (via == 0 || !OrchestratorWrite(via, op, "disable").ok()) return false;
       // Checkers: the peer of a read-write node takes writes; read-only
@@ -399,6 +416,15 @@ void Simulation::OrchestratorPoll() {
                             ? 1 + orch_rng_.Uniform(static_cast<uint64_t>(plan->nodes_size() - 1))
                             : 0;
       Trace("plan-created", static_cast<uint64_t>(plan->nodes_size()), rollback_after_, 0);
+      // The operator pauses the plan in a sixth of the seeds, aborts it in
+      // an eighth (not those that roll back), 0.2-6 s after it started.
+      const int64_t request_at =
+          now_ + 200 * kMs + static_cast<int64_t>(orch_rng_.Uniform(5800 * kMs));
+      if (orch_rng_.Uniform(6) == 0) {
+        At(request_at, [this] { OperatorRequest(/*abort=*/false, 20); });
+      } else if (rollback_after_ == 0 && orch_rng_.Uniform(7) == 0) {
+        At(request_at, [this] { OperatorRequest(/*abort=*/true, 20); });
+      }
       continue;
     }
     pb::UpgradePlan plan = *orch.plan;
@@ -445,7 +471,8 @@ void Simulation::OrchestratorPoll() {
       if (!PersistPlan(*final_plan, 0)) return;
       continue;
     }
-    if (plan.state() == pb::UPGRADE_FINALIZED || plan.state() == pb::UPGRADE_ROLLED_BACK) {
+    if (plan.state() == pb::UPGRADE_FINALIZED || plan.state() == pb::UPGRADE_ROLLED_BACK ||
+        plan.state() == pb::UPGRADE_ABORTED) {
       if (o->version_held) {
         pb::Op release;
         release.mutable_cluster_set()->set_version_hold(pb::VERSION_HOLD_RELEASE);
@@ -526,6 +553,58 @@ bool Simulation::CrashAtStop(const pb::UpgradePlan& plan) {
   return current->step() == pb::STEP_SWAP && !node->up() && !node->held_stopped;
 }
 
+void Simulation::OperatorRequest(bool abort, int tries_left) {
+  if (upgrade_done_ || tries_left == 0 || !BeforeEnd(now_ + kSecond)) return;
+  auto retry = [&](int64_t after) {
+    At(now_ + after, [this, abort, tries_left] { OperatorRequest(abort, tries_left - 1); });
+  };
+  auto stored = ReadStoredPlan();
+  if (stored && (abort ? stored->abort_requested() || stored->state() == pb::UPGRADE_ABORTED
+                       : stored->pause_requested() || stored->state() == pb::UPGRADE_PAUSED)) {
+    return;  // it took effect (or another request did the same)
+  }
+  // `coffer upgrade pause|abort` through an ACTIVE node: the plan as that
+  // node has it, written with its compare-and-set there. A request racing
+  // the orchestrator's write of the same revision may be lost (the origin
+  // check is per node): checked a second later and sent again.
+  for (uint32_t id : UpNodes()) {
+    SimNode& node = *nodes_[id];
+    auto self = SelfRecord(node);
+    auto cluster = node.store->Cluster();
+    if (!node.storage_ok() || !self || self->state != pb::NODE_ACTIVE || !cluster.ok() ||
+        !*cluster || !(*cluster)->has_upgrade_plan()) {
+      continue;
+    }
+    const pb::UpgradePlan& plan = (*cluster)->upgrade_plan();
+    auto request = abort ? upgrade::RequestAbort(plan, kEpochMicros + now_)
+                         : upgrade::RequestPause(plan, kEpochMicros + now_);
+    if (!request.ok()) {
+      // Not running (yet, or any more): PAUSED only takes an abort; a
+      // finished plan nothing.
+      if (plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_PAUSED ||
+          plan.state() == pb::UPGRADE_ROLLING_BACK) {
+        break;
+      }
+      return;
+    }
+    pb::Op op;
+    op.mutable_upgrade_plan()->set_expected_revision(plan.revision());
+    *op.mutable_upgrade_plan()->mutable_plan() = *request;
+    auto written = OrchestratorWrite(id, op, abort ? "operator-abort" : "operator-pause");
+    if (std::getenv("COFFER_SIM_DEBUG_ORCH") != nullptr) {
+      std::fprintf(stderr, "%lld ms operator %s rev %llu via %u: %s\n",
+                   static_cast<long long>(now_ / kMs), abort ? "abort" : "pause",
+                   static_cast<unsigned long long>(request->revision()), id,
+                   written.status().ToString().c_str());
+    }
+    if (written.ok()) {
+      ++(abort ? result_.abort_requests : result_.pause_requests);
+    }
+    break;
+  }
+  retry(abort ? kSecond : 500 * kMs);
+}
+
 void Simulation::CheckUpgradeSafety() {
   auto out = [&](uint32_t id) {
     SimNode* n = Node(id);
@@ -543,6 +622,24 @@ void Simulation::CheckUpgradeSafety() {
 bool Simulation::UpgradeSettled() const { return !options_.upgrade || upgrade_done_; }
 
 void Simulation::FinalUpgradeChecks() {
+  if (std::getenv("COFFER_SIM_DEBUG_ORCH") != nullptr) {
+    for (auto& [id, node] : nodes_) {
+      std::string line = "node " + std::to_string(id) + (node->up() ? " up" : " down");
+      if (node->up()) {
+        line += " release " + node->profile->versions.release.ToString() + " mode " +
+                std::string(replication::WriteModeName(node->replicator->core().mode())) +
+                " applied";
+        for (const auto& [origin, seq] : node->store->Applied()) {
+          line += " " + std::to_string(origin) + ":" + std::to_string(seq);
+        }
+        line += " states";
+        for (const auto& m : MembersOf(*node)) {
+          line += " " + std::to_string(m.node_id()) + "=" + std::to_string(m.state());
+        }
+      }
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
   auto plan = ReadStoredPlan();
   if (!upgrade_done_ || !plan) {
     return Violation("the upgrade plan did not end (" +
@@ -552,10 +649,14 @@ void Simulation::FinalUpgradeChecks() {
                      ")");
   }
   const bool rolled_back = plan->state() == pb::UPGRADE_ROLLED_BACK;
+  // ABORTED: every node back, on either release; the version rises only
+  // if every node happened to be on the new one.
+  const bool aborted = plan->state() == pb::UPGRADE_ABORTED;
   const upgrade::BinaryProfile& end =
       rolled_back ? upgrade::CurrentRelease() : upgrade::NextRelease();
-  const Release version = rolled_back ? upgrade::CurrentRelease().versions.release.Minor()
-                                      : end.versions.release.Minor();
+  const Release version = rolled_back || (aborted && !AllRunNext())
+                              ? upgrade::CurrentRelease().versions.release.Minor()
+                              : end.versions.release.Minor();
   for (const auto* list : {&plan->nodes(), &plan->rollback()}) {
     for (const auto& n : *list) {
       if (n.stops() > 1)
@@ -564,7 +665,7 @@ void Simulation::FinalUpgradeChecks() {
   }
   for (auto& [id, node] : nodes_) {
     if (node->deleted) continue;
-    if (node->profile != &end) {
+    if (node->profile != &end && !aborted) {
       Violation(Name(id) + " runs " + node->profile->versions.release.ToString() +
                 " after the plan ended " + upgrade::PlanStateName(plan->state()));
     }

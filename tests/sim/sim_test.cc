@@ -128,6 +128,7 @@ SimOptions UpgradeOptions(uint64_t seed) {
 TEST(Simulation, UpgradeSeeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
   uint64_t count = EnvOr("COFFER_SIM_UPGRADE_SEEDS", 300);
+  uint64_t aborted = 0, pause_requests = 0, abort_requests = 0;
   uint64_t failed = 0, finalized = 0, rolled_back = 0, actions = 0, orch_crashes = 0,
            before_persist = 0, takeovers = 0, pauses = 0, acked = 0, crashes = 0;
   double slowest = 0;
@@ -137,6 +138,9 @@ TEST(Simulation, UpgradeSeeds) {
     failed += r.ok ? 0 : 1;
     finalized += r.plan_end == "FINALIZED" ? 1 : 0;
     rolled_back += r.plan_end == "ROLLED_BACK" ? 1 : 0;
+    aborted += r.plan_end == "ABORTED" ? 1 : 0;
+    pause_requests += r.pause_requests;
+    abort_requests += r.abort_requests;
     actions += r.plan_actions;
     orch_crashes += r.orchestrator_crashes;
     before_persist += r.crashes_before_persist;
@@ -147,8 +151,10 @@ TEST(Simulation, UpgradeSeeds) {
     slowest = std::max(slowest, r.upgrade_seconds);
   }
   std::cout << count << " upgrade seeds from " << first << ": " << failed << " failed, "
-            << finalized << " finalized, " << rolled_back << " rolled back, " << actions
-            << " plan actions, " << orch_crashes << " orchestrator crashes (" << before_persist
+            << finalized << " finalized, " << rolled_back << " rolled back, " << aborted
+            << " aborted (" << abort_requests << " abort and " << pause_requests
+            << " pause requests written), " << actions << " plan actions, " << orch_crashes
+            << " orchestrator crashes (" << before_persist
             << " between an action and its persist), " << takeovers << " takeovers, " << pauses
             << " plans paused and resumed, " << acked << " acknowledged writes, " << crashes
             << " node crashes, slowest plan " << slowest << " s\n";
@@ -157,6 +163,8 @@ TEST(Simulation, UpgradeSeeds) {
     EXPECT_GT(rolled_back, 0u) << "no seed rolled back";
     EXPECT_GT(before_persist, 0u) << "no orchestrator crashed between an action and its persist";
     EXPECT_GT(takeovers, 0u) << "no plan was taken over";
+    EXPECT_GT(aborted, 0u) << "no plan was aborted";
+    EXPECT_GT(pause_requests, 0u) << "no operator paused a plan";
   }
 }
 

@@ -100,6 +100,9 @@ struct SimOptions {
   // (the stepper's pair guard sees none).
   bool plant_takeover_from_one_node = false;
   bool plant_no_pair_peer = false;
+  // The plan's DISABLING goes through any node when its target is down or
+  // its store faulted (not only through the target itself).
+  bool plant_disable_through_any_node = false;
 };
 
 struct SimResult {
@@ -156,6 +159,8 @@ struct SimResult {
   uint64_t crashes_before_persist = 0;
   uint64_t takeovers = 0;
   uint64_t plan_pauses = 0;
+  uint64_t pause_requests = 0;  // the operator's, written (some lost to a race)
+  uint64_t abort_requests = 0;
   double upgrade_seconds = -1;          // from the plan's creation to its end
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
