@@ -316,9 +316,10 @@ class Simulation {
   // The plan with the highest revision any up node's store has (stores in
   // a storage fault excluded).
   std::optional<pb::UpgradePlan> ReadStoredPlan();
-  // Every member is up with a working store, or stopped by the plan after
-  // it went DISABLED (its records, plan writes included, are on the
-  // others): the plan read from all of them is the newest.
+  // Every member is up with a working store, or kept stopped by the plan
+  // (stopped after it reported itself DISABLED: its records, plan writes
+  // included, are on the others): the plan read from all of them is the
+  // newest.
   bool AllMembersAnswer(const upgrade::ClusterObservation& o);
   // One decision of the stepper performed; false if it failed (nothing
   // persisted; the next poll decides again).

@@ -99,12 +99,14 @@ bool Simulation::AllMembersAnswer(const upgrade::ClusterObservation& o) {
   for (const auto& n : o.nodes) {
     SimNode* node = Node(n.node_id);
     if (node != nullptr && node->storage_ok()) continue;
-    // A member the controller keeps stopped for the plan went DISABLED
-    // before it was stopped: its records, plan writes included, are on the
-    // others (plan writes never go through a node that is not ACTIVE). Not
-    // one that merely looks DISABLED to the others: it may have been
-    // enabled, and written plan revisions, before it crashed.
-    if (node == nullptr || !node->held_stopped || n.state != "DISABLED") return false;
+    // A member the controller keeps stopped for the plan reported itself
+    // DISABLED before the plan stopped it: its records, plan writes
+    // included, are on the others (plan writes never go through a node
+    // that is not ACTIVE), though its DISABLED record itself may not be
+    // (the others may see it DISABLING until it starts again). Not one
+    // that crashed: it may have been enabled, and written plan revisions,
+    // before it did.
+    if (node == nullptr || !node->held_stopped) return false;
   }
   return true;
 }
