@@ -411,6 +411,7 @@ class Simulation {
   std::set<uint32_t> plan_out_;   // disabled by the plan, not yet ACTIVE again
   std::map<std::pair<bool, uint32_t>, int> plan_stops_;  // (rollback, node) -> stops
   bool upgrade_done_ = false;                            // the plan ended and the hold was released
+  std::map<uint64_t, std::string> plan_writes_;          // revision -> plan an orchestrator wrote
   // Checker state.
   std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes
   VersionVector applied_at_convergence_;

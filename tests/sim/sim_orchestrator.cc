@@ -258,6 +258,15 @@ bool Simulation::PersistPlan(const pb::UpgradePlan& plan, uint32_t via) {
     if (written.status().code() == Code::kUpgradeInProgress) orch.plan = ReadStoredPlan();
     return false;
   }
+  // Checker: the orchestrators' acknowledged plan writes form one line,
+  // one plan per revision (a fork loses what one branch recorded).
+  std::string bytes;
+  (void)plan.SerializeToString(&bytes);
+  auto [it, fresh] = plan_writes_.try_emplace(plan.revision(), bytes);
+  if (!fresh && it->second != bytes) {
+    Violation("the plan forked at revision " + std::to_string(plan.revision()) + " (" + orch.owner +
+              " wrote another plan there)");
+  }
   orch.plan = plan;
   return true;
 }
@@ -377,7 +386,13 @@ void Simulation::OrchestratorPoll() {
       // and taken over there would fork it, losing what the newer
       // revisions recorded (a swap's old binary, a stop).
       if (options_.plant_takeover_from_one_node) {
-        orch.plan = o->plan;
+        // The planted bug: the plan as the first node that answers has it.
+        for (uint32_t id : UpNodes()) {
+          auto c = nodes_[id]->store->Cluster();
+          if (!nodes_[id]->storage_ok() || !c.ok() || !*c) continue;
+          if ((*c)->has_upgrade_plan()) orch.plan = (*c)->upgrade_plan();
+          break;
+        }
       } else {
         if (!AllMembersAnswer(*o)) return;
         orch.plan = ReadStoredPlan();

@@ -95,9 +95,9 @@ struct SimOptions {
   // and no inductions (a plan refuses membership changes).
   bool upgrade = false;
   // Planted orchestrator-driver bugs (upgrade seeds): a new orchestrator
-  // takes the plan over as one node has it (not the newest of every
-  // member's); the observation leaves out each read-write node's pair peer
-  // (the stepper's pair guard sees none).
+  // takes the plan over as the first node that answers has it (not the
+  // newest of every member's); the observation leaves out each read-write
+  // node's pair peer (the stepper's pair guard sees none).
   bool plant_takeover_from_one_node = false;
   bool plant_no_pair_peer = false;
   // The plan's DISABLING goes through any node when its target is down or
