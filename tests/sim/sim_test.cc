@@ -212,6 +212,18 @@ TEST(Simulation, PlantedMissingPairGuardIsCaught) {
   EXPECT_GT(caught, 0) << "the pair checker missed a disable beside a down peer in 300 seeds";
 }
 
+// A DISABLING sent through another node when the target does not answer
+// can be accepted by a lagging view after the target went DISABLED and win
+// over it by its later stamp: the target stays DISABLED in its own store
+// while the others wait for its DISABLED.
+TEST(Simulation, PlantedDisableThroughAnyNodeIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "the plan's DISABLING through any node",
+      [](SimOptions& o) { o.plant_disable_through_any_node = true; },
+      {"no convergence", "did not end", "missing on"}, /*max_seeds=*/100);
+  EXPECT_GT(caught, 0) << "no checker saw a node left DISABLED in 100 seeds";
+}
+
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
