@@ -64,7 +64,7 @@ bool Simulation::Converged() {
     }
   }
   // The cluster version's steps are done too (none pending on any node).
-  return first != nullptr && VersionsQuiescent();
+  return first != nullptr && UpgradeSettled() && VersionsQuiescent();
 }
 
 void Simulation::ObserveReport(uint32_t from, uint32_t to, const pb::Report& report) {

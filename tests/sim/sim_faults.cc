@@ -56,7 +56,7 @@ void Simulation::Fault() {
     max_delay_ = (1 + static_cast<int64_t>(rng_.Uniform(50))) * kMs;
     Trace("network", static_cast<uint64_t>(drop_chance_ * 1000), max_delay_, 0);
   } else if (r < 0.88) {
-    AdminDisable();
+    if (!options_.upgrade) AdminDisable();  // only the plan disables in upgrade seeds
   } else {
     // The disabled node moves on: enabled (long windows), or, once EXPIRED,
     // refused and replaced (short windows: never enabled while faults go on,

@@ -24,6 +24,7 @@
 #include "tests/sim/simulation.h"
 #include "upgrade/binary_profile.h"
 #include "upgrade/gate.h"
+#include "upgrade/orchestrator/stepper.h"
 
 namespace coffer::sim {
 
@@ -122,6 +123,21 @@ struct SimNode {
   int64_t version_round_at = 0;
   // The highest cluster version it ever had, across restarts (checker).
   Release highest_version;
+  // The binary its controller starts next (sim_orchestrator.cc's swap;
+  // nullptr: `profile`). Boot runs it.
+  const upgrade::BinaryProfile* installed = nullptr;
+  // Stopped by the upgrade plan: no supervisor restarts it (a crash's
+  // restart, HealAll) until the plan starts it.
+  bool held_stopped = false;
+};
+
+// The simulated rolling-upgrade orchestrator's process state
+// (sim_orchestrator.cc): an orchestrator crash drops all of it.
+struct SimOrchestrator {
+  std::string owner;
+  upgrade::Stepper stepper;
+  std::optional<pb::UpgradePlan> plan;  // as last persisted or read
+  bool done = false;                    // the plan ended and the version hold was released
 };
 
 struct AckedWrite {
@@ -283,6 +299,52 @@ class Simulation {
   void OnConvergedVersions();
   void FinalVersionChecks();
 
+  // sim_orchestrator.cc: the rolling-upgrade orchestrator (upgrade seeds).
+  // Polls every 100 ms: observes, asks upgrade::Stepper, performs and
+  // persists; creates the plan first (version hold, pre-checks, MakePlan)
+  // and finalizes it at the end (Finalize, hold released). Crashes at
+  // seeded moments (between an action and its persist too); a new
+  // orchestrator with another owner reads the plan from a node's store and
+  // takes it over once the lease ran out.
+  void StartOrchestrator();
+  void OrchestratorPoll();
+  void CrashOrchestrator(bool before_persist);
+  // What the orchestrator sees: membership and the plan as the up node
+  // with the newest plan has them, each node's status, the controller's
+  // view (nullopt: no node answers).
+  std::optional<upgrade::ClusterObservation> ObserveCluster();
+  // The plan with the highest revision any up node's store has (stores in
+  // a storage fault excluded).
+  std::optional<pb::UpgradePlan> ReadStoredPlan();
+  // Every member is up with a working store, or kept stopped by the plan
+  // (stopped after it reported itself DISABLED: its records, plan writes
+  // included, are on the others): the plan read from all of them is the
+  // newest.
+  bool AllMembersAnswer(const upgrade::ClusterObservation& o);
+  // One decision of the stepper performed; false if it failed (nothing
+  // persisted; the next poll decides again).
+  bool Perform(const upgrade::Decision& decision);
+  // Writes `plan` (one revision above the orchestrator's copy) through
+  // `via` (0: an up node that has the copy's revision); adopts it on
+  // success.
+  bool PersistPlan(const pb::UpgradePlan& plan, uint32_t via);
+  StatusOr<pb::OpResult> OrchestratorWrite(uint32_t via, const pb::Op& op, std::string_view what);
+  void StopForUpgrade(SimNode& node);
+  // A fault in the window between STOP and SWAP: just persisted `plan`
+  // with its current node at STOP, the node crashes now and then (its
+  // supervisor restarts it a little later); at SWAP with the node crashed
+  // rather than stopped by the plan, the next decision waits a poll. True:
+  // the poll ends here.
+  bool CrashAtStop(const pb::UpgradePlan& plan);
+  // Checkers: every tick, no read-write pair has both nodes taken out by
+  // the plan (disabled or stopped by it); at the end, the plan's outcome.
+  void CheckUpgradeSafety();
+  // `coffer upgrade pause` or `abort` (control.h) through an ACTIVE node,
+  // sent again (up to `tries_left` times) until the plan shows it.
+  void OperatorRequest(bool abort, int tries_left);
+  void FinalUpgradeChecks();
+  bool UpgradeSettled() const;
+
   // sim_byzantine.cc: the Byzantine relay. Rewrites a batch the node sends:
   // a record's content changed under its original signature, a record
   // forged for another origin at its next seq (signed with its own key, or
@@ -338,6 +400,18 @@ class Simulation {
   uint32_t versions_stepping_ = 0;  // the node in its version round
   uint32_t crash_after_fence_ = 0;  // the node the armed fault point asks to crash
   std::string final_gated_request_;
+  // Orchestrated upgrade seeds (sim_orchestrator.cc).
+  std::optional<SimOrchestrator> orchestrator_;  // nullopt: crashed (or not started)
+  SeededRng orch_rng_{0};
+  int orchestrators_started_ = 0;
+  size_t rollback_after_ = 0;     // roll back once this many nodes are DONE (0: never)
+  int crashes_left_ = 0;          // orchestrator crashes still to come
+  int64_t plan_created_at_ = -1;  // virtual time of the plan's creation
+  int64_t paused_since_ = -1;     // the plan was seen PAUSED since then
+  std::set<uint32_t> plan_out_;   // disabled by the plan, not yet ACTIVE again
+  std::map<std::pair<bool, uint32_t>, int> plan_stops_;  // (rollback, node) -> stops
+  bool upgrade_done_ = false;                            // the plan ended and the hold was released
+  std::map<uint64_t, std::string> plan_writes_;          // revision -> plan an orchestrator wrote
   // Checker state.
   std::map<std::pair<uint32_t, uint64_t>, std::string> records_;  // (origin, seq) -> bytes
   VersionVector applied_at_convergence_;

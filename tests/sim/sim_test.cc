@@ -5,10 +5,13 @@
 //   COFFER_SIM_PLANT       a fault point Simulation.ReplaySeed arms (a planted bug)
 //   COFFER_SIM_MIXED       1: Simulation.ReplaySeed runs a mixed-version seed
 //   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 200)
+//   COFFER_SIM_UPGRADE     1: Simulation.ReplaySeed runs an orchestrated upgrade seed
+//   COFFER_SIM_UPGRADE_SEEDS how many seeds Simulation.UpgradeSeeds runs (default 300)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <iostream>
 #include <string_view>
 
@@ -110,9 +113,121 @@ TEST(Simulation, MixedVersionSeeds) {
   if (fault::Enabled()) EXPECT_GT(fence_crashes, 0u) << "no node crashed after its fence";
 }
 
+// Orchestrated upgrade seeds (sim_orchestrator.cc): the rolling-upgrade
+// orchestrator upgrades the cluster node by node to NextRelease() while
+// clients write and faults run, crashes and is taken over; a quarter of the
+// seeds roll back part way.
+SimOptions UpgradeOptions(uint64_t seed) {
+  SimOptions options;
+  options.seed = seed;
+  options.upgrade = true;
+  options.settle_seconds = 60;  // the plan may still run after the heal
+  return options;
+}
+
+TEST(Simulation, UpgradeSeeds) {
+  uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
+  uint64_t count = EnvOr("COFFER_SIM_UPGRADE_SEEDS", 300);
+  uint64_t aborted = 0, pause_requests = 0, abort_requests = 0;
+  uint64_t failed = 0, finalized = 0, rolled_back = 0, actions = 0, orch_crashes = 0,
+           before_persist = 0, takeovers = 0, pauses = 0, acked = 0, crashes = 0;
+  double slowest = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    SimResult r = RunSimulation(UpgradeOptions(seed));
+    ExpectClean(r);
+    failed += r.ok ? 0 : 1;
+    finalized += r.plan_end == "FINALIZED" ? 1 : 0;
+    rolled_back += r.plan_end == "ROLLED_BACK" ? 1 : 0;
+    aborted += r.plan_end == "ABORTED" ? 1 : 0;
+    pause_requests += r.pause_requests;
+    abort_requests += r.abort_requests;
+    actions += r.plan_actions;
+    orch_crashes += r.orchestrator_crashes;
+    before_persist += r.crashes_before_persist;
+    takeovers += r.takeovers;
+    pauses += r.plan_pauses;
+    acked += r.acked_writes;
+    crashes += r.crashes;
+    slowest = std::max(slowest, r.upgrade_seconds);
+  }
+  std::cout << count << " upgrade seeds from " << first << ": " << failed << " failed, "
+            << finalized << " finalized, " << rolled_back << " rolled back, " << aborted
+            << " aborted (" << abort_requests << " abort and " << pause_requests
+            << " pause requests written), " << actions << " plan actions, " << orch_crashes
+            << " orchestrator crashes (" << before_persist
+            << " between an action and its persist), " << takeovers << " takeovers, " << pauses
+            << " plans paused and resumed, " << acked << " acknowledged writes, " << crashes
+            << " node crashes, slowest plan " << slowest << " s\n";
+  EXPECT_GT(finalized, 0u);
+  if (count >= 20) {
+    EXPECT_GT(rolled_back, 0u) << "no seed rolled back";
+    EXPECT_GT(before_persist, 0u) << "no orchestrator crashed between an action and its persist";
+    EXPECT_GT(takeovers, 0u) << "no plan was taken over";
+    EXPECT_GT(aborted, 0u) << "no plan was aborted";
+    EXPECT_GT(pause_requests, 0u) << "no operator paused a plan";
+  }
+}
+
+// Planted orchestrator-driver bugs: the upgrade checkers must see them.
+int UpgradeSeedsCatching(const char* bug, void (*plant)(SimOptions&),
+                         std::initializer_list<std::string_view> symptoms, int max_seeds) {
+  int caught = 0, seeds = 0;
+  uint64_t first_caught = 0;
+  for (uint64_t seed = 1; seeds < max_seeds && caught == 0; ++seed, ++seeds) {
+    SimOptions options = UpgradeOptions(seed);
+    plant(options);
+    for (const auto& v : RunSimulation(options).violations) {
+      bool match = false;
+      for (auto symptom : symptoms) match |= v.find(symptom) != std::string::npos;
+      if (match) {
+        ++caught;
+        first_caught = seed;
+        break;
+      }
+    }
+  }
+  std::cout << "planted " << bug << " caught by seed " << first_caught << " (" << seeds
+            << " seeds run)\n";
+  return caught;
+}
+
+// A takeover of the plan as one lagging node has it forks the plan (its
+// compare-and-set is at the origin only): what the newer revisions
+// recorded is lost (a swap's old binary, a stop), so a node is stopped a
+// second time or left on the wrong release.
+TEST(Simulation, PlantedTakeoverFromOneNodeIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "takeover of the plan as one node has it",
+      [](SimOptions& o) { o.plant_takeover_from_one_node = true; },
+      {"forked", "a second time", "after the plan ended", "did not end"}, /*max_seeds=*/100);
+  EXPECT_GT(caught, 0) << "no upgrade checker saw a forked plan in 100 seeds";
+}
+
+// Without the pair peer in the observation, the stepper disables a
+// read-write node while its peer is down.
+TEST(Simulation, PlantedMissingPairGuardIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "no pair peer in the observation", [](SimOptions& o) { o.plant_no_pair_peer = true; },
+      {"while its pair peer", "both nodes of pair"}, /*max_seeds=*/300);
+  EXPECT_GT(caught, 0) << "the pair checker missed a disable beside a down peer in 300 seeds";
+}
+
+// A DISABLING sent through another node when the target does not answer
+// can be accepted by a lagging view after the target went DISABLED and win
+// over it by its later stamp: the target stays DISABLED in its own store
+// while the others wait for its DISABLED.
+TEST(Simulation, PlantedDisableThroughAnyNodeIsCaught) {
+  int caught = UpgradeSeedsCatching(
+      "the plan's DISABLING through any node",
+      [](SimOptions& o) { o.plant_disable_through_any_node = true; },
+      {"no convergence", "did not end", "missing on"}, /*max_seeds=*/100);
+  EXPECT_GT(caught, 0) << "no checker saw a node left DISABLED in 100 seeds";
+}
+
 TEST(Simulation, ReplaySeed) {
   SimOptions options;
   options.seed = EnvOr("COFFER_SIM_SEED", 1);
+  if (EnvOr("COFFER_SIM_UPGRADE", 0) != 0) options = UpgradeOptions(options.seed);
   options.mixed_versions = EnvOr("COFFER_SIM_MIXED", 0) != 0;
   if (const char* plant = std::getenv("COFFER_SIM_PLANT")) options.plant = plant;
   SimResult r = RunSimulation(options);
@@ -121,10 +236,10 @@ TEST(Simulation, ReplaySeed) {
 }
 
 TEST(Simulation, SameSeedGivesTheSameTrace) {
-  for (auto [seed, mixed] : {std::pair{3, false}, {17, false}, {42, false}, {4, true}, {9, true}}) {
-    SimOptions options;
+  for (auto [seed, mode] : {std::pair{3, 0}, {17, 0}, {42, 0}, {4, 1}, {9, 1}, {5, 2}, {8, 2}}) {
+    SimOptions options = mode == 2 ? UpgradeOptions(seed) : SimOptions{};
     options.seed = seed;
-    options.mixed_versions = mixed;
+    options.mixed_versions = mode == 1;
     SimResult first = RunSimulation(options);
     SimResult second = RunSimulation(options);
     EXPECT_EQ(first.trace_hash, second.trace_hash) << "seed " << seed;

@@ -52,7 +52,7 @@ void Simulation::BuildTopology() {
   byzantine_ = static_cast<uint32_t>(1 + byzantine_rng_.Uniform(static_cast<uint64_t>(count)));
   // A third of the seeds have a maximum disable duration short enough for a
   // disabled node to expire during the run.
-  short_window_ = rng_.Uniform(3) == 0;
+  short_window_ = rng_.Uniform(3) == 0 && !options_.upgrade;
   max_disable_seconds_ = short_window_ ? 2 + rng_.Uniform(2) : 3600;
 }
 
@@ -160,7 +160,8 @@ void Simulation::RefreshMembers(SimNode& node, bool force) {
 }
 
 void Simulation::Boot(SimNode& node) {
-  if (node.deleted) return;
+  if (node.deleted || node.held_stopped) return;
+  if (!node.store && node.installed != nullptr) node.profile = node.installed;
   if (!node.store && !OpenStore(node)) return;
   node.members = MembersOf(node);
   node.members_read_at = now_;
@@ -284,6 +285,7 @@ void Simulation::StepNode(SimNode& node) {
       CheckActiveStep(node);
       ++result_.activated;
       disabled_.erase(node.id);
+      plan_out_.erase(node.id);
       catching_up_.erase(node.id);
     }
     RefreshMembers(node);
@@ -302,6 +304,15 @@ SimResult Simulation::Run() {
   if (!options_.plant.empty()) planted.emplace(options_.plant, fault::Arming{});
   BuildTopology();
   result_.mixed_versions = options_.mixed_versions;
+  result_.upgrade = options_.upgrade;
+  if (options_.upgrade) {
+    // The orchestrator starts 0.3-1.5 s in, while clients write and faults
+    // run; it crashes up to three times.
+    orch_rng_ = SeededRng(options_.seed * 6364136223846793005ULL + 11);
+    crashes_left_ = static_cast<int>(orch_rng_.Uniform(4));
+    At(300 * kMs + static_cast<int64_t>(orch_rng_.Uniform(1200 * kMs)),
+       [this] { StartOrchestrator(); });
+  }
   // Mixed-version seeds: nodes crash right after writing a fence (half the
   // fences), and the operator's rolling restart starts 0.5-2.5 s in; half
   // of them leave one of the first members on the older binary.
@@ -337,6 +348,7 @@ SimResult Simulation::Run() {
       StepNode(*node);
     }
     if (now_ % (250 * kMs) == 0) SampleStates();
+    if (options_.upgrade) CheckUpgradeSafety();
     if (now_ + kTickMicros <= settle_end) At(now_ + kTickMicros, tick);
   };
   At(kTickMicros, tick);
@@ -360,7 +372,8 @@ SimResult Simulation::Run() {
   };
   if (options_.faults) At(500 * kMs, disk_fault);
   // Half of the seeds induct a read-only node while faults are going on.
-  if (rng_.Uniform(2) == 0)
+  // (Not in upgrade seeds: a running plan refuses membership changes.)
+  if (rng_.Uniform(2) == 0 && !options_.upgrade)
     At(kSecond + static_cast<int64_t>(rng_.Uniform(fault_end / 2)), [&] { Induct(std::nullopt); });
   At(fault_end, [&] { HealAll(); });
   std::function<void()> settle = [&] {
@@ -416,6 +429,7 @@ SimResult Simulation::Run() {
   }
   FinalChecks();
   FinalVersionChecks();
+  if (options_.upgrade) FinalUpgradeChecks();
   CheckStorageResumed();
   for (auto& [id, node] : nodes_)
     result_.unsynced_writes_lost += node->disk->unsynced_writes_lost();
@@ -426,7 +440,7 @@ SimResult Simulation::Run() {
 
 std::string SimResult::ReplayCommand() const {
   return std::string(mixed_versions ? "COFFER_SIM_MIXED=1 " : "") +
-         "COFFER_SIM_SEED=" + std::to_string(seed) +
+         (upgrade ? "COFFER_SIM_UPGRADE=1 " : "") + "COFFER_SIM_SEED=" + std::to_string(seed) +
          " build/dev/tests/sim/sim_test --gtest_filter=Simulation.ReplaySeed";
 }
 
@@ -444,8 +458,15 @@ std::string SimResult::Summary() const {
       << byzantine_records << " Byzantine records (" << integrity_alerts << " integrity alerts), "
       << upgraded << " upgraded (" << fence_crashes << " crashed after a fence), "
       << gated_let_through << " gated writes let through (" << gated_acked << " acknowledged), "
-      << gated_refused << " refused" << (ended_on_next_version ? ", ended on the next version" : "")
-      << ", converged " << converged_after_seconds << " s after healing, trace " << std::hex
+      << gated_refused << " refused"
+      << (ended_on_next_version ? ", ended on the next version" : "");
+  if (upgrade) {
+    out << ", plan " << (plan_end.empty() ? "unfinished" : plan_end) << " after " << upgrade_seconds
+        << " s (" << plan_actions << " actions, " << orchestrator_crashes
+        << " orchestrator crashes, " << crashes_before_persist << " before a persist, " << takeovers
+        << " takeovers, " << plan_pauses << " pauses)";
+  }
+  out << ", converged " << converged_after_seconds << " s after healing, trace " << std::hex
       << trace_hash;
   return out.str();
 }

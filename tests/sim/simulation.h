@@ -45,6 +45,13 @@
 //    release no node is at the newer version and every gated write is
 //    refused; once every member runs the newer one, every node reaches it
 //    and a gated write is acknowledged.
+//  - orchestrated upgrades (sim_orchestrator.cc): the rolling-upgrade
+//    orchestrator's core upgrades the cluster node by node to the next
+//    release (a quarter of the seeds roll back part way) while clients
+//    write, and is crashed and taken over; no pair ever has both nodes out
+//    by the plan, read-only nodes go first, no node is stopped twice, and
+//    every node ends on the plan's final release with the cluster version
+//    risen (or, rolled back, unchanged).
 //  - origin authentication: one node is a Byzantine relay while faults run
 //    (it tampers with records it relays and forges records of other origins
 //    at their next seq); no node applies any of those, and only that node's
@@ -81,6 +88,21 @@ struct SimOptions {
   // record format whatever their binary's profile says.
   bool plant_skip_gate = false;
   bool plant_store_reads_any_format = false;
+  // An orchestrated upgrade seed (sim_orchestrator.cc): the rolling-upgrade
+  // orchestrator (upgrade/orchestrator/) upgrades the cluster node by node
+  // to NextRelease() while clients write, and is itself crashed and taken
+  // over; a quarter of the seeds roll back part way. No operator disables
+  // and no inductions (a plan refuses membership changes).
+  bool upgrade = false;
+  // Planted orchestrator-driver bugs (upgrade seeds): a new orchestrator
+  // takes the plan over as the first node that answers has it (not the
+  // newest of every member's); the observation leaves out each read-write
+  // node's pair peer (the stepper's pair guard sees none).
+  bool plant_takeover_from_one_node = false;
+  bool plant_no_pair_peer = false;
+  // The plan's DISABLING goes through any node when its target is down or
+  // its store faulted (not only through the target itself).
+  bool plant_disable_through_any_node = false;
 };
 
 struct SimResult {
@@ -126,6 +148,20 @@ struct SimResult {
   uint64_t fence_crashes = 0;
   bool mixed_versions = false;
   bool ended_on_next_version = false;
+  // Orchestrated upgrade seeds: the plan's end state (FINALIZED or
+  // ROLLED_BACK, "" if it never got there), its actions performed,
+  // orchestrator crashes (those between an action and its persist too),
+  // takeovers by a new orchestrator, plans PAUSED by a timeout and resumed.
+  bool upgrade = false;
+  std::string plan_end;
+  uint64_t plan_actions = 0;
+  uint64_t orchestrator_crashes = 0;
+  uint64_t crashes_before_persist = 0;
+  uint64_t takeovers = 0;
+  uint64_t plan_pauses = 0;
+  uint64_t pause_requests = 0;  // the operator's, written (some lost to a race)
+  uint64_t abort_requests = 0;
+  double upgrade_seconds = -1;          // from the plan's creation to its end
   double converged_after_seconds = -1;  // after healing; -1 if never
   // A one-line command that replays this seed.
   std::string ReplayCommand() const;

@@ -24,6 +24,13 @@ Status InProgress(const pb::UpgradePlan& plan, int64_t now_micros);
 // lease ran out (its orchestrator died). The current node's step timeout
 // starts again. UPGRADE_IN_PROGRESS if another orchestrator holds the lease;
 // INVALID_STATE for a finished plan.
+// `plan` must be the newest revision any member has: the plan's
+// compare-and-set is at the origin only, so a plan taken over as one
+// lagging node has it (the newest revisions only on a member that is down)
+// forks it, and what the newer revisions recorded (a swap's old binary, a
+// stop) is lost. The simulation's driver reads it from every member (one
+// the plan stopped after it went DISABLED excepted) before it takes over
+// (tests/sim/sim_orchestrator.cc; Simulation.PlantedTakeoverFromOneNodeIsCaught).
 StatusOr<pb::UpgradePlan> TakeOver(const pb::UpgradePlan& plan, const std::string& owner,
                                    int64_t now_micros, int64_t lease_micros);
 

@@ -185,6 +185,12 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
         if (step != pb::STEP_DISABLE || n.state == "ACTIVE") return finish(pb::UPGRADE_ABORTED);
         break;  // a DISABLE that took effect: bring the node back below
       case pb::STEP_WAIT_DISABLED:
+        // The disable was sent and cannot be taken back before it took
+        // effect (only a DISABLED node is enabled); a view that has not
+        // seen it yet shows the node ACTIVE, and ending there would leave
+        // it disabled. Wait for DISABLED (below), then bring it back.
+        if (n.state == "DISABLED") return persist(advance(pb::STEP_START));
+        break;
       case pb::STEP_STOP:
       case pb::STEP_SWAP:
         // Bring it back on whichever binary is installed.
@@ -255,6 +261,20 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
     case pb::STEP_SWAP: {
       const std::string& binary = rollback ? node.old_binary() : plan.binary();
       if (n.installed_binary == binary) return persist(advance(pb::STEP_START));
+      if (n.process_running) {
+        // STOP found no process (it had crashed) and went on without
+        // stopping it, and its supervisor has started it again since, on
+        // the binary to be replaced: a swap under it would leave it on the
+        // old release. Stop it: the plan's one stop of it. One the plan
+        // stopped already is not stopped twice: the plan pauses.
+        if (node.stops() > 0) {
+          return pause("node-stopped", n.name + " runs again (" + n.running_release +
+                                           ") after the plan stopped it; stop it, then resume");
+        }
+        pb::UpgradePlan p = next();
+        mutable_node(p)->set_stops(node.stops() + 1);
+        return persist(std::move(p), Action::kStop);
+      }
       if (!rollback && node.old_binary().empty()) {
         // Record what is installed before replacing it, so a rollback
         // finds it even if the orchestrator dies right after the swap.
@@ -285,6 +305,10 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
       return persist(advance(pb::STEP_WAIT_ACTIVE), Action::kEnable);
     }
     case pb::STEP_WAIT_ACTIVE: {
+      // DISABLED here: ENABLE took a view that had not yet seen the
+      // disable for done (an abort right after DISABLE: the node looked
+      // ACTIVE still), so no enable was sent. Enable it now.
+      if (n.state == "DISABLED" && n.reachable) return persist(advance(pb::STEP_ENABLE));
       // An abort brings the node back on whichever binary it has.
       std::string why = NotActive(n, o, plan.abort_requested() ? std::string() : release);
       if (why.empty()) {

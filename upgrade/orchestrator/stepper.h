@@ -10,8 +10,10 @@
 // binary installed; START: a process runs). So an orchestrator killed
 // between an action and its persist repeats nothing when it resumes: it
 // observes, finds the action done, and persists the next step. The plan
-// stops a node only in STOP, which finds a stopped node done: no node is
-// restarted twice by one plan.
+// stops a node only in STOP, which finds a stopped node done, and in SWAP
+// when STOP found it stopped (crashed) but it runs again (its supervisor
+// restarted it): no node is restarted twice by one plan (one the plan
+// stopped that runs again before its swap pauses the plan).
 //
 // Safety: one node at a time, in plan order (read-only nodes first); a
 // read-write node is disabled only while its pair peer is ACTIVE and
