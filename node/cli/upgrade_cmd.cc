@@ -285,20 +285,18 @@ int Finalize(const UpgradeFlags& f) {
 }
 
 int ShowStatus(const UpgradeFlags& f) {
-  pb::Request request;
-  request.mutable_cluster_status();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.watch_seconds);
   const bool terminal = isatty(fileno(stderr)) != 0;
+  const orch::ClusterAccess access = AccessFrom(f.client);
+  std::map<uint32_t, std::string> known;
   std::string last;
   while (true) {
-    auto response = Call(f.client, request);
-    if (!response.ok()) return Fail(response.status());
-    Status s = StatusFromResponse(*response);
-    if (!s.ok()) return Fail(s);
-    if (!response->cluster_status().has_upgrade()) {
-      return Fail(NotFound("this cluster has no upgrade plan"));
-    }
-    const pb::UpgradePlan& plan = response->cluster_status().upgrade();
+    // The newest plan any member has (a disabled node's copy stands still).
+    auto observed = orch::ObserveCluster(access, nullptr, {}, orch::NowMicros(), known);
+    if (!observed.ok()) return Fail(observed.status());
+    known = observed->addresses;
+    if (!observed->observation.plan) return Fail(NotFound("this cluster has no upgrade plan"));
+    const pb::UpgradePlan& plan = *observed->observation.plan;
     const bool running =
         plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK;
     if (!f.watch || !running || std::chrono::steady_clock::now() >= deadline) {

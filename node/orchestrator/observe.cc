@@ -19,6 +19,10 @@ StatusOr<pb::Response> Ask(const ClusterAccess& access, const std::string& addre
 
 void FillFromNodeStatus(const pb::NodeStatus& s, upgrade::NodeObservation* n) {
   n->reachable = true;
+  // The node's own view of its state: it writes its DISABLED, ENABLING and
+  // ACTIVE itself, and takes DISABLING through itself (the orchestrator's
+  // disable), so it is never behind another node's view of it.
+  if (!s.state().empty()) n->state = s.state();
   n->running_release = s.version();
   n->plan_revision = s.upgrade_plan_revision();
   n->disk_free_bytes = s.storage_free_bytes() != 0 ? s.storage_free_bytes() : -1;
@@ -40,7 +44,7 @@ void FillFromNodeStatus(const pb::NodeStatus& s, upgrade::NodeObservation* n) {
   }
 }
 
-StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController& controller,
+StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController* controller,
                                   const ObserveOptions& options, int64_t now_micros,
                                   const std::map<uint32_t, std::string>& known) {
   std::vector<std::string> entries = access.entry_addresses;
@@ -91,7 +95,11 @@ StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController& c
     } else {
       n.reachable_error = status.status().ToString();
     }
-    auto process = controller.Observe(m.name());
+    if (controller == nullptr) {
+      o.nodes.push_back(std::move(n));
+      continue;
+    }
+    auto process = controller->Observe(m.name());
     if (process.ok()) {
       n.process_running = process->running;
       n.installed_binary = process->installed_binary;
@@ -99,10 +107,10 @@ StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController& c
       n.last_action_error = "controller: " + process.status().ToString();
     }
     if (options.binary_checks) {
-      auto release = controller.BinaryRelease(m.name(), options.target_binary);
+      auto release = controller->BinaryRelease(m.name(), options.target_binary);
       if (release.ok()) {
         n.target_binary_release = *release;
-        Status store = controller.CheckStore(m.name(), options.target_binary);
+        Status store = controller->CheckStore(m.name(), options.target_binary);
         if (!store.ok()) n.check_store_error = store.message();
       } else {
         n.check_store_error = "not run: " + release.status().message();
@@ -112,6 +120,22 @@ StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController& c
   }
   std::sort(o.nodes.begin(), o.nodes.end(),
             [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
+  // The plan: the newest any member has (the node that answered may lag
+  // behind a write made through another; a takeover from a stale copy
+  // would fork the plan and lose what the newer revisions recorded).
+  const upgrade::NodeObservation* newest = nullptr;
+  for (const auto& n : o.nodes) {
+    if (n.reachable && (newest == nullptr || n.plan_revision > newest->plan_revision)) newest = &n;
+  }
+  const uint64_t have = o.plan ? o.plan->revision() : 0;
+  if (newest != nullptr && newest->plan_revision > have) {
+    auto response = Ask(access, out.addresses[newest->node_id], ask_cluster);
+    if (!response.ok()) return response.status().Annotate("reading the newest upgrade plan");
+    if (response->cluster_status().has_upgrade() &&
+        response->cluster_status().upgrade().revision() > have) {
+      o.plan = response->cluster_status().upgrade();
+    }
+  }
   return out;
 }
 

@@ -40,9 +40,12 @@ struct ObserveOptions {
   std::string target_binary;
 };
 
-// UNAVAILABLE if no entry address (nor any member known from `known`)
-// answered its cluster status.
-StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController& controller,
+// Each member's state is its own view of itself when it answers; the plan is
+// the newest revision any member has. UNAVAILABLE if no entry address (nor
+// any member known from `known`) answered its cluster status.
+// `controller` nullptr: no process or binary is observed (`coffer upgrade
+// status`).
+StatusOr<Observed> ObserveCluster(const ClusterAccess& access, NodeController* controller,
                                   const ObserveOptions& options, int64_t now_micros,
                                   const std::map<uint32_t, std::string>& known = {});
 

@@ -50,9 +50,13 @@ Orchestrator::Orchestrator(ClusterAccess access, NodeController& controller, std
 
 StatusOr<Observed> Orchestrator::Observe(const ObserveOptions& options) {
   COFFER_ASSIGN_OR_RETURN(Observed observed,
-                          ObserveCluster(access_, controller_, options, NowMicros(), addresses_));
+                          ObserveCluster(access_, &controller_, options, NowMicros(), addresses_));
   addresses_ = observed.addresses;
-  for (const auto& n : observed.observation.nodes) names_[n.node_id] = n.name;
+  writable_.clear();
+  for (const auto& n : observed.observation.nodes) {
+    names_[n.node_id] = n.name;
+    if (n.reachable && n.state == "ACTIVE") writable_.push_back(n.node_id);
+  }
   return observed;
 }
 
@@ -74,9 +78,12 @@ StatusOr<pb::UpgradePlan> Orchestrator::Write(const pb::UpgradePlan& next, uint3
     auto it = addresses_.find(via);
     if (it == addresses_.end()) return Unavailable("no address for node " + std::to_string(via));
     targets.push_back(it->second);
+  } else if (!writable_.empty()) {
+    // Only ACTIVE nodes: a revision written through a node about to stop
+    // (or disabled: it replicates nothing) would reach no one.
+    for (uint32_t id : writable_) targets.push_back(addresses_[id]);
   } else {
     targets = access_.entry_addresses;
-    for (const auto& [id, address] : addresses_) targets.push_back(address);
   }
   Status last = Unavailable("no node to write the plan through");
   for (const auto& address : targets) {
@@ -155,15 +162,10 @@ Status Orchestrator::Perform(const upgrade::Decision& d, const pb::UpgradePlan& 
       op.mutable_node_state()->set_node_id(d.node_id);
       op.mutable_node_state()->set_state(pb::NODE_DISABLING);
       op.mutable_node_state()->set_upgrade_plan_id(plan.plan_id());
-      // Through any other node that takes it (the node itself would do too).
-      Status last = Unavailable("no node took the disable");
-      for (const auto& [id, address] : addresses_) {
-        if (id == d.node_id) continue;
-        auto response = WriteOp(op, address);
-        if (response.ok()) return Status::Ok();
-        last = response.status();
-      }
-      return last;
+      // Through the node itself: it knows its own state. Another node with a
+      // lagging view could take a second DISABLING after the node went
+      // DISABLED, and its later stamp would win on the others.
+      return WriteOp(op, addresses_[d.node_id]).status();
     }
     case upgrade::Action::kEnable: {
       pb::Op op;

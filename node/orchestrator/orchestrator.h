@@ -96,6 +96,7 @@ class Orchestrator {
   OrchestratorOptions options_;
   std::map<uint32_t, std::string> addresses_;  // last observed member addresses
   std::map<uint32_t, std::string> names_;
+  std::vector<uint32_t> writable_;  // reachable ACTIVE members at the last observation
 };
 
 // "host:pid:xxxx": a name for this orchestrator process.
