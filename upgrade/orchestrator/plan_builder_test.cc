@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "upgrade/orchestrator/prechecks.h"
+#include "upgrade/orchestrator/test_nodes.h"
 
 namespace coffer::upgrade {
 namespace {
@@ -18,22 +19,8 @@ constexpr Release k030{0, 3, 0};
 constexpr int64_t kNow = 1'800'000'000'000'000;
 
 NodeObservation Node(uint32_t id, pb::NodeRole role, uint32_t peer, uint64_t unreplicated = 0) {
-  NodeObservation n;
-  n.node_id = id;
-  n.name = "n" + std::to_string(id);
-  n.role = role;
-  n.peer = peer;
-  n.state = "ACTIVE";
-  n.reachable = true;
-  n.running_release = "0.2.0";
-  n.recorded_release = "0.2.0";
+  NodeObservation n = testing::HealthyNode(id, role, peer, kNow);
   n.unreplicated = unreplicated;
-  n.disk_free_bytes = 1LL << 40;
-  n.store_bytes = 1 << 20;
-  n.cert_not_after = kNow / 1'000'000 + 365 * 24 * 3600;
-  n.process_running = true;
-  n.installed_binary = "coffer";
-  n.target_binary_release = "0.3.0";
   return n;
 }
 

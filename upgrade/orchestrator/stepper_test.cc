@@ -9,6 +9,7 @@
 
 #include "upgrade/orchestrator/control.h"
 #include "upgrade/orchestrator/plan_builder.h"
+#include "upgrade/orchestrator/test_nodes.h"
 
 namespace coffer::upgrade {
 namespace {
@@ -19,17 +20,7 @@ constexpr int64_t kNow = 1'800'000'000'000'000;
 constexpr int64_t kSec = 1'000'000;
 
 NodeObservation Node(uint32_t id, pb::NodeRole role, uint32_t peer) {
-  NodeObservation n;
-  n.node_id = id;
-  n.name = "n" + std::to_string(id);
-  n.role = role;
-  n.peer = peer;
-  n.state = "ACTIVE";
-  n.reachable = true;
-  n.running_release = "0.2.0";
-  n.recorded_release = "0.2.0";
-  n.process_running = true;
-  n.installed_binary = "coffer";
+  NodeObservation n = testing::HealthyNode(id, role, peer, kNow);
   n.plan_revision = 10;
   return n;
 }
