@@ -131,6 +131,9 @@ NodeMetrics::NodeMetrics()
                         "(bad or missing signature) or because they differ from the record "
                         "applied at that seq.")
               .Add({})),
+      upgrade_nodes_done_(GaugeFamily(*registry_, "coffer_upgrade_nodes_done",
+                                      "Nodes of the rolling-upgrade plan that are done.")
+                              .Add({})),
       build_info_(GaugeFamily(*registry_, "coffer_build_info",
                               "1, labelled with this node's release and the cluster versions "
                               "its binary runs.")),
@@ -158,6 +161,13 @@ NodeMetrics::NodeMetrics()
     storage_state_.series.emplace(value, &storage.Add({{"state", value}}));
   }
   SetEnum(storage_state_, "writable");
+  Family<Gauge>& upgrade = GaugeFamily(
+      *registry_, "coffer_upgrade_state",
+      "1 for the state of the rolling-upgrade plan as this node has it (coffer upgrade status).");
+  for (const char* value :
+       {"RUNNING", "PAUSED", "DONE", "FINALIZED", "ABORTED", "ROLLING_BACK", "ROLLED_BACK"}) {
+    upgrade_state_.series.emplace(value, &upgrade.Add({{"state", value}}));
+  }
 }
 
 void NodeMetrics::SetStorage(std::string_view state, int64_t free_bytes) {
@@ -281,6 +291,11 @@ void NodeMetrics::SetMode(std::string_view mode) { SetEnum(mode_, mode); }
 void NodeMetrics::SetNodeState(std::string_view state) { SetEnum(state_, state); }
 
 void NodeMetrics::SetObjects(uint64_t count) { objects_.Set(static_cast<double>(count)); }
+
+void NodeMetrics::SetUpgrade(std::string_view state, uint64_t nodes_done) {
+  SetEnum(upgrade_state_, state);
+  upgrade_nodes_done_.Set(static_cast<double>(nodes_done));
+}
 
 void NodeMetrics::SetPendingCriticalWrites(uint64_t count) {
   pending_critical_writes_.Set(static_cast<double>(count));

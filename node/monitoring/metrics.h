@@ -68,6 +68,10 @@ class NodeMetrics {
   // "PENDING", "ACTIVE", "DISABLING", "DISABLED", "ENABLING", "EXPIRED". Any
   // other value sets all six to 0.
   void SetNodeState(std::string_view state);
+  // coffer_upgrade_state{state} is 1 for the upgrade plan's state (RUNNING,
+  // PAUSED, DONE, FINALIZED, ABORTED, ROLLING_BACK, ROLLED_BACK; all 0 with
+  // no plan), and coffer_upgrade_nodes_done counts its nodes done.
+  void SetUpgrade(std::string_view state, uint64_t nodes_done);
 
   // coffer_objects: live objects in the store.
   void SetObjects(uint64_t count);
@@ -161,6 +165,8 @@ class NodeMetrics {
   EnumGauge mode_;
   EnumGauge state_;
   EnumGauge storage_state_;
+  EnumGauge upgrade_state_;
+  prometheus::Gauge& upgrade_nodes_done_;
 
   prometheus::Family<prometheus::Gauge>& build_info_;
   prometheus::Family<prometheus::Gauge>& cluster_version_;

@@ -156,6 +156,22 @@ TEST(MetricsTest, BuildInfoAndClusterVersionCarryTheirValuesAsLabels) {
   EXPECT_EQ(Sample(out, "coffer_cluster_version_held"), "0");
 }
 
+TEST(MetricsTest, UpgradePlanStateIsOneHotAndCountsNodesDone) {
+  NodeMetrics metrics;
+  metrics.SetUpgrade("RUNNING", 2);
+  std::string out = metrics.Render();
+  EXPECT_EQ(Sample(out, R"(coffer_upgrade_state{state="RUNNING"})"), "1");
+  EXPECT_EQ(Sample(out, R"(coffer_upgrade_state{state="PAUSED"})"), "0");
+  EXPECT_EQ(Sample(out, "coffer_upgrade_nodes_done"), "2");
+  metrics.SetUpgrade("PAUSED", 2);
+  out = metrics.Render();
+  EXPECT_EQ(Sample(out, R"(coffer_upgrade_state{state="RUNNING"})"), "0");
+  EXPECT_EQ(Sample(out, R"(coffer_upgrade_state{state="PAUSED"})"), "1");
+  metrics.SetUpgrade("", 0);  // no plan
+  out = metrics.Render();
+  EXPECT_EQ(Sample(out, R"(coffer_upgrade_state{state="PAUSED"})"), "0");
+}
+
 TEST(MetricsTest, PlainGaugesAndCounter) {
   NodeMetrics metrics;
   std::string out = metrics.Render();
