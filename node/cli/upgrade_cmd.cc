@@ -189,6 +189,9 @@ int PlanOrStart(const UpgradeFlags& f, bool start) {
     std::cout << RenderUpgradePlan(prepared->plan, Format(f.client));
     return prepared->verdict.ok() ? kExitOk : Fail(prepared->verdict);
   }
+  // The plan, printed before anything runs (on stderr: stdout carries the
+  // plan as it ends, in the output format asked for).
+  std::cerr << RenderUpgradePlan(prepared->plan, OutputFormat::kTable) << "\n";
   auto written = o.Begin(*prepared);
   if (!written.ok()) return Fail(written.status());
   std::cerr << "plan " << written->plan_id() << ": " << written->from_release() << " -> "
