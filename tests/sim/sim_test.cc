@@ -6,7 +6,7 @@
 //   COFFER_SIM_MIXED       1: Simulation.ReplaySeed runs a mixed-version seed
 //   COFFER_SIM_MIXED_SEEDS how many seeds Simulation.MixedVersionSeeds runs (default 200)
 //   COFFER_SIM_UPGRADE     1: Simulation.ReplaySeed runs an orchestrated upgrade seed
-//   COFFER_SIM_UPGRADE_SEEDS how many seeds Simulation.UpgradeSeeds runs (default 300)
+//   COFFER_SIM_UPGRADE_SEEDS how many seeds Simulation.UpgradeSeeds runs (default 500)
 // 10,000 seeds: COFFER_SIM_SEEDS=10000 build/dev/tests/sim/sim_test --gtest_filter=Simulation.Seeds
 #include <gtest/gtest.h>
 
@@ -127,7 +127,7 @@ SimOptions UpgradeOptions(uint64_t seed) {
 
 TEST(Simulation, UpgradeSeeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
-  uint64_t count = EnvOr("COFFER_SIM_UPGRADE_SEEDS", 300);
+  uint64_t count = EnvOr("COFFER_SIM_UPGRADE_SEEDS", 500);
   uint64_t aborted = 0, pause_requests = 0, abort_requests = 0;
   uint64_t failed = 0, finalized = 0, rolled_back = 0, actions = 0, orch_crashes = 0,
            before_persist = 0, takeovers = 0, pauses = 0, acked = 0, crashes = 0;
