@@ -220,7 +220,7 @@ int TakeOverAndRun(const UpgradeFlags& f, const std::string& verb) {
   }
   if (!plan.ok()) return Fail(plan.status());
   const int64_t now = orch::NowMicros();
-  StatusOr<pb::UpgradePlan> next = plan.status();
+  StatusOr<pb::UpgradePlan> next = InvalidArgument("unknown request " + verb);
   if (verb == "resume") {
     next = upgrade::TakeOver(*plan, o.owner(), now, lease);
   } else if (verb == "rollback") {
