@@ -214,9 +214,9 @@ TEST_F(OrchestratorTest, ACutLinkDuringTheWaitForActivePausesAndResumeCompletes)
   Join(*b_, *a_, pb::NODE_READ_WRITE);
   Join(*e_, *a_, pb::NODE_READ_ONLY);
   all_ = {a_, b_, e_};
-  ASSERT_TRUE(WaitFor([&] { return InState(*e_, "ACTIVE") && InMode(*a_, "read-write") &&
-                                   Converged(all_); },
-                      std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return InState(*e_, "ACTIVE") && InMode(*a_, "read-write") && Converged(all_); },
+      std::chrono::seconds(30)));
   controller_ = std::make_unique<NodeProcessController>(all_);
   FaultProxy& to_a = *proxies_[0];
   FaultProxy& to_e = *proxies_[2];
