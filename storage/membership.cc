@@ -42,17 +42,21 @@ std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredClust
   }
 }
 
-const pb::UpgradePlan* ActiveUpgradePlan(const pb::StoredCluster& cluster) {
-  if (!cluster.has_upgrade_plan()) return nullptr;
-  switch (cluster.upgrade_plan().state()) {
+bool UpgradePlanActive(const pb::UpgradePlan& plan) {
+  switch (plan.state()) {
     case pb::UPGRADE_RUNNING:
     case pb::UPGRADE_PAUSED:
     case pb::UPGRADE_DONE:
     case pb::UPGRADE_ROLLING_BACK:
-      return &cluster.upgrade_plan();
+      return true;
     default:
-      return nullptr;
+      return false;
   }
+}
+
+const pb::UpgradePlan* ActiveUpgradePlan(const pb::StoredCluster& cluster) {
+  if (!cluster.has_upgrade_plan() || !UpgradePlanActive(cluster.upgrade_plan())) return nullptr;
+  return &cluster.upgrade_plan();
 }
 
 Status RefuseDuringUpgrade(const pb::StoredCluster& cluster, std::string_view what) {

@@ -39,6 +39,7 @@ std::string_view NodeStateName(const pb::StoredNode& node, const pb::StoredClust
 // The rolling-upgrade plan in `cluster` while it runs: RUNNING, PAUSED,
 // DONE (not yet finalized) or ROLLING_BACK; nullptr otherwise.
 const pb::UpgradePlan* ActiveUpgradePlan(const pb::StoredCluster& cluster);
+bool UpgradePlanActive(const pb::UpgradePlan& plan);
 
 // UPGRADE_IN_PROGRESS naming the active plan, its state and its owner, for
 // `what` ("a membership change"); OK when no plan is active.

@@ -10,6 +10,7 @@
 
 #include "node/monitoring/health.h"
 #include "storage/object_store.h"
+#include "upgrade/orchestrator/plan_builder.h"
 #include "upgrade/version.h"
 
 namespace coffer::node {
@@ -444,11 +445,10 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
   if (c.has_upgrade() && c.upgrade().state() != pb::UPGRADE_FINALIZED &&
       c.upgrade().state() != pb::UPGRADE_ROLLED_BACK &&
       c.upgrade().state() != pb::UPGRADE_ABORTED) {
-    std::string state = pb::UpgradePlanState_Name(c.upgrade().state());
     int done = 0;
     for (const auto& n : c.upgrade().nodes()) done += n.step() == pb::STEP_DONE ? 1 : 0;
     out += "upgrade: plan to " + EscapeForTerminal(c.upgrade().to_release()) + " " +
-           state.substr(state.find('_') + 1) + ", " + std::to_string(done) + " of " +
+           upgrade::PlanStateName(c.upgrade().state()) + ", " + std::to_string(done) + " of " +
            std::to_string(c.upgrade().nodes_size()) + " nodes done (coffer upgrade status)\n";
   }
   if (c.name_conflicts() > 0) {

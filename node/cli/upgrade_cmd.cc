@@ -232,9 +232,7 @@ int TakeOverAndRun(const UpgradeFlags& f, const std::string& verb) {
       Status asked = RequestOnRunningPlan(
           o, [](const pb::UpgradePlan& p) { return upgrade::RequestAbort(p, orch::NowMicros()); },
           [](const pb::UpgradePlan& p) { return p.abort_requested(); },
-          [](const pb::UpgradePlan& p) {
-            return p.state() != pb::UPGRADE_RUNNING && p.state() != pb::UPGRADE_ROLLING_BACK;
-          });
+          [](const pb::UpgradePlan& p) { return !upgrade::PlanRunning(p); });
       if (!asked.ok()) return Fail(asked);
       std::cerr << "abort requested; orchestrator " << plan->owner()
                 << " stopped at a step boundary: every node is enabled\n";
@@ -262,9 +260,7 @@ int Pause(const UpgradeFlags& f) {
   Status asked = RequestOnRunningPlan(
       o, [](const pb::UpgradePlan& p) { return upgrade::RequestPause(p, orch::NowMicros()); },
       [](const pb::UpgradePlan& p) { return p.pause_requested(); },
-      [](const pb::UpgradePlan& p) {
-        return p.state() != pb::UPGRADE_RUNNING && p.state() != pb::UPGRADE_ROLLING_BACK;
-      });
+      [](const pb::UpgradePlan& p) { return !upgrade::PlanRunning(p); });
   if (!asked.ok()) return Fail(asked);
   std::cerr << "pause requested; orchestrator " << plan->owner()
             << " paused at a step boundary (`coffer upgrade status`)\n";
@@ -300,9 +296,7 @@ int ShowStatus(const UpgradeFlags& f) {
     known = observed->addresses;
     if (!observed->observation.plan) return Fail(NotFound("this cluster has no upgrade plan"));
     const pb::UpgradePlan& plan = *observed->observation.plan;
-    const bool running =
-        plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK;
-    if (!f.watch || !running || std::chrono::steady_clock::now() >= deadline) {
+    if (!f.watch || !upgrade::PlanRunning(plan) || std::chrono::steady_clock::now() >= deadline) {
       if (f.watch && terminal) std::fprintf(stderr, "\n");
       std::cout << RenderUpgradePlan(plan, Format(f.client));
       return kExitOk;

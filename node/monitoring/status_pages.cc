@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "upgrade/orchestrator/plan_builder.h"
+
 namespace coffer::node {
 
 bool IsStatusPage(std::string_view path) {
@@ -66,10 +68,8 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
   metrics_.SetClusterVersion(versions.cluster_version(), versions.held());
   uint64_t upgrade_done = 0;
   for (const auto& n : cluster.upgrade().nodes()) upgrade_done += n.step() == pb::STEP_DONE;
-  std::string upgrade_state =
-      cluster.has_upgrade() ? pb::UpgradePlanState_Name(cluster.upgrade().state()) : "";
-  if (upgrade_state.starts_with("UPGRADE_")) upgrade_state = upgrade_state.substr(8);
-  metrics_.SetUpgrade(upgrade_state, upgrade_done);
+  metrics_.SetUpgrade(
+      cluster.has_upgrade() ? upgrade::PlanStateName(cluster.upgrade().state()) : "", upgrade_done);
   metrics_.SetPendingCriticalWrites(self.pending_critical_writes());
   uint64_t applied = 0;
   for (const auto& [origin, seq] : self.applied().applied()) applied += seq;

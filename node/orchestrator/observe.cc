@@ -2,16 +2,15 @@
 
 #include <algorithm>
 
+#include "node/client/client.h"
+
 namespace coffer::node::orchestrator {
 namespace {
 
 StatusOr<pb::Response> Ask(const ClusterAccess& access, const std::string& address,
                            const pb::Request& request) {
-  auto response = access.call(address, request);
-  if (!response.ok()) return response.status();
-  if (response->code() != "OK") {
-    return Status(CodeFromName(response->code()), response->message());
-  }
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, access.call(address, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
   return response;
 }
 

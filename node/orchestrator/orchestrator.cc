@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/rng.h"
+#include "node/client/client.h"
 #include "upgrade/orchestrator/control.h"
 #include "upgrade/orchestrator/plan_builder.h"
 
@@ -16,12 +17,6 @@ namespace {
 std::string NewRequestId() {
   SystemRng rng;
   return Uuid::Generate(rng).str();
-}
-
-Status ResponseStatus(const StatusOr<pb::Response>& response) {
-  if (!response.ok()) return response.status();
-  if (response->code() == "OK") return Status::Ok();
-  return Status(CodeFromName(response->code()), response->message());
 }
 
 }  // namespace
@@ -64,8 +59,8 @@ StatusOr<pb::Response> Orchestrator::WriteOp(const pb::Op& op, const std::string
   pb::Request request;
   request.set_request_id(NewRequestId());
   *request.mutable_write() = op;
-  auto response = access_.call(address, request);
-  COFFER_RETURN_IF_ERROR(ResponseStatus(response));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, access_.call(address, request));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(response));
   return response;
 }
 
@@ -73,22 +68,26 @@ StatusOr<pb::UpgradePlan> Orchestrator::Write(const pb::UpgradePlan& next, uint3
   pb::Op op;
   op.mutable_upgrade_plan()->set_expected_revision(next.revision() - 1);
   *op.mutable_upgrade_plan()->mutable_plan() = next;
-  std::vector<std::string> targets;
-  if (via != 0) {
-    auto it = addresses_.find(via);
-    if (it == addresses_.end()) return Unavailable("no address for node " + std::to_string(via));
-    targets.push_back(it->second);
-  } else if (!writable_.empty()) {
-    // Only ACTIVE nodes: a revision written through a node about to stop
-    // (or disabled: it replicates nothing) would reach no one.
-    for (uint32_t id : writable_) targets.push_back(addresses_[id]);
-  } else {
-    targets = access_.entry_addresses;
+  if (via == 0) {
+    COFFER_RETURN_IF_ERROR(WriteThroughAnyActive(op));
+    return next;
   }
-  Status last = Unavailable("no node to write the plan through");
+  auto it = addresses_.find(via);
+  if (it == addresses_.end()) return Unavailable("no address for node " + std::to_string(via));
+  COFFER_RETURN_IF_ERROR(WriteOp(op, it->second).status());
+  return next;
+}
+
+Status Orchestrator::WriteThroughAnyActive(const pb::Op& op) {
+  // Only ACTIVE nodes: a record written through a node about to stop (or
+  // disabled: it replicates nothing) would reach no one.
+  std::vector<std::string> targets;
+  for (uint32_t id : writable_) targets.push_back(addresses_[id]);
+  if (targets.empty()) targets = access_.entry_addresses;  // not observed yet
+  Status last = Unavailable("no node to write through");
   for (const auto& address : targets) {
     auto response = WriteOp(op, address);
-    if (response.ok()) return next;
+    if (response.ok()) return Status::Ok();
     last = response.status();
     // Another write came first: trying elsewhere would not help.
     if (last.code() == Code::kUpgradeInProgress) return last;
@@ -100,16 +99,7 @@ Status Orchestrator::SetVersionHold(bool hold) {
   pb::Op op;
   op.mutable_cluster_set()->set_version_hold(hold ? pb::VERSION_HOLD_HOLD
                                                   : pb::VERSION_HOLD_RELEASE);
-  std::vector<std::string> targets = access_.entry_addresses;
-  for (const auto& [id, address] : addresses_) targets.push_back(address);
-  Status last = Unavailable("no node to write the version hold through");
-  for (const auto& address : targets) {
-    auto response = WriteOp(op, address);
-    if (response.ok()) return Status::Ok();
-    last = response.status();
-    if (last.code() == Code::kUpgradeInProgress) return last;
-  }
-  return last;
+  return WriteThroughAnyActive(op);
 }
 
 StatusOr<PreparedPlan> Orchestrator::Prepare(const PlanSpec& spec) {
@@ -207,8 +197,7 @@ StatusOr<pb::UpgradePlan> Orchestrator::Run(pb::UpgradePlan plan, const Progress
         if (o.plan->pause_requested()) plan.set_pause_requested(true);
         if (o.plan->abort_requested()) plan.set_abort_requested(true);
       }
-      if (!hold_checked && !o.version_held &&
-          (plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK)) {
+      if (!hold_checked && !o.version_held && upgrade::PlanRunning(plan)) {
         failure = SetVersionHold(true);
         hold_checked = failure.ok();
       } else {
@@ -242,7 +231,10 @@ StatusOr<pb::UpgradePlan> Orchestrator::Run(pb::UpgradePlan plan, const Progress
         continue;
       }
       // A lost compare-and-set: observe again (the loop adopts or stops).
-      if (failure.code() == Code::kUpgradeInProgress) continue;
+      if (failure.code() == Code::kUpgradeInProgress) {
+        std::this_thread::sleep_for(options_.poll);
+        continue;
+      }
     }
     auto now = std::chrono::steady_clock::now();
     if (failing_since == std::chrono::steady_clock::time_point::max()) failing_since = now;

@@ -89,6 +89,8 @@ class Orchestrator {
  private:
   Status Perform(const upgrade::Decision& d, const pb::UpgradePlan& plan);
   StatusOr<pb::Response> WriteOp(const pb::Op& op, const std::string& address);
+  // `op` through the first reachable ACTIVE member that takes it.
+  Status WriteThroughAnyActive(const pb::Op& op);
 
   ClusterAccess access_;
   NodeController& controller_;

@@ -6,10 +6,6 @@
 namespace coffer::upgrade {
 namespace {
 
-bool Running(const pb::UpgradePlan& plan) {
-  return plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK;
-}
-
 Status NotIn(const pb::UpgradePlan& plan, const std::string& what) {
   return InvalidState("upgrade plan " + plan.plan_id() + " is " + PlanStateName(plan.state()) +
                       ": " + what);
@@ -18,7 +14,7 @@ Status NotIn(const pb::UpgradePlan& plan, const std::string& what) {
 }  // namespace
 
 bool LeaseHeldByOther(const pb::UpgradePlan& plan, const std::string& owner, int64_t now_micros) {
-  return Running(plan) && plan.owner() != owner && plan.lease_until_micros() > now_micros;
+  return PlanRunning(plan) && plan.owner() != owner && plan.lease_until_micros() > now_micros;
 }
 
 Status InProgress(const pb::UpgradePlan& plan, int64_t now_micros) {
@@ -33,7 +29,7 @@ Status InProgress(const pb::UpgradePlan& plan, int64_t now_micros) {
 StatusOr<pb::UpgradePlan> TakeOver(const pb::UpgradePlan& plan, const std::string& owner,
                                    int64_t now_micros, int64_t lease_micros) {
   if (LeaseHeldByOther(plan, owner, now_micros)) return InProgress(plan, now_micros);
-  if (!Running(plan) && plan.state() != pb::UPGRADE_PAUSED) {
+  if (!PlanRunning(plan) && plan.state() != pb::UPGRADE_PAUSED) {
     return NotIn(plan, "there is nothing to resume");
   }
   pb::UpgradePlan p = NextRevision(plan, now_micros, lease_micros);
@@ -55,7 +51,7 @@ StatusOr<pb::UpgradePlan> TakeOver(const pb::UpgradePlan& plan, const std::strin
 }
 
 StatusOr<pb::UpgradePlan> RequestPause(const pb::UpgradePlan& plan, int64_t now_micros) {
-  if (!Running(plan)) return NotIn(plan, "only a running plan can be paused");
+  if (!PlanRunning(plan)) return NotIn(plan, "only a running plan can be paused");
   pb::UpgradePlan p = plan;
   p.set_revision(plan.revision() + 1);
   p.set_updated_micros(now_micros);
@@ -64,7 +60,7 @@ StatusOr<pb::UpgradePlan> RequestPause(const pb::UpgradePlan& plan, int64_t now_
 }
 
 StatusOr<pb::UpgradePlan> RequestAbort(const pb::UpgradePlan& plan, int64_t now_micros) {
-  if (!Running(plan) && plan.state() != pb::UPGRADE_PAUSED) {
+  if (!PlanRunning(plan) && plan.state() != pb::UPGRADE_PAUSED) {
     return NotIn(plan, "only a running or paused plan can be aborted");
   }
   pb::UpgradePlan p = plan;

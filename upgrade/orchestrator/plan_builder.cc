@@ -75,6 +75,10 @@ StatusOr<pb::UpgradePlan> MakePlan(const ClusterObservation& observation,
   return plan;
 }
 
+bool PlanRunning(const pb::UpgradePlan& plan) {
+  return plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK;
+}
+
 std::string PlanStateName(pb::UpgradePlanState state) {
   std::string name = pb::UpgradePlanState_Name(state);
   return name.starts_with("UPGRADE_") ? name.substr(8) : name;

@@ -37,6 +37,9 @@ StatusOr<Release> CurrentRelease(const ClusterObservation& observation);
 StatusOr<pb::UpgradePlan> MakePlan(const ClusterObservation& observation,
                                    const PlanRequest& request);
 
+// RUNNING or ROLLING_BACK: an orchestrator is (or should be) stepping it.
+bool PlanRunning(const pb::UpgradePlan& plan);
+
 // Short forms for output: "RUNNING", "WAIT_ACTIVE".
 std::string PlanStateName(pb::UpgradePlanState state);
 std::string StepName(pb::UpgradeStep step);

@@ -35,9 +35,7 @@ pb::UpgradeCheck Check(std::string_view name, bool passed, std::string observed)
 
 pb::UpgradeCheck NoOtherPlan(const ClusterObservation& o) {
   if (!o.plan) return Check("no-other-plan", true, "no plan");
-  pb::StoredCluster holder;
-  *holder.mutable_upgrade_plan() = *o.plan;
-  if (storage::ActiveUpgradePlan(holder) == nullptr) {
+  if (!storage::UpgradePlanActive(*o.plan)) {
     return Check("no-other-plan", true,
                  "last plan " + o.plan->plan_id() + " is " + PlanStateName(o.plan->state()));
   }

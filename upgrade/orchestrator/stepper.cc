@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "upgrade/orchestrator/plan_builder.h"
+
 namespace coffer::upgrade {
 namespace {
 
@@ -90,7 +92,7 @@ pb::UpgradePlan NextRevision(const pb::UpgradePlan& plan, int64_t now_micros,
 
 Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o) {
   Decision d;
-  if (plan.state() != pb::UPGRADE_RUNNING && plan.state() != pb::UPGRADE_ROLLING_BACK) {
+  if (!PlanRunning(plan)) {
     d.action = Action::kFinished;
     return d;
   }
