@@ -88,4 +88,34 @@ ScopedFaultPoint::ScopedFaultPoint(std::string name, Arming arming) : name_(std:
 
 ScopedFaultPoint::~ScopedFaultPoint() { Registry::Global().Disarm(name_); }
 
+StatusOr<std::vector<std::string>> ArmFromSpec(std::string_view spec) {
+  constexpr size_t kMaxNames = 32;
+  constexpr size_t kMaxNameBytes = 128;
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string_view::npos) comma = spec.size();
+    std::string_view name = spec.substr(start, comma - start);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name.empty() || name.size() > kMaxNameBytes) {
+      return InvalidArgument(std::string(kArmEnvironmentVariable) +
+                             ": a fault point name is empty or longer than 128 bytes");
+    }
+    names.emplace_back(name);
+    if (names.size() > kMaxNames) {
+      return InvalidArgument(std::string(kArmEnvironmentVariable) + ": more than 32 names");
+    }
+    start = comma + 1;
+  }
+  if (!Enabled()) {
+    return InvalidArgument(std::string(kArmEnvironmentVariable) +
+                           " is set but this build has no fault points (a Release build); "
+                           "planted bugs need a dev or asan build");
+  }
+  for (const auto& name : names) Registry::Global().Arm(name, {.action = Action::kFail});
+  return names;
+}
+
 }  // namespace coffer::fault

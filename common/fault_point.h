@@ -35,6 +35,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace coffer::fault {
 
 // What an armed point does when it fires.
@@ -110,6 +112,18 @@ class ScopedFaultPoint {
  private:
   std::string name_;
 };
+
+// The environment variable through which a harness plants bugs in a real
+// node process (coffer-chaos R11): a comma-separated list of point names,
+// each armed to fail at every hit for the life of the process.
+inline constexpr const char* kArmEnvironmentVariable = "COFFER_FAULT_POINTS_ARM";
+
+// Arms every name of `spec` ("a.b,c.d"; blanks around names ignored) with
+// Action::kFail. Returns the names armed. INVALID_ARGUMENT (nothing armed)
+// for an empty name or one over 128 bytes, more than 32 names, or any
+// name in a build without fault points (a planted bug must never be
+// silently absent).
+StatusOr<std::vector<std::string>> ArmFromSpec(std::string_view spec);
 
 // True if this build evaluates fault points (COFFER_FAULT_POINTS).
 constexpr bool Enabled() {

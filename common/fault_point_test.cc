@@ -105,5 +105,24 @@ TEST(FaultPoint, ReleaseBuildsCompileThePointsAway) {
 
 #endif
 
+TEST(FaultPoint, ArmFromSpecArmsEveryNameOrNone) {
+  auto armed = ArmFromSpec(" test.spec_a , test.spec_b");
+  ASSERT_TRUE(armed.ok()) << armed.status().ToString();
+  EXPECT_EQ(*armed, (std::vector<std::string>{"test.spec_a", "test.spec_b"}));
+  EXPECT_TRUE(COFFER_FAULT_POINT("test.spec_a"));
+  EXPECT_TRUE(COFFER_FAULT_POINT("test.spec_b"));
+  Registry::Global().Disarm("test.spec_a");
+  Registry::Global().Disarm("test.spec_b");
+
+  // An empty name anywhere arms nothing.
+  auto bad = ArmFromSpec("test.spec_c,,test.spec_d");
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(COFFER_FAULT_POINT("test.spec_c"));
+  EXPECT_EQ(ArmFromSpec(std::string(129, 'x')).status().code(), Code::kInvalidArgument);
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += (i ? "," : "") + std::string("p") + std::to_string(i);
+  EXPECT_EQ(ArmFromSpec(many).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace coffer::fault

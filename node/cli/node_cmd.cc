@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <thread>
 
+#include "common/fault_point.h"
 #include "common/log.h"
 #include "node/cli/commands.h"
 #include "node/client/client.h"
@@ -53,6 +55,12 @@ void RunStart(const StartFlags& flags) {
   if (!s.ok()) throw CLI::RuntimeError(Fail(s));
   auto passphrase = ReadPassphrase(config);
   if (!passphrase.ok()) throw CLI::RuntimeError(Fail(passphrase.status()));
+  if (const char* spec = std::getenv(fault::kArmEnvironmentVariable); spec != nullptr) {
+    // Planted bugs for the chaos harness (tests/chaos/README.md, R11).
+    auto armed = fault::ArmFromSpec(spec);
+    if (!armed.ok()) throw CLI::RuntimeError(Fail(armed.status()));
+    for (const auto& name : *armed) spdlog::warn("planted bug armed: fault point {}", name);
+  }
   if (!flags.join_address.empty()) {
     JoinOptions options{flags.join_address, flags.join_token};
     options.controller_retry_for =

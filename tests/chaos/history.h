@@ -57,7 +57,7 @@ struct NodeSample {
   double t = 0;
   std::string node;
   std::string state;  // ACTIVE, DISABLED, ... or down/stopped/unreachable
-  std::string mode;   // read-write, read-only-restricted, read-only, ... or ""
+  std::string mode;   // read-write, restricted, read-only, unavailable, or ""
 };
 
 class History {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -59,6 +60,9 @@ struct NodeProcessOptions {
   // The `coffer` binary to run; "": COFFER_BIN (the build's). The upgrade
   // tests switch a node to coffer-next between restarts (set_binary).
   std::string binary{};
+  // Extra environment for the process ("NAME=value"), on top of this
+  // process's own (e.g. COFFER_FAULT_POINTS_ARM for a planted bug).
+  std::vector<std::string> env{};
 };
 
 class NodeProcess {
@@ -66,6 +70,7 @@ class NodeProcess {
   explicit NodeProcess(NodeProcessOptions options = {})
       : name_(options.name),
         binary_(options.binary.empty() ? std::string(COFFER_BIN) : options.binary),
+        env_(options.env),
         port_hold_(ReservePort()),
         peer_port_hold_(options.peer_port != 0 ? PortHold() : ReservePort()),
         http_port_hold_(ReservePort()),
@@ -126,19 +131,29 @@ class NodeProcess {
   // Starts the process without waiting (e.g. a candidate whose join takes a
   // while); its stdout and stderr go to output_file().
   void Launch(std::vector<std::string> extra_args = {}) {
+    // Everything the child needs is built before fork: a child of a
+    // multi-threaded process may only call async-signal-safe functions.
+    std::string out = dir_.path() + "/node.out";
+    std::string config = dir_.path() + "/node.toml";
+    std::vector<std::string> args = {binary_, "node", "start", "--config", config};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+    env_strings.insert(env_strings.end(), env_.begin(), env_.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
-      std::string out = dir_.path() + "/node.out";
-      FILE* f = freopen(out.c_str(), "a", stdout);
-      (void)f;
-      dup2(fileno(stdout), fileno(stderr));
-      std::string config = dir_.path() + "/node.toml";
-      std::vector<std::string> args = {binary_, "node", "start", "--config", config};
-      args.insert(args.end(), extra_args.begin(), extra_args.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary_.c_str(), argv.data());
+      int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+      }
+      execve(binary_.c_str(), argv.data(), envp.data());
       _exit(127);
     }
   }
@@ -213,6 +228,7 @@ class NodeProcess {
   storage::testing::TempDir dir_;
   std::string name_;
   std::string binary_;
+  std::vector<std::string> env_;
   // Held as long as this NodeProcess exists (see PortHold); declared before
   // the ports read from them.
   PortHold port_hold_;
