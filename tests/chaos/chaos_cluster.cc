@@ -32,6 +32,16 @@ std::string MakeTempDir() {
   return made == nullptr ? "" : std::string(made);
 }
 
+// `coffer` beside this executable if it is there, else the build's.
+std::string DefaultBinary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && std::filesystem::exists(self.parent_path() / "coffer")) {
+    return (self.parent_path() / "coffer").string();
+  }
+  return COFFER_BIN;
+}
+
 }  // namespace
 
 ChaosCluster::ChaosCluster(const ClusterOptions& options, History* history)
@@ -64,7 +74,8 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
                          .ca = &cluster->ca_,
                          .node_config = integration::PeerAdvertise(m.proxy->port()),
                          .peer_port = peer_port,
-                         .peer_host = m.peer_host};
+                         .peer_host = m.peer_host,
+                         .binary = options.binary.empty() ? DefaultBinary() : options.binary};
     if (!options.planted.empty()) {
       o.env.push_back(std::string(fault::kArmEnvironmentVariable) + "=" + options.planted);
     }
@@ -307,6 +318,44 @@ bool ChaosCluster::Converged(std::string* detail) {
 double ChaosCluster::WaitConverged(std::chrono::milliseconds timeout, std::string* detail) {
   auto start = std::chrono::steady_clock::now();
   bool ok = WaitFor([&] { return Converged(detail); }, timeout, std::chrono::milliseconds(100));
+  if (!ok) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double ChaosCluster::WaitCaughtUp(std::chrono::milliseconds timeout, std::string* detail) {
+  auto start = std::chrono::steady_clock::now();
+  std::map<uint32_t, uint64_t> heads;  // origin -> its own seq now
+  std::map<uint32_t, std::string> names;
+  for (size_t i : live()) {
+    auto status = StatusOf(i);
+    if (!status.ok()) continue;  // checked below, as behind
+    auto own = status->applied().applied().find(status->node_id());
+    heads[status->node_id()] = own == status->applied().applied().end() ? 0 : own->second;
+    names[status->node_id()] = name(i);
+  }
+  bool ok = WaitFor(
+      [&] {
+        for (size_t i : live()) {
+          auto status = StatusOf(i);
+          if (!status.ok()) {
+            if (detail != nullptr) *detail = name(i) + " does not answer";
+            return false;
+          }
+          for (const auto& [origin, head] : heads) {
+            auto at = status->applied().applied().find(origin);
+            uint64_t seq = at == status->applied().applied().end() ? 0 : at->second;
+            if (seq < head) {
+              if (detail != nullptr) {
+                *detail = name(i) + " applied " + names[origin] + "'s log to " +
+                          std::to_string(seq) + " of " + std::to_string(head);
+              }
+              return false;
+            }
+          }
+        }
+        return true;
+      },
+      timeout, std::chrono::milliseconds(100));
   if (!ok) return -1;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

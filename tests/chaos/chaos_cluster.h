@@ -37,6 +37,9 @@ namespace coffer::chaos {
 struct ClusterOptions {
   int pairs = 2;      // read-write pairs (1..4)
   int read_only = 1;  // read-only nodes (0..4)
+  // The `coffer` binary the nodes run; "": the one next to this executable
+  // (bin/ of the build), else the build's (COFFER_BIN).
+  std::string binary;
   // Fault points armed in every node process (COFFER_FAULT_POINTS_ARM), for
   // R11's planted bugs. "" = none.
   std::string planted;
@@ -112,6 +115,11 @@ class ChaosCluster {
   bool Converged(std::string* detail = nullptr);
   // Waits until Converged or `timeout`; returns the seconds it took, or -1.
   double WaitConverged(std::chrono::milliseconds timeout, std::string* detail);
+  // Under load digests never stand still, so convergence after a heal is
+  // "caught up": waits until every node has applied, of every origin, at
+  // least what that origin had itself when this was called. Returns the
+  // seconds it took, or -1 (`detail` then names the node behind).
+  double WaitCaughtUp(std::chrono::milliseconds timeout, std::string* detail);
   // Waits until every node is running, answers, is ACTIVE and each pair node
   // is read-write.
   bool WaitHealthy(std::chrono::milliseconds timeout);

@@ -104,6 +104,11 @@ std::vector<Check> CheckAfterHealing(ChaosCluster& cluster, const std::vector<Ac
       request.mutable_get()->set_uuid(w.uuid);
       request.mutable_get()->set_include_material(w.op == "register");
       auto got = reader.Ask(request);
+      if (!got.ok() && got.status().code() != Code::kNotFound && w.op == "register") {
+        // A destroyed object's material is erased: it is asked without it.
+        request.mutable_get()->set_include_material(false);
+        got = reader.Ask(request);
+      }
       ++reads;
       if (!got.ok()) {
         lost.Fail(cluster.name(i) + " lacks " + w.op + " " + w.uuid + " (request " +

@@ -37,6 +37,7 @@
 namespace coffer::chaos {
 
 struct Check {
+  explicit Check(std::string check_name = "") : name(std::move(check_name)) {}
   std::string name;
   bool pass = true;
   std::string figures;                // "4,180 writes x 5 nodes read back"

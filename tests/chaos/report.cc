@@ -55,7 +55,7 @@ std::string FormatResult(const ScenarioResult& r) {
   if (!r.error.empty()) out += "    ERROR " + r.error + "\n";
   for (const Check& c : r.checks) {
     std::string name = c.name;
-    name.resize(std::max<size_t>(name.size(), 16), ' ');
+    name.resize(std::max<size_t>(name.size() + 1, 16), ' ');
     out += std::string("    ") + (c.pass ? "PASS  " : "FAIL  ") + name + c.figures + "\n";
     for (const auto& f : c.failures) out += "          - " + f + "\n";
   }

@@ -35,6 +35,7 @@ struct RunOptions {
   int read_only = 1;
   int clients = 4;
   std::string planted;     // fault points armed in every node (R11 sets it)
+  std::string binary;      // the `coffer` the nodes run ("": ClusterOptions' default)
   std::string report_dir;  // where this scenario's report goes ("" = none)
   // A line of progress (a fault injected, an iteration done); may be empty.
   std::function<void(const std::string&)> progress;
@@ -59,9 +60,9 @@ struct Context {
   RestrictedProbe& restricted_probe;
   const RunOptions& options;
   std::mt19937_64 rng;
-  std::vector<Check> checks;  // the scenario's own checks
-  std::vector<std::pair<std::string, std::string>> figures;
-  std::vector<double> recovery_seconds;  // per fault, from heal to healthy
+  std::vector<Check> checks{};  // the scenario's own checks
+  std::vector<std::pair<std::string, std::string>> figures{};
+  std::vector<double> recovery_seconds{};  // per fault, from heal to healthy
 
   // Progress line.
   void Say(const std::string& line) const {
@@ -87,13 +88,13 @@ struct Scenario {
   int default_iterations = 3;
   double default_duration = 2;  // seconds
   // Shape changes the scenario needs (R7's small disk).
-  std::function<void(ClusterOptions&)> shape;
+  std::function<void(ClusterOptions&)> shape{};
   // One iteration of the fault (process scenarios); nullptr for R10/R11.
-  std::function<void(Context&, int iteration)> fault;
+  std::function<void(Context&, int iteration)> fault{};
   // After the iterations, before the final heal (R6's expiry).
-  std::function<void(Context&)> finale;
+  std::function<void(Context&)> finale{};
   // A scenario that is not a process run (R10, R11).
-  std::function<ScenarioResult(const Scenario&, const RunOptions&)> custom;
+  std::function<ScenarioResult(const Scenario&, const RunOptions&)> custom{};
 };
 
 // Every scenario, R1 to R11 in order.

@@ -86,9 +86,11 @@ std::string MedianAndMax(std::vector<double> values) {
 }  // namespace
 
 ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options) {
-  ScenarioResult result{scenario.name, scenario.title};
+  ScenarioResult result;
+  result.name = scenario.name;
+  result.title = scenario.title;
   History history;
-  ClusterOptions shape{options.pairs, options.read_only, options.planted};
+  ClusterOptions shape{options.pairs, options.read_only, options.binary, options.planted};
   if (scenario.shape) scenario.shape(shape);
   if (options.progress) options.progress("forming " + std::to_string(2 * shape.pairs + shape.read_only) + " nodes");
   auto cluster = ChaosCluster::Start(shape, &history);
@@ -159,12 +161,14 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   return result;
 }
 
-ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& options) {
+ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& given) {
   auto start = std::chrono::steady_clock::now();
+  RunOptions options = given;
+  if (options.duration <= 0) options.duration = scenario.default_duration;
   ScenarioResult result =
       scenario.custom ? scenario.custom(scenario, options) : RunOnCluster(scenario, options);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.replay = ReplayCommand(scenario.name, options);
+  result.replay = ReplayCommand(scenario.name, given);
   if (!result.error.empty()) result.pass = false;
   return result;
 }

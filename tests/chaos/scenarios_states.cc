@@ -68,6 +68,7 @@ void DisableEnable(Context& ctx, int iteration) {
     return;
   }
   double caught_up = std::chrono::duration<double>(std::chrono::steady_clock::now() - enabled_at).count();
+  churn.figures = std::to_string(iteration) + " disable/enable cycles done";
   ctx.figures.emplace_back("churn " + std::to_string(iteration),
                            c.name(i) + " DISABLED after " + std::to_string(disabled_after).substr(0, 4) +
                                " s, ACTIVE " + std::to_string(caught_up).substr(0, 4) +
@@ -141,10 +142,13 @@ void DiskFull(Context& ctx, int iteration) {
   size_t band = c.history().BeginFault({c.history().Now(), -1, "R7", "disk full " + c.name(i), {c.name(i)}});
   auto filled_at = std::chrono::steady_clock::now();
   Fill(c.member(i).mount);
+  double seen = -1;
   bool faulted = WaitFor(
       [&] {
         auto status = c.StatusOf(i);
-        return status.ok() && status->storage_state() == "storage-fault";
+        bool fault = status.ok() && status->storage_state() == "storage-fault";
+        if (fault) seen = std::chrono::duration<double>(std::chrono::steady_clock::now() - filled_at).count();
+        return fault;
       },
       std::chrono::seconds(30), std::chrono::milliseconds(100));
   if (!faulted) {
@@ -161,6 +165,10 @@ void DiskFull(Context& ctx, int iteration) {
     if (refused.code() != Code::kResourceExhausted ||
         refused.message().find("storage fault") == std::string::npos) {
       error.Fail("a write to " + c.name(i) + " with its disk full was answered " + refused.ToString());
+    } else {
+      error.figures += (error.figures.empty() ? "" : ", ") + std::string("storage-fault seen ") +
+                       std::to_string(seen).substr(0, 4) + " s after the fill, writes refused with " +
+                       "RESOURCE_EXHAUSTED";
     }
   }
   Context::Load(ctx.Between(500, static_cast<int>(ctx.options.duration * 1000) + 500));
@@ -178,11 +186,8 @@ void DiskFull(Context& ctx, int iteration) {
     recovers.Fail(c.name(i) + " not writable 60 s after space returned");
   } else {
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - freed_at).count();
-    ctx.figures.emplace_back("disk full " + std::to_string(iteration),
-                             "fault seen " +
-                                 std::to_string(std::chrono::duration<double>(freed_at - filled_at).count()).substr(0, 4) +
-                                 " s into the fill window, writable " + std::to_string(took).substr(0, 4) +
-                                 " s after space returned");
+    recovers.figures += (recovers.figures.empty() ? "" : ", ") + std::string("writable ") +
+                        std::to_string(took).substr(0, 4) + " s after space returned";
   }
   ctx.Recovered(freed_at, kRecoveryTimeout);
 }
