@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace coffer {
 
@@ -47,5 +48,28 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> wall_;
   std::atomic<int64_t> mono_;
 };
+
+// The system clock with its wall time moved by an offset that a harness
+// writes into a file (coffer-chaos R8 jumps one node's clock forward and
+// back): the file holds a signed integer of microseconds ("" or missing: 0).
+// Monotonic time is the system's, untouched. The file is read at most every
+// 20 ms. Only a node started with COFFER_TEST_CLOCK_OFFSET_FILE in a build
+// with fault points uses it (node/cli/node_cmd.cc).
+class OffsetFileClock final : public Clock {
+ public:
+  explicit OffsetFileClock(std::string path) : path_(std::move(path)) {}
+  int64_t WallMicros() const override { return system_.WallMicros() + Offset(); }
+  int64_t MonotonicMicros() const override { return system_.MonotonicMicros(); }
+
+ private:
+  int64_t Offset() const;
+
+  SystemClock system_;
+  std::string path_;
+  mutable std::atomic<int64_t> offset_{0};
+  mutable std::atomic<int64_t> read_at_{-1};  // monotonic micros of the last read
+};
+
+inline constexpr const char* kClockOffsetFileVariable = "COFFER_TEST_CLOCK_OFFSET_FILE";
 
 }  // namespace coffer

@@ -19,12 +19,15 @@ struct HlcStamp {
   std::string ToString() const;
 };
 
+// How far into the future a received stamp may be (semantics 3, "Clocks").
+inline constexpr int64_t kMaxClockOffsetMicros = 500'000;
+
 // Not thread-safe: owned by one thread (the store's owner).
 class HybridLogicalClock {
  public:
   // max_offset_micros: how far into the future a remote stamp may be before
   // Observe() refuses it. Default: 500 ms.
-  explicit HybridLogicalClock(const Clock& clock, int64_t max_offset_micros = 500'000)
+  explicit HybridLogicalClock(const Clock& clock, int64_t max_offset_micros = kMaxClockOffsetMicros)
       : clock_(clock), max_offset_micros_(max_offset_micros) {}
 
   // A new stamp, greater than every stamp returned or observed before.

@@ -96,6 +96,7 @@ struct Node::Impl {
   std::unique_ptr<storage::SignatureVerifier> record_verifier =
       storage::MakeEcdsaSignatureVerifier();
   IntegrityAlertLog alert_log;
+  IntegrityAlertLog clock_log{"clock refusal"};
   boost::asio::steady_timer tick_timer{store_io};
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
@@ -395,6 +396,9 @@ struct Node::Impl {
     replicator->SetIntegrityAlertObserver([this](const replication::IntegrityAlert& alert) {
       alert_log.Report(alert, clock.MonotonicMicros());
     });
+    replicator->SetClockRefusalObserver([this](const replication::IntegrityAlert& refusal) {
+      clock_log.Report(refusal, clock.MonotonicMicros());
+    });
     replicator->SetAppliedObserver([this](const pb::LogRecord& record) {
       double lag = static_cast<double>(clock.WallMicros() - record.hlc().wall_micros()) / 1e6;
       metrics.ObserveReplicationLag(record.origin(), lag);
@@ -502,6 +506,9 @@ struct Node::Impl {
     if (const auto& alert = replicator->last_integrity_alert()) {
       status->set_last_integrity_alert(alert->ToString());
     }
+    status->set_clock_refusals(replicator->clock_refusals());
+    if (const auto& r = replicator->last_clock_refusal())
+      status->set_last_clock_refusal(r->ToString());
     if (const pb::StoredNode* me = Self()) status->set_state(StateName(*me));
     for (const auto& transfer : controller->transfers().Views())
       *status->add_inductions() = transfer;

@@ -10,8 +10,8 @@
 namespace coffer::replication {
 
 std::string IntegrityAlert::ToString() const {
-  return "record " + std::to_string(origin) + ":" + std::to_string(seq) + " from node " +
-         std::to_string(from) + " refused: " + reason;
+  return "record " + std::to_string(origin) + ":" + std::to_string(seq) +
+         (from == 0 ? std::string() : " from node " + std::to_string(from)) + " refused: " + reason;
 }
 
 const std::string& Replicator::OriginKey(uint32_t origin, bool* reloaded) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/fault_point.h"
+#include "common/hlc.h"
 #include "common/limits.h"
 #include "replication/batch_cut.h"
 
@@ -319,7 +320,20 @@ void Replicator::Pump() {
         for (size_t i = 0; i < outcomes->size(); ++i) {
           const auto& outcome = (*outcomes)[i];
           if (!outcome.ok()) {
-            if (refused_origins.insert(out.to_apply[i].origin()).second) {
+            const pb::LogRecord& record = out.to_apply[i];
+            if (!refused_origins.insert(record.origin()).second) continue;
+            int64_t ahead = record.hlc().wall_micros() - clock_.WallMicros();
+            if (ahead > kMaxClockOffsetMicros) {
+              ++clock_refusals_;
+              last_clock_refusal_ = IntegrityAlert{
+                  record.origin(), record.seq(), 0,
+                  "stamped " + std::to_string(ahead / 1000) +
+                      " ms ahead of this node's clock (allowed " +
+                      std::to_string(kMaxClockOffsetMicros / 1000) +
+                      " ms): not applied until it is within; check the clocks of node " +
+                      std::to_string(record.origin()) + " and this node"};
+              if (clock_observer_) clock_observer_(*last_clock_refusal_);
+            } else {
               ++apply_errors_;
               last_apply_error_ = outcome.status();
             }

@@ -157,6 +157,17 @@ class Replicator {
   }
   uint64_t integrity_alerts() const { return integrity_alerts_; }
   const std::optional<IntegrityAlert>& last_integrity_alert() const { return last_alert_; }
+  // A received record stamped more than kMaxClockOffsetMicros ahead of this
+  // node's wall clock (semantics 3, "Clocks": its origin's clock is ahead) is
+  // refused: not applied, offered again by the protocol, applied once it is
+  // within the offset. Each refusal is counted here (one per origin per
+  // received batch) and the observer told (from = 0: the apply does not know
+  // the sender). Not an integrity alert: the record is genuine.
+  void SetClockRefusalObserver(std::function<void(const IntegrityAlert&)> observer) {
+    clock_observer_ = std::move(observer);
+  }
+  uint64_t clock_refusals() const { return clock_refusals_; }
+  const std::optional<IntegrityAlert>& last_clock_refusal() const { return last_clock_refusal_; }
   // Records dropped because their origin's key is not known here yet (its
   // NodeAdded has not arrived): not an alert; they are sent again later.
   uint64_t unverified_records() const { return unverified_records_; }
@@ -229,6 +240,9 @@ class Replicator {
   std::function<void(const IntegrityAlert&)> alert_observer_;
   uint64_t integrity_alerts_ = 0;
   std::optional<IntegrityAlert> last_alert_;
+  std::function<void(const IntegrityAlert&)> clock_observer_;
+  uint64_t clock_refusals_ = 0;
+  std::optional<IntegrityAlert> last_clock_refusal_;
   uint64_t unverified_records_ = 0;
   uint64_t withheld_material_records_ = 0;
   ChainAdmission admission_;

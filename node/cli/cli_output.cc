@@ -520,6 +520,12 @@ std::string RenderClusterStatus(const pb::ClusterStatus& c, OutputFormat format)
            "record applied); last: " +
            s->last_integrity_alert() + "\n";
   }
+  for (const auto& [id, s] : by_id) {
+    if (s->clock_refusals() == 0) continue;
+    out += "node " + std::to_string(id) + ": CLOCK: " + std::to_string(s->clock_refusals()) +
+           " replicated record(s) refused as stamped too far ahead of its clock; last: " +
+           s->last_clock_refusal() + "\n";
+  }
   return out;
 }
 

@@ -15,11 +15,10 @@ void IntegrityAlertLog::Report(const replication::IntegrityAlert& alert, int64_t
   }
   ++lines_in_window_;
   if (suppressed_ > 0) {
-    spdlog::warn("integrity alert: {} (and {} more alerts not logged)", alert.ToString(),
-                 suppressed_);
+    spdlog::warn("{}: {} (and {} more not logged)", kind_, alert.ToString(), suppressed_);
     suppressed_ = 0;
   } else {
-    spdlog::warn("integrity alert: {}", alert.ToString());
+    spdlog::warn("{}: {}", kind_, alert.ToString());
   }
 }
 

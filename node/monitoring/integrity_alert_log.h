@@ -14,6 +14,8 @@ namespace coffer::node {
 class IntegrityAlertLog {
  public:
   static constexpr int kLinesPerSecond = 10;
+  // `kind` starts each line ("integrity alert", "clock refusal").
+  explicit IntegrityAlertLog(std::string kind = "integrity alert") : kind_(std::move(kind)) {}
   // Called on the store thread for every alert; `now_micros` is monotonic.
   void Report(const replication::IntegrityAlert& alert, int64_t now_micros);
 
@@ -21,6 +23,7 @@ class IntegrityAlertLog {
   int64_t window_start_ = 0;
   int lines_in_window_ = 0;
   uint64_t suppressed_ = 0;
+  std::string kind_;
 };
 
 }  // namespace coffer::node

@@ -131,6 +131,10 @@ NodeMetrics::NodeMetrics()
                         "(bad or missing signature) or because they differ from the record "
                         "applied at that seq.")
               .Add({})),
+      clock_refusals_(CounterFamily(*registry_, "coffer_clock_refusals_total",
+                                    "Replicated records refused because they were stamped more "
+                                    "than the allowed clock offset ahead of this node's clock.")
+                          .Add({})),
       upgrade_nodes_done_(GaugeFamily(*registry_, "coffer_upgrade_nodes_done",
                                       "Nodes of the rolling-upgrade plan that are done.")
                               .Add({})),
@@ -331,6 +335,10 @@ void NodeMetrics::AddWithheldMaterialRecords(uint64_t count) {
 
 void NodeMetrics::AddIntegrityAlerts(uint64_t count) {
   integrity_alerts_.Increment(static_cast<double>(count));
+}
+
+void NodeMetrics::AddClockRefusals(uint64_t count) {
+  clock_refusals_.Increment(static_cast<double>(count));
 }
 
 std::string NodeMetrics::Render() const {

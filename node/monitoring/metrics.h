@@ -90,6 +90,8 @@ class NodeMetrics {
   // coffer_integrity_alerts_total += count (replication/README.md, records
   // authenticated by their origin).
   void AddIntegrityAlerts(uint64_t count);
+  // coffer_clock_refusals_total += count (records stamped too far ahead).
+  void AddClockRefusals(uint64_t count);
   // Origin authentication at work (NodeStatus fields of the same names):
   // coffer_replication_unvouched_records (held now for a signature),
   // coffer_replication_unverified_records_total += unverified (origin's key
@@ -154,6 +156,7 @@ class NodeMetrics {
   prometheus::Gauge& storage_free_bytes_;
   prometheus::Counter& storage_faults_;
   prometheus::Counter& integrity_alerts_;
+  prometheus::Counter& clock_refusals_;
 
   // Series already created, so that the hot paths do not go through
   // Family::Add. GUARDED_BY(series_mu_).

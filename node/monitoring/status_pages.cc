@@ -108,6 +108,10 @@ void StatusPages::UpdateMetrics(const pb::ClusterStatus& cluster, uint64_t apply
     metrics_.AddIntegrityAlerts(self.integrity_alerts() - integrity_alerts_counted_);
     integrity_alerts_counted_ = self.integrity_alerts();
   }
+  if (self.clock_refusals() > clock_refusals_counted_) {
+    metrics_.AddClockRefusals(self.clock_refusals() - clock_refusals_counted_);
+    clock_refusals_counted_ = self.clock_refusals();
+  }
 }
 
 }  // namespace coffer::node

@@ -51,6 +51,7 @@ class StatusPages {
   std::set<uint32_t> metric_links_;  // peers with link series
   uint64_t apply_errors_counted_ = 0;
   uint64_t integrity_alerts_counted_ = 0;  // NodeStatus.integrity_alerts
+  uint64_t clock_refusals_counted_ = 0;    // NodeStatus.clock_refusals
   uint64_t unverified_counted_ = 0;        // NodeStatus.unverified_records
   uint64_t withheld_counted_ = 0;          // NodeStatus.withheld_material_records
 };

@@ -7,9 +7,11 @@
 #include <map>
 #include <set>
 
+#include "common/clock.h"
 #include "common/fault_point.h"
 #include "common/wait_for.h"
 #include "node/net/certs.h"
+#include "tests/chaos/reaper.h"
 
 namespace coffer::chaos {
 
@@ -48,7 +50,7 @@ ChaosCluster::ChaosCluster(const ClusterOptions& options, History* history)
     : options_(options), history_(history), ca_(*node::CreateCertificateAuthority("chaos CA")) {}
 
 StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions& options,
-                                                           History* history) {
+                                                            History* history) {
   if (options.pairs < 1 || options.pairs > 4 || options.read_only < 0 || options.read_only > 4) {
     return InvalidArgument("a chaos cluster has 1 to 4 pairs and 0 to 4 read-only nodes");
   }
@@ -76,6 +78,11 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
                          .peer_port = peer_port,
                          .peer_host = m.peer_host,
                          .binary = options.binary.empty() ? DefaultBinary() : options.binary};
+    if (fault::Enabled()) {
+      // The node reads its clock offset from here (missing: none), for R8.
+      o.env.push_back(std::string(kClockOffsetFileVariable) + "=" + cluster->dir_ +
+                      "/clock-offset-" + std::to_string(i));
+    }
     if (!options.planted.empty()) {
       o.env.push_back(std::string(fault::kArmEnvironmentVariable) + "=" + options.planted);
     }
@@ -89,6 +96,7 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
                                 " (the disk-full scenario needs root): " + strerror(errno));
       }
       m.mount = data;
+      reaper::SetMount(i, data);
     }
     cluster->members_.push_back(std::move(m));
   }
@@ -99,6 +107,7 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
 Status ChaosCluster::Form() {
   auto started = [this](size_t i, std::vector<std::string> args) -> Status {
     auto ok = node(i).Start(std::move(args));
+    reaper::SetPid(static_cast<int>(i), node(i).pid());
     if (!ok) return Unavailable(name(i) + " did not start: " + Tail(node(i).output_file()));
     return Status::Ok();
   };
@@ -132,16 +141,30 @@ Status ChaosCluster::Form() {
 
 ChaosCluster::~ChaosCluster() {
   Sample(false);
-  for (auto& m : members_) {
-    if (m.stopped && m.process->pid() > 0) kill(m.process->pid(), SIGCONT);
+  for (size_t i = 0; i < members_.size(); ++i) {
+    auto& m = members_[i];
+    const pid_t pid = Pid(i);
+    if (m.stopped && pid > 0) kill(pid, SIGCONT);
+    if (supervised() && pid > 0) {
+      // A daemon, not our child: killed and waited for (bounded) before its
+      // directory goes.
+      kill(pid, SIGKILL);
+      WaitFor([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(10),
+              std::chrono::milliseconds(10));
+    }
     m.process->Kill(SIGKILL);
     if (!m.mount.empty()) ::umount2(m.mount.c_str(), MNT_DETACH);
+    reaper::SetPid(static_cast<int>(i), 0);
+    reaper::SetPidFile(static_cast<int>(i), "");
+    reaper::SetMount(static_cast<int>(i), "");
   }
-  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
 void ChaosCluster::Retire(size_t i) {
-  node(i).Kill(SIGKILL);
+  Kill9(i);
+  std::lock_guard lock(mu_);
   members_[i].retired = true;
 }
 
@@ -180,23 +203,86 @@ std::vector<std::string> ChaosCluster::addresses() const {
   return out;
 }
 
+bool ChaosCluster::Running(size_t i) const {
+  if (!supervised()) return members_[i].process->running();
+  pid_t pid = Pid(i);
+  return pid > 0 && ::kill(pid, 0) == 0;
+}
+
+pid_t ChaosCluster::Pid(size_t i) const {
+  return supervised() ? supervisor_->PidOf(name(i)) : members_[i].process->pid();
+}
+
 void ChaosCluster::Kill9(size_t i) {
   history_->BeginFault({history_->Now(), history_->Now(), "", "kill -9 " + name(i), {name(i)}});
-  node(i).Kill(SIGKILL);
+  if (!supervised()) {
+    node(i).Kill(SIGKILL);
+    reaper::SetPid(static_cast<int>(i), 0);
+    return;
+  }
+  pid_t pid = Pid(i);
+  if (pid > 0) ::kill(pid, SIGKILL);
+  // Not our child: wait (bounded) until it is gone.
+  WaitFor([&] { return pid <= 0 || ::kill(pid, 0) != 0; }, std::chrono::seconds(10),
+          std::chrono::milliseconds(10));
 }
 
 Status ChaosCluster::Restart(size_t i) {
-  node(i).Launch();
-  auto ok = node(i).WaitServing(std::chrono::seconds(60));
+  bool ok;
   history_->BeginFault({history_->Now(), history_->Now(), "", "restart " + name(i), {name(i)}});
+  if (supervised()) {
+    COFFER_RETURN_IF_ERROR(supervisor_->Start(name(i)));
+    ok = WaitFor([&] { return StatusOf(i).ok(); }, std::chrono::seconds(60),
+                 std::chrono::milliseconds(50));
+  } else {
+    node(i).Launch();
+    reaper::SetPid(static_cast<int>(i), node(i).pid());
+    ok = static_cast<bool>(node(i).WaitServing(std::chrono::seconds(60)));
+  }
   if (!ok) return Unavailable(name(i) + " did not restart: " + Tail(node(i).output_file()));
+  return Status::Ok();
+}
+
+Status ChaosCluster::Supervise(const std::string& binary) {
+  // The sampler reads supervisor_: paused while it changes.
+  const bool sampling = sampling_;
+  Sample(false);
+  supervised_dir_ = dir_ + "/supervised";
+  std::filesystem::create_directories(supervised_dir_);
+  node::orchestrator::LocalSupervisorOptions options;
+  options.dir = supervised_dir_;
+  options.default_binary = binary;
+  options.stop_timeout = std::chrono::seconds(30);
+  // Set before the first node moves, so a failure part way leaves every
+  // daemon started so far to the destructor (it kills by pid file).
+  supervisor_ = std::make_unique<node::orchestrator::LocalSupervisor>(options);
+  for (size_t i : live()) {
+    NodeProcess& n = node(i);
+    std::string config = integration::ReadWholeFile(n.dir() + "/node.toml");
+    for (const char* file : {"data", "ca.pem", "node.pem", "node.key", "passphrase", "node.log"}) {
+      const std::string quoted = std::string("\"") + file + "\"";
+      auto at = config.find(quoted);
+      if (at == std::string::npos)
+        return Internal("no " + quoted + " in " + n.dir() + "/node.toml");
+      config.replace(at, quoted.size(), "\"" + n.dir() + "/" + file + "\"");
+    }
+    integration::WriteWholeFile(supervised_dir_ + "/" + name(i) + ".toml", config);
+    n.Kill(SIGTERM);
+    reaper::SetPid(static_cast<int>(i), 0);
+    reaper::SetPidFile(static_cast<int>(i), supervisor_->PathOf(name(i), ".pid"));
+    COFFER_RETURN_IF_ERROR(supervisor_->Start(name(i)));
+    bool serving = WaitFor([&] { return StatusOf(i).ok(); }, std::chrono::seconds(60),
+                           std::chrono::milliseconds(50));
+    if (!serving) return Unavailable(name(i) + " did not start under the supervisor");
+  }
+  Sample(sampling);
   return Status::Ok();
 }
 
 void ChaosCluster::Freeze(size_t i) {
   std::lock_guard lock(mu_);
-  if (node(i).pid() <= 0 || members_[i].stopped) return;
-  kill(node(i).pid(), SIGSTOP);
+  if (Pid(i) <= 0 || members_[i].stopped) return;
+  kill(Pid(i), SIGSTOP);
   members_[i].stopped = true;
   size_t band = history_->BeginFault({history_->Now(), -1, "", "SIGSTOP " + name(i), {name(i)}});
   open_bands_.emplace_back("stop" + std::to_string(i), band);
@@ -205,7 +291,7 @@ void ChaosCluster::Freeze(size_t i) {
 void ChaosCluster::Thaw(size_t i) {
   std::lock_guard lock(mu_);
   if (!members_[i].stopped) return;
-  kill(node(i).pid(), SIGCONT);
+  if (Pid(i) > 0) kill(Pid(i), SIGCONT);
   members_[i].stopped = false;
   for (auto it = open_bands_.begin(); it != open_bands_.end(); ++it) {
     if (it->first == "stop" + std::to_string(i)) {
@@ -248,7 +334,9 @@ void ChaosCluster::Delay(size_t i, std::chrono::milliseconds delay) {
   std::lock_guard lock(mu_);
   members_[i].proxy->SetDelay(delay);
   open_bands_.emplace_back(
-      "net", history_->BeginFault({history_->Now(), -1, "",
+      "net", history_->BeginFault({history_->Now(),
+                                   -1,
+                                   "",
                                    "delay " + std::to_string(delay.count()) + " ms into " + name(i),
                                    {name(i)}}));
 }
@@ -259,6 +347,28 @@ void ChaosCluster::ResetLinks(size_t i) {
   members_[i].proxy->SetMode(FaultProxy::Mode::kPass);
   history_->BeginFault(
       {history_->Now(), history_->Now(), "", "reset links into " + name(i), {name(i)}});
+}
+
+void ChaosCluster::SetClockOffset(size_t i, int64_t offset_micros) {
+  std::lock_guard lock(mu_);
+  // Written whole and renamed: the node never reads half a number.
+  const std::string path = dir_ + "/clock-offset-" + std::to_string(i);
+  integration::WriteWholeFile(path + ".tmp", std::to_string(offset_micros) + "\n");
+  std::filesystem::rename(path + ".tmp", path);
+  for (auto it = open_bands_.begin(); it != open_bands_.end(); ++it) {
+    if (it->first == "clock" + std::to_string(i)) {
+      history_->EndFault(it->second);
+      open_bands_.erase(it);
+      break;
+    }
+  }
+  if (offset_micros != 0) {
+    char text[64];
+    std::snprintf(text, sizeof text, "clock %+.1f s on ", static_cast<double>(offset_micros) / 1e6);
+    open_bands_.emplace_back(
+        "clock" + std::to_string(i),
+        history_->BeginFault({history_->Now(), -1, "", text + name(i), {name(i)}}));
+  }
 }
 
 void ChaosCluster::HealNetwork() {
@@ -364,7 +474,7 @@ bool ChaosCluster::WaitHealthy(std::chrono::milliseconds timeout) {
   return WaitFor(
       [&] {
         for (size_t i : live()) {
-          if (!node(i).running()) return false;
+          if (!Running(i)) return false;
           auto status = StatusOf(i);
           if (!status.ok() || status->state() != "ACTIVE") return false;
           if (members_[i].pair >= 0 && status->mode() != "read-write") return false;
@@ -377,16 +487,17 @@ bool ChaosCluster::WaitHealthy(std::chrono::milliseconds timeout) {
 void ChaosCluster::SampleOnce() {
   for (size_t i = 0; i < size(); ++i) {
     NodeSample sample{history_->Now(), name(i), "", ""};
-    bool stopped;
+    bool stopped, retired;
     {
       std::lock_guard lock(mu_);
       stopped = members_[i].stopped;
+      retired = members_[i].retired;
     }
-    if (members_[i].retired) {
+    if (retired) {
       sample.state = "deleted";
     } else if (stopped) {
       sample.state = "stopped";
-    } else if (!node(i).running()) {
+    } else if (!Running(i)) {
       sample.state = "down";
     } else {
       auto client = node(i).Connect(node(i).admin_tls());
@@ -428,6 +539,10 @@ void ChaosCluster::CopyLogs(const std::string& dir) const {
                                std::filesystem::copy_options::overwrite_existing, ec);
     std::filesystem::copy_file(m.process->output_file(), dir + "/logs/" + n + ".out",
                                std::filesystem::copy_options::overwrite_existing, ec);
+    if (supervised()) {  // the daemons' output (R9)
+      std::filesystem::copy_file(supervisor_->PathOf(n, ".out"), dir + "/logs/" + n + ".daemon.out",
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
   }
 }
 

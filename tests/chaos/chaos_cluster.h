@@ -1,6 +1,6 @@
 // The cluster a coffer-chaos run works on: real `coffer node start`
 // processes on loopback sharing one CA (tests/harness/node_process.h), each
-// node's peer links on a loopback address of its own (127.0.0.(10+i)) behind
+// node's peer links on a loopback address of its own (127.0.0.(11+i)) behind
 // a FaultProxy of its own, so the harness can cut any link in either
 // direction, delay it or reset it. Nodes are formed as the README's shape:
 // `pairs` read-write pairs and `read_only` read-only nodes.
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "node/client/failover_client.h"
+#include "node/orchestrator/local_supervisor.h"
 #include "tests/chaos/history.h"
 #include "tests/harness/fault_proxy.h"
 #include "tests/harness/node_process.h"
@@ -57,10 +58,10 @@ class ChaosCluster {
   struct Member {
     std::unique_ptr<integration::NodeProcess> process;
     std::unique_ptr<integration::FaultProxy> proxy;  // in front of its peer port
-    std::string peer_host;                           // 127.0.0.(10+i)
+    std::string peer_host;                           // 127.0.0.(11+i)
     int pair = -1;                                   // the pair's index; -1: read-only
     uint32_t node_id = 0;
-    std::string mount;  // a tmpfs mounted on its data directory, or ""
+    std::string mount;     // a tmpfs mounted on its data directory, or ""
     bool stopped = false;  // SIGSTOPped
     bool retired = false;  // deleted from the cluster (R6's expired node): out of every check
   };
@@ -91,6 +92,20 @@ class ChaosCluster {
   std::vector<std::string> addresses() const;
   const node::TlsFiles& tls_files() const { return tls_files_; }
 
+  // Moves the nodes, one at a time, under a LocalSupervisor (the layout of
+  // scripts/start-local.sh in supervised_dir(): configs with absolute paths,
+  // pid files, daemons that outlive any orchestrator), as `coffer upgrade
+  // --local` expects (R9). From then on Kill9, Restart and Running go
+  // through it. `binary` is what each node runs until swapped.
+  Status Supervise(const std::string& binary);
+  bool supervised() const { return supervisor_ != nullptr; }
+  const std::string& supervised_dir() const { return supervised_dir_; }
+  // Whether node i's process is running, and its pid (<= 0: none).
+  bool Running(size_t i) const;
+  pid_t Pid(size_t i) const;
+  // The directory of the clients' credentials (ca.pem, admin.pem, admin.key).
+  const std::string& dir() const { return dir_; }
+
   // Faults. Each records a band in the History (ended by the matching heal).
   void Kill9(size_t i);
   // Restarts a killed node and waits until it answers (up to 60 s).
@@ -107,6 +122,9 @@ class ChaosCluster {
   // Closes every peer connection into node i (the nodes redial and resend:
   // duplicated records on the wire).
   void ResetLinks(size_t i);
+  // Moves node i's wall clock by `offset_micros` from now on (0: back to
+  // the system's), through its clock offset file (common/clock.h).
+  void SetClockOffset(size_t i, int64_t offset_micros);
   // Every link passes again and every delay is gone.
   void HealNetwork();
 
@@ -148,6 +166,8 @@ class ChaosCluster {
   node::TlsFiles tls_files_;
   std::vector<Member> members_;
   std::vector<std::pair<std::string, size_t>> open_bands_;  // fault key -> band
+  std::unique_ptr<node::orchestrator::LocalSupervisor> supervisor_;
+  std::string supervised_dir_;
   std::mutex mu_;
   std::atomic<bool> sampling_{false};
   std::thread sampler_;

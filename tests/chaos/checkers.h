@@ -42,14 +42,18 @@ struct Check {
   bool pass = true;
   std::string figures;                // "4,180 writes x 5 nodes read back"
   std::vector<std::string> failures;  // the first kMaxFailures
+  // False when the run never exercised it (no probe made): printed n/a,
+  // neither evidence of PASS nor a FAIL.
+  bool ran = true;
   static constexpr size_t kMaxFailures = 10;
   void Fail(std::string what);
 };
 
-// The checks after healing, in the order above. `converge_within` bounds the
-// convergence wait (10 s by quality.md).
-std::vector<Check> CheckAfterHealing(ChaosCluster& cluster, const std::vector<AckedWrite>& acked,
-                                     std::chrono::milliseconds converge_within);
+// convergence: waits up to `within` (10 s by quality.md) from the heal.
+Check CheckConvergence(ChaosCluster& cluster, std::chrono::milliseconds within);
+// The other checks after healing, in the order above, once every node has
+// caught up (waited for here, up to 30 s).
+std::vector<Check> CheckReadBack(ChaosCluster& cluster, const std::vector<AckedWrite>& acked);
 
 // pair-durable: see above. Thread-safe.
 class PairProbe {
@@ -78,6 +82,7 @@ class RestrictedProbe {
   mutable std::mutex mu_;
   Check check_{"restricted"};
   uint64_t probes_ = 0;
+  uint64_t inconclusive_ = 0;  // no answer: counted apart
 };
 
 }  // namespace coffer::chaos

@@ -7,7 +7,7 @@
 //   coffer-chaos report DIR
 //
 // Exit status: 0 every scenario PASS, 1 a scenario FAIL (or could not run),
-// 2 a usage error.
+// 2 a usage error, 77 none failed but one was skipped (R7 without root).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/fault_point.h"
+#include "tests/chaos/reaper.h"
 #include "tests/chaos/report.h"
 #include "tests/chaos/scenario.h"
 #include "tests/chaos/timeline.h"
@@ -25,6 +27,9 @@ namespace {
 
 constexpr int kExitFail = 1;
 constexpr int kExitUsage = 2;
+// Every scenario run was skipped or passed, and at least one was skipped
+// (ctest's SKIP_RETURN_CODE).
+constexpr int kExitSkipped = 77;
 
 int List() {
   for (const auto& s : Scenarios()) {
@@ -44,8 +49,11 @@ std::string DefaultReportDir() {
   return "chaos-report/" + std::string(stamp);
 }
 
-int Run(std::vector<std::string> names, RunOptions options, const std::string& report,
-        bool json) {
+int Run(std::vector<std::string> names, RunOptions options, const std::string& report, bool json) {
+  if (!options.planted.empty() && !fault::Enabled()) {
+    std::cerr << "coffer-chaos: --plant needs a build with fault points (dev or asan)\n";
+    return kExitUsage;
+  }
   std::vector<const Scenario*> chosen;
   for (const auto& name : names) {
     if (name == "all") {
@@ -61,9 +69,11 @@ int Run(std::vector<std::string> names, RunOptions options, const std::string& r
   }
   const std::string root = report.empty() ? DefaultReportDir() : report;
   std::filesystem::create_directories(root);
-  options.progress = [](const std::string& line) { std::cerr << "coffer-chaos: " << line << std::endl; };
+  options.progress = [](const std::string& line) {
+    std::cerr << "coffer-chaos: " << line << std::endl;
+  };
   nlohmann::json all = nlohmann::json::array();
-  bool pass = true;
+  bool pass = true, skipped = false;
   for (const Scenario* s : chosen) {
     RunOptions run = options;
     run.report_dir = root + "/" + s->name;
@@ -72,7 +82,8 @@ int Run(std::vector<std::string> names, RunOptions options, const std::string& r
     ScenarioResult result = RunScenario(*s, run);
     // R10 and R11 have no cluster of their own: their result.json alone.
     std::ofstream(run.report_dir + "/result.json") << ToJson(result).dump(2) << "\n";
-    pass = pass && result.pass;
+    skipped = skipped || result.skipped;
+    pass = pass && (result.pass || result.skipped);
     all.push_back(ToJson(result));
     if (!json) std::cout << FormatResult(result) << std::flush;
   }
@@ -83,7 +94,7 @@ int Run(std::vector<std::string> names, RunOptions options, const std::string& r
     std::cout << (pass ? "PASS" : "FAIL") << ": " << chosen.size() << " scenarios, report in "
               << root << " (timeline.html in each scenario's folder)\n";
   }
-  return pass ? 0 : kExitFail;
+  return !pass ? kExitFail : skipped ? kExitSkipped : 0;
 }
 
 // Prints the results found in DIR (a run's folder or one scenario's) and
@@ -106,15 +117,16 @@ int Report(const std::string& dir) {
   for (const auto& folder : folders) {
     std::ifstream in(folder + "/result.json");
     auto parsed = nlohmann::json::parse(in, nullptr, false);
-    auto result = parsed.is_discarded() ? StatusOr<ScenarioResult>(InvalidArgument(
-                                              folder + "/result.json is not JSON"))
-                                        : ScenarioResultFromJson(parsed);
+    auto result =
+        parsed.is_discarded()
+            ? StatusOr<ScenarioResult>(InvalidArgument(folder + "/result.json is not JSON"))
+            : ScenarioResultFromJson(parsed);
     if (!result.ok()) {
       std::cerr << "coffer-chaos: " << folder << ": " << result.status().ToString() << "\n";
       pass = false;
       continue;
     }
-    pass = pass && result->pass;
+    pass = pass && (result->pass || result->skipped);
     std::cout << FormatResult(*result);
     if (std::filesystem::exists(folder + "/history.jsonl")) {
       auto history = History::ReadFrom(folder);
@@ -133,8 +145,9 @@ int Report(const std::string& dir) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"coffer-chaos: runs faults against a Coffer cluster of real node processes and "
-               "checks what must hold (tests/chaos/README.md)"};
+  CLI::App app{
+      "coffer-chaos: runs faults against a Coffer cluster of real node processes and "
+      "checks what must hold (tests/chaos/README.md)"};
   app.require_subcommand(1);
   int exit_code = 0;
   app.add_subcommand("list", "the scenarios, R1 to R11")->callback([&] { exit_code = List(); });
@@ -150,14 +163,20 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 100'000));
   run->add_option("--duration", options.duration, "seconds of load around each fault")
       ->check(CLI::Range(0.2, 600.0));
-  run->add_option("--pairs", options.pairs, "read-write pairs")->check(CLI::Range(1, 4))->capture_default_str();
+  run->add_option("--pairs", options.pairs, "read-write pairs")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
   run->add_option("--read-only", options.read_only, "read-only nodes")
       ->check(CLI::Range(0, 4))
       ->capture_default_str();
-  run->add_option("--clients", options.clients, "client threads")->check(CLI::Range(1, 64))->capture_default_str();
-  run->add_option("--coffer", options.binary, "the coffer binary the nodes run (default: next to this one)");
-  run->add_option("--plant", options.planted,
-                  "fault points armed in every node, comma-separated (a planted bug; needs a dev build)");
+  run->add_option("--clients", options.clients, "client threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  run->add_option("--coffer", options.binary,
+                  "the coffer binary the nodes run (default: next to this one)");
+  run->add_option(
+      "--plant", options.planted,
+      "fault points armed in every node, comma-separated (a planted bug; needs a dev build)");
   run->add_option("--report", report, "the report folder (default chaos-report/TIMESTAMP)");
   run->add_option("-o,--output", output, "json: the whole result as JSON on stdout")
       ->check(CLI::IsMember({"text", "json"}));
@@ -179,4 +198,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace coffer::chaos
 
-int main(int argc, char** argv) { return coffer::chaos::Main(argc, argv); }
+int main(int argc, char** argv) {
+  coffer::chaos::reaper::Install();
+  return coffer::chaos::Main(argc, argv);
+}

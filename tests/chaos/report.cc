@@ -13,14 +13,15 @@ json ToJson(const ScenarioResult& result) {
   for (const Check& c : result.checks) {
     checks.push_back({{"name", c.name},
                       {"pass", c.pass},
+                      {"ran", c.ran},
                       {"figures", c.figures},
                       {"failures", c.failures}});
   }
   json figures = json::array();
   for (const auto& [name, value] : result.figures) figures.push_back({name, value});
-  return {{"scenario", result.name}, {"title", result.title},   {"pass", result.pass},
-          {"checks", checks},        {"figures", figures},      {"error", result.error},
-          {"seconds", result.seconds}, {"replay", result.replay}};
+  return {{"scenario", result.name},   {"title", result.title},   {"pass", result.pass},
+          {"checks", checks},          {"figures", figures},      {"error", result.error},
+          {"seconds", result.seconds}, {"replay", result.replay}, {"skipped", result.skipped}};
 }
 
 StatusOr<ScenarioResult> ScenarioResultFromJson(const json& j) {
@@ -32,9 +33,11 @@ StatusOr<ScenarioResult> ScenarioResultFromJson(const json& j) {
     r.error = j.at("error").get<std::string>();
     r.seconds = j.at("seconds").get<double>();
     r.replay = j.at("replay").get<std::string>();
+    r.skipped = j.value("skipped", false);
     for (const auto& c : j.at("checks")) {
       Check check{c.at("name").get<std::string>()};
       check.pass = c.at("pass").get<bool>();
+      check.ran = c.value("ran", true);
       check.figures = c.at("figures").get<std::string>();
       check.failures = c.at("failures").get<std::vector<std::string>>();
       r.checks.push_back(std::move(check));
@@ -51,12 +54,14 @@ StatusOr<ScenarioResult> ScenarioResultFromJson(const json& j) {
 std::string FormatResult(const ScenarioResult& r) {
   char head[64];
   std::snprintf(head, sizeof head, "  (%.1f s)", r.seconds);
-  std::string out = r.name + (r.pass ? " PASS  " : " FAIL  ") + r.title + head + "\n";
-  if (!r.error.empty()) out += "    ERROR " + r.error + "\n";
+  std::string verdict = r.skipped ? " SKIP  " : r.pass ? " PASS  " : " FAIL  ";
+  std::string out = r.name + verdict + r.title + head + "\n";
+  if (!r.error.empty()) out += std::string(r.skipped ? "    why: " : "    ERROR ") + r.error + "\n";
   for (const Check& c : r.checks) {
     std::string name = c.name;
     name.resize(std::max<size_t>(name.size() + 1, 16), ' ');
-    out += std::string("    ") + (c.pass ? "PASS  " : "FAIL  ") + name + c.figures + "\n";
+    const char* verdict = !c.pass ? "FAIL  " : c.ran ? "PASS  " : "n/a   ";
+    out += std::string("    ") + verdict + name + c.figures + "\n";
     for (const auto& f : c.failures) out += "          - " + f + "\n";
   }
   if (!r.figures.empty()) {
@@ -66,7 +71,7 @@ std::string FormatResult(const ScenarioResult& r) {
     }
     out += "\n";
   }
-  if (!r.pass) out += "    replay: " + r.replay + "\n";
+  if (!r.pass && !r.skipped) out += "    replay: " + r.replay + "\n";
   return out;
 }
 

@@ -4,10 +4,9 @@
 // timeline.svg and timeline.html, and logs/ with every node's log).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "tests/chaos/history.h"

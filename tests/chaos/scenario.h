@@ -1,7 +1,8 @@
 // coffer-chaos scenarios (quality.md R1-R11): what a scenario is, the options
 // of a run, and what a run gives. The scenarios themselves are in
 // scenarios_nodes.cc (R1, R2, R5), scenarios_network.cc (R3, R4),
-// scenarios_states.cc (R6, R7) and scenarios_planted.cc (R10, R11).
+// scenarios_states.cc (R6, R7), scenarios_clock.cc (R8),
+// scenarios_upgrade.cc (R9) and scenarios_planted.cc (R10, R11).
 //
 // A process scenario runs on a fresh ChaosCluster (RunOnCluster): clients
 // write through the whole run; the scenario injects its fault `iterations`
@@ -29,8 +30,8 @@ namespace coffer::chaos {
 
 struct RunOptions {
   uint64_t seed = 1;
-  int iterations = 0;     // 0: the scenario's short default (what CI runs)
-  double duration = 0;    // seconds of load per iteration; 0: the scenario's default
+  int iterations = 0;   // 0: the scenario's short default (what CI runs)
+  double duration = 0;  // seconds of load per iteration; 0: the scenario's default
   int pairs = 2;
   int read_only = 1;
   int clients = 4;
@@ -47,7 +48,10 @@ struct ScenarioResult {
   bool pass = false;
   std::vector<Check> checks;
   std::vector<std::pair<std::string, std::string>> figures;  // ("iterations", "5"), ...
-  std::string error;   // set when the run could not be carried out (the cluster did not form)
+  std::string error;  // set when the run could not be carried out (the cluster did not form)
+  // Set (with error saying why) when the run needs what this machine does
+  // not give (R7's tmpfs needs root): neither PASS nor FAIL.
+  bool skipped = false;
   double seconds = 0;  // wall time of the run
   std::string replay;  // the command that replays it
 };
@@ -95,6 +99,9 @@ struct Scenario {
   std::function<void(Context&)> finale{};
   // A scenario that is not a process run (R10, R11).
   std::function<ScenarioResult(const Scenario&, const RunOptions&)> custom{};
+  // Why the scenario cannot run on this machine or build ("" = it can):
+  // the run is then SKIPPED, neither PASS nor FAIL.
+  std::function<std::string(const RunOptions&)> unavailable{};
 };
 
 // Every scenario, R1 to R11 in order.
@@ -111,6 +118,8 @@ ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& options);
 std::vector<Scenario> NodeScenarios();
 std::vector<Scenario> NetworkScenarios();
 std::vector<Scenario> StateScenarios();
+std::vector<Scenario> ClockScenarios();
+std::vector<Scenario> UpgradeScenarios();
 std::vector<Scenario> PlantedScenarios();
 
 // The command that replays a scenario with these options.

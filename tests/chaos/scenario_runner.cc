@@ -28,8 +28,9 @@ bool Context::Recovered(std::chrono::steady_clock::time_point since, std::chrono
   if (ok) {
     recovery_seconds.push_back(took);
   } else {
-    OwnCheck("recovery").Fail("the cluster was not healthy " + std::to_string(timeout.count()) +
-                              " s after the fault healed");
+    OwnCheck("recovery")
+        .Fail("the cluster was not healthy " + std::to_string(timeout.count()) +
+              " s after the fault healed");
   }
   return ok;
 }
@@ -37,7 +38,8 @@ bool Context::Recovered(std::chrono::steady_clock::time_point since, std::chrono
 const std::vector<Scenario>& Scenarios() {
   static const std::vector<Scenario> all = [] {
     std::vector<Scenario> out;
-    for (auto part : {NodeScenarios(), NetworkScenarios(), StateScenarios(), PlantedScenarios()}) {
+    for (auto part : {NodeScenarios(), NetworkScenarios(), StateScenarios(), ClockScenarios(),
+                      UpgradeScenarios(), PlantedScenarios()}) {
       out.insert(out.end(), part.begin(), part.end());
     }
     std::sort(out.begin(), out.end(), [](const Scenario& a, const Scenario& b) {
@@ -92,10 +94,12 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   History history;
   ClusterOptions shape{options.pairs, options.read_only, options.binary, options.planted};
   if (scenario.shape) scenario.shape(shape);
-  if (options.progress) options.progress("forming " + std::to_string(2 * shape.pairs + shape.read_only) + " nodes");
+  if (options.progress)
+    options.progress("forming " + std::to_string(2 * shape.pairs + shape.read_only) + " nodes");
   auto cluster = ChaosCluster::Start(shape, &history);
   if (!cluster.ok()) {
     result.error = cluster.status().ToString();
+    result.skipped = cluster.status().code() == Code::kPermissionDenied;
     return result;
   }
   ChaosCluster& c = **cluster;
@@ -104,8 +108,7 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   PairProbe pair_probe;
   RestrictedProbe restricted_probe;
   Context ctx{c, ledger, pair_probe, restricted_probe, options, std::mt19937_64(options.seed)};
-  Workload workload(c, ledger,
-                    {.clients = options.clients, .seed = options.seed});
+  Workload workload(c, ledger, {.clients = options.clients, .seed = options.seed});
   workload.Start();
   Context::Load(std::chrono::milliseconds(1000));  // warm-up: writes flowing before the first fault
   int iterations = options.iterations > 0 ? options.iterations : scenario.default_iterations;
@@ -120,10 +123,14 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   c.HealNetwork();
   for (size_t i = 0; i < c.size(); ++i) {
     c.Thaw(i);
-    if (!c.retired(i) && !c.node(i).running()) (void)c.Restart(i);
+    if (!c.retired(i) && !c.Running(i)) (void)c.Restart(i);
   }
+  // Converged first: then every node holds every record that took effect,
+  // so a retry with the request id is answered the original result on any
+  // node (docs/cluster.md, "Retries across nodes").
+  std::vector<Check> checks = {CheckConvergence(c, std::chrono::seconds(10))};
   Workload::Resolved resolved = workload.ResolveUnknown();
-  std::vector<Check> checks = CheckAfterHealing(c, ledger.acked(), std::chrono::seconds(10));
+  for (Check& k : CheckReadBack(c, ledger.acked())) checks.push_back(std::move(k));
   checks.push_back(pair_probe.Result());
   checks.push_back(restricted_probe.Result());
   checks.insert(checks.end(), ctx.checks.begin(), ctx.checks.end());
@@ -138,9 +145,9 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   result.figures.emplace_back("iterations", std::to_string(iterations));
   result.figures.emplace_back("operations", std::to_string(workload.invoked()));
   result.figures.emplace_back("acknowledged writes", std::to_string(ledger.acked_count()));
-  result.figures.emplace_back("ok/fail/unknown events", std::to_string(ok) + "/" +
-                                                            std::to_string(failed) + "/" +
-                                                            std::to_string(unknown));
+  result.figures.emplace_back(
+      "ok/fail/unknown events",
+      std::to_string(ok) + "/" + std::to_string(failed) + "/" + std::to_string(unknown));
   result.figures.emplace_back("unknown outcomes retried",
                               std::to_string(resolved.acked) + " acknowledged, " +
                                   std::to_string(resolved.refused) + " refused, " +
@@ -165,11 +172,20 @@ ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& given) {
   auto start = std::chrono::steady_clock::now();
   RunOptions options = given;
   if (options.duration <= 0) options.duration = scenario.default_duration;
-  ScenarioResult result =
-      scenario.custom ? scenario.custom(scenario, options) : RunOnCluster(scenario, options);
+  std::string unavailable = scenario.unavailable ? scenario.unavailable(options) : "";
+  ScenarioResult result;
+  if (!unavailable.empty()) {
+    result.name = scenario.name;
+    result.title = scenario.title;
+    result.error = unavailable;
+    result.skipped = true;
+  } else {
+    result = scenario.custom ? scenario.custom(scenario, options) : RunOnCluster(scenario, options);
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.replay = ReplayCommand(scenario.name, given);
   if (!result.error.empty()) result.pass = false;
+  if (result.skipped) result.checks.clear();
   return result;
 }
 

@@ -12,58 +12,11 @@
 #include <algorithm>
 #include <optional>
 
+#include "tests/chaos/direct_writer.h"
 #include "tests/chaos/scenario.h"
 
 namespace coffer::chaos {
 namespace {
-
-// Critical writes sent straight to node `i` (no failover) until stopped,
-// each in the History (client -2) and, acknowledged, in the Ledger as
-// acknowledged by `i`: clients fail over and stick to the node that worked,
-// so only this makes sure the split node is asked to write.
-class DirectWriter {
- public:
-  DirectWriter(Context& ctx, size_t i) : ctx_(ctx), i_(i), thread_([this] { Run(); }) {}
-  ~DirectWriter() {
-    stop_ = true;
-    thread_.join();
-  }
-
- private:
-  void Run() {
-    ChaosCluster& c = ctx_.cluster;
-    for (int n = 0; !stop_ && n < 10'000; ++n) {
-      pb::Request request;
-      request.set_request_id("chaos-direct-" + c.name(i_) + "-" + std::to_string(c.history().Now()));
-      auto* r = request.mutable_write()->mutable_register_object();
-      r->set_type(pb::SECRET_DATA);
-      r->set_name(request.request_id());
-      r->set_material(request.request_id());
-      double invoked = c.history().Now();
-      c.history().Add({invoked, -2, "register", EventType::kInvoke, "", "", request.request_id(), "", 0});
-      auto response = c.node(i_).Call(request);
-      double done = c.history().Now();
-      std::string code = !response.ok() ? std::string(CodeName(response.status().code()))
-                                        : response->code().empty() ? "OK" : response->code();
-      EventType type = code == "OK" ? EventType::kOk
-                       : code == "OUTCOME_UNKNOWN" ? EventType::kUnknown
-                                                   : EventType::kFail;
-      std::string uuid = type == EventType::kOk ? response->op_result().uuid() : "";
-      c.history().Add({done, -2, "register", type, c.name(i_), code, request.request_id(), uuid,
-                       (done - invoked) * 1000});
-      if (type == EventType::kOk) {
-        ctx_.ledger.Ack({"register", request.request_id(), uuid, request.request_id(),
-                         request.request_id(), c.name(i_), invoked, done});
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the writer's pace
-    }
-  }
-
-  Context& ctx_;
-  size_t i_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 constexpr std::chrono::seconds kRecoveryTimeout{60};
 // A pair node reports restricted within 1 s of its link going silent
@@ -95,7 +48,8 @@ void CutThePairLink(Context& ctx, int iteration) {
   ctx.Say("R3: cut " + c.name(a) + (variant == 0 ? " <-> " : " -> ") +
           (variant == 2 ? "every node" : c.name(b)));
   // Probe while split: until the end of the load window.
-  auto until = cut_at + std::chrono::milliseconds(static_cast<int>(ctx.options.duration * 1000) + 2000);
+  auto until =
+      cut_at + std::chrono::milliseconds(static_cast<int>(ctx.options.duration * 1000) + 2000);
   double restricted_after = -1;
   std::optional<DirectWriter> direct;
   direct.emplace(ctx, a);
@@ -114,8 +68,8 @@ void CutThePairLink(Context& ctx, int iteration) {
     // asked, only that it acknowledges nothing its peer lacks.
   } else if (restricted_after < 0 || restricted_after > kRestrictedBoundSeconds) {
     bound.Fail("iteration " + std::to_string(iteration) + ": no node of " + c.name(a) + "/" +
-               c.name(b) + " reported restricted within " + std::to_string(kRestrictedBoundSeconds) +
-               " s of the cut");
+               c.name(b) + " reported restricted within " +
+               std::to_string(kRestrictedBoundSeconds) + " s of the cut");
   } else {
     bound.figures += (bound.figures.empty() ? "restricted after " : ", ") +
                      std::to_string(restricted_after).substr(0, 4) + " s (bound " +
@@ -204,9 +158,9 @@ void NetworkFault(Context& ctx, int iteration) {
   if (took < 0) converged.Fail("after " + what + ": not caught up within 10 s: " + detail);
   ctx.recovery_seconds.push_back(took < 0 ? 10 : took);
   auto& runs = ctx.figures;
-  runs.emplace_back("iteration " + std::to_string(iteration), what + ", converged " +
-                                                                  (took < 0 ? std::string("NO")
-                                                                            : std::to_string(took).substr(0, 4) + " s"));
+  runs.emplace_back("iteration " + std::to_string(iteration),
+                    what + ", converged " +
+                        (took < 0 ? std::string("NO") : std::to_string(took).substr(0, 4) + " s"));
   ctx.Recovered(std::chrono::steady_clock::now(), kRecoveryTimeout);
 }
 
@@ -215,7 +169,8 @@ void NetworkFault(Context& ctx, int iteration) {
 std::vector<Scenario> NetworkScenarios() {
   return {
       {.name = "R3",
-       .title = "pair link cut both ways, one way, and the sender heard by none; it is killed while split",
+       .title = "pair link cut both ways, one way, and the sender heard by none; it is killed "
+                "while split",
        .default_iterations = 3,
        .fault = CutThePairLink},
       {.name = "R4",

@@ -53,8 +53,8 @@ Outcome Send(node::FailoverClient& client, ChaosCluster& cluster, const pb::Requ
   auto response = client.Call(request);
   if (!response.ok()) {
     out.code = std::string(CodeName(response.status().code()));
-    out.type = response.status().code() == Code::kOutcomeUnknown ? EventType::kUnknown
-                                                                  : EventType::kFail;
+    out.type =
+        response.status().code() == Code::kOutcomeUnknown ? EventType::kUnknown : EventType::kFail;
     return out;
   }
   out.node = NodeForAddress(cluster, client.last_address());
@@ -119,7 +119,8 @@ void Workload::RunClient(int k) {
   std::vector<std::string> mine;  // acknowledged registers, not yet destroyed
   std::map<std::string, bool> revoked;
   uint64_t n = 0, claims = 0;
-  auto period = std::chrono::microseconds(1'000'000 / std::max(1, options_.ops_per_client_per_second));
+  auto period =
+      std::chrono::microseconds(1'000'000 / std::max(1, options_.ops_per_client_per_second));
   auto next = std::chrono::steady_clock::now();
   while (!stop_) {
     next += period;
@@ -181,6 +182,10 @@ void Workload::RunClient(int k) {
       if (op == "revoke") revoked[key] = true;
       if (op == "destroy") mine.erase(std::find(mine.begin(), mine.end(), key));
     } else if (out.type == EventType::kUnknown) {
+      // The record the answer named goes with the retry (docs/cluster.md).
+      if (out.response.has_outcome_record()) {
+        *request.mutable_retry_of() = out.response.outcome_record();
+      }
       ledger_.Unknown({op, request, out.node, name, material, invoked});
       // Its object's fate is unknown: this client leaves it alone.
       if (op == "revoke" || op == "destroy") mine.erase(std::find(mine.begin(), mine.end(), key));
@@ -198,13 +203,13 @@ Workload::Resolved Workload::ResolveUnknown() {
     std::string key = w.request.write().has_revoke()    ? w.request.write().revoke().uuid()
                       : w.request.write().has_destroy() ? w.request.write().destroy().uuid()
                                                         : out.response.op_result().uuid();
-    history.Add({history.Now(), -1, w.op, out.type, out.node, out.code, w.request.request_id(),
-                 key, (history.Now() - invoked) * 1000});
+    history.Add({history.Now(), -1, w.op, out.type, out.node, out.code, w.request.request_id(), key,
+                 (history.Now() - invoked) * 1000});
     if (out.type == EventType::kOk) {
       ++resolved.acked;
-      ledger_.Ack({w.op, w.request.request_id(), key, w.name, w.material, "", w.invoked,
-                   history.Now()});
-    } else if (out.type == EventType::kFail) {
+      ledger_.Ack(
+          {w.op, w.request.request_id(), key, w.name, w.material, "", w.invoked, history.Now()});
+    } else if (out.type == EventType::kFail && client != nullptr) {
       ++resolved.refused;
     } else {
       ++resolved.still_unknown;

@@ -12,9 +12,13 @@
 // nodes, not the clients, set the pace on a 2-core machine.
 //
 // An operation whose outcome is unknown (OUTCOME_UNKNOWN after the client's
-// own retries) is retried after healing with the same request id on any
-// node, as docs/cluster.md tells clients to do (ResolveUnknown); a retry
-// that succeeds is acknowledged then.
+// own retries) is retried after healing with the same request id, and the
+// record its answer named (retry_of) when it named one, as docs/cluster.md
+// tells clients to (ResolveUnknown). The runner calls it once every node
+// has converged: every node then holds every record that took effect, so
+// the retry is answered the original result on any node (or, if the write
+// never took effect, makes it now). A retry that succeeds is acknowledged
+// then.
 #pragma once
 
 #include <atomic>
