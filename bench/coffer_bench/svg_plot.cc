@@ -19,62 +19,9 @@ std::string Num(double v) {
   return buf;
 }
 
-std::string TickText(double v) {
-  char buf[32];
-  if (std::fabs(v) >= 1000 || v == std::floor(v)) {
-    std::snprintf(buf, sizeof(buf), "%.0f", v);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%g", v);
-  }
-  return buf;
-}
 
 }  // namespace
 
-std::vector<double> NiceTicks(double low, double high, int target) {
-  if (low > high) std::swap(low, high);
-  if (target < 2) target = 2;
-  if (!(high > low)) high = low + 1;  // one value (or NaN): a unit range
-  const double raw_step = (high - low) / target;
-  const double power = std::pow(10.0, std::floor(std::log10(raw_step)));
-  double step = power;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * power;
-    if (step >= raw_step) break;
-  }
-  std::vector<double> ticks;
-  const double first = std::floor(low / step) * step;
-  for (int i = 0; i <= 4 * target + 2; ++i) {  // bounded
-    const double v = first + i * step;
-    ticks.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
-    if (v >= high - step * 1e-9) break;
-  }
-  if (ticks.size() < 2) ticks.push_back(ticks.back() + step);
-  return ticks;
-}
-
-std::string SvgEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
                           const std::vector<PlotPanel>& panels) {
@@ -85,7 +32,7 @@ std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
                     Num(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += "<text x=\"" + Num(kWidth / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">" +
-         SvgEscape(title) + "</text>\n";
+         XmlEscape(title) + "</text>\n";
 
   // One x range for every panel.
   double x_low = 0, x_high = 1;
@@ -118,7 +65,7 @@ std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
 
     svg += "<g class=\"panel\">\n";
     svg += "<text x=\"" + Num(left) + "\" y=\"" + Num(top - 10) + "\" font-size=\"14\">" +
-           SvgEscape(panel.title) + "</text>\n";
+           XmlEscape(panel.title) + "</text>\n";
     svg += "<line x1=\"" + Num(left) + "\" y1=\"" + Num(bottom) + "\" x2=\"" + Num(right) +
            "\" y2=\"" + Num(bottom) + "\" stroke=\"black\"/>\n";
     svg += "<line x1=\"" + Num(left) + "\" y1=\"" + Num(top) + "\" x2=\"" + Num(left) + "\" y2=\"" +
@@ -136,9 +83,9 @@ std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
              TickText(t) + "</text>\n";
     }
     svg += "<text x=\"" + Num((left + right) / 2) + "\" y=\"" + Num(bottom + 36) +
-           "\" text-anchor=\"middle\">" + SvgEscape(x_label) + "</text>\n";
+           "\" text-anchor=\"middle\">" + XmlEscape(x_label) + "</text>\n";
     svg += "<text transform=\"translate(" + Num(left - 55) + "," + Num((top + bottom) / 2) +
-           ") rotate(-90)\" text-anchor=\"middle\">" + SvgEscape(panel.y_label) + "</text>\n";
+           ") rotate(-90)\" text-anchor=\"middle\">" + XmlEscape(panel.y_label) + "</text>\n";
     for (size_t s = 0; s < panel.series.size(); ++s) {
       const PlotSeries& series = panel.series[s];
       const char* color = kColors[s % (sizeof(kColors) / sizeof(kColors[0]))];
@@ -160,7 +107,7 @@ std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
       svg += "<line x1=\"" + Num(right + 15) + "\" y1=\"" + Num(ly) + "\" x2=\"" + Num(right + 40) +
              "\" y2=\"" + Num(ly) + "\" stroke=\"" + color + "\" stroke-width=\"2\"/>";
       svg += "<text class=\"legend\" x=\"" + Num(right + 46) + "\" y=\"" + Num(ly + 4) + "\">" +
-             SvgEscape(series.name) + "</text>\n";
+             XmlEscape(series.name) + "</text>\n";
     }
     svg += "</g>\n";
   }

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/svg_text.h"
+
 namespace coffer::bench {
 
 struct PlotSeries {
@@ -20,12 +22,8 @@ struct PlotPanel {
   std::vector<PlotSeries> series;
 };
 
-// "Nice" tick values (1, 2 or 5 times a power of ten) covering [low, high],
-// about `target` of them; always at least two. low > high is swapped.
-std::vector<double> NiceTicks(double low, double high, int target = 5);
+// NiceTicks (the axis ticks) comes from common/svg_text.h.
 
-// Escapes &, <, >, " for SVG text and attributes.
-std::string SvgEscape(const std::string& text);
 
 // The whole SVG document. Every panel shares the x axis label `x_label`;
 // the y axis of each panel starts at 0. A series with no points is listed in

@@ -28,7 +28,7 @@ TEST(SvgPlot, NiceTicksCoverTheRangeInRoundSteps) {
 }
 
 TEST(SvgPlot, EscapesText) {
-  EXPECT_EQ(SvgEscape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
+  EXPECT_EQ(XmlEscape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
 }
 
 TEST(SvgPlot, DrawsAPolylinePerSeriesAndALegend) {

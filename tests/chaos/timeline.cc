@@ -1,5 +1,7 @@
 #include "tests/chaos/timeline.h"
 
+#include "common/svg_text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,40 +48,6 @@ std::string Seconds(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f", v);
   return buf;
-}
-
-std::string TickText(double v) {
-  char buf[32];
-  if (std::fabs(v) >= 1000 || v == std::floor(v)) {
-    std::snprintf(buf, sizeof(buf), "%.0f", v);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%g", v);
-  }
-  return buf;
-}
-
-// Round tick values covering [low, high] (as bench/coffer_bench/svg_plot.cc).
-std::vector<double> NiceTicks(double low, double high, int target) {
-  if (!std::isfinite(low)) low = 0;
-  if (!std::isfinite(high)) high = low + 1;
-  if (low > high) std::swap(low, high);
-  if (!(high > low)) high = low + 1;
-  const double raw_step = (high - low) / target;
-  const double power = std::pow(10.0, std::floor(std::log10(raw_step)));
-  double step = power;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * power;
-    if (step >= raw_step) break;
-  }
-  std::vector<double> ticks;
-  const double first = std::floor(low / step) * step;
-  for (int i = 0; i <= 4 * target + 2; ++i) {  // bounded
-    const double v = first + i * step;
-    ticks.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
-    if (v >= high - step * 1e-9) break;
-  }
-  if (ticks.size() < 2) ticks.push_back(ticks.back() + step);
-  return ticks;
 }
 
 // At most `max` bytes of `text`, not cutting a UTF-8 sequence, "..." if cut.
@@ -133,7 +101,7 @@ std::string Line(double x1, double y1, double x2, double y2, const std::string& 
 
 std::string Text(double x, double y, const std::string& attrs, const std::string& text) {
   return "<text x=\"" + Num(x) + "\" y=\"" + Num(y) + "\"" + (attrs.empty() ? "" : " " + attrs) +
-         ">" + TimelineEscape(text) + "</text>";
+         ">" + XmlEscape(text) + "</text>";
 }
 
 // The x axis ticks and label under a plot area whose bottom is `bottom`.
@@ -175,7 +143,7 @@ PanelBox DrawChart(std::string& svg, double top, const XAxis& x, const std::stri
   }
   DrawXAxis(svg, x, plot_top, bottom);
   svg += "<text transform=\"translate(" + Num(kLeft - 60) + "," + Num((plot_top + bottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + TimelineEscape(y_label) + "</text>\n";
+         ") rotate(-90)\" text-anchor=\"middle\">" + XmlEscape(y_label) + "</text>\n";
 
   for (size_t i = 0; i < series.size(); ++i) {
     const Series& s = series[i];
@@ -201,7 +169,7 @@ PanelBox DrawChart(std::string& svg, double top, const XAxis& x, const std::stri
       }
     }
     if (!points.empty()) segments += "<polyline " + style + " points=\"" + points + "\"/>";
-    svg += "<g class=\"series\" data-name=\"" + TimelineEscape(s.name) + "\" data-values=\"" +
+    svg += "<g class=\"series\" data-name=\"" + XmlEscape(s.name) + "\" data-values=\"" +
            data + "\">" + segments + "</g>\n";
     const double ly = plot_top + 8 + 18 * static_cast<double>(i);
     svg += Line(right + 15, ly, right + 40, ly,
@@ -263,7 +231,7 @@ PanelBox DrawNodes(std::string& svg, double top, const XAxis& x,
     std::stable_sort(lane.begin(), lane.end(),
                      [](const NodeSample& a, const NodeSample& b) { return a.t < b.t; });
     const double y = plot_top + kLaneGap + static_cast<double>(n) * (kLaneHeight + kLaneGap);
-    svg += "<g class=\"lane\" data-node=\"" + TimelineEscape(nodes[n]) + "\">";
+    svg += "<g class=\"lane\" data-node=\"" + XmlEscape(nodes[n]) + "\">";
     svg += Text(kLeft - 6, y + kLaneHeight / 2 + 4, "text-anchor=\"end\"", Shorten(nodes[n], 14));
     // A segment per run of samples with one state and mode: from its first
     // sample to the next run's (the last one to the end of the run).
@@ -281,7 +249,7 @@ PanelBox DrawNodes(std::string& svg, double top, const XAxis& x,
       const bool restricted = Restricted(lane[i].mode);
       svg += rect + " fill=\"" + StateColor(lane[i].state) + "\"" +
              (restricted ? " fill-opacity=\"0.7\"" : "") + "><title>" +
-             TimelineEscape(lane[i].node + " " + lane[i].state +
+             XmlEscape(lane[i].node + " " + lane[i].state +
                             (lane[i].mode.empty() ? "" : " (" + lane[i].mode + ")") + " from " +
                             Seconds(lane[i].t) + " s") +
              "</title></rect>";
@@ -327,7 +295,7 @@ void DrawFaults(std::string& svg, const XAxis& x, const std::vector<FaultBand>& 
     const std::string text = (f.scenario.empty() ? "" : f.scenario + ": ") + f.fault;
     svg += "<g class=\"fault\" data-start=\"" + Figure(start) + "\" data-end=\"" +
            (f.end < 0 ? std::string("open") : Figure(end)) + "\"><title>" +
-           TimelineEscape(text + " [" + Seconds(start) + " s, " +
+           XmlEscape(text + " [" + Seconds(start) + " s, " +
                           (f.end < 0 ? std::string("end of run") : Seconds(end) + " s") + "]") +
            "</title>";
     for (const PanelBox& p : panels) {
@@ -349,85 +317,7 @@ void DrawFaults(std::string& svg, const XAxis& x, const std::vector<FaultBand>& 
   }
 }
 
-void AppendCodePoint(std::string& out, unsigned cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 }  // namespace
-
-std::string TimelineEscape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out += (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F ? ' ' : static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    // A UTF-8 sequence: its length, the range of its second byte, its value.
-    size_t len = 0;
-    unsigned lo = 0x80, hi = 0xBF, cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3, cp = c & 0x0F;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4, cp = c & 0x07;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
-    bool valid = len > 0 && i + len <= n;
-    for (size_t k = 1; valid && k < len; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      valid = k == 1 ? b >= lo && b <= hi : (b & 0xC0) == 0x80;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if (valid && cp != 0xFFFE && cp != 0xFFFF) {
-      AppendCodePoint(out, cp);
-      i += len;
-    } else {
-      AppendCodePoint(out, 0xFFFD);
-      ++i;
-    }
-  }
-  return out;
-}
 
 TimelineBuckets BucketOps(const std::vector<OpEvent>& ops) {
   TimelineBuckets b;
@@ -537,12 +427,12 @@ std::string RenderTimelineHtml(const History& history, const std::string& title)
   const std::vector<FaultBand> faults = history.faults();
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-      TimelineEscape(title) +
+      XmlEscape(title) +
       "</title>\n<style>\nbody{font-family:sans-serif;margin:1em 2em}\n"
       "table{border-collapse:collapse;margin:0.5em 0 1.5em}\n"
       "th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}\n"
       "td.n{text-align:right}\n</style>\n</head>\n<body>\n<h1>" +
-      TimelineEscape(title) + "</h1>\n";
+      XmlEscape(title) + "</h1>\n";
   html += RenderTimelineSvg(history, title);
 
   html += "<h2>Faults</h2>\n";
@@ -557,8 +447,8 @@ std::string RenderTimelineHtml(const History& history, const std::string& title)
       for (const std::string& n : f.nodes) nodes += (nodes.empty() ? "" : ", ") + n;
       html += "<tr class=\"fault-row\"><td class=\"n\">" + Seconds(f.start) +
               "</td><td class=\"n\">" + (f.end < 0 ? std::string("end of run") : Seconds(f.end)) +
-              "</td><td>" + TimelineEscape(f.scenario) + "</td><td>" + TimelineEscape(f.fault) +
-              "</td><td>" + TimelineEscape(nodes) + "</td></tr>\n";
+              "</td><td>" + XmlEscape(f.scenario) + "</td><td>" + XmlEscape(f.fault) +
+              "</td><td>" + XmlEscape(nodes) + "</td></tr>\n";
     }
     html += "</table>\n";
   }
@@ -584,7 +474,7 @@ std::string RenderTimelineHtml(const History& history, const std::string& title)
         "</table>\n<table class=\"by-code\">\n<tr><th>code</th><th>ok</th><th>fail</th>"
         "<th>unknown</th></tr>\n";
     for (auto& [code, types] : by_code) {
-      html += "<tr><td>" + TimelineEscape(code) + "</td>";
+      html += "<tr><td>" + XmlEscape(code) + "</td>";
       for (const char* type : {"ok", "fail", "unknown"}) {
         html += "<td class=\"n\">" + std::to_string(types[type]) + "</td>";
       }

@@ -48,9 +48,6 @@ std::string RenderTimelineSvg(const History& history, const std::string& title);
 // the operations by type and by code.
 std::string RenderTimelineHtml(const History& history, const std::string& title);
 
-// Escapes text for XML/HTML character data and attributes (& < > " ');
-// invalid UTF-8 becomes U+FFFD and control characters other than tab and
-// newline become a space.
-std::string TimelineEscape(const std::string& text);
+// Text is escaped with XmlEscape (common/svg_text.h).
 
 }  // namespace coffer::chaos

@@ -1,4 +1,5 @@
 // The timeline picture: its buckets, and what the SVG and HTML contain.
+#include "common/svg_text.h"
 #include "tests/chaos/timeline.h"
 
 #include <gtest/gtest.h>
@@ -208,13 +209,13 @@ TEST(TimelineTest, HostileTimesStayFiniteAndBounded) {
 }
 
 TEST(TimelineTest, EscapeHandlesMarkupAndBadUtf8) {
-  EXPECT_EQ(TimelineEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
-  EXPECT_EQ(TimelineEscape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
+  EXPECT_EQ(XmlEscape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(XmlEscape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91");
-  EXPECT_EQ(TimelineEscape("x\xc3"), "x\xef\xbf\xbd");                                // truncated
-  EXPECT_EQ(TimelineEscape("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");                  // overlong
-  EXPECT_EQ(TimelineEscape("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
-  EXPECT_EQ(TimelineEscape(std::string("a\0b\tc\n", 6)), "a b\tc\n");
+  EXPECT_EQ(XmlEscape("x\xc3"), "x\xef\xbf\xbd");                                // truncated
+  EXPECT_EQ(XmlEscape("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");                  // overlong
+  EXPECT_EQ(XmlEscape("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(XmlEscape(std::string("a\0b\tc\n", 6)), "a b\tc\n");
 }
 
 TEST(TimelineTest, HtmlHasTheSvgFaultTableAndSummary) {
