@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <random>
 #include <string>
@@ -64,7 +65,9 @@ struct Context {
   RestrictedProbe& restricted_probe;
   const RunOptions& options;
   std::mt19937_64 rng;
-  std::vector<Check> checks{};  // the scenario's own checks
+  // The scenario's own checks. A deque: OwnCheck hands out references that
+  // must stay valid as more checks are added.
+  std::deque<Check> checks{};
   std::vector<std::pair<std::string, std::string>> figures{};
   std::vector<double> recovery_seconds{};  // per fault, from heal to healthy
 

@@ -68,7 +68,22 @@ void JumpAClock(Context& ctx, int iteration) {
   ctx.figures.emplace_back(
       "forward jump " + std::to_string(iteration),
       "caught up " + std::to_string(took).substr(0, 4) + " s after the clock was right again");
+  // x's stamps stay ahead until real time reaches the last one it made while
+  // ahead (its clock never goes back), so the others may still refuse a
+  // record for a while: wait (up to 15 s) until their count stands still for
+  // a second, so that only what the jump back causes is counted after it.
   uint64_t refusals_then = RefusalsOfOthers(c, x, nullptr);
+  auto stood_since = std::chrono::steady_clock::now();
+  WaitFor(
+      [&] {
+        uint64_t now = RefusalsOfOthers(c, x, nullptr);
+        if (now != refusals_then) {
+          refusals_then = now;
+          stood_since = std::chrono::steady_clock::now();
+        }
+        return std::chrono::steady_clock::now() - stood_since >= std::chrono::seconds(1);
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(100));
   c.SetClockOffset(x, -3600 * kSecond);
   ctx.Say("R8: " + c.name(x) + "'s clock 1 h behind");
   {
