@@ -141,9 +141,9 @@ class NodeProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::vector<std::string> env_strings;
+    // The extra variables first: getenv finds the first of a name.
+    std::vector<std::string> env_strings = env_;
     for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.insert(env_strings.end(), env_.begin(), env_.end());
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
