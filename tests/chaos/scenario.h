@@ -70,6 +70,8 @@ struct Context {
   std::deque<Check> checks{};
   std::vector<std::pair<std::string, std::string>> figures{};
   std::vector<double> recovery_seconds{};  // per fault, from heal to healthy
+  // Other per-fault durations a scenario collects (R3: seconds to restricted).
+  std::vector<double> seconds{};
 
   // Progress line.
   void Say(const std::string& line) const {
@@ -85,6 +87,8 @@ struct Context {
   // took since `since` in recovery_seconds; a timeout is a failure of check
   // "recovery".
   bool Recovered(std::chrono::steady_clock::time_point since, std::chrono::seconds timeout);
+  // "12 values: median 1.05 s, max 1.13 s" of `values`.
+  static std::string MedianAndMax(std::vector<double> values);
   // A named check of this scenario (found or added).
   Check& OwnCheck(const std::string& name);
 };

@@ -78,14 +78,13 @@ std::string Seconds(double s) {
   return text;
 }
 
-// The median and the largest of `values`, "median 0.61 s, max 1.20 s".
-std::string MedianAndMax(std::vector<double> values) {
+}  // namespace
+
+std::string Context::MedianAndMax(std::vector<double> values) {
   if (values.empty()) return "none";
   std::sort(values.begin(), values.end());
   return "median " + Seconds(values[values.size() / 2]) + ", max " + Seconds(values.back());
 }
-
-}  // namespace
 
 ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options) {
   ScenarioResult result;
@@ -153,7 +152,7 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
                                   std::to_string(resolved.refused) + " refused, " +
                                   std::to_string(resolved.still_unknown) + " still unknown");
   if (!ctx.recovery_seconds.empty()) {
-    result.figures.emplace_back("recovery", MedianAndMax(ctx.recovery_seconds));
+    result.figures.emplace_back("recovery", Context::MedianAndMax(ctx.recovery_seconds));
   }
   result.figures.insert(result.figures.end(), ctx.figures.begin(), ctx.figures.end());
   result.checks = std::move(checks);

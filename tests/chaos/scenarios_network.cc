@@ -71,9 +71,9 @@ void CutThePairLink(Context& ctx, int iteration) {
                c.name(b) + " reported restricted within " +
                std::to_string(kRestrictedBoundSeconds) + " s of the cut");
   } else {
-    bound.figures += (bound.figures.empty() ? "restricted after " : ", ") +
-                     std::to_string(restricted_after).substr(0, 4) + " s (bound " +
-                     std::to_string(kRestrictedBoundSeconds).substr(0, 3) + " s)";
+    ctx.seconds.push_back(restricted_after);
+    bound.figures = "restricted after the cut: " + std::to_string(ctx.seconds.size()) + " cuts, " +
+                    Context::MedianAndMax(ctx.seconds) + " (bound 3 s)";
   }
   direct.reset();
   c.Kill9(a);

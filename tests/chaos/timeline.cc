@@ -1,11 +1,11 @@
 #include "tests/chaos/timeline.h"
 
-#include "common/svg_text.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
+
+#include "common/svg_text.h"
 
 namespace coffer::chaos {
 namespace {
@@ -169,8 +169,8 @@ PanelBox DrawChart(std::string& svg, double top, const XAxis& x, const std::stri
       }
     }
     if (!points.empty()) segments += "<polyline " + style + " points=\"" + points + "\"/>";
-    svg += "<g class=\"series\" data-name=\"" + XmlEscape(s.name) + "\" data-values=\"" +
-           data + "\">" + segments + "</g>\n";
+    svg += "<g class=\"series\" data-name=\"" + XmlEscape(s.name) + "\" data-values=\"" + data +
+           "\">" + segments + "</g>\n";
     const double ly = plot_top + 8 + 18 * static_cast<double>(i);
     svg += Line(right + 15, ly, right + 40, ly,
                 std::string("stroke=\"") + s.color + "\" stroke-width=\"2\"" +
@@ -250,8 +250,8 @@ PanelBox DrawNodes(std::string& svg, double top, const XAxis& x,
       svg += rect + " fill=\"" + StateColor(lane[i].state) + "\"" +
              (restricted ? " fill-opacity=\"0.7\"" : "") + "><title>" +
              XmlEscape(lane[i].node + " " + lane[i].state +
-                            (lane[i].mode.empty() ? "" : " (" + lane[i].mode + ")") + " from " +
-                            Seconds(lane[i].t) + " s") +
+                       (lane[i].mode.empty() ? "" : " (" + lane[i].mode + ")") + " from " +
+                       Seconds(lane[i].t) + " s") +
              "</title></rect>";
       if (restricted) svg += rect + " fill=\"url(#restricted)\"/>";
     }
@@ -296,7 +296,7 @@ void DrawFaults(std::string& svg, const XAxis& x, const std::vector<FaultBand>& 
     svg += "<g class=\"fault\" data-start=\"" + Figure(start) + "\" data-end=\"" +
            (f.end < 0 ? std::string("open") : Figure(end)) + "\"><title>" +
            XmlEscape(text + " [" + Seconds(start) + " s, " +
-                          (f.end < 0 ? std::string("end of run") : Seconds(end) + " s") + "]") +
+                     (f.end < 0 ? std::string("end of run") : Seconds(end) + " s") + "]") +
            "</title>";
     for (const PanelBox& p : panels) {
       if (instant) {
@@ -447,8 +447,8 @@ std::string RenderTimelineHtml(const History& history, const std::string& title)
       for (const std::string& n : f.nodes) nodes += (nodes.empty() ? "" : ", ") + n;
       html += "<tr class=\"fault-row\"><td class=\"n\">" + Seconds(f.start) +
               "</td><td class=\"n\">" + (f.end < 0 ? std::string("end of run") : Seconds(f.end)) +
-              "</td><td>" + XmlEscape(f.scenario) + "</td><td>" + XmlEscape(f.fault) +
-              "</td><td>" + XmlEscape(nodes) + "</td></tr>\n";
+              "</td><td>" + XmlEscape(f.scenario) + "</td><td>" + XmlEscape(f.fault) + "</td><td>" +
+              XmlEscape(nodes) + "</td></tr>\n";
     }
     html += "</table>\n";
   }

@@ -1,5 +1,4 @@
 // The timeline picture: its buckets, and what the SVG and HTML contain.
-#include "common/svg_text.h"
 #include "tests/chaos/timeline.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +8,8 @@
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "common/svg_text.h"
 
 namespace coffer::chaos {
 namespace {
