@@ -27,7 +27,6 @@ void AppendCodePoint(std::string& out, unsigned cp) {
 
 }  // namespace
 
-
 std::vector<double> NiceTicks(double low, double high, int target) {
   if (!std::isfinite(low)) low = 0;
   if (!std::isfinite(high)) high = low + 1;

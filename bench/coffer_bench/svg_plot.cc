@@ -19,9 +19,7 @@ std::string Num(double v) {
   return buf;
 }
 
-
 }  // namespace
-
 
 std::string RenderSvgPlot(const std::string& title, const std::string& x_label,
                           const std::vector<PlotPanel>& panels) {

@@ -24,7 +24,6 @@ struct PlotPanel {
 
 // NiceTicks (the axis ticks) comes from common/svg_text.h.
 
-
 // The whole SVG document. Every panel shares the x axis label `x_label`;
 // the y axis of each panel starts at 0. A series with no points is listed in
 // the legend only.
