@@ -258,14 +258,8 @@ Status ChaosCluster::Supervise(const std::string& binary) {
   supervisor_ = std::make_unique<node::orchestrator::LocalSupervisor>(options);
   for (size_t i : live()) {
     NodeProcess& n = node(i);
-    std::string config = integration::ReadWholeFile(n.dir() + "/node.toml");
-    for (const char* file : {"data", "ca.pem", "node.pem", "node.key", "passphrase", "node.log"}) {
-      const std::string quoted = std::string("\"") + file + "\"";
-      auto at = config.find(quoted);
-      if (at == std::string::npos)
-        return Internal("no " + quoted + " in " + n.dir() + "/node.toml");
-      config.replace(at, quoted.size(), "\"" + n.dir() + "/" + file + "\"");
-    }
+    std::string config = n.ConfigWithAbsolutePaths();
+    if (config.empty()) return Internal("a file path is missing in " + n.dir() + "/node.toml");
     integration::WriteWholeFile(supervised_dir_ + "/" + name(i) + ".toml", config);
     n.Kill(SIGTERM);
     reaper::SetPid(static_cast<int>(i), 0);

@@ -120,6 +120,19 @@ class NodeProcess {
   const std::string& binary() const { return binary_; }
   void set_binary(std::string binary) { binary_ = std::move(binary); }
   const node::PemPair& ca() const { return ca_; }
+  // Its config with every file path made absolute (data, certificates,
+  // passphrase, log), for a copy kept elsewhere: the local supervisor's
+  // NAME.toml (node/orchestrator/local_supervisor.h). "" if a path is missing.
+  std::string ConfigWithAbsolutePaths() const {
+    std::string config = ReadWholeFile(dir_.path() + "/node.toml");
+    for (const char* file : {"data", "ca.pem", "node.pem", "node.key", "passphrase", "node.log"}) {
+      const std::string quoted = std::string("\"") + file + "\"";
+      auto at = config.find(quoted);
+      if (at == std::string::npos) return "";
+      config.replace(at, quoted.size(), "\"" + dir_.path() + "/" + file + "\"");
+    }
+    return config;
+  }
   boost::asio::ssl::context& admin_tls() { return *admin_tls_; }
 
   // Starts the node and waits (up to 30 s) until it answers a status request.

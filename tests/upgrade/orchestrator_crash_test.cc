@@ -44,14 +44,8 @@ class OrchestratorCrashTest : public OrchestratorTest {
     options.stop_timeout = std::chrono::seconds(30);
     supervisor_ = std::make_unique<orch::LocalSupervisor>(options);
     for (NodeProcess* n : all_) {
-      std::string config = ReadWholeFile(n->dir() + "/node.toml");
-      for (const char* file :
-           {"data", "ca.pem", "node.pem", "node.key", "passphrase", "node.log"}) {
-        const std::string quoted = std::string("\"") + file + "\"";
-        auto at = config.find(quoted);
-        ASSERT_NE(at, std::string::npos) << file;
-        config.replace(at, quoted.size(), "\"" + n->dir() + "/" + file + "\"");
-      }
+      std::string config = n->ConfigWithAbsolutePaths();
+      ASSERT_FALSE(config.empty()) << n->name();
       WriteWholeFile(dir_.path() + "/" + n->name() + ".toml", config);
       n->Kill(SIGTERM);
       ASSERT_TRUE(supervisor_->Start(n->name()).ok());
