@@ -19,14 +19,14 @@ const std::string& Replicator::OriginKey(uint32_t origin, bool* reloaded) {
   auto it = origin_keys_.find(origin);
   if (it != origin_keys_.end()) return it->second;
   if (*reloaded) return kNone;
-  // Read the membership once per batch at most: a key is cached until the
-  // membership changes (SetMembers), a missing one is looked for again.
+  // Read the node rows once per batch at most: a key is cached until the
+  // membership changes (SetMembers), a missing one is looked for again. A
+  // deleted node's key stays: the records it signed before its deletion that
+  // other nodes hold must reach this node too, or it never converges.
   *reloaded = true;
-  auto members = store_.Members();
-  if (!members.ok()) return kNone;
-  for (const auto& m : *members) {
-    if (!m.public_key().empty()) origin_keys_[m.node_id()] = m.public_key();
-  }
+  auto keys = store_.OriginKeys();
+  if (!keys.ok()) return kNone;
+  for (auto& [node, key] : *keys) origin_keys_[node] = std::move(key);
   it = origin_keys_.find(origin);
   return it == origin_keys_.end() ? kNone : it->second;
 }

@@ -135,6 +135,34 @@ TEST_F(RecordAdmissionTest, RecordOfAnOriginWithoutAKnownKeyWaitsWithoutAnAlert)
   EXPECT_EQ(replicator_->unverified_records(), 1u);
 }
 
+// Found by simulation seed 3106: a node that lacked the last record of a node
+// force-deleted meanwhile dropped every copy the others sent (the deleted
+// node's key was no longer looked up), and never converged.
+TEST_F(RecordAdmissionTest, RecordsOfADeletedOriginStillReachNodesThatLackThem) {
+  auto three = storage::testing::MakeNode(storage::testing::Backend::kMemEnv, "/three", 3);
+  pb::Op add;
+  add.mutable_node_add()->set_name("n3");
+  add.mutable_node_add()->set_role(pb::NODE_READ_ONLY);
+  add.mutable_node_add()->set_public_key(storage::FakePublicKey(3));
+  ASSERT_TRUE(one_->store->Execute(add, "add-3").ok());
+  pb::Op wallet;
+  wallet.mutable_wallet_create()->set_name("from-three");
+  ASSERT_TRUE(three->store->Execute(wallet, "w3").ok());
+  pb::Op force_delete;
+  force_delete.mutable_node_delete()->set_node_id(3);
+  force_delete.mutable_node_delete()->set_force(true);
+  ASSERT_TRUE(one_->store->Execute(force_delete, "delete-3").ok());
+  // Node 2 learns of node 3 and of its deletion before node 3's record.
+  const uint64_t applied = AppliedOfOne();
+  replicator_->Receive(1, Batch(*one_->store->ReadLog(1, applied + 1, 10)));
+  ASSERT_EQ(AppliedOfOne(), one_->store->Applied().at(1));
+
+  replicator_->Receive(1, Batch({three->store->ReadLog(3, 1, 1)->front()}));
+  EXPECT_EQ(two_->store->Applied()[3], 1u) << "a copy of a deleted origin's record was dropped";
+  EXPECT_TRUE(alerts_.empty());
+  EXPECT_EQ(replicator_->unverified_records(), 0u);
+}
+
 // Origin 1 makes `n` records in one group commit (only the last signed).
 std::vector<pb::LogRecord> GroupOfOne(storage::ObjectStore& store, const std::string& tag, int n) {
   for (int i = 0; i < n; ++i) {

@@ -184,6 +184,11 @@ class ObjectStore {
   // Every member, by node id. Names are effective (unique) names; a read-write
   // node's peer is filled in from either side of the pair.
   StatusOr<std::vector<pb::StoredNode>> Members() const;
+  // node id -> public key of every node this cluster ever recorded, deleted
+  // ones included: a record its origin signed before it was deleted still
+  // verifies, so what the other nodes hold of it still reaches every node
+  // (only records that the deleted node alone held are lost).
+  StatusOr<std::map<uint32_t, std::string>> OriginKeys() const;
 
   // The records of `origin` after `after_seq` in this node's log, and their
   // size: what the node retains for a member that applied up to after_seq.

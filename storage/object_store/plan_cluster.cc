@@ -136,7 +136,8 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c) {
       for (const auto& m : members) {
         if (m.node_id() == c.node_id()) continue;
         pb::NodeState s = StoredState(m);
-        if (s != pb::NODE_DISABLED) ++others_enabled;
+        // A DISABLING member is on its way out: it does not stay enabled.
+        if (s != pb::NODE_DISABLED && s != pb::NODE_DISABLING) ++others_enabled;
         bool disabled = s == pb::NODE_DISABLING || s == pb::NODE_DISABLED || s == pb::NODE_ENABLING;
         if (disabled && !c.allow_multiple_disabled()) {
           return InvalidState("node " + m.name().name() + " is already " +
@@ -147,7 +148,9 @@ StatusOr<pb::LogRecord> ObjectStore::PlanNodeState(const pb::NodeStateOp& c) {
       }
       if (others_enabled == 0) {
         return InvalidState(who +
-                            " is the only enabled node: there is no node to hand its records to");
+                            " is the only enabled node (every other member is DISABLING or "
+                            "DISABLED): there would be no node to hand its records to, to enable "
+                            "the others back or to force-delete one whose window ran out");
       }
       break;
     }

@@ -261,4 +261,14 @@ StatusOr<std::vector<pb::StoredNode>> ObjectStore::Members() const {
   return nodes;
 }
 
+StatusOr<std::map<uint32_t, std::string>> ObjectStore::OriginKeys() const {
+  std::map<uint32_t, std::string> keys;
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredNode>(*kv_, keys::kNodePrefix, [&](auto, const pb::StoredNode& n) {
+        if (n.created() && !n.public_key().empty()) keys[n.node_id()] = n.public_key();
+        return true;
+      }));
+  return keys;
+}
+
 }  // namespace coffer::storage

@@ -398,6 +398,29 @@ TEST_F(RemoteApplyTest, NodeStateChangeAndNodeDeletionCommute) {
   EXPECT_EQ(a_->store->StateDigest(), b_->store->StateDigest());
 }
 
+// Found by simulation seed 9588: with --allow-multiple each node in turn
+// was disabled while the one before was still DISABLING, until none was
+// enabled; once all expired, no node could force-delete another.
+TEST_F(RemoteApplyTest, DisableIsRefusedWhenEveryOtherMemberIsDisablingOrDisabled) {
+  ASSERT_TRUE(a_->store->Execute(ClusterInit("prod", "alpha"), "i1").ok());
+  ASSERT_TRUE(a_->store
+                  ->ApplyRemote(NodeAddedRecord(3, 1, a_->clock.WallMicros() + 10, 3, "gamma",
+                                                pb::NODE_READ_ONLY, 0))
+                  .ok());
+  auto disable = [](uint32_t node) {
+    pb::Op op;
+    op.mutable_node_state()->set_node_id(node);
+    op.mutable_node_state()->set_state(pb::NODE_DISABLING);
+    op.mutable_node_state()->set_allow_multiple_disabled(true);
+    return op;
+  };
+  ASSERT_TRUE(a_->store->Execute(disable(3), "d3").ok());
+  auto last = a_->store->Execute(disable(1), "d1");
+  ASSERT_EQ(last.status().code(), Code::kInvalidState) << "the last enabled node was disabled";
+  EXPECT_NE(last.status().message().find("only enabled node"), std::string::npos)
+      << last.status().ToString();
+}
+
 }  // namespace
 }  // namespace coffer::storage
 

@@ -5,6 +5,7 @@
 // hold). See simulation.h for what it runs and checks.
 #pragma once
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -212,6 +213,9 @@ class Simulation {
   void Stop(SimNode& node);  // for good (force-deleted)
   std::vector<uint32_t> UpNodes() const;
   SimNode* Node(uint32_t id);
+  // COFFER_SIM_DEBUG=1: every traced event, and at a failed convergence each
+  // node's applied vector and membership, on stderr.
+  void DumpNodes();
   // Membership as the node's own store has it.
   std::vector<pb::StoredNode> MembersOf(const SimNode& node) const;
   void RefreshMembers(SimNode& node, bool force = true);
@@ -362,6 +366,7 @@ class Simulation {
   int64_t now_ = 0;
   uint64_t next_order_ = 0;
   uint64_t trace_ = 1469598103934665603ULL;
+  const bool debug_ = std::getenv("COFFER_SIM_DEBUG") != nullptr;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::vector<Member> topology_;  // the first members
   std::map<uint32_t, std::unique_ptr<SimNode>> nodes_;

@@ -4,6 +4,8 @@
 // and sim_checkers.cc.
 #include "tests/sim/simulation.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "common/fault_point.h"
@@ -24,6 +26,11 @@ void Simulation::Trace(std::string_view what, uint64_t a, uint64_t b, uint64_t c
   for (char ch : what) {
     trace_ ^= static_cast<unsigned char>(ch);
     trace_ *= 1099511628211ULL;
+  }
+  if (debug_) {
+    std::fprintf(stderr, "%9.3f %-16.*s %llu %llu %llu\n", static_cast<double>(now_) / kSecond,
+                 static_cast<int>(what.size()), what.data(), static_cast<unsigned long long>(a),
+                 static_cast<unsigned long long>(b), static_cast<unsigned long long>(c));
   }
 }
 
@@ -108,6 +115,17 @@ bool Simulation::OpenStore(SimNode& node) {
   store_options.signer = node.signer.get();
   auto store = storage::ObjectStore::Open(std::move(kv).value(), *node.root, *node.clock, *node.rng,
                                           store_options);
+  if (!store.ok() && (node.disk_io_error || node.disk->free_bytes())) {
+    // As a real node on a failing or full disk: it exits at start, and its
+    // supervisor starts it again a little later (HealAll fixes every disk).
+    Trace("boot-failed", node.id, static_cast<uint64_t>(store.status().code()), 0);
+    if (BeforeEnd(now_ + 300 * kMs)) {
+      At(now_ + 300 * kMs, [this, id = node.id] {
+        if (SimNode* n = Node(id); n != nullptr && !n->up()) Boot(*n);
+      });
+    }
+    return false;
+  }
   if (!store.ok()) {
     Violation("node " + std::to_string(node.id) +
               " cannot reopen its store: " + store.status().ToString());
@@ -204,6 +222,25 @@ void Simulation::Stop(SimNode& node) {
   ++node.incarnation;
   catching_up_.erase(node.id);
   Trace("stop", node.id, 0, 0);
+}
+
+void Simulation::DumpNodes() {
+  for (auto& [id, node] : nodes_) {
+    std::fprintf(stderr, "node %u%s%s:", id, node->deleted ? " deleted" : "",
+                 node->up() ? "" : " down");
+    if (!node->up()) {
+      std::fprintf(stderr, "\n");
+      continue;
+    }
+    for (auto& [origin, seq] : node->store->Applied())
+      std::fprintf(stderr, " %u:%llu", origin, static_cast<unsigned long long>(seq));
+    std::fprintf(stderr, " | members");
+    for (const auto& m : MembersOf(*node))
+      std::fprintf(stderr, " %u=%s", m.node_id(), pb::NodeState_Name(m.state()).c_str());
+    std::fprintf(stderr, " | apply errors %llu (%s)\n",
+                 static_cast<unsigned long long>(node->replicator->apply_errors()),
+                 node->replicator->last_apply_error().ToString().c_str());
+  }
 }
 
 SimNode* Simulation::Node(uint32_t id) {
@@ -418,6 +455,7 @@ SimResult Simulation::Run() {
     }
     Violation("no convergence within " + std::to_string(options_.settle_seconds) +
               " s of healing:" + digests.str());
+    if (debug_) DumpNodes();
   } else {
     for (auto& [id, node] : nodes_) {
       if (!node->up()) continue;
