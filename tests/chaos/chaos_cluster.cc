@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/fault_point.h"
 #include "common/wait_for.h"
+#include "node/config/config.h"
 #include "node/net/certs.h"
 #include "tests/chaos/reaper.h"
 
@@ -63,6 +64,7 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
   COFFER_RETURN_IF_ERROR(node::WritePemPair(cluster->ca_, d + "/ca.pem", d + "/ca.key"));
   COFFER_RETURN_IF_ERROR(node::WritePemPair(*admin, d + "/admin.pem", d + "/admin.key"));
   cluster->tls_files_ = {d + "/ca.pem", d + "/admin.pem", d + "/admin.key"};
+  COFFER_RETURN_IF_ERROR(cluster->MakeAdminTls());
 
   const int total = 2 * options.pairs + options.read_only;
   for (int i = 0; i < total; ++i) {
@@ -87,6 +89,10 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
       o.env.push_back(std::string(fault::kArmEnvironmentVariable) + "=" + options.planted);
     }
     m.process = std::make_unique<NodeProcess>(o);
+    m.name = m.process->name();
+    m.address = m.process->address();
+    m.log_file = m.process->log_file();
+    m.output_file = m.process->output_file();
     if (i == options.small_disk_node) {
       std::string data = m.process->data_dir();
       std::filesystem::create_directories(data);
@@ -102,6 +108,13 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
   }
   COFFER_RETURN_IF_ERROR(cluster->Form());
   return cluster;
+}
+
+Status ChaosCluster::MakeAdminTls() {
+  auto tls = node::MakeClientTlsContext(tls_files_);
+  if (!tls.ok()) return tls.status();
+  admin_tls_ = std::move(tls).value();
+  return Status::Ok();
 }
 
 Status ChaosCluster::Form() {
@@ -141,6 +154,11 @@ Status ChaosCluster::Form() {
 
 ChaosCluster::~ChaosCluster() {
   Sample(false);
+  if (attached_) {
+    // Not ours to stop: a frozen node goes on, the rest stays as it is.
+    for (size_t i = 0; i < members_.size(); ++i) Thaw(i);
+    return;
+  }
   for (size_t i = 0; i < members_.size(); ++i) {
     auto& m = members_[i];
     const pid_t pid = Pid(i);
@@ -199,7 +217,7 @@ int ChaosCluster::PeerOf(size_t i) const {
 
 std::vector<std::string> ChaosCluster::addresses() const {
   std::vector<std::string> out;
-  for (const auto& m : members_) out.push_back(m.process->address());
+  for (const auto& m : members_) out.push_back(m.address);
   return out;
 }
 
@@ -239,7 +257,7 @@ Status ChaosCluster::Restart(size_t i) {
     reaper::SetPid(static_cast<int>(i), node(i).pid());
     ok = static_cast<bool>(node(i).WaitServing(std::chrono::seconds(60)));
   }
-  if (!ok) return Unavailable(name(i) + " did not restart: " + Tail(node(i).output_file()));
+  if (!ok) return Unavailable(name(i) + " did not restart: " + Tail(members_[i].output_file));
   return Status::Ok();
 }
 
@@ -278,6 +296,7 @@ void ChaosCluster::Freeze(size_t i) {
   if (Pid(i) <= 0 || members_[i].stopped) return;
   kill(Pid(i), SIGSTOP);
   members_[i].stopped = true;
+  if (attached_) reaper::SetThawPid(static_cast<int>(i), Pid(i));
   size_t band = history_->BeginFault({history_->Now(), -1, "", "SIGSTOP " + name(i), {name(i)}});
   open_bands_.emplace_back("stop" + std::to_string(i), band);
 }
@@ -287,6 +306,7 @@ void ChaosCluster::Thaw(size_t i) {
   if (!members_[i].stopped) return;
   if (Pid(i) > 0) kill(Pid(i), SIGCONT);
   members_[i].stopped = false;
+  if (attached_) reaper::SetThawPid(static_cast<int>(i), 0);
   for (auto it = open_bands_.begin(); it != open_bands_.end(); ++it) {
     if (it->first == "stop" + std::to_string(i)) {
       history_->EndFault(it->second);
@@ -368,6 +388,7 @@ void ChaosCluster::SetClockOffset(size_t i, int64_t offset_micros) {
 void ChaosCluster::HealNetwork() {
   std::lock_guard lock(mu_);
   for (auto& m : members_) {
+    if (m.proxy == nullptr) continue;  // attached: its links are not behind a proxy
     m.proxy->SetMode(FaultProxy::Mode::kPass);
     m.proxy->SetDelay(std::chrono::milliseconds(0));
     for (const auto& other : members_) m.proxy->SetModeFor(other.peer_host, std::nullopt);
@@ -382,8 +403,18 @@ void ChaosCluster::HealNetwork() {
   }
 }
 
+StatusOr<std::unique_ptr<node::CofferClient>> ChaosCluster::Connect(size_t i) {
+  COFFER_ASSIGN_OR_RETURN(node::HostPort at, node::ParseHostPort(members_[i].address));
+  return node::CofferClient::Connect(at.host, at.port, *admin_tls_, std::chrono::seconds(5));
+}
+
+StatusOr<pb::Response> ChaosCluster::Call(size_t i, const pb::Request& request) {
+  COFFER_ASSIGN_OR_RETURN(auto client, Connect(i));
+  return client->Call(request, std::chrono::seconds(10));
+}
+
 StatusOr<pb::Response> ChaosCluster::Ask(size_t i, const pb::Request& request) {
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node(i).Call(request));
+  COFFER_ASSIGN_OR_RETURN(pb::Response response, Call(i, request));
   COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
   return response;
 }
@@ -494,7 +525,7 @@ void ChaosCluster::SampleOnce() {
     } else if (!Running(i)) {
       sample.state = "down";
     } else {
-      auto client = node(i).Connect(node(i).admin_tls());
+      auto client = Connect(i);
       StatusOr<pb::NodeStatus> status = Unavailable("no connection");
       if (client.ok()) {
         pb::Request request;
@@ -528,10 +559,10 @@ void ChaosCluster::CopyLogs(const std::string& dir) const {
   std::filesystem::create_directories(dir + "/logs");
   for (const auto& m : members_) {
     std::error_code ec;
-    const std::string& n = m.process->name();
-    std::filesystem::copy_file(m.process->log_file(), dir + "/logs/" + n + ".log",
+    const std::string& n = m.name;
+    std::filesystem::copy_file(m.log_file, dir + "/logs/" + n + ".log",
                                std::filesystem::copy_options::overwrite_existing, ec);
-    std::filesystem::copy_file(m.process->output_file(), dir + "/logs/" + n + ".out",
+    std::filesystem::copy_file(m.output_file, dir + "/logs/" + n + ".out",
                                std::filesystem::copy_options::overwrite_existing, ec);
     if (supervised()) {  // the daemons' output (R9)
       std::filesystem::copy_file(supervisor_->PathOf(n, ".out"), dir + "/logs/" + n + ".daemon.out",

@@ -56,10 +56,16 @@ inline constexpr std::chrono::seconds kFormTimeout{90};
 class ChaosCluster {
  public:
   struct Member {
+    // Null on an attached cluster (Attach): its nodes are not this
+    // harness's processes.
     std::unique_ptr<integration::NodeProcess> process;
-    std::unique_ptr<integration::FaultProxy> proxy;  // in front of its peer port
+    std::unique_ptr<integration::FaultProxy> proxy;  // in front of its peer port (null: attached)
     std::string peer_host;                           // 127.0.0.(11+i)
-    int pair = -1;                                   // the pair's index; -1: read-only
+    std::string name;                                // "node1"
+    std::string address;                             // its client API, host:port
+    std::string log_file;                            // its log, and its stdout and stderr
+    std::string output_file;
+    int pair = -1;  // the pair's index; -1: read-only
     uint32_t node_id = 0;
     std::string mount;     // a tmpfs mounted on its data directory, or ""
     bool stopped = false;  // SIGSTOPped
@@ -70,11 +76,26 @@ class ChaosCluster {
   // the tail of its output. The nodes started so far are killed.
   static StatusOr<std::unique_ptr<ChaosCluster>> Start(const ClusterOptions& options,
                                                        History* history);
+  // Attaches to a running cluster in the layout scripts/start-local.sh
+  // makes in `dir` (NAME.toml, NAME.pid, NAME.binary per node;
+  // certs/ca.pem, certs/admin.pem and certs/admin.key), every member of it
+  // up and ACTIVE. Nothing is started or formed. Kill9, Restart, Freeze
+  // and Thaw go through a LocalSupervisor on `dir`; the network faults,
+  // clock offsets, small disks and planted bugs need a cluster this harness
+  // starts (its links are not behind the harness's proxies), and the
+  // scenarios that use them refuse an attached cluster. When the cluster
+  // is let go every node is left running (the run's end restarts a killed
+  // node and thaws a frozen one) and nothing in `dir` is removed.
+  // NOT_FOUND/INVALID_ARGUMENT naming what is missing; UNAVAILABLE if a
+  // member does not answer or is not ACTIVE.
+  static StatusOr<std::unique_ptr<ChaosCluster>> Attach(const std::string& dir, History* history);
   ~ChaosCluster();
+  bool attached() const { return attached_; }
 
   size_t size() const { return members_.size(); }
   Member& member(size_t i) { return members_[i]; }
-  const std::string& name(size_t i) const { return members_[i].process->name(); }
+  const std::string& name(size_t i) const { return members_[i].name; }
+  // The harness's process of node i (not on an attached cluster).
   integration::NodeProcess& node(size_t i) { return *members_[i].process; }
   bool retired(size_t i) const { return members_[i].retired; }
   // Kills node i and leaves it out of every later check and heal.
@@ -142,8 +163,12 @@ class ChaosCluster {
   // is read-write.
   bool WaitHealthy(std::chrono::milliseconds timeout);
 
-  // One request on node i (a fresh admin connection); a Response carrying
-  // an error becomes that error.
+  // A fresh admin connection to node i.
+  StatusOr<std::unique_ptr<node::CofferClient>> Connect(size_t i);
+  // One request on node i over a fresh admin connection, the Response as
+  // it came (a transport failure is an error).
+  StatusOr<pb::Response> Call(size_t i, const pb::Request& request);
+  // As Call, and a Response carrying an error becomes that error.
   StatusOr<pb::Response> Ask(size_t i, const pb::Request& request);
   StatusOr<pb::NodeStatus> StatusOf(size_t i);
 
@@ -156,6 +181,7 @@ class ChaosCluster {
 
  private:
   ChaosCluster(const ClusterOptions& options, History* history);
+  Status MakeAdminTls();
   Status Form();
   void SampleOnce();
 
@@ -164,6 +190,8 @@ class ChaosCluster {
   node::PemPair ca_;
   std::string dir_;  // credentials shared by the clients
   node::TlsFiles tls_files_;
+  std::unique_ptr<boost::asio::ssl::context> admin_tls_;  // from tls_files_
+  bool attached_ = false;
   std::vector<Member> members_;
   std::vector<std::pair<std::string, size_t>> open_bands_;  // fault key -> band
   std::unique_ptr<node::orchestrator::LocalSupervisor> supervisor_;

@@ -36,6 +36,17 @@ TEST(ChaosScenarios, ReplayCommandCarriesEveryOptionThatChangesTheRun) {
   EXPECT_EQ(ReplayCommand("R3", options),
             "coffer-chaos run R3 --seed 42 --iterations 7 --pairs 3 --read-only 0 "
             "--plant replication.ack_before_peer_persisted");
+  RunOptions local;
+  local.local_dir = ".cluster";
+  EXPECT_EQ(ReplayCommand("R1", local), "coffer-chaos run R1 --seed 1 --local .cluster");
+}
+
+TEST(ChaosScenarios, OnlyProcessScenariosAndTheSimulationRunOnALocalCluster) {
+  std::set<std::string> attachable;
+  for (const auto& s : Scenarios()) {
+    if (s.attachable) attachable.insert(s.name);
+  }
+  EXPECT_EQ(attachable, (std::set<std::string>{"R1", "R2", "R5", "R10"}));
 }
 
 ScenarioResult SampleResult() {

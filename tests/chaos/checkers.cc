@@ -20,7 +20,7 @@ class Reader {
   StatusOr<pb::Response> Ask(const pb::Request& request) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (client_ == nullptr) {
-        auto c = cluster_.node(i_).Connect(cluster_.node(i_).admin_tls());
+        auto c = cluster_.Connect(i_);
         if (!c.ok()) return c.status();
         client_ = std::move(c).value();
       }
@@ -249,7 +249,7 @@ bool RestrictedProbe::Probe(ChaosCluster& cluster, size_t i) {
   r->set_type(pb::SECRET_DATA);
   r->set_name(request.request_id());
   r->set_material("probe");
-  auto response = cluster.node(i).Call(request);
+  auto response = cluster.Call(i, request);
   if (!response.ok()) {
     // No answer from the node (a timeout on a loaded machine, a broken
     // connection): it says nothing about what the node accepts.

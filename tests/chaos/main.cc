@@ -3,7 +3,7 @@
 //   coffer-chaos list
 //   coffer-chaos run SCENARIO... [--seed S] [--iterations N] [--duration D]
 //                    [--pairs P] [--read-only R] [--clients C] [--report DIR]
-//                    [--plant POINTS] [-o json]
+//                    [--plant POINTS] [--local DIR] [-o json]
 //   coffer-chaos report DIR
 //
 // Exit status: 0 every scenario PASS, 1 a scenario FAIL (or could not run),
@@ -172,6 +172,11 @@ int Main(int argc, char** argv) {
   run->add_option("--clients", options.clients, "client threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  run->add_option("--local", options.local_dir,
+                  "drive the running cluster in this directory (scripts/start-local.sh's "
+                  ".cluster) instead of starting one: R1, R2, R5 and R10; it writes test "
+                  "objects into that cluster")
+      ->check(CLI::ExistingDirectory);
   run->add_option("--coffer", options.binary,
                   "the coffer binary the nodes run (default: next to this one)");
   run->add_option(

@@ -15,6 +15,7 @@ constexpr size_t kPathBytes = 512;
 
 struct Slot {
   std::atomic<pid_t> pid{0};
+  std::atomic<pid_t> thaw_pid{0};
   // A path is written while `*_set` is false, then published by setting it.
   std::atomic<bool> pid_file_set{false};
   char pid_file[kPathBytes] = {};
@@ -47,6 +48,7 @@ pid_t ReadPid(const char* path) {
 void OnSignal(int signal) {
   for (auto& slot : slots) {
     if (pid_t pid = slot.pid.load(); pid > 0) ::kill(pid, SIGKILL);
+    if (pid_t pid = slot.thaw_pid.load(); pid > 0) ::kill(pid, SIGCONT);
     if (slot.pid_file_set.load()) {
       if (pid_t pid = ReadPid(slot.pid_file); pid > 0) ::kill(pid, SIGKILL);
     }
@@ -71,6 +73,10 @@ void SetPid(int slot, pid_t pid) {
 
 void SetPidFile(int slot, const std::string& path) {
   if (slot >= 0 && slot < kSlots) Publish(slots[slot].pid_file_set, slots[slot].pid_file, path);
+}
+
+void SetThawPid(int slot, pid_t pid) {
+  if (slot >= 0 && slot < kSlots) slots[slot].thaw_pid.store(pid);
 }
 
 void SetMount(int slot, const std::string& path) {

@@ -1,7 +1,8 @@
 // What an interrupted coffer-chaos run would leave behind, and the signal
 // handler that removes it. On SIGINT or SIGTERM (Ctrl-C, ctest's timeout)
 // the handler kills every node process registered here (children, and R9's
-// daemons, which are not children and would outlive coffer-chaos), unmounts
+// daemons, which are not children and would outlive coffer-chaos), continues
+// every frozen node of an attached cluster (`run --local`), unmounts
 // every registered tmpfs (R7), then lets the signal end the process. The
 // temp directories stay (their names start with coffer-chaos-).
 //
@@ -25,6 +26,9 @@ void Install();
 void SetPid(int slot, pid_t pid);
 // The pid file of a daemon node in slot `slot` ("" : none); read at signal time.
 void SetPidFile(int slot, const std::string& path);
+// A node of a cluster the harness attached to (not its own), SIGSTOPped:
+// continued (SIGCONT), never killed (0: none).
+void SetThawPid(int slot, pid_t pid);
 // A tmpfs mounted for slot `slot` ("" : none).
 void SetMount(int slot, const std::string& path);
 

@@ -39,6 +39,9 @@ struct RunOptions {
   std::string planted;     // fault points armed in every node (R11 sets it)
   std::string binary;      // the `coffer` the nodes run ("": ClusterOptions' default)
   std::string report_dir;  // where this scenario's report goes ("" = none)
+  // A running cluster to drive instead of one started for the run: the
+  // directory scripts/start-local.sh made (ChaosCluster::Attach). "" = none.
+  std::string local_dir;
   // A line of progress (a fault injected, an iteration done); may be empty.
   std::function<void(const std::string&)> progress;
 };
@@ -109,6 +112,9 @@ struct Scenario {
   // Why the scenario cannot run on this machine or build ("" = it can):
   // the run is then SKIPPED, neither PASS nor FAIL.
   std::function<std::string(const RunOptions&)> unavailable{};
+  // Runs on a cluster it did not start (`run --local`): it needs only
+  // process signals and the client API (R1, R2, R5), or no cluster (R10).
+  bool attachable = false;
 };
 
 // Every scenario, R1 to R11 in order.

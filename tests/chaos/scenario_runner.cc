@@ -67,6 +67,7 @@ std::string ReplayCommand(const std::string& scenario, const RunOptions& o) {
   if (o.read_only != 1) command += " --read-only " + std::to_string(o.read_only);
   if (o.clients != 4) command += " --clients " + std::to_string(o.clients);
   if (!o.planted.empty()) command += " --plant " + o.planted;
+  if (!o.local_dir.empty()) command += " --local " + o.local_dir;
   return command;
 }
 
@@ -93,9 +94,13 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   History history;
   ClusterOptions shape{options.pairs, options.read_only, options.binary, options.planted};
   if (scenario.shape) scenario.shape(shape);
-  if (options.progress)
-    options.progress("forming " + std::to_string(2 * shape.pairs + shape.read_only) + " nodes");
-  auto cluster = ChaosCluster::Start(shape, &history);
+  if (options.progress) {
+    options.progress(options.local_dir.empty()
+                         ? "forming " + std::to_string(2 * shape.pairs + shape.read_only) + " nodes"
+                         : "attaching to the cluster in " + options.local_dir);
+  }
+  auto cluster = options.local_dir.empty() ? ChaosCluster::Start(shape, &history)
+                                           : ChaosCluster::Attach(options.local_dir, &history);
   if (!cluster.ok()) {
     result.error = cluster.status().ToString();
     result.skipped = cluster.status().code() == Code::kPermissionDenied;
@@ -107,7 +112,17 @@ ScenarioResult RunOnCluster(const Scenario& scenario, const RunOptions& options)
   PairProbe pair_probe;
   RestrictedProbe restricted_probe;
   Context ctx{c, ledger, pair_probe, restricted_probe, options, std::mt19937_64(options.seed)};
-  Workload workload(c, ledger, {.clients = options.clients, .seed = options.seed});
+  // On a cluster that outlives the run, names and request ids carry a tag
+  // of this run: an earlier run's objects must not answer for this one's.
+  std::string tag;
+  if (c.attached()) {
+    tag = "r" +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count()) +
+          "-";
+  }
+  Workload workload(c, ledger, {.clients = options.clients, .seed = options.seed, .tag = tag});
   workload.Start();
   Context::Load(std::chrono::milliseconds(1000));  // warm-up: writes flowing before the first fault
   int iterations = options.iterations > 0 ? options.iterations : scenario.default_iterations;
@@ -172,6 +187,12 @@ ScenarioResult RunScenario(const Scenario& scenario, const RunOptions& given) {
   RunOptions options = given;
   if (options.duration <= 0) options.duration = scenario.default_duration;
   std::string unavailable = scenario.unavailable ? scenario.unavailable(options) : "";
+  if (unavailable.empty() && !options.local_dir.empty() && !scenario.attachable) {
+    unavailable =
+        "needs a cluster coffer-chaos starts itself (its links behind the harness's proxies, "
+        "its clocks, disks, planted bugs, or a node deleted or upgraded): R1, R2, R5 and R10 run "
+        "with --local";
+  }
   ScenarioResult result;
   if (!unavailable.empty()) {
     result.name = scenario.name;

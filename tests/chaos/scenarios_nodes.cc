@@ -26,6 +26,7 @@ void KillRandomNode(Context& ctx, int) {
 
 void KillBothOfAPair(Context& ctx, int) {
   ChaosCluster& c = ctx.cluster;
+  if (c.pairs() == 0) return ctx.OwnCheck("pair").Fail("the cluster has no read-write pair");
   std::vector<size_t> pair = c.PairOf(static_cast<int>(ctx.rng() % c.pairs()));
   if (ctx.rng() % 2) std::swap(pair[0], pair[1]);
   Context::Load(ctx.Between(500, static_cast<int>(ctx.options.duration * 1000 + 1000)));
@@ -89,15 +90,18 @@ std::vector<Scenario> NodeScenarios() {
       {.name = "R1",
        .title = "kill -9 of a random node at a random moment under load, restart",
        .default_iterations = 3,
-       .fault = KillRandomNode},
+       .fault = KillRandomNode,
+       .attachable = true},
       {.name = "R2",
        .title = "kill -9 of both nodes of a pair within 100 ms, restart",
        .default_iterations = 2,
-       .fault = KillBothOfAPair},
+       .fault = KillBothOfAPair,
+       .attachable = true},
       {.name = "R5",
        .title = "SIGSTOP of a node longer than every timeout, then SIGCONT",
        .default_iterations = 1,
-       .fault = FreezeANode},
+       .fault = FreezeANode,
+       .attachable = true},
   };
 }
 

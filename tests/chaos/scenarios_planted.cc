@@ -142,7 +142,8 @@ std::vector<Scenario> PlantedScenarios() {
       {.name = "R10",
        .title = "the deterministic simulation, N seeds (--iterations = seeds)",
        .default_iterations = 20,
-       .custom = RunSimulationSeeds},
+       .custom = RunSimulationSeeds,
+       .attachable = true},  // no cluster at all
       {.name = "R11",
        .title = "planted bugs (fault points) each caught by the checkers",
        .default_iterations = 1,

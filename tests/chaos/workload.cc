@@ -33,7 +33,7 @@ size_t Ledger::acked_count() const {
 
 std::string NodeForAddress(ChaosCluster& cluster, const std::string& address) {
   for (size_t i = 0; i < cluster.size(); ++i) {
-    if (cluster.node(i).address() == address) return cluster.name(i);
+    if (cluster.addresses()[i] == address) return cluster.name(i);
   }
   return "";
 }
@@ -131,8 +131,8 @@ void Workload::RunClient(int k) {
     ++n;
     int pick = static_cast<int>(rng() % 100);
     pb::Request request;
-    request.set_request_id("chaos-s" + std::to_string(options_.seed) + "-c" + std::to_string(k) +
-                           "-" + std::to_string(n));
+    request.set_request_id(options_.tag + "chaos-s" + std::to_string(options_.seed) + "-c" +
+                           std::to_string(k) + "-" + std::to_string(n));
     std::string op, key, name, material;
     if (pick < 20 && !mine.empty()) {
       op = "read";
@@ -141,7 +141,7 @@ void Workload::RunClient(int k) {
       request.mutable_get()->set_uuid(key);
     } else if (pick < 30) {
       op = "claim";
-      name = "claim-" + std::to_string(k / 2) + "-" + std::to_string(++claims);
+      name = options_.tag + "claim-" + std::to_string(k / 2) + "-" + std::to_string(++claims);
       key = name;
       request.mutable_write()->mutable_wallet_create()->set_name(name);
     } else if (pick < 45 && !mine.empty()) {
@@ -158,7 +158,7 @@ void Workload::RunClient(int k) {
       }
     } else {
       op = "register";
-      name = "chaos-" + std::to_string(k) + "-" + std::to_string(n);
+      name = options_.tag + "chaos-" + std::to_string(k) + "-" + std::to_string(n);
       material.resize(64);
       for (auto& c : material) c = static_cast<char>(rng() & 0xff);
       auto* r = request.mutable_write()->mutable_register_object();

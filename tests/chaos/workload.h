@@ -77,6 +77,9 @@ struct WorkloadOptions {
   int clients = 4;
   int ops_per_client_per_second = 40;
   uint64_t seed = 1;
+  // Prefix of every request id and name ("" on a cluster started for the
+  // run; a per-run tag on an attached one).
+  std::string tag;
   // Bounds one client call (its attempts over the nodes together).
   std::chrono::milliseconds call_deadline{8000};
 };
