@@ -82,7 +82,7 @@ std::vector<Check> CheckReadBack(ChaosCluster& cluster, const std::vector<AckedW
   cluster.WaitConverged(std::chrono::seconds(30), nullptr);
 
   Check lost{"no-lost-ack"}, revert{"no-revert"}, names{"names"};
-  uint64_t reads = 0, revokes = 0, destroys = 0, claims = 0;
+  uint64_t reads = 0, activations = 0, revokes = 0, destroys = 0, claims = 0;
   const std::vector<size_t> live = cluster.live();
   std::vector<std::map<std::string, std::string>> wallets(cluster.size());
   for (size_t i : live) {
@@ -126,6 +126,12 @@ std::vector<Check> CheckReadBack(ChaosCluster& cluster, const std::vector<AckedW
           lost.Fail(cluster.name(i) + " has " + w.uuid +
                     " with another name or material (request " + w.request_id + ")");
         }
+      } else if (w.op == "activate") {
+        ++activations;
+        if (object.state() == pb::PRE_ACTIVE) {
+          revert.Fail(cluster.name(i) + ": " + w.uuid + " activated (request " + w.request_id +
+                      ") but PRE_ACTIVE");
+        }
       } else if (w.op == "revoke") {
         ++revokes;
         if (!IsCompromised(object.state())) {
@@ -144,8 +150,8 @@ std::vector<Check> CheckReadBack(ChaosCluster& cluster, const std::vector<AckedW
   lost.figures = std::to_string(acked.size()) + " acknowledged writes, " + std::to_string(reads) +
                  " reads and " + std::to_string(claims) + " claims checked over " +
                  std::to_string(live.size()) + " nodes";
-  revert.figures = std::to_string(revokes) + " revokes and " + std::to_string(destroys) +
-                   " destroys checked (node x object)";
+  revert.figures = std::to_string(activations) + " activations, " + std::to_string(revokes) +
+                   " revokes and " + std::to_string(destroys) + " destroys checked (node x object)";
   const size_t first = live.front();
   for (size_t i : live) {
     if (wallets[i] != wallets[first]) {

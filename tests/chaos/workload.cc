@@ -117,7 +117,7 @@ void Workload::RunClient(int k) {
   if (client == nullptr) return;
   std::mt19937_64 rng(options_.seed * 7919 + static_cast<uint64_t>(k));
   std::vector<std::string> mine;  // acknowledged registers, not yet destroyed
-  std::map<std::string, bool> revoked;
+  std::map<std::string, bool> activated, revoked;
   uint64_t n = 0, claims = 0;
   auto period =
       std::chrono::microseconds(1'000'000 / std::max(1, options_.ops_per_client_per_second));
@@ -147,7 +147,11 @@ void Workload::RunClient(int k) {
     } else if (pick < 45 && !mine.empty()) {
       size_t at = rng() % mine.size();
       key = mine[at];
-      if (!revoked[key]) {
+      if (!activated[key]) {  // the object's lifecycle: PRE_ACTIVE -> ACTIVE -> revoked ->
+                              // destroyed
+        op = "activate";
+        request.mutable_write()->mutable_activate()->set_uuid(key);
+      } else if (!revoked[key]) {
         op = "revoke";
         auto* revoke = request.mutable_write()->mutable_revoke();
         revoke->set_uuid(key);
@@ -179,6 +183,7 @@ void Workload::RunClient(int k) {
     if (out.type == EventType::kOk) {
       ledger_.Ack({op, request.request_id(), key, name, material, out.node, invoked, done});
       if (op == "register") mine.push_back(key);
+      if (op == "activate") activated[key] = true;
       if (op == "revoke") revoked[key] = true;
       if (op == "destroy") mine.erase(std::find(mine.begin(), mine.end(), key));
     } else if (out.type == EventType::kUnknown) {
@@ -188,7 +193,9 @@ void Workload::RunClient(int k) {
       }
       ledger_.Unknown({op, request, out.node, name, material, invoked});
       // Its object's fate is unknown: this client leaves it alone.
-      if (op == "revoke" || op == "destroy") mine.erase(std::find(mine.begin(), mine.end(), key));
+      if (op == "activate" || op == "revoke" || op == "destroy") {
+        mine.erase(std::find(mine.begin(), mine.end(), key));
+      }
     }
   }
 }
@@ -200,9 +207,11 @@ Workload::Resolved Workload::ResolveUnknown() {
   for (UnknownWrite& w : ledger_.TakeUnknown()) {
     double invoked = history.Now();
     Outcome out = client == nullptr ? Outcome{} : Send(*client, cluster_, w.request);
-    std::string key = w.request.write().has_revoke()    ? w.request.write().revoke().uuid()
-                      : w.request.write().has_destroy() ? w.request.write().destroy().uuid()
-                                                        : out.response.op_result().uuid();
+    const pb::Op& op = w.request.write();
+    std::string key = op.has_activate()  ? op.activate().uuid()
+                      : op.has_revoke()  ? op.revoke().uuid()
+                      : op.has_destroy() ? op.destroy().uuid()
+                                         : out.response.op_result().uuid();
     history.Add({history.Now(), -1, w.op, out.type, out.node, out.code, w.request.request_id(), key,
                  (history.Now() - invoked) * 1000});
     if (out.type == EventType::kOk) {

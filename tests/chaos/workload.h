@@ -38,7 +38,7 @@ namespace coffer::chaos {
 
 // One acknowledged write, as the client saw it.
 struct AckedWrite {
-  std::string op;  // "register", "claim", "revoke", "destroy"
+  std::string op;  // "register", "claim", "activate", "revoke", "destroy"
   std::string request_id;
   std::string uuid;      // the object or wallet
   std::string name;      // register: the object's name; claim: the claimed name
