@@ -54,6 +54,11 @@ int Run(std::vector<std::string> names, RunOptions options, const std::string& r
     std::cerr << "coffer-chaos: --plant needs a build with fault points (dev or asan)\n";
     return kExitUsage;
   }
+  if (!options.local_dir.empty() && (!options.planted.empty() || !options.binary.empty())) {
+    std::cerr << "coffer-chaos: --plant and --coffer apply to nodes coffer-chaos starts, not to "
+                 "a --local cluster\n";
+    return kExitUsage;
+  }
   std::vector<const Scenario*> chosen;
   for (const auto& name : names) {
     if (name == "all") {
