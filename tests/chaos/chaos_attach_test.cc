@@ -15,7 +15,10 @@ namespace {
 
 TEST(ChaosAttach, ScenariosRunTwiceOnALocalClusterAndLeaveItRunning) {
   History owner_history;
-  auto owner = ChaosCluster::Start({.pairs = 1, .read_only = 1}, &owner_history);
+  ClusterOptions shape;
+  shape.pairs = 1;
+  shape.read_only = 1;
+  auto owner = ChaosCluster::Start(shape, &owner_history);
   ASSERT_TRUE(owner.ok()) << owner.status().ToString();
   ChaosCluster& cluster = **owner;
   ASSERT_TRUE(cluster.Supervise(COFFER_BIN).ok());
