@@ -35,8 +35,9 @@ std::string MakeTempDir() {
   return made == nullptr ? "" : std::string(made);
 }
 
-// `coffer` beside this executable if it is there, else the build's.
-std::string DefaultBinary() {
+}  // namespace
+
+std::string DefaultCofferBinary() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec && std::filesystem::exists(self.parent_path() / "coffer")) {
@@ -44,8 +45,6 @@ std::string DefaultBinary() {
   }
   return COFFER_BIN;
 }
-
-}  // namespace
 
 ChaosCluster::ChaosCluster(const ClusterOptions& options, History* history)
     : options_(options), history_(history), ca_(*node::CreateCertificateAuthority("chaos CA")) {}
@@ -79,7 +78,7 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(const ClusterOptions
                          .node_config = integration::PeerAdvertise(m.proxy->port()),
                          .peer_port = peer_port,
                          .peer_host = m.peer_host,
-                         .binary = options.binary.empty() ? DefaultBinary() : options.binary};
+                         .binary = options.binary.empty() ? DefaultCofferBinary() : options.binary};
     if (fault::Enabled()) {
       // The node reads its clock offset from here (missing: none), for R8.
       o.env.push_back(std::string(kClockOffsetFileVariable) + "=" + cluster->dir_ +

@@ -50,6 +50,10 @@ struct ClusterOptions {
   int small_disk_mib = 16;
 };
 
+// `coffer` beside this executable if it is there, else the build's: what
+// the nodes run unless told otherwise (ClusterOptions::binary, NAME.binary).
+std::string DefaultCofferBinary();
+
 // How long a node may take to start, join and go ACTIVE, and a cluster to form.
 inline constexpr std::chrono::seconds kFormTimeout{90};
 

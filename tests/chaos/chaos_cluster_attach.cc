@@ -114,7 +114,7 @@ StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Attach(const std::string& 
 
   node::orchestrator::LocalSupervisorOptions supervision;
   supervision.dir = dir;
-  supervision.default_binary = COFFER_BIN;
+  supervision.default_binary = DefaultCofferBinary();
   supervision.stop_timeout = std::chrono::seconds(30);
   cluster->supervisor_ = std::make_unique<node::orchestrator::LocalSupervisor>(supervision);
   cluster->supervised_dir_ = dir;
