@@ -85,6 +85,11 @@ inline constexpr size_t kMaxCursorBytes = 1 * kKiB;
 // or of a locate query).
 inline constexpr size_t kMaxRepeatedPerRequest = kMaxAttributesPerOp;
 
+// Wallets a key being replaced by `key rekey` may be in: the new key joins
+// each of them in the rekey's one record (ObjectCreated.in_wallets);
+// a key in more is refused RESOURCE_EXHAUSTED.
+inline constexpr size_t kMaxWalletsPerRekey = 64;
+
 // One rolling-upgrade plan with its progress (upgrade/orchestrator/), as
 // written by the orchestrator: about 200 bytes per node plus paths and
 // observed values.
@@ -94,7 +99,8 @@ inline constexpr size_t kMaxUpgradePlanBytes = 32 * kKiB;
 // (origin, seq, stamp, result, signature).
 inline constexpr size_t kMaxRecordBytes =
     kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) + 4 * kMaxNameBytes +
-    kMaxDescriptionBytes + kMaxCertificateSubjectBytes + 4 * kKiB;
+    kMaxDescriptionBytes + kMaxCertificateSubjectBytes + kMaxWalletsPerRekey * (kMaxUuidBytes + 2) +
+    4 * kKiB;
 
 // ---- The audit log (node/audit/audit_log.h) ----
 

@@ -331,9 +331,10 @@ TEST_F(RecordAdmissionTest, ARecordInANewerFormatStopsItsOriginWithAnAlert) {
   EXPECT_EQ(AppliedOfOne(), before) << "nothing of origin 1 is applied past the newer record";
   ASSERT_EQ(alerts_.size(), 1u);
   EXPECT_EQ(alerts_[0].seq, newer.seq());
-  EXPECT_NE(alerts_[0].reason.find("record format 4 is newer than this binary reads (3)"),
-            std::string::npos)
-      << alerts_[0].reason;
+  const std::string expected =
+      "record format " + std::to_string(storage::kRecordFormatObjectComment) +
+      " is newer than this binary reads (" + std::to_string(storage::kRecordFormat) + ")";
+  EXPECT_NE(alerts_[0].reason.find(expected), std::string::npos) << alerts_[0].reason;
 }
 
 }  // namespace

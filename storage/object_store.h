@@ -291,6 +291,7 @@ class ObjectStore {
   StatusOr<pb::LogRecord> Plan(const pb::Op& op);
   // plan_objects.cc
   StatusOr<pb::LogRecord> PlanCreateKey(const pb::CreateKeyOp& c);
+  StatusOr<pb::LogRecord> PlanRekey(const pb::RekeyOp& c);
   StatusOr<pb::LogRecord> PlanRegister(const pb::RegisterOp& c);
   StatusOr<pb::LogRecord> PlanSetAttributes(const pb::SetAttributesOp& c);
   StatusOr<pb::LogRecord> PlanActivate(const pb::ActivateOp& c);
@@ -336,6 +337,9 @@ class ObjectStore {
                       void (*merge_fn)(Element*, const Element&));
   // apply_entities.cc
   Status ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const pb::Stamp& stamp);
+  // The old key's side of a rekey (ObjectCreated.replaces): its link to the
+  // new key and its deactivation.
+  Status ApplyReplacement(Txn& txn, const pb::ObjectCreated& b, const pb::Stamp& stamp);
   Status ApplyAttributesSet(Txn& txn, const pb::AttributesSet& b, const pb::Stamp& stamp);
   Status ApplyLifecycle(Txn& txn, const pb::LifecycleRaised& b);
   Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp,

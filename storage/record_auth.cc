@@ -9,10 +9,14 @@
 namespace coffer::storage {
 
 uint32_t RecordFormatOf(const pb::LogRecord& record) {
-  if (record.has_object_created() && !record.object_created().comment().empty()) {
-    return kRecordFormatObjectComment;
+  if (!record.has_object_created()) return kRecordFormatChained;
+  const pb::ObjectCreated& created = record.object_created();
+  if (!created.comment().empty()) return kRecordFormatObjectComment;
+  if (!created.replaces().empty() || created.in_wallets_size() > 0 ||
+      created.replaced_deactivation_micros() != 0) {
+    return kRecordFormatRekey;
   }
-  return kRecordFormat;
+  return kRecordFormatChained;
 }
 namespace {
 

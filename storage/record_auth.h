@@ -43,11 +43,18 @@ namespace coffer::storage {
 // material_digest; 2 was one signature per record). A record is written in
 // the lowest format that carries it, so a binary that reads format N reads
 // every record that uses no field added after N:
-//  - 4: ObjectCreated.comment (feature object-comment, release 0.3).
+//  - 4: ObjectCreated.replaces, in_wallets, replaced_deactivation_micros
+//    (feature key-rekey, release 0.3).
+//  - 5: ObjectCreated.comment (feature object-comment of the tests'
+//    next-release binary, upgrade/features.h).
 // Which formats a store accepts is ObjectStoreOptions::max_record_format;
 // writers emit a newer format only once its feature is active (upgrade/).
-inline constexpr uint32_t kRecordFormat = 3;
-inline constexpr uint32_t kRecordFormatObjectComment = 4;
+inline constexpr uint32_t kRecordFormatChained = 3;
+inline constexpr uint32_t kRecordFormatRekey = 4;
+inline constexpr uint32_t kRecordFormatObjectComment = 5;
+// The newest format this release reads and writes.
+inline constexpr uint32_t kRecordFormat = kRecordFormatRekey;
+// The newest format of any binary built from this source (coffer-next's).
 inline constexpr uint32_t kNewestRecordFormat = kRecordFormatObjectComment;
 
 // The lowest format that carries `record`.

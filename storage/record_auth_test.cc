@@ -52,7 +52,7 @@ pb::LogRecord Created(const std::string& material) {
   r.set_seq(7);
   r.mutable_hlc()->set_wall_micros(1000);
   r.set_request_id("req");
-  r.set_format(kRecordFormat);
+  r.set_format(kRecordFormatChained);
   r.set_prev_digest(std::string(32, 'p'));
   auto* c = r.mutable_object_created();
   c->set_uuid("0b7e3c1a-0000-4000-8000-000000000001");
@@ -173,7 +173,7 @@ TEST(RecordChain, StoreChainsItsRecordsAndSignsTheLastOfEachGroupCommit) {
   auto verifier = MakeFakeSignatureVerifier();
   std::string prev = ChainStart();
   for (size_t i = 0; i < log.size(); ++i) {
-    EXPECT_EQ(log[i].format(), kRecordFormat);
+    EXPECT_EQ(log[i].format(), kRecordFormatChained);
     EXPECT_EQ(log[i].prev_digest(), prev) << "record " << i + 1;
     EXPECT_TRUE(MaterialMatches(log[i]));
     prev = ChainDigest(log[i]);

@@ -23,10 +23,13 @@ enum class Feature : uint16_t {
   // features (this registry). Always on from 0.2: the base of every gate.
   kClusterVersion = 1,
   // Objects carry a comment (KMIP Comment): CreateKeyOp/RegisterOp.comment,
-  // written in record format 4. Release 0.3; built into this release's
-  // source so that the tests' next-release binary (upgrade/binary_profile.h)
-  // has one real gated feature that writes a new record field.
+  // written in record format 5. Not in this release: built into its source
+  // so that the tests' next-release binary (upgrade/binary_profile.h) has one
+  // real gated feature that writes a new record field.
   kObjectComment = 2,
+  // `key rekey`: a new key replacing an old one, linked both ways, in every
+  // wallet of the old one (RekeyOp; ObjectCreated.replaces, record format 4).
+  kKeyRekey = 3,
 };
 
 struct FeatureInfo {
@@ -40,6 +43,9 @@ inline constexpr FeatureInfo kFeatures[] = {
     {Feature::kClusterVersion, "cluster-version", Release{0, 2, 0},
      "nodes record their release in membership; the cluster version (the lowest release) gates "
      "features"},
+    {Feature::kKeyRekey, "key-rekey", Release{0, 3, 0},
+     "key rekey: a new key replaces an old one (links both ways, same wallets), in record "
+     "format 4"},
 };
 
 // The checks the registry must pass: rows in release order, each a minor
@@ -70,8 +76,9 @@ inline constexpr BinaryVersions kNextReleaseBinary{kBinaryRelease.NextMinor(),
                                                    kBinaryRelease.Minor()};
 inline constexpr FeatureInfo kNextReleaseFeatures[] = {
     kFeatures[0],
+    kFeatures[1],
     {Feature::kObjectComment, "object-comment", kBinaryRelease.NextMinor(),
-     "objects carry a comment (key create/register --comment), in record format 4"},
+     "objects carry a comment (key create/register --comment), in record format 5"},
 };
 static_assert(RegistryIsValid(kNextReleaseFeatures, kNextReleaseBinary));
 

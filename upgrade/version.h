@@ -11,7 +11,7 @@
 namespace coffer {
 
 // The release of this binary (major.minor.patch).
-inline constexpr std::string_view kReleaseVersion = "0.2.0";
+inline constexpr std::string_view kReleaseVersion = "0.3.0";
 // Version of the client API frames (proto/api.proto).
 inline constexpr int kClientApiVersion = 1;
 
@@ -34,7 +34,7 @@ struct BinaryVersions {
 };
 
 inline constexpr Release kBinaryRelease = *Release::Parse(kReleaseVersion);
-inline constexpr BinaryVersions kThisBinary{kBinaryRelease, Release{0, 2, 0}};
+inline constexpr BinaryVersions kThisBinary{kBinaryRelease, kBinaryRelease.PreviousMinor()};
 static_assert(kThisBinary.min_cluster_version <= kBinaryRelease.Minor());
 
 // Whether a node of release `theirs` may link to or join a node of binary

@@ -7,7 +7,9 @@ namespace coffer::upgrade {
 
 StatusOr<VersionView> ReadVersionView(const storage::ObjectStore& store,
                                       const BinaryVersions& binary) {
-  VersionView view{.self = store.node_id().value, .binary = binary};
+  VersionView view;
+  view.self = store.node_id().value;
+  view.binary = binary;
   view.cluster_version = binary.release.Minor();
   COFFER_ASSIGN_OR_RETURN(auto cluster, store.Cluster());
   if (!cluster) return view;

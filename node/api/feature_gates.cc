@@ -9,6 +9,7 @@ std::optional<upgrade::Feature> FeatureNeededBy(const pb::Request& request) {
       (op.has_register_object() && !op.register_object().comment().empty())) {
     return upgrade::Feature::kObjectComment;
   }
+  if (op.has_rekey()) return upgrade::Feature::kKeyRekey;
   return std::nullopt;
 }
 

@@ -42,5 +42,22 @@ TEST(FeatureGatesTest, RefusedUntilTheClusterVersionReachesTheNextRelease) {
   EXPECT_EQ(CheckFeatureGates(RegisterWithComment("c"), current).code(), Code::kFeatureNotActive);
 }
 
+// Release 0.3's feature: refused on a cluster still at 0.2 (a rolling
+// upgrade from 0.2.0 not finalized), allowed at 0.3.
+TEST(FeatureGatesTest, RekeyNeedsTheKeyRekeyFeatureOfThisRelease) {
+  pb::Request rekey;
+  rekey.mutable_write()->mutable_rekey()->set_uuid("u");
+  EXPECT_EQ(FeatureNeededBy(rekey), upgrade::Feature::kKeyRekey);
+  const upgrade::BinaryProfile& current = upgrade::CurrentRelease();
+  upgrade::GateSnapshot previous(current.registry, current.versions.min_cluster_version, true,
+                                 {"the version is held (coffer cluster version release)"});
+  Status refused = CheckFeatureGates(rekey, previous);
+  EXPECT_EQ(refused.code(), Code::kFeatureNotActive);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("key-rekey"));
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("held"));
+  upgrade::GateSnapshot upgraded(current.registry, current.versions.release.Minor(), false, {});
+  EXPECT_TRUE(CheckFeatureGates(rekey, upgraded).ok());
+}
+
 }  // namespace
 }  // namespace coffer::node

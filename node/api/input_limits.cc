@@ -63,6 +63,8 @@ const std::unordered_map<std::string_view, size_t>& Limits() {
       {"coffer.pb.EndpointGrantOp.endpoint", kMaxNameBytes},
       {"coffer.pb.EndpointGrantOp.wallet", kMaxNameBytes},
       {"coffer.pb.RenameOp.uuid", kMaxUuidBytes},
+      {"coffer.pb.RekeyOp.uuid", kMaxUuidBytes},
+      {"coffer.pb.RekeyOp.name", kMaxNameBytes},
       {"coffer.pb.RenameOp.new_name", kMaxNameBytes},
       {"coffer.pb.ClusterInitOp.name", kMaxNameBytes},
       {"coffer.pb.ClusterInitOp.node_name", kMaxNameBytes},

@@ -49,6 +49,7 @@ constexpr std::array kTable = {
     RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOnly,
                 kEveryState, true},
     RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"rekey", K::kWrite, O::kRekey, C::kDataWrite, kAdminOnly, kEveryState, true},
     // Internal: written by a controller when a candidate joins with a
     // token, never accepted from the client API (issue 11: an admin's raw
     // node_add made a PENDING member that never joined). Still audited when

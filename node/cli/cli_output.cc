@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "node/monitoring/health.h"
@@ -288,6 +289,26 @@ std::string RenderWallet(const pb::WalletView& w, OutputFormat format) {
       {"state", w.state()},
       {"description", w.description().empty() ? "-" : w.description()}};
   for (const auto& m : w.members()) fields.push_back({"member", m});
+  // Rekey chains (feature key-rekey): from each member no other member
+  // replaced, along replaced_by, oldest first; "(not in the wallet)" marks a
+  // replacement removed from it.
+  std::set<std::string> replacements;
+  for (const auto& [old_key, new_key] : w.replaced_by()) replacements.insert(new_key);
+  for (const auto& m : w.members()) {
+    if (replacements.count(m) || !w.replaced_by().count(m)) continue;
+    std::string chain = m;
+    std::set<std::string> seen = {m};
+    for (auto next = w.replaced_by().find(m); next != w.replaced_by().end();
+         next = w.replaced_by().find(next->second)) {
+      if (!seen.insert(next->second).second) break;  // a cycle: not made by rekey
+      chain += " -> " + next->second;
+      if (std::find(w.members().begin(), w.members().end(), next->second) == w.members().end()) {
+        chain += " (not in the wallet)";
+        break;
+      }
+    }
+    fields.push_back({"rekey chain", chain});
+  }
   return RenderFields(fields);
 }
 

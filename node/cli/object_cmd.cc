@@ -58,6 +58,27 @@ struct LifecycleFlags {
   std::string reason = "cessation";
 };
 
+struct RekeyFlags {
+  ClientFlags client;
+  std::string key;
+  std::string name;
+  std::string deactivate_old_in = "0";
+};
+
+// "0", or a positive count with one unit: s, m, h or d.
+StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {
+  if (text == "0") return 0;
+  static const std::map<char, int64_t> kUnits = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  auto unit = text.empty() ? kUnits.end() : kUnits.find(text.back());
+  const std::string digits = text.empty() ? "" : text.substr(0, text.size() - 1);
+  if (unit == kUnits.end() || digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("'" + text +
+                           "' is not a delay: give 0, or a number and one of s, m, h, d (30d)");
+  }
+  return std::stoll(digits) * unit->second;
+}
+
 struct RenameFlags {
   ClientFlags client;
   std::string object;
@@ -128,6 +149,30 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
   create.app->add_option("--attr", create.flags->attrs, "attribute name=value (repeatable)");
   create.app->add_option("--tag", create.flags->tags, "tag (repeatable)");
   create.app->add_option("--comment", create.flags->comment, kCommentHelp);
+
+  auto rekey = AddClientCommand<RekeyFlags>(
+      key, "rekey",
+      "replace a key by a new one of the same algorithm and length (feature key-rekey)", defaults,
+      false, [](const RekeyFlags& f) {
+        auto uuid = ResolveObject(f.client, f.key);
+        if (!uuid.ok()) return Fail(uuid.status());
+        auto delay = ParseDurationSeconds(f.deactivate_old_in);
+        if (!delay.ok()) return Fail(delay.status());
+        pb::Op op;
+        auto* c = op.mutable_rekey();
+        c->set_uuid(*uuid);
+        c->set_name(f.name);
+        c->set_deactivate_after_seconds(*delay);
+        return RunWrite(f.client, op);
+      });
+  rekey.app->add_option("KEY", rekey.flags->key, "the key to replace: uuid or unique name")
+      ->required();
+  rekey.app->add_option("--name", rekey.flags->name, "unique name of the new key");
+  rekey.app
+      ->add_option("--deactivate-old-in", rekey.flags->deactivate_old_in,
+                   "when the old key becomes DEACTIVATED: 0 (at once), or a delay such as 90s, "
+                   "30m, 12h, 30d")
+      ->capture_default_str();
 }
 
 }  // namespace

@@ -66,6 +66,35 @@ Status ObjectStore::ApplyObjectCreated(Txn& txn, const pb::LogRecord& r, const p
   }
   txn.PutEntity(key, old, o);
   ++txn.object_count;
+  for (const std::string& wallet : b.in_wallets()) {
+    if (!Uuid::IsValid(wallet)) return InvalidArgument("record with a bad wallet uuid");
+    pb::StoredMember incoming;  // as a MemberSet with this record's stamp
+    incoming.set_present(true);
+    *incoming.mutable_stamp() = stamp;
+    const std::string member_key = keys::Member(wallet, b.uuid());
+    COFFER_ASSIGN_OR_RETURN(auto had, LoadMessage<pb::StoredMember>(txn.reader(), member_key));
+    pb::StoredMember member = had.value_or(pb::StoredMember());
+    merge::MergeMember(&member, incoming);
+    txn.PutEntity(member_key, had, member);
+  }
+  if (!b.replaces().empty()) COFFER_RETURN_IF_ERROR(ApplyReplacement(txn, b, stamp));
+  return Status::Ok();
+}
+
+Status ObjectStore::ApplyReplacement(Txn& txn, const pb::ObjectCreated& b, const pb::Stamp& stamp) {
+  if (!Uuid::IsValid(b.replaces())) return InvalidArgument("rekey record with a bad replaced uuid");
+  pb::AttributesSet links;
+  links.set_uuid(b.replaces());
+  (*links.mutable_attributes())["replaced_by"] = TextValue(b.uuid());
+  const int64_t deactivation = b.replaced_deactivation_micros();
+  if (deactivation > 0) (*links.mutable_attributes())["deactivation_date"] = IntValue(deactivation);
+  COFFER_RETURN_IF_ERROR(ApplyAttributesSet(txn, links, stamp));
+  if (deactivation > 0 && deactivation <= stamp.hlc().wall_micros()) {
+    pb::LifecycleRaised deactivated;  // at once: the stored state moves too
+    deactivated.set_uuid(b.replaces());
+    deactivated.set_stage(pb::STAGE_DEACTIVATED);
+    COFFER_RETURN_IF_ERROR(ApplyLifecycle(txn, deactivated));
+  }
   return Status::Ok();
 }
 

@@ -105,6 +105,21 @@ Status ValidateClientAttributes(const google::protobuf::Map<std::string, pb::Att
   return Status::Ok();
 }
 
+bool IsClientAttribute(const std::string& name, const pb::AttributeValue& value) {
+  return ValidateClientAttribute(name, value).ok();
+}
+
+pb::State StateAt(const pb::StoredObject& o, int64_t now_micros) {
+  pb::State state = merge::ToState(LifecycleOf(o));
+  if (state != pb::ACTIVE && state != pb::PRE_ACTIVE) return state;
+  auto it = o.attributes().find("deactivation_date");
+  if (it == o.attributes().end() || it->second.value().deleted() ||
+      it->second.value().value_case() != pb::AttributeValue::kInteger) {
+    return state;
+  }
+  return it->second.value().integer() <= now_micros ? pb::DEACTIVATED : state;
+}
+
 bool IsExtractable(const pb::StoredObject& o) {
   auto it = o.attributes().find("extractable");
   if (it == o.attributes().end() || it->second.value().deleted()) return true;

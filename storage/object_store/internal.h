@@ -97,9 +97,17 @@ std::array<uint64_t, 4> EntityHash(std::string_view key, std::string_view canoni
 inline merge::Lifecycle LifecycleOf(const pb::StoredObject& o) {
   return {o.stage(), o.compromised()};
 }
+// The state a client sees at wall time `now_micros`: the stored lifecycle,
+// except that a PRE_ACTIVE or ACTIVE object whose deactivation_date (an
+// integer of wall micros) has passed is DEACTIVATED (KMIP: a scheduled deactivation, as
+// `key rekey --deactivate-old-in` sets).
+pb::State StateAt(const pb::StoredObject& o, int64_t now_micros);
 inline bool IsLive(const pb::StoredObject& o) {
   return o.created() && o.stage() != pb::STAGE_DESTROYED;
 }
+// True if a client may set attribute `name` to `value` (the settable names
+// of ValidateClientAttributes): what a rekey copies to the new key.
+bool IsClientAttribute(const std::string& name, const pb::AttributeValue& value);
 // True unless the object's "extractable" attribute is false.
 bool IsExtractable(const pb::StoredObject& o);
 

@@ -50,6 +50,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       return PlanClusterVersion(op.cluster_version());
     case pb::Op::kUpgradePlan:
       return PlanUpgradePlan(op.upgrade_plan());
+    case pb::Op::kRekey:
+      return PlanRekey(op.rekey());
     default:
       return InvalidArgument("request has no operation");
   }

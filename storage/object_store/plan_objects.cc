@@ -1,7 +1,9 @@
 // Planning the object ops: create-key, register, set-attributes and the KMIP
 // lifecycle steps (activate, revoke, destroy).
 #include <string>
+#include <vector>
 
+#include "storage/keys.h"
 #include "storage/merge.h"
 #include "storage/object_store.h"
 #include "storage/object_store/internal.h"
@@ -70,6 +72,77 @@ StatusOr<pb::LogRecord> ObjectStore::PlanCreateKey(const pb::CreateKeyOp& c) {
   attributes["length"] = IntValue(bits);
   return PlanObjectCreation(pb::SYMMETRIC_KEY, c.name(), std::move(attributes), c.activate(),
                             material.reveal(), c.comment());
+}
+
+StatusOr<pb::LogRecord> ObjectStore::PlanRekey(const pb::RekeyOp& c) {
+  COFFER_ASSIGN_OR_RETURN(pb::StoredObject old, LoadCreatedObject(c.uuid()));
+  const pb::State state = StateAt(old, clock_.WallMicros());
+  if (old.type() != pb::SYMMETRIC_KEY) {
+    return InvalidArgument("rekey replaces symmetric keys; object " + c.uuid() + " is not one");
+  }
+  if (old.stage() == pb::STAGE_DESTROYED) {
+    return InvalidState("object " + c.uuid() + " is " + std::string(merge::StateName(state)) +
+                        "; a destroyed key is not rekeyed");
+  }
+  auto replaced = old.attributes().find("replaced_by");
+  if (replaced != old.attributes().end() && !replaced->second.value().deleted()) {
+    return InvalidState("key " + c.uuid() + " is already replaced by " +
+                        replaced->second.value().text() + "; rekey that one");
+  }
+  constexpr int64_t kMaxDelaySeconds = int64_t{100} * 366 * 24 * 3600;
+  if (c.deactivate_after_seconds() < 0 || c.deactivate_after_seconds() > kMaxDelaySeconds) {
+    return InvalidArgument("the old key's deactivation delay is 0 to 100 years in seconds, got " +
+                           std::to_string(c.deactivate_after_seconds()));
+  }
+  google::protobuf::Map<std::string, pb::AttributeValue> attributes;
+  for (const auto& [name, attr] : old.attributes()) {
+    if (!attr.value().deleted() && IsClientAttribute(name, attr.value())) {
+      attributes[name] = attr.value();
+    }
+  }
+  auto algorithm = old.attributes().find("algorithm");
+  auto length = old.attributes().find("length");
+  if (algorithm == old.attributes().end() || length == old.attributes().end()) {
+    return InvalidState("key " + c.uuid() + " has no algorithm and length to repeat");
+  }
+  const int64_t bits = length->second.value().integer();
+  if (bits != 128 && bits != 192 && bits != 256) {
+    return InvalidState("key " + c.uuid() + " has length " + std::to_string(bits) +
+                        "; rekey makes AES keys of 128, 192 or 256 bits");
+  }
+  attributes["algorithm"] = algorithm->second.value();
+  attributes["length"] = IntValue(bits);
+  attributes["replaces"] = TextValue(old.uuid());
+  std::vector<std::string> wallets;
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredWallet>(*kv_, keys::kWalletPrefix, [&](auto, const pb::StoredWallet& w) {
+        if (w.created()) wallets.push_back(w.uuid());
+        return true;
+      }));
+  std::vector<std::string> holding;
+  for (const std::string& wallet : wallets) {
+    COFFER_ASSIGN_OR_RETURN(auto member,
+                            LoadMessage<pb::StoredMember>(*kv_, keys::Member(wallet, old.uuid())));
+    if (member && member->present()) holding.push_back(wallet);
+  }
+  if (holding.size() > limits::kMaxWalletsPerRekey) {
+    return ResourceExhausted("key " + c.uuid() + " is in " + std::to_string(holding.size()) +
+                             " wallets; a rekey adds the new key to at most " +
+                             std::to_string(limits::kMaxWalletsPerRekey));
+  }
+  COFFER_ASSIGN_OR_RETURN(SecretBytes material, RandomSecret(static_cast<size_t>(bits / 8)));
+  COFFER_ASSIGN_OR_RETURN(pb::LogRecord record,
+                          PlanObjectCreation(pb::SYMMETRIC_KEY, c.name(), std::move(attributes),
+                                             /*activate=*/true, material.reveal(), ""));
+  auto* b = record.mutable_object_created();
+  b->set_replaces(old.uuid());
+  for (std::string& wallet : holding) b->add_in_wallets(std::move(wallet));
+  // An old key already past ACTIVE keeps its state and dates (0: unchanged).
+  if (state == pb::PRE_ACTIVE || state == pb::ACTIVE) {
+    b->set_replaced_deactivation_micros(clock_.WallMicros() +
+                                        c.deactivate_after_seconds() * 1'000'000);
+  }
+  return record;
 }
 
 StatusOr<pb::LogRecord> ObjectStore::PlanRegister(const pb::RegisterOp& c) {

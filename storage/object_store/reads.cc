@@ -27,7 +27,7 @@ StatusOr<pb::ObjectView> ObjectStore::ViewObject(const pb::StoredObject& o,
     v.set_name(holds ? o.name().name() : merge::GeneratedName(o.name().name(), o.uuid()));
     v.set_name_in_conflict(!holds);
   }
-  v.set_state(merge::ToState(LifecycleOf(o)));
+  v.set_state(StateAt(o, clock_.WallMicros()));
   for (const auto& [name, attr] : o.attributes()) {
     if (!attr.value().deleted()) (*v.mutable_attributes())[name] = attr.value();
   }
@@ -81,6 +81,12 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
       // Both destroyed states, merged back into uuid order.
       COFFER_RETURN_IF_ERROR(collect_suffix(state_prefix(pb::DESTROYED_COMPROMISED)));
       std::sort(candidates.begin(), candidates.end());
+    } else if (q.state() == pb::DEACTIVATED) {
+      // Stored as PRE_ACTIVE or ACTIVE, deactivated by a date now passed
+      // (StateAt): the filter below keeps those.
+      COFFER_RETURN_IF_ERROR(collect_suffix(state_prefix(pb::PRE_ACTIVE)));
+      COFFER_RETURN_IF_ERROR(collect_suffix(state_prefix(pb::ACTIVE)));
+      std::sort(candidates.begin(), candidates.end());
     }
   } else if (!q.attributes().empty()) {
     // Deterministic choice of the index: the smallest attribute name.
@@ -98,7 +104,7 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
     if (!o || !o->created()) continue;
     if (q.type() != pb::OBJECT_TYPE_UNSPECIFIED && o->type() != q.type()) continue;
     if (q.state() != pb::STATE_UNSPECIFIED &&
-        !StateMatches(q.state(), merge::ToState(LifecycleOf(*o)))) {
+        !StateMatches(q.state(), StateAt(*o, clock_.WallMicros()))) {
       continue;
     }
     bool match = true;
@@ -131,6 +137,14 @@ StatusOr<pb::WalletView> ObjectStore::ViewWallet(const pb::StoredWallet& w) cons
         if (m.present()) v.add_members(std::string(key.substr(prefix.size())));
         return true;
       }));
+  for (const std::string& member : v.members()) {
+    COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, member));
+    if (!o) continue;
+    auto next = o->attributes().find("replaced_by");
+    if (next != o->attributes().end() && !next->second.value().deleted()) {
+      (*v.mutable_replaced_by())[member] = next->second.value().text();
+    }
+  }
   return v;
 }
 

@@ -102,6 +102,42 @@ TEST_F(CliTest, ObjectsByUniqueNameAndWhatADestroyedKeyShows) {
   EXPECT_THAT(out, HasSubstr("\"revocation_reason\": \"SUPERSEDED\""));
 }
 
+// `key rekey` (docs/rekey.md): a chain of three keys in one wallet, shown
+// by `wallet show` and `object get`, and the CLI's own refusals.
+TEST_F(CliTest, KeyRekeyMakesAChainTheWalletAndObjectsShow) {
+  std::string out;
+  ASSERT_EQ(Coffer("key create --name db-master --activate --length 128" + Flags(), &out), 0)
+      << out;
+  const std::string first = out.substr(0, 36);
+  ASSERT_EQ(Coffer("wallet create db" + Flags(), &out), 0) << out;
+  ASSERT_EQ(Coffer("wallet add db db-master" + Flags(), &out), 0) << out;
+  ASSERT_EQ(Coffer("key rekey db-master --name db-master-2" + Flags(), &out), 0) << out;
+  const std::string second = out.substr(0, 36);
+  ASSERT_TRUE(Uuid::IsValid(second)) << out;
+  ASSERT_EQ(Coffer("key rekey db-master-2 --deactivate-old-in 30d" + Flags(), &out), 0) << out;
+  const std::string third = out.substr(0, 36);
+  ASSERT_TRUE(Uuid::IsValid(third)) << out;
+
+  ASSERT_EQ(Coffer("wallet show db" + Flags(), &out, /*stdout_only=*/true), 0) << out;
+  EXPECT_THAT(out, HasSubstr(first + " -> " + second + " -> " + third)) << out;
+  ASSERT_EQ(Coffer("object get " + third + Flags(), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("replaces"));
+  EXPECT_THAT(out, HasSubstr(second));
+  EXPECT_THAT(out, HasSubstr("16 bytes"));
+  // The first key was deactivated at once; the second stays ACTIVE for 30 days.
+  ASSERT_EQ(Coffer("object get " + first + " -o json" + Flags(), &out, true), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"state\": \"DEACTIVATED\""));
+  ASSERT_EQ(Coffer("object get db-master-2 -o json" + Flags(), &out, true), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"state\": \"ACTIVE\""));
+  EXPECT_THAT(out, HasSubstr(third));  // replaced_by
+
+  EXPECT_EQ(Coffer("key rekey db-master" + Flags(), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("INVALID_STATE"));
+  EXPECT_THAT(out, HasSubstr("already replaced by " + second));
+  EXPECT_EQ(Coffer("key rekey " + third + " --deactivate-old-in soon" + Flags(), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("is not a delay"));
+}
+
 TEST_F(CliTest, ConflictRenameRefusesAnEntityThatIsNotInConflict) {
   std::string out;
   ASSERT_EQ(Coffer("wallet create payroll" + Flags(), &out), 0) << out;

@@ -120,7 +120,7 @@ TEST_F(ClusterTest, RecordForgedForAnotherOriginIsRefusedAndTheGenuineOneConverg
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());
   forged.set_request_id("forged-" + NewRequestId());
-  forged.set_format(storage::kRecordFormat);  // no prev_digest: it chains to nothing
+  forged.set_format(storage::kRecordFormatChained);  // no prev_digest: it chains to nothing
   forged.mutable_wallet_created()->set_uuid("6f0e8a52-1c7d-4b7e-9a3e-000000000001");
   forged.mutable_wallet_created()->set_name("forged-by-node2");
   forged.mutable_result()->set_uuid(forged.wallet_created().uuid());

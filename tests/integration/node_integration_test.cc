@@ -393,13 +393,13 @@ TEST_F(NodeIntegrationTest, ClusterInitAndStatusFromTheCli) {
   EXPECT_THAT(out, ::testing::HasSubstr("\"mode\": \"restricted\""));
   ASSERT_EQ(RunCli("cluster status" + flags, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("cluster prod"));
-  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.2\n"));
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster version " + kBinaryRelease.MinorString() + "\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("failure tolerance: none"));
   EXPECT_THAT(out, ::testing::HasSubstr("restricted  node1"));  // the health verdict comes first
   EXPECT_THAT(out, ::testing::HasSubstr("no read-write peer"));
   // The cluster version: each member's release, the features, the hold.
   ASSERT_EQ(RunCli("cluster version" + flags, &out), 0) << out;
-  EXPECT_THAT(out, ::testing::HasSubstr("cluster version 0.2\n"));
+  EXPECT_THAT(out, ::testing::HasSubstr("cluster version " + kBinaryRelease.MinorString() + "\n"));
   EXPECT_THAT(out, ::testing::HasSubstr("node1"));
   EXPECT_THAT(out, ::testing::HasSubstr(std::string(kReleaseVersion)));
   EXPECT_THAT(out, ::testing::ContainsRegex("cluster-version +0.2 +active"));

@@ -282,7 +282,8 @@ class Simulation {
   // sim_versions.cc: binaries and the cluster version (simulation.h).
   // The version round as node.cc runs it (every 100 ms, only while the
   // store is writable): upgrade::StepClusterVersion, then the gate; checks
-  // the version never falls and is not 0.3 while a member runs 0.2.
+  // the version never falls and is not the next minor while a member runs
+  // the current release.
   void StepVersions(SimNode& node);
   void RefreshGate(SimNode& node);
   // The operator's rolling restart onto NextRelease(), one node at a time.
@@ -298,7 +299,7 @@ class Simulation {
   void CheckOwnRecords(const SimNode& node, uint64_t own_before);
   // No version step pending on any up node (part of convergence).
   bool VersionsQuiescent();
-  // At convergence: every node at 0.3 if every member runs NextRelease(),
+  // At convergence: every node at the next minor if every member runs NextRelease(),
   // and a gated write is issued that must be acknowledged by the end.
   void OnConvergedVersions();
   void FinalVersionChecks();
@@ -400,7 +401,7 @@ class Simulation {
   SeededRng byzantine_rng_{0};
   std::set<std::string> byzantine_records_;  // Comparable() of each record it made up
   // Mixed-version seeds (sim_versions.cc).
-  std::optional<uint32_t> left_behind_;  // the member the rollout leaves on 0.2
+  std::optional<uint32_t> left_behind_;  // the member the rollout leaves on CurrentRelease()
   bool rollout_started_ = false;
   uint32_t versions_stepping_ = 0;  // the node in its version round
   uint32_t crash_after_fence_ = 0;  // the node the armed fault point asks to crash

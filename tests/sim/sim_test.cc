@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <iostream>
+#include <string>
 #include <string_view>
 
 #include "common/fault_point.h"
 #include "tests/sim/simulation.h"
+#include "upgrade/binary_profile.h"
 
 namespace coffer::sim {
 namespace {
@@ -422,7 +424,10 @@ TEST(Simulation, PlantedVersionFallIsCaught) {
     options.seed = seed;
     options.mixed_versions = true;
     for (const auto& v : RunSimulation(options).violations) {
-      if (v.find("cluster version fell from 0.3 to 0.2") != std::string::npos) {
+      const std::string fell = "cluster version fell from " +
+                               upgrade::NextRelease().versions.release.MinorString() + " to " +
+                               upgrade::CurrentRelease().versions.release.MinorString();
+      if (v.find(fell) != std::string::npos) {
         ++caught;
         break;
       }
@@ -432,7 +437,7 @@ TEST(Simulation, PlantedVersionFallIsCaught) {
   EXPECT_GT(caught, 0) << "the version-never-falls checker missed the planted bug in 20 seeds";
 }
 
-// Every member fenced, and no node bumps: the version never reaches 0.3
+// Every member fenced, and no node bumps: the version never reaches the next
 // (convergence waits for the pending step, then the end-of-run check).
 TEST(Simulation, PlantedNeverBumpIsCaught) {
   if (!fault::Enabled()) GTEST_SKIP() << "fault points are compiled out of this build";

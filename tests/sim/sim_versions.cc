@@ -17,6 +17,17 @@ std::string Name(uint32_t id) { return "node " + std::to_string(id); }
 
 constexpr int64_t kVersionRoundMicros = 100 * kMs;  // node.cc's membership refresh
 
+// A feature the next release introduces: never active in a cluster of this
+// release (this release's own features, key-rekey, are active from the start).
+bool IntroducedByNextRelease(upgrade::Feature feature) {
+  for (const auto& info : upgrade::NextRelease().registry) {
+    if (info.feature == feature) {
+      return info.introduced > upgrade::CurrentRelease().versions.max_cluster_version();
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void Simulation::RefreshGate(SimNode& node) {
@@ -77,7 +88,8 @@ Status Simulation::CheckGates(SimNode& node, const IssuedWrite& write) {
   // The planted bug: the node skips its gate check.
   Status gated =
       options_.plant_skip_gate ? Status::Ok() : node::CheckFeatureGates(request, *node.gate);
-  if (!node::FeatureNeededBy(request)) return gated;
+  const auto needed = node::FeatureNeededBy(request);
+  if (!needed || !IntroducedByNextRelease(*needed)) return gated;
   if (gated.ok()) {
     ++result_.gated_let_through;  // acknowledged or not, as any write
   } else {

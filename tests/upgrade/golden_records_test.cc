@@ -58,6 +58,22 @@ const std::map<std::string, std::string>& Bodies() {
                                 material_length: 6
                                 material_digest: "digest-of-material-32-bytes....."
                               })pb"},
+      // Release 0.3: a rekey's creation (feature key-rekey, record format 4;
+      // the envelope's format field is not what this test checks).
+      {"object_created_rekey", R"pb(object_created {
+                                      uuid: "9c1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                                      type: SYMMETRIC_KEY
+                                      attributes {
+                                        key: "replaces"
+                                        value { text: "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f" }
+                                      }
+                                      stage: STAGE_ACTIVE
+                                      material_length: 32
+                                      material_digest: "digest-of-material-32-bytes....."
+                                      replaces: "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                                      in_wallets: "7a1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                                      replaced_deactivation_micros: 1796000000000000
+                                    })pb"},
       {"attributes_set", R"pb(attributes_set {
                                 uuid: "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
                                 attributes {

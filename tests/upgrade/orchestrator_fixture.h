@@ -151,12 +151,15 @@ class PairSampler {
 
 class OrchestratorTest : public ClusterTest {
  protected:
-  void FormCluster() {
-    a_ = &Add("a");
-    b_ = &Add("b");
-    c_ = &Add("c");
-    d_ = &Add("d");
-    e_ = &Add("e");
+  // `binary`: the `coffer` every node starts on ("": this build's).
+  void FormCluster(const std::string& binary = "") {
+    NodeProcessOptions options;
+    options.binary = binary;
+    a_ = &Add("a", options);
+    b_ = &Add("b", options);
+    c_ = &Add("c", options);
+    d_ = &Add("d", options);
+    e_ = &Add("e", options);
     FormTwoPairs(*a_, *b_, *c_, *d_);
     Join(*e_, *a_, pb::NODE_READ_ONLY);
     all_ = {a_, b_, c_, d_, e_};

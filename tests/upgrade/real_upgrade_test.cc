@@ -1,0 +1,184 @@
+// The first real rolling upgrade (issue 16): a cluster of the previous
+// release, built from its own commit (upgrade/previous-release,
+// scripts/build-previous-release.sh), two read-write pairs and a read-only
+// node, upgraded node by node to this build by the orchestrator while a
+// writer has critical writes acknowledged. The release's gated feature
+// (key-rekey) is refused by every node until `finalize` (a node still on
+// the previous release does not know the request at all; a node of this
+// release answers FEATURE_NOT_ACTIVE naming what holds the version back)
+// and works on every node after it. Nothing acknowledged is lost.
+#include <filesystem>
+
+#include "tests/upgrade/orchestrator_fixture.h"
+#include "upgrade/version.h"
+
+namespace coffer::integration {
+namespace {
+
+using ::testing::HasSubstr;
+
+const Release kPrevious = *Release::Parse(COFFER_PREVIOUS_RELEASE);
+
+pb::Op Rekey(const std::string& uuid) {
+  pb::Op op;
+  op.mutable_rekey()->set_uuid(uuid);
+  return op;
+}
+
+pb::Op CreateActiveKey(const std::string& name) {
+  pb::Op op;
+  op.mutable_create_key()->set_name(name);
+  op.mutable_create_key()->set_activate(true);
+  return op;
+}
+
+pb::Op AddMember(const std::string& wallet, const std::string& object) {
+  pb::Op op;
+  op.mutable_wallet_member()->set_wallet(wallet);
+  op.mutable_wallet_member()->set_object(object);
+  op.mutable_wallet_member()->set_present(true);
+  return op;
+}
+
+std::string Attribute(const pb::ObjectView& v, const std::string& name) {
+  auto it = v.attributes().find(name);
+  return it == v.attributes().end() ? "" : it->second.text();
+}
+
+class RealUpgradeTest : public OrchestratorTest {};
+
+TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
+  const std::string previous = COFFER_PREVIOUS_BIN;
+  if (!std::filesystem::exists(previous)) {
+    GTEST_SKIP() << "no " << previous
+                 << ": scripts/build-previous-release.sh builds it (scripts/test.sh runs it)";
+  }
+  ASSERT_LT(kPrevious, kOld);
+  ASSERT_NO_FATAL_FAILURE(FormCluster(previous));
+  for (NodeProcess* n : all_) {
+    auto status = StatusOf(*n);
+    ASSERT_TRUE(status.ok()) << n->name();
+    ASSERT_EQ(status->version(), kPrevious.ToString()) << n->name();
+    ASSERT_EQ(status->cluster_version(), kPrevious.MinorString()) << n->name();
+  }
+  // A key in a wallet, to rotate once the feature is on.
+  auto key = Write(*a_, CreateActiveKey("master"));
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  ASSERT_TRUE(Write(*a_, WalletCreate("db")).ok());
+  ASSERT_TRUE(Write(*a_, AddMember("db", key->uuid())).ok());
+  // The previous release does not know the request.
+  auto unknown = Write(*a_, Rekey(key->uuid()));
+  EXPECT_EQ(unknown.status().code(), Code::kInvalidArgument) << unknown.status().ToString();
+
+  Writer writer({a_, b_, c_, d_});
+  PairSampler sampler({{a_, b_}, {c_, d_}});
+  auto o = NewOrchestrator("real-upgrade");
+  orch::PlanSpec spec{kOld, COFFER_BIN, {"backup"}, {}};
+  auto prepared = o->Prepare(spec);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  ASSERT_TRUE(prepared->verdict.ok()) << prepared->verdict.ToString();
+  EXPECT_EQ(prepared->plan.from_release(), kPrevious.ToString());
+  auto written = o->Begin(*prepared);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+
+  // While some nodes run this release and some the previous one, a node of
+  // this release refuses the rekey and names the nodes still behind.
+  std::map<std::string, NodeProcess*> by_name;
+  for (NodeProcess* n : all_) by_name[n->name()] = n;
+  std::optional<Status> mixed_refusal;
+  std::string mixed_behind;
+  auto log = Log();
+  const auto started = std::chrono::steady_clock::now();
+  auto ran = o->Run(*written, [&](const pb::UpgradePlan& plan, const upgrade::Decision& d,
+                                  const upgrade::ClusterObservation& seen) {
+    log(plan, d, seen);
+    if (mixed_refusal) return;
+    const pb::UpgradeNode* upgraded = nullptr;
+    const pb::UpgradeNode* behind = nullptr;
+    for (const auto& n : plan.nodes()) {
+      if (n.step() == pb::STEP_DONE && upgraded == nullptr) upgraded = &n;
+      if (n.step() == pb::STEP_PENDING && behind == nullptr) behind = &n;
+    }
+    if (upgraded == nullptr || behind == nullptr) return;
+    mixed_refusal = Write(*by_name.at(upgraded->name()), Rekey(key->uuid())).status();
+    mixed_behind = behind->name();
+  });
+  const double upgrade_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(ran.ok()) << ran.status().ToString();
+  ASSERT_EQ(ran->state(), pb::UPGRADE_DONE)
+      << ran->pause().check() << ": " << ran->pause().observed();
+  ASSERT_TRUE(mixed_refusal.has_value());
+  EXPECT_EQ(mixed_refusal->code(), Code::kFeatureNotActive) << mixed_refusal->ToString();
+  EXPECT_THAT(mixed_refusal->message(), HasSubstr("key-rekey"));
+  EXPECT_THAT(mixed_refusal->message(), HasSubstr("node " + mixed_behind + " ("));
+
+  // Done, not finalized: every node on this release, the version held, the
+  // feature still refused everywhere.
+  for (NodeProcess* n : all_) {
+    auto status = StatusOf(*n);
+    ASSERT_TRUE(status.ok()) << n->name();
+    EXPECT_EQ(status->version(), kOld.ToString()) << n->name();
+    EXPECT_EQ(status->cluster_version(), kPrevious.MinorString()) << n->name();
+  }
+  for (NodeProcess* n : {a_, b_, c_, d_}) {
+    auto refused = Write(*n, Rekey(key->uuid()));
+    EXPECT_EQ(refused.status().code(), Code::kFeatureNotActive) << n->name();
+    EXPECT_THAT(refused.status().message(), HasSubstr("key-rekey")) << n->name();
+  }
+  sampler.Stop();
+  writer.Stop();
+  EXPECT_GT(sampler.samples(), 20);
+  EXPECT_THAT(sampler.gaps(), ::testing::IsEmpty());
+  EXPECT_LT(writer.longest_gap(), std::chrono::seconds(5));
+  auto acked = writer.acked();
+  EXPECT_GT(acked.size(), 50u);
+  ASSERT_NO_FATAL_FAILURE(ExpectNothingLost(acked));
+
+  auto version = o->FinalizePlan(std::chrono::seconds(60));
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, kOld.MinorString());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (NodeProcess* n : all_) {
+          auto status = StatusOf(*n);
+          if (!status.ok() || status->cluster_version() != kOld.MinorString()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)));
+
+  // After finalize: a chain of three keys, rotated through two pairs.
+  auto second = Write(*a_, Rekey(key->uuid()));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_TRUE(
+      WaitFor([&] { return GetObject(*c_, second->uuid()).ok(); }, std::chrono::seconds(30)));
+  auto third = Write(*c_, Rekey(second->uuid()));
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return Converged(all_); }, std::chrono::seconds(30)));
+  for (NodeProcess* n : all_) {
+    auto wallet = GetWallet(*n, "db");
+    ASSERT_TRUE(wallet.ok()) << n->name();
+    EXPECT_EQ(wallet->members_size(), 3) << n->name();
+    EXPECT_EQ(wallet->replaced_by().at(key->uuid()), second->uuid()) << n->name();
+    EXPECT_EQ(wallet->replaced_by().at(second->uuid()), third->uuid()) << n->name();
+    auto newest = GetObject(*n, third->uuid());
+    ASSERT_TRUE(newest.ok()) << n->name();
+    EXPECT_EQ(Attribute(*newest, "replaces"), second->uuid()) << n->name();
+    EXPECT_EQ(newest->state(), pb::ACTIVE) << n->name();
+    auto oldest = GetObject(*n, key->uuid());
+    ASSERT_TRUE(oldest.ok()) << n->name();
+    EXPECT_EQ(oldest->state(), pb::DEACTIVATED) << n->name();
+  }
+  std::map<std::string, int> errors = writer.errors();
+  std::string error_text;
+  for (const auto& [code, count] : errors) error_text += " " + code + "=" + std::to_string(count);
+  std::fprintf(stderr,
+               "real upgrade %s -> %s: %.1f s for 5 nodes, %zu writes acknowledged, 0 lost, "
+               "errors:%s\n",
+               kPrevious.ToString().c_str(), kOld.ToString().c_str(), upgrade_seconds, acked.size(),
+               error_text.empty() ? " none" : error_text.c_str());
+}
+
+}  // namespace
+}  // namespace coffer::integration
