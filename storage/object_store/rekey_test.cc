@@ -18,24 +18,8 @@ namespace {
 using testing::Backend;
 using testing::CreateKey;
 using testing::LogOf;
+using testing::Rekey;
 using testing::WalletCreate;
-
-pb::Op Rekey(const std::string& uuid, const std::string& name = "",
-             int64_t deactivate_after_seconds = 0) {
-  pb::Op op;
-  op.mutable_rekey()->set_uuid(uuid);
-  op.mutable_rekey()->set_name(name);
-  op.mutable_rekey()->set_deactivate_after_seconds(deactivate_after_seconds);
-  return op;
-}
-
-pb::Op AddMember(const std::string& wallet, const std::string& object) {
-  pb::Op op;
-  op.mutable_wallet_member()->set_wallet(wallet);
-  op.mutable_wallet_member()->set_object(object);
-  op.mutable_wallet_member()->set_present(true);
-  return op;
-}
 
 std::string Text(const pb::ObjectView& v, const std::string& attribute) {
   auto it = v.attributes().find(attribute);
@@ -65,7 +49,7 @@ TEST_F(RekeyTest, AChainOfThreeKeysStaysRetrievableLinkedAndInTheWallet) {
   (*create.mutable_create_key()->mutable_attributes())["x-owner"].set_text("db1");
   const std::string first = Write(create);
   const std::string wallet = Write(WalletCreate("db"));
-  Write(AddMember(wallet, first));
+  Write(testing::WalletMember(wallet, first));
   const std::string second = Write(Rekey(first, "master-2"));
   const std::string third = Write(Rekey(second));
   ASSERT_FALSE(third.empty());

@@ -54,6 +54,23 @@ inline pb::Op WalletCreate(const std::string& name) {
   return op;
 }
 
+inline pb::Op Rekey(const std::string& uuid, const std::string& name = "",
+                    int64_t deactivate_after_seconds = 0) {
+  pb::Op op;
+  op.mutable_rekey()->set_uuid(uuid);
+  op.mutable_rekey()->set_name(name);
+  op.mutable_rekey()->set_deactivate_after_seconds(deactivate_after_seconds);
+  return op;
+}
+inline pb::Op WalletMember(const std::string& wallet, const std::string& object,
+                           bool present = true) {
+  pb::Op op;
+  op.mutable_wallet_member()->set_wallet(wallet);
+  op.mutable_wallet_member()->set_object(object);
+  op.mutable_wallet_member()->set_present(present);
+  return op;
+}
+
 // A copy of one origin's records (a range-for over *ReadLog() would dangle).
 inline std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,
                                         size_t limit) {

@@ -9,6 +9,7 @@
 // and works on every node after it. Nothing acknowledged is lost.
 #include <filesystem>
 
+#include "storage/object_store/test_ops.h"
 #include "tests/upgrade/orchestrator_fixture.h"
 #include "upgrade/version.h"
 
@@ -19,24 +20,13 @@ using ::testing::HasSubstr;
 
 const Release kPrevious = *Release::Parse(COFFER_PREVIOUS_RELEASE);
 
-pb::Op Rekey(const std::string& uuid) {
-  pb::Op op;
-  op.mutable_rekey()->set_uuid(uuid);
-  return op;
-}
+using storage::testing::Rekey;
+using storage::testing::WalletMember;
 
 pb::Op CreateActiveKey(const std::string& name) {
   pb::Op op;
   op.mutable_create_key()->set_name(name);
   op.mutable_create_key()->set_activate(true);
-  return op;
-}
-
-pb::Op AddMember(const std::string& wallet, const std::string& object) {
-  pb::Op op;
-  op.mutable_wallet_member()->set_wallet(wallet);
-  op.mutable_wallet_member()->set_object(object);
-  op.mutable_wallet_member()->set_present(true);
   return op;
 }
 
@@ -65,7 +55,7 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
   auto key = Write(*a_, CreateActiveKey("master"));
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   ASSERT_TRUE(Write(*a_, WalletCreate("db")).ok());
-  ASSERT_TRUE(Write(*a_, AddMember("db", key->uuid())).ok());
+  ASSERT_TRUE(Write(*a_, WalletMember("db", key->uuid())).ok());
   // The previous release does not know the request.
   auto unknown = Write(*a_, Rekey(key->uuid()));
   EXPECT_EQ(unknown.status().code(), Code::kInvalidArgument) << unknown.status().ToString();
