@@ -20,15 +20,9 @@ using ::testing::HasSubstr;
 
 const Release kPrevious = *Release::Parse(COFFER_PREVIOUS_RELEASE);
 
+using storage::testing::CreateKey;
 using storage::testing::Rekey;
 using storage::testing::WalletMember;
-
-pb::Op CreateActiveKey(const std::string& name) {
-  pb::Op op;
-  op.mutable_create_key()->set_name(name);
-  op.mutable_create_key()->set_activate(true);
-  return op;
-}
 
 std::string Attribute(const pb::ObjectView& v, const std::string& name) {
   auto it = v.attributes().find(name);
@@ -52,7 +46,7 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
     ASSERT_EQ(status->cluster_version(), kPrevious.MinorString()) << n->name();
   }
   // A key in a wallet, to rotate once the feature is on.
-  auto key = Write(*a_, CreateActiveKey("master"));
+  auto key = Write(*a_, CreateKey("master", /*activate=*/true));
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   ASSERT_TRUE(Write(*a_, WalletCreate("db")).ok());
   ASSERT_TRUE(Write(*a_, WalletMember("db", key->uuid())).ok());
