@@ -33,7 +33,10 @@ rm -rf "$out"
 mkdir -p "$out/src"
 git archive "$commit" | tar -x -C "$out/src"
 echo "previous release $release: building coffer from $commit in $out"
-cmake -S "$out/src" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# A Release build, as the release shipped: optimised, fault points compiled
+# out, no debug info (about a third faster to build cold, as on CI).
+cmake -S "$out/src" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCOFFER_BUILD_NEXT_RELEASE=OFF >/dev/null
 cmake --build "$out/build" --target coffer -- -j2
 mkdir -p "$out/bin"

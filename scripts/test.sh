@@ -3,6 +3,10 @@
 # folder and the integration tests that drive real node processes.
 #   scripts/test.sh           # RelWithDebInfo build in build/dev
 #   scripts/test.sh --asan    # the same under AddressSanitizer + UBSan (build/asan)
+# Builds as a unity build (CMAKE_UNITY_BUILD: the sources of a target
+# compiled 8 to a batch), about 3x faster from cold, which is what CI always
+# is. For quick incremental edits configure the build once without it:
+#   COFFER_UNITY_BUILD=OFF scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=dev
@@ -19,6 +23,6 @@ if [ "$built" = 3 ]; then
 elif [ "$built" != 0 ]; then
   exit "$built"
 fi
-cmake --preset "$preset" >/dev/null
+cmake --preset "$preset" -DCMAKE_UNITY_BUILD="${COFFER_UNITY_BUILD:-ON}" >/dev/null
 cmake --build --preset "$preset"
 ctest --preset "$preset"

@@ -34,7 +34,7 @@ std::vector<pb::Request> DataReads() {
   return reads;
 }
 
-ClientIdentity Admin() { return ClientIdentity{"admin", std::string(kAdminRole), ""}; }
+ClientIdentity AdminCaller() { return ClientIdentity{"admin", std::string(kAdminRole), ""}; }
 
 TEST(RequestKindsTest, EveryRequestAndOpCaseHasItsOwnRowWithAUniqueName) {
   std::set<std::string_view> names;
@@ -108,13 +108,13 @@ TEST(RequestKindsTest, InternalOpsAreRefusedFromTheClientApiForEveryRole) {
     pb::Request set;
     set.mutable_write()->mutable_node_state()->set_node_id(2);
     set.mutable_write()->mutable_node_state()->set_state(state);
-    EXPECT_EQ(AuthorizeRequest(set, Admin()).code(), Code::kPermissionDenied)
+    EXPECT_EQ(AuthorizeRequest(set, AdminCaller()).code(), Code::kPermissionDenied)
         << pb::NodeState_Name(state);
   }
   for (pb::NodeState state : {pb::NODE_DISABLING, pb::NODE_ENABLING}) {
     pb::Request set;
     set.mutable_write()->mutable_node_state()->set_state(state);
-    EXPECT_TRUE(AuthorizeRequest(set, Admin()).ok()) << pb::NodeState_Name(state);
+    EXPECT_TRUE(AuthorizeRequest(set, AdminCaller()).ok()) << pb::NodeState_Name(state);
   }
 }
 
@@ -126,7 +126,8 @@ TEST(RequestKindsTest, HandlerRefusesAClientNodeAddAndAddsNoMember) {
   NodeInfo info;
   info.node_name = "alpha";
   auto ask = [&](const pb::Request& r) {
-    return HandleRequest(*node->store, r, Admin(), info, storage::Durability::kSync, node->clock);
+    return HandleRequest(*node->store, r, AdminCaller(), info, storage::Durability::kSync,
+                         node->clock);
   };
   pb::Request init;
   init.mutable_write()->mutable_cluster_init()->set_name("prod");
@@ -247,10 +248,10 @@ TEST(RequestKindsTest, HandlerOfADisabledNodeRefusesWalletListAndConflictListAli
   create.set_request_id("create-w");
   NodeInfo info;
   info.node_name = "alpha";
-  ASSERT_EQ(
-      HandleRequest(*node->store, create, Admin(), info, storage::Durability::kSync, node->clock)
-          .code(),
-      "OK");
+  ASSERT_EQ(HandleRequest(*node->store, create, AdminCaller(), info, storage::Durability::kSync,
+                          node->clock)
+                .code(),
+            "OK");
   pb::Request wallets, conflicts, status;
   wallets.mutable_wallet_list();
   conflicts.mutable_conflict_list();
@@ -258,7 +259,8 @@ TEST(RequestKindsTest, HandlerOfADisabledNodeRefusesWalletListAndConflictListAli
   ServingState state = ServingState::kActive;
   info.serving_state = [&] { return state; };
   auto ask = [&](const pb::Request& r) {
-    return HandleRequest(*node->store, r, Admin(), info, storage::Durability::kSync, node->clock);
+    return HandleRequest(*node->store, r, AdminCaller(), info, storage::Durability::kSync,
+                         node->clock);
   };
   pb::Response listed = ask(wallets);
   EXPECT_EQ(listed.code(), "OK");

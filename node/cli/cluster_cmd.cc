@@ -24,11 +24,11 @@ struct JoinTokenFlags {
   int64_t ttl_seconds = 3600;
 };
 
-struct StatusFlags {
+struct ClusterStatusFlags {
   ClientFlags client;
 };
 
-struct SetFlags {
+struct ClusterSetFlags {
   ClientFlags client;
   uint64_t max_disable_seconds = 0;
 };
@@ -153,18 +153,18 @@ void AddClusterCommands(CLI::App& app, const ClientFlags& defaults) {
       ->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}))
       ->capture_default_str();
 
-  AddClientCommand<StatusFlags>(
+  AddClientCommand<ClusterStatusFlags>(
       c, "status", "every member's role, mode, position and digest (each member is asked)",
-      defaults, true, [](const StatusFlags& f) {
+      defaults, true, [](const ClusterStatusFlags& f) {
         auto status = GatherClusterStatus(f.client);
         if (!status.ok()) return Fail(status.status());
         std::cout << RenderClusterStatus(*status, Format(f.client));
         return Degraded(*status) ? kExitDegraded : kExitOk;
       });
 
-  auto set = AddClientCommand<SetFlags>(
+  auto set = AddClientCommand<ClusterSetFlags>(
       c, "set", "change cluster settings (replicated to every node)", defaults, false,
-      [](const SetFlags& f) {
+      [](const ClusterSetFlags& f) {
         pb::Op op;
         op.mutable_cluster_set()->set_max_disable_seconds(f.max_disable_seconds);
         return RunWrite(f.client, op);

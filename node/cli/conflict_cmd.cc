@@ -8,7 +8,7 @@
 namespace coffer::node::cli {
 namespace {
 
-struct ListFlags {
+struct ConflictListFlags {
   ClientFlags client;
 };
 
@@ -60,14 +60,15 @@ int Resolve(const ResolveFlags& f, bool accept_generated) {
 void AddConflictCommands(CLI::App& app, const ClientFlags& defaults) {
   auto* c = app.add_subcommand("conflict", "unique-name conflicts between concurrent creations");
   c->require_subcommand(1);
-  AddClientCommand<ListFlags>(c, "list", "entities that lost a name and carry a generated one",
-                              defaults, true, [](const ListFlags& f) {
-                                pb::Request r;
-                                r.mutable_conflict_list();
-                                return RunList(f.client, r, [&](const pb::Response& resp) {
-                                  return RenderConflicts(resp.conflicts(), Format(f.client));
-                                });
-                              });
+  AddClientCommand<ConflictListFlags>(
+      c, "list", "entities that lost a name and carry a generated one", defaults, true,
+      [](const ConflictListFlags& f) {
+        pb::Request r;
+        r.mutable_conflict_list();
+        return RunList(f.client, r, [&](const pb::Response& resp) {
+          return RenderConflicts(resp.conflicts(), Format(f.client));
+        });
+      });
   auto accept = AddClientCommand<ResolveFlags>(
       c, "accept", "keep the generated name", defaults, false,
       [](const ResolveFlags& f) { return Resolve(f, /*accept_generated=*/true); });

@@ -7,7 +7,7 @@
 namespace coffer::node::cli {
 namespace {
 
-struct CreateFlags {
+struct EndpointCreateFlags {
   ClientFlags client;
   std::string name;
   std::string subject;  // "" = the name
@@ -22,7 +22,7 @@ struct GrantFlags {
   bool manage = false;
 };
 
-struct ListFlags {
+struct EndpointListFlags {
   ClientFlags client;
 };
 
@@ -31,8 +31,8 @@ struct ListFlags {
 void AddEndpointCommands(CLI::App& app, const ClientFlags& defaults) {
   auto* e = app.add_subcommand("endpoint", "endpoints: named clients and their wallet grants");
   e->require_subcommand(1);
-  auto create = AddClientCommand<CreateFlags>(
-      e, "create", "create an endpoint", defaults, false, [](const CreateFlags& f) {
+  auto create = AddClientCommand<EndpointCreateFlags>(
+      e, "create", "create an endpoint", defaults, false, [](const EndpointCreateFlags& f) {
         pb::Op op;
         op.mutable_endpoint_create()->set_name(f.name);
         op.mutable_endpoint_create()->set_certificate_subject(f.subject);
@@ -61,14 +61,14 @@ void AddEndpointCommands(CLI::App& app, const ClientFlags& defaults) {
       ->check(CLI::IsMember({"read-only", "read-modify", "none"}))
       ->capture_default_str();
   grant.app->add_flag("--manage", grant.flags->manage, "may also manage the wallet");
-  AddClientCommand<ListFlags>(e, "list", "list endpoints and grants", defaults, true,
-                              [](const ListFlags& f) {
-                                pb::Request r;
-                                r.mutable_endpoint_list();
-                                return RunList(f.client, r, [&](const pb::Response& resp) {
-                                  return RenderEndpoints(resp.endpoints(), Format(f.client));
-                                });
-                              });
+  AddClientCommand<EndpointListFlags>(
+      e, "list", "list endpoints and grants", defaults, true, [](const EndpointListFlags& f) {
+        pb::Request r;
+        r.mutable_endpoint_list();
+        return RunList(f.client, r, [&](const pb::Response& resp) {
+          return RenderEndpoints(resp.endpoints(), Format(f.client));
+        });
+      });
 }
 
 }  // namespace coffer::node::cli

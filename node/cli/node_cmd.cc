@@ -28,11 +28,11 @@ struct StartFlags {
   uint32_t join_chunk_entries = 0;  // 0 = JoinOptions' default
 };
 
-struct StatusFlags {
+struct NodeStatusFlags {
   ClientFlags client;
 };
 
-struct LifecycleFlags {
+struct NodeLifecycleFlags {
   ClientFlags client;
   std::string target;
   bool wait = false;
@@ -189,9 +189,9 @@ void AddLifecycleCommands(CLI::App* node, const ClientFlags& defaults) {
        {""}},
   };
   for (const Step& step : steps) {
-    auto cmd = AddClientCommand<LifecycleFlags>(
+    auto cmd = AddClientCommand<NodeLifecycleFlags>(
         node, step.name, step.help, defaults, false,
-        [verb = std::string(step.name), done = step.done](const LifecycleFlags& f) {
+        [verb = std::string(step.name), done = step.done](const NodeLifecycleFlags& f) {
           auto member = FindMember(f.client, f.target);
           if (!member.ok()) return Fail(member.status());
           pb::Op op;
@@ -229,9 +229,9 @@ void AddNodeCommands(CLI::App& app, const ClientFlags& defaults) {
   AddStartCommand(node);
   AddLifecycleCommands(node, defaults);
   AddCheckStoreCommand(node);
-  AddClientCommand<StatusFlags>(
+  AddClientCommand<NodeStatusFlags>(
       node, "status", "the node's identity, mode, position and digest", defaults, true,
-      [](const StatusFlags& f) {
+      [](const NodeStatusFlags& f) {
         pb::Request request;
         request.mutable_node_status();
         auto response = Call(f.client, request);

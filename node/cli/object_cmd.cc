@@ -46,13 +46,13 @@ struct LocateFlags {
   unsigned limit = 0;
 };
 
-struct SetFlags {
+struct ObjectSetFlags {
   ClientFlags client;
   std::string object;
   std::vector<std::string> attrs, tags, deletes;
 };
 
-struct LifecycleFlags {
+struct ObjectLifecycleFlags {
   ClientFlags client;
   std::string object;
   std::string reason = "cessation";
@@ -236,8 +236,8 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
   locate.app->add_option("--tag", lf.tags, "tag (repeatable)");
   locate.app->add_option("--limit", lf.limit, "at most this many (default 1000)");
 
-  auto set = AddClientCommand<SetFlags>(
-      object, "set", "set or delete attributes", defaults, false, [](const SetFlags& f) {
+  auto set = AddClientCommand<ObjectSetFlags>(
+      object, "set", "set or delete attributes", defaults, false, [](const ObjectSetFlags& f) {
         pb::Op op;
         auto* c = op.mutable_set_attributes();
         auto uuid = ResolveObject(f.client, f.object);
@@ -255,8 +255,8 @@ void AddObjectCommands(CLI::App& app, const ClientFlags& defaults) {
                       "delete an attribute or tag:NAME (repeatable)");
 
   auto lifecycle = [&](const std::string& verb, const std::string& help) {
-    auto cmd = AddClientCommand<LifecycleFlags>(
-        object, verb, help, defaults, false, [verb](const LifecycleFlags& f) {
+    auto cmd = AddClientCommand<ObjectLifecycleFlags>(
+        object, verb, help, defaults, false, [verb](const ObjectLifecycleFlags& f) {
           auto uuid = ResolveObject(f.client, f.object);
           if (!uuid.ok()) return Fail(uuid.status());
           pb::Op op;

@@ -9,7 +9,7 @@
 namespace coffer::node::cli {
 namespace {
 
-struct CreateFlags {
+struct WalletCreateFlags {
   ClientFlags client;
   std::string name;
   std::string description;
@@ -19,7 +19,7 @@ struct CreateFlags {
 // Creates the wallet, then reports where its name stands (name_confirm.h),
 // waiting up to --wait for replication to confirm it or a concurrent
 // creation to take it.
-int CreateWallet(const CreateFlags& f) {
+int CreateWallet(const WalletCreateFlags& f) {
   auto wait = ParseWait(f.wait);
   if (!wait.ok()) return Fail(wait.status());
   pb::Request request;
@@ -54,7 +54,7 @@ struct MemberFlags {
   std::string object;
 };
 
-struct ListFlags {
+struct WalletListFlags {
   ClientFlags client;
 };
 
@@ -68,9 +68,9 @@ struct ShowFlags {
 void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
   auto* w = app.add_subcommand("wallet", "virtual wallets: named sets of objects");
   w->require_subcommand(1);
-  auto create = AddClientCommand<CreateFlags>(w, "create",
-                                              "create a wallet; says whether its name is confirmed",
-                                              defaults, false, CreateWallet);
+  auto create = AddClientCommand<WalletCreateFlags>(
+      w, "create", "create a wallet; says whether its name is confirmed", defaults, false,
+      CreateWallet);
   create.app->add_option("NAME", create.flags->name)->required();
   create.app->add_option("--description", create.flags->description);
   create.app->add_option("--wait", create.flags->wait,
@@ -92,13 +92,14 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
     cmd.app->add_option("WALLET", cmd.flags->wallet, "wallet name or uuid")->required();
     cmd.app->add_option("OBJECT", cmd.flags->object, "object uuid or unique name")->required();
   }
-  AddClientCommand<ListFlags>(w, "list", "list wallets", defaults, true, [](const ListFlags& f) {
-    pb::Request r;
-    r.mutable_wallet_list();
-    return RunList(f.client, r, [&](const pb::Response& resp) {
-      return RenderWallets(resp.wallets(), Format(f.client));
-    });
-  });
+  AddClientCommand<WalletListFlags>(w, "list", "list wallets", defaults, true,
+                                    [](const WalletListFlags& f) {
+                                      pb::Request r;
+                                      r.mutable_wallet_list();
+                                      return RunList(f.client, r, [&](const pb::Response& resp) {
+                                        return RenderWallets(resp.wallets(), Format(f.client));
+                                      });
+                                    });
   auto show = AddClientCommand<ShowFlags>(w, "show", "a wallet and its members", defaults, true,
                                           [](const ShowFlags& f) {
                                             pb::Request r;

@@ -177,14 +177,14 @@ TEST_F(CertsTest, BadInputIsInvalidArgument) {
   EXPECT_EQ(IssueCertificate(*ca_, long_name).status().code(), Code::kInvalidArgument);
 }
 
-class TempDir {
+class CertsTempDir {
  public:
-  TempDir() {
+  CertsTempDir() {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "coffer-certs-test-XXXXXX").string();
     path_ = mkdtemp(pattern.data());
   }
-  ~TempDir() {
+  ~CertsTempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
@@ -195,7 +195,7 @@ class TempDir {
 };
 
 TEST_F(CertsTest, WriteAndReadPemPair) {
-  TempDir dir;
+  CertsTempDir dir;
   std::string cert = dir.File("node.crt");
   std::string key = dir.File("node.key");
   ASSERT_TRUE(WritePemPair(*ca_, cert, key).ok());

@@ -19,7 +19,7 @@ using boost::system::error_code;
 
 constexpr size_t kMaxSteps = 10000;
 
-std::string Header(uint32_t length) {
+std::string FrameHeader(uint32_t length) {
   std::string h(4, '\0');
   h[0] = static_cast<char>(length >> 24);
   h[1] = static_cast<char>(length >> 16);
@@ -50,11 +50,11 @@ TEST(FramingTest, ParseHeader) {
   auto length = ParseFrameHeader(std::string("\x01\x02\x03\x04", 4), 0xffffffff);
   ASSERT_TRUE(length.ok());
   EXPECT_EQ(*length, 0x01020304u);
-  EXPECT_EQ(*ParseFrameHeader(Header(100), 100), 100u);
+  EXPECT_EQ(*ParseFrameHeader(FrameHeader(100), 100), 100u);
 
-  EXPECT_EQ(ParseFrameHeader(Header(0), 100).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ParseFrameHeader(Header(101), 100).status().code(), Code::kResourceExhausted);
-  EXPECT_EQ(ParseFrameHeader(Header(0xffffffff), kDefaultMaxFrameBytes).status().code(),
+  EXPECT_EQ(ParseFrameHeader(FrameHeader(0), 100).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseFrameHeader(FrameHeader(101), 100).status().code(), Code::kResourceExhausted);
+  EXPECT_EQ(ParseFrameHeader(FrameHeader(0xffffffff), kDefaultMaxFrameBytes).status().code(),
             Code::kResourceExhausted);
   EXPECT_EQ(ParseFrameHeader("abc", 100).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseFrameHeader("abcde", 100).status().code(), Code::kInvalidArgument);
@@ -162,12 +162,12 @@ TEST(FramingTest, AsyncReadConsecutiveFramesFromOneStream) {
 }
 
 TEST(FramingTest, AsyncReadProtocolErrors) {
-  auto too_large = ReadFrom(Header(101) + std::string(101, 'x'), 100);
+  auto too_large = ReadFrom(FrameHeader(101) + std::string(101, 'x'), 100);
   ASSERT_TRUE(too_large);
   EXPECT_EQ(too_large->ec, make_error_code(FrameError::kFrameTooLarge));
   EXPECT_TRUE(too_large->payload.empty());
 
-  auto empty = ReadFrom(Header(0), 100);
+  auto empty = ReadFrom(FrameHeader(0), 100);
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->ec, make_error_code(FrameError::kEmptyFrame));
 
@@ -175,7 +175,7 @@ TEST(FramingTest, AsyncReadProtocolErrors) {
   ASSERT_TRUE(truncated_header);
   EXPECT_EQ(truncated_header->ec, make_error_code(FrameError::kTruncatedFrame));
 
-  auto truncated_body = ReadFrom(Header(10) + "abc", 100);
+  auto truncated_body = ReadFrom(FrameHeader(10) + "abc", 100);
   ASSERT_TRUE(truncated_body);
   EXPECT_EQ(truncated_body->ec, make_error_code(FrameError::kTruncatedFrame));
   EXPECT_TRUE(truncated_body->payload.empty());

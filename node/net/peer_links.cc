@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/config/config.h"
 #include "node/net/accept_util.h"
 #include "node/net/framing.h"
 #include "node/net/peer_links_state.h"
@@ -26,33 +27,14 @@ using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 namespace {
 
-struct HostPort {
-  std::string host;  // without brackets
-  std::string port;
-};
-
-// Parses "host:port" or "[v6-literal]:port".
-StatusOr<HostPort> SplitHostPort(const std::string& address) {
-  auto bad = [&](const std::string& why) {
-    return InvalidArgument("peer address '" + address + "': " + why + " (want host:port)");
-  };
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return bad("no port");
-  std::string host = address.substr(0, colon);
-  std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return bad("IPv6 literals must be in brackets");
+// Parses a peer's "host:port" or "[v6-literal]:port" (config's rules), the
+// error naming it as a peer address.
+StatusOr<HostPort> ParsePeerAddress(const std::string& address) {
+  StatusOr<HostPort> parsed = ParseHostPort(address);
+  if (!parsed.ok()) {
+    return Status(parsed.status().code(), "peer " + parsed.status().message());
   }
-  if (host.empty()) return bad("empty host");
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return bad("bad port");
-  }
-  int number = std::stoi(port);
-  if (number < 1 || number > 65535) return bad("port out of range");
-  return HostPort{std::move(host), std::move(port)};
+  return parsed;
 }
 
 }  // namespace
@@ -70,7 +52,7 @@ class OutLink : public std::enable_shared_from_this<OutLink> {
       : state_(std::move(state)),
         peer_(peer),
         address_(std::move(address)),
-        display_(address_.host + ":" + address_.port),
+        display_(address_.host + ":" + std::to_string(address_.port)),
         strand_(boost::asio::make_strand(state_->io_context)),
         resolver_(strand_),
         timer_(strand_),
@@ -119,7 +101,7 @@ class OutLink : public std::enable_shared_from_this<OutLink> {
     if (!named.ok()) return Fail(connection, named);
     ArmTimer(state_->options.handshake_timeout, connection, "link handshake timed out");
     resolver_.async_resolve(
-        address_.host, address_.port, tcp::resolver::numeric_service,
+        address_.host, std::to_string(address_.port), tcp::resolver::numeric_service,
         [self = shared_from_this(), connection](error_code ec, tcp::resolver::results_type r) {
           self->OnResolved(connection, ec, std::move(r));
         });
@@ -483,7 +465,7 @@ void PeerLinks::SetPeers(std::map<uint32_t, std::string> addresses) {
       auto old = state_->addresses.find(peer);
       if (old != state_->addresses.end() && old->second == address) continue;
       PeerCounters& counters = state_->counters[peer];
-      StatusOr<HostPort> parsed = SplitHostPort(address);
+      StatusOr<HostPort> parsed = ParsePeerAddress(address);
       if (!parsed.ok()) {
         counters.last_error = parsed.status().ToString();
         invalid.push_back(parsed.status());

@@ -29,6 +29,10 @@
 
 namespace coffer::chaos {
 
+// How long a scenario waits for the cluster to recover after a fault heals
+// (a node back ACTIVE, a pair writable again) before it reports a failure.
+inline constexpr std::chrono::seconds kRecoveryTimeout{60};
+
 struct RunOptions {
   uint64_t seed = 1;
   int iterations = 0;   // 0: the scenario's short default (what CI runs)

@@ -18,7 +18,6 @@
 namespace coffer::chaos {
 namespace {
 
-constexpr std::chrono::seconds kRecoveryTimeout{60};
 // A pair node reports restricted within 1 s of its link going silent
 // (docs/cluster.md, "Measured"); the check allows the status poll on top.
 constexpr double kRestrictedBoundSeconds = 3.0;

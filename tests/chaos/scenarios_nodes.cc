@@ -7,8 +7,6 @@
 namespace coffer::chaos {
 namespace {
 
-constexpr std::chrono::seconds kRecoveryTimeout{60};
-
 void KillRandomNode(Context& ctx, int) {
   ChaosCluster& c = ctx.cluster;
   size_t i = ctx.rng() % c.size();

@@ -11,8 +11,6 @@
 namespace coffer::chaos {
 namespace {
 
-constexpr std::chrono::seconds kRecoveryTimeout{60};
-
 // The node state `i` reports of itself ("" if it does not answer).
 std::string StateOf(ChaosCluster& c, size_t i) {
   auto status = c.StatusOf(i);

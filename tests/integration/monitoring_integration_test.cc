@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/harness/cluster_fixture.h"
 #include "tests/harness/fault_proxy.h"
 #include "tests/harness/http_get.h"
 #include "tests/harness/node_process.h"
@@ -38,12 +39,6 @@ std::pair<int, std::string> Promtool(const std::string& text) {
   while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-StatusOr<pb::Response> Ask(NodeProcess& node, const pb::Request& request) {
-  COFFER_ASSIGN_OR_RETURN(pb::Response response, node.Call(request));
-  COFFER_RETURN_IF_ERROR(node::StatusFromResponse(response));
-  return response;
 }
 
 TEST(MonitoringTest, EndpointFollowsTheNodeAndItsMetricsPassPromtool) {

@@ -8,8 +8,6 @@ namespace coffer::sim {
 
 namespace {
 
-std::string Name(uint32_t id) { return "node " + std::to_string(id); }
-
 uint64_t SeqOf(const VersionVector& v, uint32_t origin) {
   auto it = v.find(origin);
   return it == v.end() ? 0 : it->second;
@@ -31,10 +29,10 @@ void Simulation::SampleStates() {
       bool compromised = o.state() == pb::COMPROMISED || o.state() == pb::DESTROYED_COMPROMISED;
       auto& seen = node->seen[o.uuid()];
       if (seen.first && !destroyed) {
-        Violation("object " + o.uuid() + " left DESTROYED on " + Name(id));
+        Violation("object " + o.uuid() + " left DESTROYED on " + NodeName(id));
       }
       if (seen.second && !compromised) {
-        Violation("object " + o.uuid() + " lost COMPROMISED on " + Name(id));
+        Violation("object " + o.uuid() + " lost COMPROMISED on " + NodeName(id));
       }
       seen.first |= destroyed;
       seen.second |= compromised;
@@ -84,7 +82,7 @@ void Simulation::ObserveReport(uint32_t from, uint32_t to, const pb::Report& rep
 void Simulation::CheckActiveStep(SimNode& node) {
   auto it = catching_up_.find(node.id);
   if (it == catching_up_.end()) {
-    return Violation(Name(node.id) + " went ACTIVE without a catch-up in this process");
+    return Violation(NodeName(node.id) + " went ACTIVE without a catch-up in this process");
   }
   const CatchUpWatch& watch = it->second;
   const VersionVector applied = node.store->Applied();
@@ -93,10 +91,10 @@ void Simulation::CheckActiveStep(SimNode& node) {
     if (other == node.id || m.state() == pb::NODE_DISABLED) continue;
     auto heard = watch.heard_from.find(other);
     if (heard == watch.heard_from.end() || !watch.reached.contains(other)) {
-      Violation(Name(node.id) + " went ACTIVE without two-way replication with " + Name(other) +
-                " since its catch-up started");
+      Violation(NodeName(node.id) + " went ACTIVE without two-way replication with " +
+                NodeName(other) + " since its catch-up started");
     } else if (!replication::Covers(applied, heard->second)) {
-      Violation(Name(node.id) + " went ACTIVE without what " + Name(other) + " had");
+      Violation(NodeName(node.id) + " went ACTIVE without what " + NodeName(other) + " had");
     }
   }
 }
@@ -113,8 +111,8 @@ void Simulation::CheckLogGc(SimNode& node) {
     if (kEpochMicros + now_ + kMaxSkewMicros >= m.window_end_wall_micros) continue;
     for (const auto& [origin, through] : collected) {
       if (origin == m.id || through <= SeqOf(m.disabled_applied, origin)) continue;
-      Violation(Name(node.id) + " collected origin " + std::to_string(origin) + " through " +
-                std::to_string(through) + " while DISABLED " + Name(m.id) +
+      Violation(NodeName(node.id) + " collected origin " + std::to_string(origin) + " through " +
+                std::to_string(through) + " while DISABLED " + NodeName(m.id) +
                 " within its window had only " + std::to_string(SeqOf(m.disabled_applied, origin)));
     }
   }
@@ -128,8 +126,8 @@ void Simulation::CheckExpiredNeverMerged() {
       if (id == expired || !node->up()) continue;
       uint64_t has = SeqOf(node->store->Applied(), expired);
       if (has > own_seq) {
-        Violation(Name(id) + " merged record " + std::to_string(expired) + ":" +
-                  std::to_string(has) + " of EXPIRED " + Name(expired) + " (it had " +
+        Violation(NodeName(id) + " merged record " + std::to_string(expired) + ":" +
+                  std::to_string(has) + " of EXPIRED " + NodeName(expired) + " (it had " +
                   std::to_string(own_seq) + " when it expired)");
       }
     }
@@ -162,7 +160,7 @@ void Simulation::CheckRetainedLogBounded() {
       }
       uint64_t bound = seq - floor + (seq - std::min(seq, SeqOf(applied_at_convergence_, origin)));
       if (retained->records > bound) {
-        Violation(Name(id) + " retains " + std::to_string(retained->records) +
+        Violation(NodeName(id) + " retains " + std::to_string(retained->records) +
                   " log records of origin " + std::to_string(origin) + " after healing (bound " +
                   std::to_string(bound) + ")");
       }
@@ -174,7 +172,7 @@ void Simulation::ObserveApplied(uint32_t node_id, const pb::LogRecord& record) {
   SimNode& node = *nodes_[node_id];
   uint64_t& last = node.last_applied[record.origin()];
   if (record.seq() != last + 1) {
-    Violation(Name(node_id) + " applied " + std::to_string(record.origin()) + ":" +
+    Violation(NodeName(node_id) + " applied " + std::to_string(record.origin()) + ":" +
               std::to_string(record.seq()) + " after " + std::to_string(last));
   }
   last = record.seq();
@@ -189,14 +187,14 @@ void Simulation::ObserveApplied(uint32_t node_id, const pb::LogRecord& record) {
   }
   std::string bytes = storage::DeterministicBytes(comparable);
   if (byzantine_records_.count(Comparable(record))) {
-    Violation(Name(node_id) + " applied record " + std::to_string(record.origin()) + ":" +
+    Violation(NodeName(node_id) + " applied record " + std::to_string(record.origin()) + ":" +
               std::to_string(record.seq()) + ", which the Byzantine relay " +
               std::to_string(byzantine_) + " made up (a record its origin did not make)");
   }
   auto [it, first] = records_.try_emplace({record.origin(), record.seq()}, bytes);
   if (!first && it->second != bytes) {
     Violation("record " + std::to_string(record.origin()) + ":" + std::to_string(record.seq()) +
-              " applied on " + Name(node_id) + " differs from the one applied elsewhere");
+              " applied on " + NodeName(node_id) + " differs from the one applied elsewhere");
   }
 }
 
@@ -212,9 +210,9 @@ void Simulation::FinalChecks() {
     for (const auto& acked : acked_) {
       auto found = node->store->FindRequest(acked.request_id);
       if (!found.ok() || !*found) {
-        Violation("acknowledged " + acked.request_id + " missing on " + Name(id));
+        Violation("acknowledged " + acked.request_id + " missing on " + NodeName(id));
       } else if ((*found)->result.uuid() != acked.uuid) {
-        Violation("request " + acked.request_id + " answers differently on " + Name(id));
+        Violation("request " + acked.request_id + " answers differently on " + NodeName(id));
       }
     }
     // Per-origin order in what the log retains: records first..n (an
@@ -233,7 +231,7 @@ void Simulation::FinalChecks() {
       auto records = node->store->ReadLog(origin, first, count + 1);
       auto expected = reference->store->ReadLog(origin, first, count + 1);
       if (!records.ok() || records->size() != count - first + 1) {
-        Violation(Name(id) + " has a gap in origin " + std::to_string(origin));
+        Violation(NodeName(id) + " has a gap in origin " + std::to_string(origin));
         continue;
       }
       std::map<uint64_t, const pb::LogRecord*> by_seq;
@@ -242,7 +240,7 @@ void Simulation::FinalChecks() {
       }
       for (uint64_t i = 0; i < records->size(); ++i) {
         if ((*records)[i].seq() != first + i) {
-          Violation(Name(id) + " origin " + std::to_string(origin) + " out of order at " +
+          Violation(NodeName(id) + " origin " + std::to_string(origin) + " out of order at " +
                     std::to_string(first + i));
           break;
         }
@@ -260,21 +258,21 @@ void Simulation::FinalChecks() {
         }
         if (storage::DeterministicBytes(x) != storage::DeterministicBytes(y)) {
           Violation("record " + std::to_string(origin) + ":" + std::to_string(first + i) +
-                    " differs between " + Name(id) + " and " + Name(reference->id));
+                    " differs between " + NodeName(id) + " and " + NodeName(reference->id));
           break;
         }
       }
     }
     auto recomputed = node->store->RecomputeDigest();
     if (!recomputed.ok() || !(*recomputed == node->store->StateDigest())) {
-      Violation(Name(id) + " incremental digest drifted");
+      Violation(NodeName(id) + " incremental digest drifted");
     }
     // UNAVAILABLE: a gap (or an I/O error); RESOURCE_EXHAUSTED: a full disk
     // (only if this node's disk failed writes).
     const Code apply_error = node->replicator->last_apply_error().code();
     if (node->replicator->apply_errors() > 0 && apply_error != Code::kUnavailable &&
         !(apply_error == Code::kResourceExhausted && node->disk->failed_writes() > 0)) {
-      Violation(Name(id) + " apply error: " + node->replicator->last_apply_error().ToString());
+      Violation(NodeName(id) + " apply error: " + node->replicator->last_apply_error().ToString());
     }
   }
 }

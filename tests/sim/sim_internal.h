@@ -33,6 +33,9 @@ using replication::Member;
 using replication::Role;
 using replication::VersionVector;
 
+// "node 3": how violations and logs name a node.
+inline std::string NodeName(uint32_t id) { return "node " + std::to_string(id); }
+
 constexpr int64_t kMs = 1000;
 constexpr int64_t kSecond = 1000 * kMs;
 constexpr int64_t kTickMicros = 10 * kMs;

@@ -64,8 +64,6 @@ const char* BinaryName(const upgrade::BinaryProfile* profile) {
   return profile == &upgrade::NextRelease() ? kNextBinary : kCurrentBinary;
 }
 
-std::string Name(uint32_t id) { return "node " + std::to_string(id); }
-
 bool PlanRuns(const pb::UpgradePlan& plan) {
   return plan.state() == pb::UPGRADE_RUNNING || plan.state() == pb::UPGRADE_ROLLING_BACK;
 }
@@ -201,7 +199,7 @@ std::optional<upgrade::ClusterObservation> Simulation::ObserveCluster() {
 StatusOr<pb::OpResult> Simulation::OrchestratorWrite(uint32_t via, const pb::Op& op,
                                                      std::string_view what) {
   SimNode* node = Node(via);
-  if (node == nullptr || !node->up()) return Unavailable(Name(via) + " is down");
+  if (node == nullptr || !node->up()) return Unavailable(NodeName(via) + " is down");
   auto written = node->replicator->WriteUnpaired(
       op, "orchestrator-" + std::string(what) + "-" + std::to_string(next_request_++));
   Trace("orchestrator-write", via, written.ok() ? 1 : 0, 0);
@@ -319,16 +317,16 @@ bool Simulation::Perform(const upgrade::Decision& d) {
         SimNode* peer = Node(m.peer());
         if (peer != nullptr &&
             (!peer->up() || peer->held_stopped || plan_out_.contains(m.peer()))) {
-          Violation("the plan disabled " + Name(d.node_id) + " while its pair peer " +
-                    Name(m.peer()) + " was down or out");
+          Violation("the plan disabled " + NodeName(d.node_id) + " while its pair peer " +
+                    NodeName(m.peer()) + " was down or out");
         }
         if (rollback) continue;
         for (const auto& other : MembersOf(*nodes_[via])) {
           SimNode* ro = Node(other.node_id());
           if (other.role() == pb::NODE_READ_ONLY && !other.deleted() && ro != nullptr &&
               (ro->profile != &upgrade::NextRelease() || plan_out_.contains(ro->id))) {
-            Violation("the plan disabled read-write " + Name(d.node_id) + " before read-only " +
-                      Name(ro->id) + " was upgraded");
+            Violation("the plan disabled read-write " + NodeName(d.node_id) + " before read-only " +
+                      NodeName(ro->id) + " was upgraded");
           }
         }
       }
@@ -338,7 +336,7 @@ bool Simulation::Perform(const upgrade::Decision& d) {
     case upgrade::Action::kStop: {
       if (node == nullptr) return false;
       if (++plan_stops_[{rollback, d.node_id}] > 1) {
-        Violation("the plan stopped " + Name(d.node_id) + " a second time" +
+        Violation("the plan stopped " + NodeName(d.node_id) + " a second time" +
                   (rollback ? " (rollback)" : ""));
       }
       StopForUpgrade(*node);
@@ -677,23 +675,24 @@ void Simulation::FinalUpgradeChecks() {
   for (const auto* list : {&plan->nodes(), &plan->rollback()}) {
     for (const auto& n : *list) {
       if (n.stops() > 1)
-        Violation("plan stopped " + Name(n.node_id()) + " " + std::to_string(n.stops()) + " times");
+        Violation("plan stopped " + NodeName(n.node_id()) + " " + std::to_string(n.stops()) +
+                  " times");
     }
   }
   for (auto& [id, node] : nodes_) {
     if (node->deleted) continue;
     if (node->profile != &end && !aborted) {
-      Violation(Name(id) + " runs " + node->profile->versions.release.ToString() +
+      Violation(NodeName(id) + " runs " + node->profile->versions.release.ToString() +
                 " after the plan ended " + upgrade::PlanStateName(plan->state()));
     }
     if (!node->up()) continue;
     auto view = upgrade::ReadVersionView(*node->store, node->profile->versions);
     if (view.ok() && view->cluster_version.Minor() != version) {
-      Violation(Name(id) + " is at cluster version " + view->cluster_version.MinorString() +
+      Violation(NodeName(id) + " is at cluster version " + view->cluster_version.MinorString() +
                 ", expected " + version.MinorString() + " after " +
                 upgrade::PlanStateName(plan->state()));
     }
-    if (view.ok() && view->held) Violation(Name(id) + " still holds the cluster version");
+    if (view.ok() && view->held) Violation(NodeName(id) + " still holds the cluster version");
   }
 }
 

@@ -13,8 +13,6 @@ namespace coffer::sim {
 
 namespace {
 
-std::string Name(uint32_t id) { return "node " + std::to_string(id); }
-
 constexpr int64_t kVersionRoundMicros = 100 * kMs;  // node.cc's membership refresh
 
 // A feature the next release introduces: never active in a cluster of this
@@ -37,17 +35,17 @@ void Simulation::RefreshGate(SimNode& node) {
   const Release version = view->cluster_version.Minor();
   // (b) The cluster version a node has never falls, across its restarts.
   if (version < node.highest_version) {
-    Violation(Name(node.id) + " cluster version fell from " + node.highest_version.MinorString() +
-              " to " + version.MinorString() + " (incarnation " + std::to_string(node.incarnation) +
-              ")");
+    Violation(NodeName(node.id) + " cluster version fell from " +
+              node.highest_version.MinorString() + " to " + version.MinorString() +
+              " (incarnation " + std::to_string(node.incarnation) + ")");
   }
   node.highest_version = std::max(node.highest_version, version);
   // (d) Not above what every member runs: a member still on an older
   // binary keeps every node below the newer version.
   for (auto& [id, other] : nodes_) {
     if (other->deleted || other->profile->versions.release.Minor() >= version) continue;
-    Violation(Name(node.id) + " is at cluster version " + version.MinorString() + " while " +
-              Name(id) + " runs " + other->profile->versions.release.ToString());
+    Violation(NodeName(node.id) + " is at cluster version " + version.MinorString() + " while " +
+              NodeName(id) + " runs " + other->profile->versions.release.ToString());
     break;
   }
 }
@@ -95,12 +93,12 @@ Status Simulation::CheckGates(SimNode& node, const IssuedWrite& write) {
   } else {
     ++result_.gated_refused;
     if (gated.code() != Code::kFeatureNotActive) {
-      Violation("gated write " + write.request_id + " on " + Name(node.id) + " refused with " +
+      Violation("gated write " + write.request_id + " on " + NodeName(node.id) + " refused with " +
                 gated.ToString());
     }
   }
   if (gated.ok() && !AllRunNext()) {
-    Violation("gated write " + write.request_id + " let through on " + Name(node.id) +
+    Violation("gated write " + write.request_id + " let through on " + NodeName(node.id) +
               " while a member runs " + upgrade::CurrentRelease().versions.release.ToString());
   }
   return gated;
@@ -147,7 +145,7 @@ void Simulation::CheckRecordFormat(const SimNode& node, const pb::LogRecord& rec
   // (a) A record is never newer than the binary that applies or writes it.
   const uint32_t format = std::max(record.format(), storage::RecordFormatOf(record));
   if (format <= node.profile->max_record_format) return;
-  Violation(Name(node.id) + " " + std::string(how) + " a record newer than its binary reads: " +
+  Violation(NodeName(node.id) + " " + std::string(how) + " a record newer than its binary reads: " +
             std::to_string(record.origin()) + ":" + std::to_string(record.seq()) + " of format " +
             std::to_string(format) + ", running " + node.profile->versions.release.ToString() +
             " (reads up to " + std::to_string(node.profile->max_record_format) + ")");
@@ -164,7 +162,7 @@ void Simulation::CheckOwnRecords(const SimNode& node, uint64_t own_before) {
     // (d) A record of a gated feature is written only once every member
     // runs a binary that reads it.
     if (storage::RecordFormatOf(r) > upgrade::CurrentRelease().max_record_format && !AllRunNext()) {
-      Violation(Name(node.id) + " wrote gated record " + std::to_string(r.origin()) + ":" +
+      Violation(NodeName(node.id) + " wrote gated record " + std::to_string(r.origin()) + ":" +
                 std::to_string(r.seq()) + " (format " + std::to_string(storage::RecordFormatOf(r)) +
                 ") while a member runs " + upgrade::CurrentRelease().versions.release.ToString());
     }
@@ -200,12 +198,12 @@ void Simulation::OnConvergedVersions() {
     RefreshGate(*node);
     if (node->gate->cluster_version() < next) {
       result_.ended_on_next_version = false;
-      Violation(Name(id) + " ended at cluster version " +
+      Violation(NodeName(id) + " ended at cluster version " +
                 node->gate->cluster_version().MinorString() + " with every member on " +
                 upgrade::NextRelease().versions.release.ToString());
     }
     if (Status gated = node::CheckFeatureGates(request, *node->gate); !gated.ok()) {
-      Violation(Name(id) + " refuses a gated write at the end: " + gated.ToString());
+      Violation(NodeName(id) + " refuses a gated write at the end: " + gated.ToString());
     }
     if (writer == 0 && node->replicator->core().mode() == replication::WriteMode::kReadWrite) {
       writer = id;

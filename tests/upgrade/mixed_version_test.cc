@@ -32,7 +32,7 @@ using storage::testing::FilesUnder;
 
 using ::testing::HasSubstr;
 
-const std::string kOld = upgrade::CurrentRelease().versions.release.ToString();
+const std::string kOldText = upgrade::CurrentRelease().versions.release.ToString();
 const std::string kNewMinor = upgrade::NextRelease().versions.release.MinorString();
 const std::string kOldMinor = upgrade::CurrentRelease().versions.release.MinorString();
 

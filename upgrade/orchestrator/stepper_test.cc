@@ -16,11 +16,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr int64_t kNow = 1'800'000'000'000'000;
+constexpr int64_t kStepperNow = 1'800'000'000'000'000;
 constexpr int64_t kSec = 1'000'000;
 
-NodeObservation Node(uint32_t id, pb::NodeRole role, uint32_t peer) {
-  NodeObservation n = testing::HealthyNode(id, role, peer, kNow);
+NodeObservation ObservedNode(uint32_t id, pb::NodeRole role, uint32_t peer) {
+  NodeObservation n = testing::HealthyNode(id, role, peer, kStepperNow);
   n.plan_revision = 10;
   return n;
 }
@@ -31,11 +31,11 @@ struct Fixture {
   ClusterObservation o;
   pb::UpgradePlan plan;
 
-  explicit Fixture(pb::UpgradeStep step, int64_t now = kNow) {
+  explicit Fixture(pb::UpgradeStep step, int64_t now = kStepperNow) {
     o.now_micros = now;
     o.cluster_version = "0.2";
-    o.nodes = {Node(1, pb::NODE_READ_WRITE, 2), Node(2, pb::NODE_READ_WRITE, 1),
-               Node(3, pb::NODE_READ_ONLY, 0)};
+    o.nodes = {ObservedNode(1, pb::NODE_READ_WRITE, 2), ObservedNode(2, pb::NODE_READ_WRITE, 1),
+               ObservedNode(3, pb::NODE_READ_ONLY, 0)};
     o.nodes[2].running_release = o.nodes[2].recorded_release = "0.3.0";  // upgraded first
     plan.set_plan_id("p");
     plan.set_revision(10);
@@ -185,7 +185,7 @@ TEST(StepperTest, ATimedOutWaitPausesNamingTheCheckAndWhatWasSeen) {
   EXPECT_EQ(d.action, Action::kWait);
   EXPECT_THAT(d.waiting_for, HasSubstr("n1: DISABLED (state DISABLING, 7 of its records"));
   // Past it, no progress: PAUSED.
-  f.o.now_micros = kNow + stepper.options().wait_disabled_micros + kSec;
+  f.o.now_micros = kStepperNow + stepper.options().wait_disabled_micros + kSec;
   f.plan.set_lease_until_micros(f.o.now_micros + 10 * kSec);
   d = stepper.Next(f.plan, f.o);
   ASSERT_EQ(d.action, Action::kPersist);
@@ -208,11 +208,11 @@ TEST(StepperTest, ProgressRestartsTheTimeout) {
     f.N(1).applied_total = 100;
     f.N(2).applied_total = 200;  // 100 records ahead
     Stepper stepper;
-    f.o.now_micros = kNow + kSec;
+    f.o.now_micros = kStepperNow + kSec;
     f.plan.set_lease_until_micros(f.o.now_micros + 10 * kSec);
     EXPECT_EQ(stepper.Next(f.plan, f.o).action, Action::kWait);
     // Past the bound from the step's start and from the last sight.
-    f.o.now_micros = kNow + limit + 2 * kSec;
+    f.o.now_micros = kStepperNow + limit + 2 * kSec;
     f.plan.set_lease_until_micros(f.o.now_micros + 10 * kSec);
     if (progress) f.N(1).applied_total = 150;  // catching up
     Decision d = stepper.Next(f.plan, f.o);
@@ -241,7 +241,7 @@ TEST(StepperTest, ThePlansOwnWritesAreNotProgress) {
   // Every 3 s the lease is renewed (one plan revision more, applied by the
   // node); nothing else arrives.
   for (int64_t t = kSec; t <= limit + 4 * kSec; t += 3 * kSec) {
-    f.o.now_micros = kNow + t;
+    f.o.now_micros = kStepperNow + t;
     f.plan.set_lease_until_micros(f.o.now_micros + 9 * kSec);  // renewed (below)
     d = stepper.Next(f.plan, f.o);
     if (d.action != Action::kWait) break;
@@ -260,10 +260,10 @@ TEST(StepperTest, ThePlansOwnWritesAreNotProgress) {
 TEST(StepperTest, AWaitRenewsTheLeaseWhenAThirdIsLeft) {
   Fixture f(pb::STEP_WAIT_DISABLED);
   f.N(1).state = "DISABLING";
-  f.plan.set_lease_until_micros(kNow + 3 * kSec);  // of 10 s
+  f.plan.set_lease_until_micros(kStepperNow + 3 * kSec);  // of 10 s
   Decision d = Stepper().Next(f.plan, f.o);
   ASSERT_EQ(d.action, Action::kPersist);
-  EXPECT_EQ(d.persist->lease_until_micros(), kNow + 10 * kSec);
+  EXPECT_EQ(d.persist->lease_until_micros(), kStepperNow + 10 * kSec);
   EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_WAIT_DISABLED);
 }
 
@@ -276,11 +276,11 @@ TEST(StepperTest, APauseRequestPausesAtTheBoundary) {
   EXPECT_EQ(d.persist->pause().check(), "operator");
   EXPECT_FALSE(d.persist->pause_requested());
   // Resumed by another orchestrator: RUNNING again, the step's timeout anew.
-  auto resumed = TakeOver(*d.persist, "orch-2", kNow + kSec, 10 * kSec);
+  auto resumed = TakeOver(*d.persist, "orch-2", kStepperNow + kSec, 10 * kSec);
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
   EXPECT_EQ(resumed->state(), pb::UPGRADE_RUNNING);
   EXPECT_EQ(resumed->owner(), "orch-2");
-  EXPECT_EQ(resumed->nodes(0).step_started_micros(), kNow + kSec);
+  EXPECT_EQ(resumed->nodes(0).step_started_micros(), kStepperNow + kSec);
 }
 
 TEST(StepperTest, AnAbortRequestEndsAtABoundaryWithTheNodeBack) {
@@ -384,7 +384,7 @@ TEST(StepperTest, ANodeIsNotDisabledUnlessItsPairPeerIsActiveAndReachable) {
     EXPECT_EQ(d.action, Action::kWait);
     EXPECT_THAT(d.waiting_for, HasSubstr("pair peer n2 is unreachable"));
     // Past the bound: PAUSED naming the check.
-    f.o.now_micros = kNow + stepper.options().wait_peer_micros + kSec;
+    f.o.now_micros = kStepperNow + stepper.options().wait_peer_micros + kSec;
     f.plan.set_lease_until_micros(f.o.now_micros + 10 * kSec);
     d = stepper.Next(f.plan, f.o);
     ASSERT_EQ(d.action, Action::kPersist);
