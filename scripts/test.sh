@@ -4,8 +4,8 @@
 #   scripts/test.sh           # RelWithDebInfo build in build/dev
 #   scripts/test.sh --asan    # the same under AddressSanitizer + UBSan (build/asan)
 # Builds as a unity build (CMAKE_UNITY_BUILD: the sources of a target
-# compiled 8 to a batch), about 3x faster from cold, which is what CI always
-# is. For quick incremental edits configure the build once without it:
+# compiled 8 to a batch), about 2.2x less compile time from cold, which is
+# what CI always is. For quick incremental edits configure the build once without it:
 #   COFFER_UNITY_BUILD=OFF scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -78,7 +78,8 @@ class LineSplitter {
   bool& skipping_;
 };
 
-Status OpenErrnoStatus(const std::string& what) {
+// An errno from opening, positioning or reading an audit file, as a Status.
+Status ReaderErrnoStatus(const std::string& what) {
   if (errno == ENOENT) return NotFound(what + ": no such file");
   if (errno == EACCES) return PermissionDenied(what + ": permission denied");
   return Unavailable(what + ": " + std::strerror(errno));
@@ -88,7 +89,7 @@ Status OpenErrnoStatus(const std::string& what) {
 // one being written, is left out).
 Status ReadLines(const std::string& path, const LineFn& each, const BadLineFn& bad) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return OpenErrnoStatus("audit file '" + path + "'");
+  if (fd < 0) return ReaderErrnoStatus("audit file '" + path + "'");
   uint64_t line_number = 0;
   std::string partial;
   bool skipping = false;
@@ -98,7 +99,7 @@ Status ReadLines(const std::string& path, const LineFn& each, const BadLineFn& b
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      Status error = OpenErrnoStatus("reading audit file '" + path + "'");
+      Status error = ReaderErrnoStatus("reading audit file '" + path + "'");
       ::close(fd);
       return error;
     }
@@ -227,11 +228,11 @@ AuditFollower::~AuditFollower() {
 
 Status AuditFollower::Start() {
   fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) return OpenErrnoStatus("audit file '" + file_ + "'");
+  if (fd_ < 0) return ReaderErrnoStatus("audit file '" + file_ + "'");
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return OpenErrnoStatus("audit file '" + file_ + "'");
+  if (::fstat(fd_, &st) != 0) return ReaderErrnoStatus("audit file '" + file_ + "'");
   inode_ = st.st_ino;
-  if (::lseek(fd_, 0, SEEK_END) < 0) return OpenErrnoStatus("audit file '" + file_ + "'");
+  if (::lseek(fd_, 0, SEEK_END) < 0) return ReaderErrnoStatus("audit file '" + file_ + "'");
   return Status::Ok();
 }
 
@@ -241,7 +242,7 @@ Status AuditFollower::ReadAvailable(const LineFn& each, const BadLineFn& bad) {
   while (true) {
     ssize_t n = ::read(fd_, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return OpenErrnoStatus("reading audit file '" + file_ + "'");
+    if (n < 0) return ReaderErrnoStatus("reading audit file '" + file_ + "'");
     if (n == 0) return Status::Ok();
     splitter.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
