@@ -206,6 +206,18 @@ TEST_F(OrchestratorCrashTest, KilledNodesPeerAndOrchestratorTheUpgradeStillCompl
   EXPECT_THAT(paused->pause().check(), ::testing::AnyOf("node-active", "node-disabled"));
   EXPECT_THAT(paused->pause().observed(), HasSubstr(peer));
   ASSERT_TRUE(supervisor_->Start(peer).ok());
+  // As an operator does: resume once the peer answers ACTIVE again. Resume
+  // gives the node one step timeout (15 s) to be seen ACTIVE with every
+  // link up; a sanitizer build on a loaded machine can take longer than
+  // that just to start the peer (CI, 2026-12-01: it paused again).
+  NodeProcess* peer_node = nullptr;
+  for (NodeProcess* n : all_) {
+    if (n->name() == peer) peer_node = n;
+  }
+  ASSERT_NE(peer_node, nullptr) << peer;
+  ASSERT_TRUE(WaitFor([&] { return InState(*peer_node, "ACTIVE"); }, std::chrono::seconds(120)))
+      << peer << " did not answer ACTIVE after its restart; its output:\n"
+      << ReadWholeFile(supervisor_->PathOf(peer, ".out"));
   pid_t third = Orchestrate({"resume"});
 
   // 4. The orchestrator dies again, inside the last node's steps.
