@@ -69,6 +69,10 @@ inline constexpr size_t kMaxNameBytes = 256;  // object, wallet and endpoint nam
 inline constexpr size_t kMaxUuidBytes = 64;
 inline constexpr size_t kMaxDescriptionBytes = 4 * kKiB;
 inline constexpr size_t kMaxCertificateSubjectBytes = 1 * kKiB;
+// An endpoint's certificate in `endpoint bind` (PEM; a leaf with a chain).
+inline constexpr size_t kMaxCertificatePemBytes = 16 * kKiB;
+// A SHA-256 (32 bytes), e.g. an endpoint's certificate key.
+inline constexpr size_t kMaxSha256Bytes = 32;
 inline constexpr size_t kMaxAttributeTextBytes = 4 * kKiB;  // tags, x- values
 inline constexpr size_t kMaxAttributesPerOp = 64;
 inline constexpr size_t kMaxMaterialBytes = 64 * kKiB;  // key or secret material

@@ -14,8 +14,6 @@
 #include <optional>
 #include <thread>
 
-#include "node/api/feature_gates.h"
-#include "node/api/input_limits.h"
 #include "node/api/request_handler.h"
 #include "node/api/request_kinds.h"
 #include "node/audit/audit_log.h"
@@ -165,12 +163,7 @@ struct Node::Impl {
       AuditRequest(info, request, who, response);
       reply(std::move(response));
     };
-    // Field limits (input_limits.h), who may ask what, and which node
-    // states serve it (request_kinds.h).
-    Status allowed = CheckInputLimits(request);
-    if (allowed.ok()) allowed = AuthorizeRequest(request, who);
-    if (allowed.ok()) allowed = CheckServes(request, ServingStateNow());
-    if (allowed.ok()) allowed = CheckFeatureGates(request, *versions.gate());
+    Status allowed = AdmitRequest(*store, request, who, ServingStateNow(), *versions.gate());
     if (allowed.ok() && WritesStore(request)) allowed = storage_watch->CheckWrite();
     if (!allowed.ok()) return answer(ResponseFor(allowed));
     switch (KindOf(request).request_class) {
@@ -183,9 +176,10 @@ struct Node::Impl {
         break;
       case RequestClass::kDataWrite:
         if (replicator) {
+          auto op = PrepareWrite(request.write(), info);
+          if (!op.ok()) return answer(ResponseFor(op.status()));
           // A critical write: acknowledged once the pair peer has it.
-          replicator->Write(PrepareWrite(request.write(), info), request.request_id(),
-                            RetryOf(request),
+          replicator->Write(*op, request.request_id(), RetryOf(request),
                             [this, request, who, reply](replication::WriteAnswer answer) {
                               pb::Response response = ResponseForWrite(answer);
                               AuditRequest(info, request, who, response);

@@ -79,6 +79,8 @@ Status RandomBytes(unsigned char* out, size_t n) {
   return Status::Ok();
 }
 
+}  // namespace
+
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -89,6 +91,20 @@ std::string ToHex(std::string_view bytes) {
   }
   return out;
 }
+
+std::string Sha256(std::string_view bytes) {
+  // Fetched once: OpenSSL 3 fetches cost more than a short hash.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char out[32];
+  unsigned int len = 0;
+  if (sha256 == nullptr ||
+      EVP_Digest(bytes.data(), bytes.size(), out, &len, sha256, nullptr) != 1 || len != 32) {
+    return std::string(32, '\xff');
+  }
+  return std::string(reinterpret_cast<const char*>(out), 32);
+}
+
+namespace {
 
 // Feeds `in` to EVP_{En,De}cryptUpdate in int-sized chunks. `out` may be null
 // (AAD). Returns false on an OpenSSL failure; *written is the output length.

@@ -23,6 +23,12 @@ inline constexpr size_t kDataKeyBytes = 32;
 // `n` bytes from OpenSSL's CSPRNG. INTERNAL if the CSPRNG fails.
 StatusOr<SecretBytes> RandomSecret(size_t n);
 
+// Lower-case hex of `bytes`.
+std::string ToHex(std::string_view bytes);
+// The 32-byte SHA-256 of `bytes`; 32 0xff bytes only if OpenSSL itself
+// fails (no chain or binding expects that value).
+std::string Sha256(std::string_view bytes);
+
 // Seals and opens with one data key. Thread-safe (no shared mutable state).
 class Sealer {
  public:

@@ -171,10 +171,18 @@ class ObjectStore {
   // Objects matching every criterion of `query`, in uuid order, at most its
   // limit, only those whose uuid sorts after `query.after` when it is set
   // (the continuation of a list cut by bytes). A state of DESTROYED also
-  // finds DESTROYED_COMPROMISED objects.
-  StatusOr<std::vector<pb::ObjectView>> Locate(const pb::LocateRequest& query) const;
+  // finds DESTROYED_COMPROMISED objects. With `visible`, only objects it
+  // answers true for count and are returned (an endpoint's wallets).
+  StatusOr<std::vector<pb::ObjectView>> Locate(
+      const pb::LocateRequest& query,
+      const std::function<StatusOr<bool>(const std::string& uuid)>& visible = {}) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
   StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
+  // The uuid of wallet (endpoint) `name_or_uuid`; NOT_FOUND if there is none.
+  StatusOr<std::string> ResolveWallet(const std::string& name_or_uuid) const;
+  StatusOr<std::string> ResolveEndpoint(const std::string& name_or_uuid) const;
+  // Whether object `object_uuid` is a member of wallet `wallet_uuid` now.
+  StatusOr<bool> InWallet(const std::string& wallet_uuid, const std::string& object_uuid) const;
   // Every endpoint with its grants; DATA_LOSS if a row (endpoint, grant or a
   // granted wallet) does not parse.
   StatusOr<std::vector<pb::EndpointView>> ListEndpoints() const;
@@ -297,16 +305,18 @@ class ObjectStore {
   StatusOr<pb::LogRecord> PlanActivate(const pb::ActivateOp& c);
   StatusOr<pb::LogRecord> PlanRevoke(const pb::RevokeOp& c);
   StatusOr<pb::LogRecord> PlanDestroy(const pb::DestroyOp& c);
-  // The creation record shared by create-key and register.
+  // The creation record shared by create-key and register; `wallet` (name
+  // or uuid, "": none) is the wallet the object joins (in_wallets).
   StatusOr<pb::LogRecord> PlanObjectCreation(
       pb::ObjectType type, const std::string& name,
       google::protobuf::Map<std::string, pb::AttributeValue> attributes, bool activate,
-      const std::string& material, const std::string& comment);
+      const std::string& material, const std::string& comment, const std::string& wallet);
   // plan_entities.cc
   StatusOr<pb::LogRecord> PlanWalletCreate(const pb::WalletCreateOp& c);
   StatusOr<pb::LogRecord> PlanWalletMember(const pb::WalletMemberOp& c);
   StatusOr<pb::LogRecord> PlanEndpointCreate(const pb::EndpointCreateOp& c);
   StatusOr<pb::LogRecord> PlanEndpointGrant(const pb::EndpointGrantOp& c);
+  StatusOr<pb::LogRecord> PlanEndpointBind(const pb::EndpointBindOp& c);
   StatusOr<pb::LogRecord> PlanRename(const pb::RenameOp& c);
   // plan_cluster.cc
   StatusOr<pb::LogRecord> PlanClusterInit(const pb::ClusterInitOp& c);
@@ -345,6 +355,7 @@ class ObjectStore {
   Status ApplyWalletCreated(Txn& txn, const pb::WalletCreated& b, const pb::Stamp& stamp,
                             uint64_t seq);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
+  Status ApplyEndpointBound(Txn& txn, const pb::EndpointBound& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
   // apply_cluster.cc
   Status ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b, const pb::Stamp& stamp);
@@ -368,8 +379,6 @@ class ObjectStore {
   // True if the entity holds its supplied name (wins its claim group).
   StatusOr<bool> HoldsName(pb::EntityKind kind, const std::string& supplied,
                            const std::string& uuid) const;
-  StatusOr<std::string> ResolveWallet(const std::string& name_or_uuid) const;
-  StatusOr<std::string> ResolveEndpoint(const std::string& name_or_uuid) const;
   StatusOr<pb::WalletView> ViewWallet(const pb::StoredWallet& w) const;
 
   std::unique_ptr<KvStore> kv_;

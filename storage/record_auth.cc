@@ -4,11 +4,13 @@
 
 #include <openssl/evp.h>
 
+#include "storage/crypto.h"
 #include "storage/object_store.h"
 
 namespace coffer::storage {
 
 uint32_t RecordFormatOf(const pb::LogRecord& record) {
+  if (record.has_endpoint_bound()) return kRecordFormatRekey;
   if (!record.has_object_created()) return kRecordFormatChained;
   const pb::ObjectCreated& created = record.object_created();
   if (!created.comment().empty()) return kRecordFormatObjectComment;
@@ -18,24 +20,6 @@ uint32_t RecordFormatOf(const pb::LogRecord& record) {
   }
   return kRecordFormatChained;
 }
-namespace {
-
-// SHA-256 (the digest is fetched once: OpenSSL 3 fetches cost more than a
-// short hash). Only fails if OpenSSL itself does: then 32 0xff bytes, which
-// no chain expects.
-std::string Sha256(std::string_view data) {
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char out[32];
-  unsigned int len = 0;
-  if (sha256 == nullptr || EVP_Digest(data.data(), data.size(), out, &len, sha256, nullptr) != 1 ||
-      len != 32) {
-    return std::string(32, '\xff');
-  }
-  return std::string(reinterpret_cast<const char*>(out), 32);
-}
-
-}  // namespace
-
 std::string SignedForm(const pb::LogRecord& record) {
   pb::LogRecord form = record;
   form.clear_signature();

@@ -44,7 +44,8 @@ namespace coffer::storage {
 // the lowest format that carries it, so a binary that reads format N reads
 // every record that uses no field added after N:
 //  - 4: ObjectCreated.replaces, in_wallets, replaced_deactivation_micros
-//    (feature key-rekey, release 0.3).
+//    (feature key-rekey, release 0.3); EndpointBound (feature
+//    endpoint-access, release 0.3).
 //  - 5: ObjectCreated.comment (feature object-comment of the tests'
 //    next-release binary, upgrade/features.h).
 // Which formats a store accepts is ObjectStoreOptions::max_record_format;

@@ -30,6 +30,11 @@ enum class Feature : uint16_t {
   // `key rekey`: a new key replacing an old one, linked both ways, in every
   // wallet of the old one (RekeyOp; ObjectCreated.replaces, record format 4).
   kKeyRekey = 3,
+  // Endpoint certificates reach the wallets they are granted: EndpointBindOp
+  // (record EndpointBound) and CreateKeyOp/RegisterOp.wallet, in record
+  // format 4, and every request an endpoint certificate sends
+  // (docs/endpoints.md).
+  kEndpointAccess = 4,
 };
 
 struct FeatureInfo {
@@ -46,6 +51,9 @@ inline constexpr FeatureInfo kFeatures[] = {
     {Feature::kKeyRekey, "key-rekey", Release{0, 3, 0},
      "key rekey: a new key replaces an old one (links both ways, same wallets), in record "
      "format 4"},
+    {Feature::kEndpointAccess, "endpoint-access", Release{0, 3, 0},
+     "endpoint certificates bound to endpoints reach the wallets they are granted (endpoint "
+     "bind, key create --wallet), in record format 4"},
 };
 
 // The checks the registry must pass: rows in release order, each a minor
@@ -77,6 +85,7 @@ inline constexpr BinaryVersions kNextReleaseBinary{kBinaryRelease.NextMinor(),
 inline constexpr FeatureInfo kNextReleaseFeatures[] = {
     kFeatures[0],
     kFeatures[1],
+    kFeatures[2],
     {Feature::kObjectComment, "object-comment", kBinaryRelease.NextMinor(),
      "objects carry a comment (key create/register --comment), in record format 5"},
 };

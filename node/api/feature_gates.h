@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/status.h"
+#include "node/net/tls.h"
 #include "proto/api.pb.h"
 #include "upgrade/gate.h"
 
@@ -18,5 +19,10 @@ std::optional<upgrade::Feature> FeatureNeededBy(const pb::Request& request);
 // OK if `request` needs no feature or `gate` has it active; else the gate's
 // FEATURE_NOT_ACTIVE (feature, versions, what holds the version back).
 Status CheckFeatureGates(const pb::Request& request, const upgrade::GateSnapshot& gate);
+
+// OK unless `who` is an endpoint certificate and feature endpoint-access is
+// not active: before it, every request of an endpoint certificate is
+// FEATURE_NOT_ACTIVE (naming what holds the version back).
+Status CheckCallerGate(const ClientIdentity& who, const upgrade::GateSnapshot& gate);
 
 }  // namespace coffer::node

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/api/endpoint_access.h"
+#include "node/api/feature_gates.h"
 #include "node/api/input_limits.h"
 #include "node/api/list_pages.h"
 #include "node/api/request_audit.h"
@@ -30,28 +32,43 @@ pb::Response Answer(const StatusOr<T>& result, Fill fill) {
   return response;
 }
 
+// `scope`: the endpoint a request comes from (null: an admin or the node),
+// already authorized (endpoint_access.h); lists hold only what it may see.
 pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, const NodeInfo& info,
-                      storage::Durability durability, const Clock& clock) {
+                      storage::Durability durability, const Clock& clock,
+                      const EndpointScope* scope) {
   switch (request.kind_case()) {
-    case pb::Request::kWrite:
-      return ResponseForWrite(
-          store.Execute(PrepareWrite(request.write(), info), request.request_id(), durability));
+    case pb::Request::kWrite: {
+      auto op = PrepareWrite(request.write(), info);
+      if (!op.ok()) return ResponseFor(op.status());
+      return ResponseForWrite(store.Execute(*op, request.request_id(), durability));
+    }
     case pb::Request::kGet:
       return Answer(store.Get(request.get().uuid(), request.get().include_material()),
                     [](pb::Response& r, const pb::ObjectView& v) { *r.mutable_object() = v; });
     // Lists: cut by bytes, with a continuation cursor (list_pages.h).
-    case pb::Request::kLocate:
-      return Answer(store.Locate(request.locate()), [&](pb::Response& r,
-                                                        const std::vector<pb::ObjectView>& v) {
-        auto* page = r.mutable_located();
-        page->set_next_after(FillPage(v, request.locate().after(), page->mutable_objects()));
-      });
-    case pb::Request::kWalletList:
-      return Answer(store.ListWallets(), [&](pb::Response& r,
-                                             const std::vector<pb::WalletView>& v) {
+    case pb::Request::kLocate: {
+      std::function<StatusOr<bool>(const std::string&)> visible;
+      if (scope != nullptr) {
+        visible = [&](const std::string& uuid) { return EndpointSees(store, *scope, uuid); };
+      }
+      return Answer(
+          store.Locate(request.locate(), visible),
+          [&](pb::Response& r, const std::vector<pb::ObjectView>& v) {
+            auto* page = r.mutable_located();
+            page->set_next_after(FillPage(v, request.locate().after(), page->mutable_objects()));
+          });
+    }
+    case pb::Request::kWalletList: {
+      auto wallets = store.ListWallets();
+      if (wallets.ok() && scope != nullptr) {
+        std::erase_if(*wallets, [&](const pb::WalletView& w) { return !scope->MayRead(w.uuid()); });
+      }
+      return Answer(wallets, [&](pb::Response& r, const std::vector<pb::WalletView>& v) {
         auto* page = r.mutable_wallets();
         page->set_next_after(FillPage(v, request.wallet_list().after(), page->mutable_wallets()));
       });
+    }
     case pb::Request::kWalletGet:
       return Answer(store.GetWallet(request.wallet_get().wallet()),
                     [](pb::Response& r, const pb::WalletView& v) { *r.mutable_wallet() = v; });
@@ -76,7 +93,7 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
       if (!members.ok()) return ResponseFor(members.status());
       pb::Request self_status;
       self_status.mutable_node_status();
-      pb::Response response = Dispatch(store, self_status, info, durability, clock);
+      pb::Response response = Dispatch(store, self_status, info, durability, clock, nullptr);
       pb::NodeStatus self = response.node_status();
       auto* c = response.mutable_cluster_status();
       *c->mutable_self() = self;
@@ -161,11 +178,31 @@ pb::Response Dispatch(storage::ObjectStore& store, const pb::Request& request, c
 
 }  // namespace
 
+Status AdmitRequest(const storage::ObjectStore& store, const pb::Request& request,
+                    const ClientIdentity& who, ServingState state,
+                    const upgrade::GateSnapshot& gate) {
+  COFFER_RETURN_IF_ERROR(CheckInputLimits(request));
+  COFFER_RETURN_IF_ERROR(AuthorizeRequest(request, who));
+  COFFER_RETURN_IF_ERROR(CheckServes(request, state));
+  COFFER_RETURN_IF_ERROR(CheckFeatureGates(request, gate));
+  COFFER_RETURN_IF_ERROR(CheckCallerGate(who, gate));
+  return AuthorizeCaller(store, request, who);
+}
+
 pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& request,
                            const ClientIdentity& who, const NodeInfo& info,
                            storage::Durability durability, const Clock& clock) {
   Status allowed = CheckInputLimits(request);
   if (allowed.ok()) allowed = AuthorizeRequest(request, who);
+  std::optional<EndpointScope> scope;
+  if (allowed.ok()) {
+    auto endpoint = EndpointScopeOf(store, who);
+    if (!endpoint.ok()) allowed = endpoint.status();
+    if (endpoint.ok() && *endpoint) {
+      scope = std::move(**endpoint);
+      allowed = AuthorizeEndpoint(store, *scope, request);
+    }
+  }
   if (allowed.ok()) {
     allowed =
         CheckServes(request, info.serving_state ? info.serving_state() : ServingState::kStandalone);
@@ -181,12 +218,14 @@ pb::Response HandleRequest(storage::ObjectStore& store, const pb::Request& reque
         "' is not this node's name '" + info.node_name + "' ([node] name); leave --node-name out");
   }
   pb::Response response =
-      allowed.ok() ? Dispatch(store, request, info, durability, clock) : ResponseFor(allowed);
+      allowed.ok() ? Dispatch(store, request, info, durability, clock, scope ? &*scope : nullptr)
+                   : ResponseFor(allowed);
   AuditRequest(info, request, who, response);
   return response;
 }
 
-pb::Op PrepareWrite(pb::Op op, const NodeInfo& info) {
+StatusOr<pb::Op> PrepareWrite(pb::Op op, const NodeInfo& info) {
+  if (op.has_endpoint_bind()) return PrepareEndpointBind(std::move(op));
   if (op.has_cluster_init()) {
     auto* c = op.mutable_cluster_init();
     if (c->node_name().empty()) c->set_node_name(info.node_name);

@@ -12,6 +12,7 @@
 #include "proto/api.pb.h"
 #include "replication/replicator.h"
 #include "storage/object_store.h"
+#include "upgrade/gate.h"
 
 namespace coffer::node {
 
@@ -39,8 +40,19 @@ struct NodeInfo {
   audit::AuditLog* audit = nullptr;
 };
 
-// Fills in what only the node knows about itself (cluster_init).
-pb::Op PrepareWrite(pb::Op op, const NodeInfo& info);
+// Fills in what only the node knows: about itself (cluster_init), and what
+// it reads from a certificate (endpoint_bind; INVALID_ARGUMENT if that does
+// not parse or is no endpoint certificate).
+StatusOr<pb::Op> PrepareWrite(pb::Op op, const NodeInfo& info);
+
+// The checks a node makes before it serves a client request, in order:
+// field limits (input_limits.h), who may ask what and which node states
+// serve it (request_kinds.h), the feature gates of the request and of the
+// caller (feature_gates.h), and an endpoint's grants (endpoint_access.h).
+// OK, or the first refusal.
+Status AdmitRequest(const storage::ObjectStore& store, const pb::Request& request,
+                    const ClientIdentity& who, ServingState state,
+                    const upgrade::GateSnapshot& gate);
 
 // Never throws. The response carries a stable code name and message. Key
 // material appears in the response only for a get with include_material.

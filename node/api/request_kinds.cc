@@ -15,41 +15,48 @@ using C = RequestClass;
 constexpr RoleSet kAdminOnly = kAdmin;
 // Induction is a node's own business; an admin may do anything.
 constexpr RoleSet kAdminOrNode = kAdmin | kNode;
+// An endpoint certificate, within its grants (endpoint_access.h decides
+// which objects and wallets; feature endpoint-access).
+constexpr RoleSet kAdminOrEndpoint = kAdmin | kEndpoint;
 
-// The table. Endpoint certificates appear in no row: they are refused until
-// endpoint access through grants lands.
+// The table.
 constexpr std::array kTable = {
     // Data reads: only a node whose data is current.
-    RequestKind{"get", K::kGet, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
-    RequestKind{"locate", K::kLocate, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
-    RequestKind{"wallet_list", K::kWalletList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
+    RequestKind{"get", K::kGet, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint, kCurrentData},
+    RequestKind{"locate", K::kLocate, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint, kCurrentData},
+    RequestKind{"wallet_list", K::kWalletList, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint,
                 kCurrentData},
-    RequestKind{"wallet_get", K::kWalletGet, O::OP_NOT_SET, C::kDataRead, kAdminOnly, kCurrentData},
+    RequestKind{"wallet_get", K::kWalletGet, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint,
+                kCurrentData},
     RequestKind{"endpoint_list", K::kEndpointList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
                 kCurrentData},
     RequestKind{"conflict_list", K::kConflictList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
                 kCurrentData},
     // Data writes: every state reaches the replication core, whose write
     // mode decides (see RequestClass::kDataWrite).
-    RequestKind{"create_key", K::kWrite, O::kCreateKey, C::kDataWrite, kAdminOnly, kEveryState,
-                true},
-    RequestKind{"register", K::kWrite, O::kRegisterObject, C::kDataWrite, kAdminOnly, kEveryState,
-                true},
-    RequestKind{"set_attributes", K::kWrite, O::kSetAttributes, C::kDataWrite, kAdminOnly,
+    RequestKind{"create_key", K::kWrite, O::kCreateKey, C::kDataWrite, kAdminOrEndpoint,
                 kEveryState, true},
-    RequestKind{"activate", K::kWrite, O::kActivate, C::kDataWrite, kAdminOnly, kEveryState, true},
-    RequestKind{"revoke", K::kWrite, O::kRevoke, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"register", K::kWrite, O::kRegisterObject, C::kDataWrite, kAdminOrEndpoint,
+                kEveryState, true},
+    RequestKind{"set_attributes", K::kWrite, O::kSetAttributes, C::kDataWrite, kAdminOrEndpoint,
+                kEveryState, true},
+    RequestKind{"activate", K::kWrite, O::kActivate, C::kDataWrite, kAdminOrEndpoint, kEveryState,
+                true},
+    RequestKind{"revoke", K::kWrite, O::kRevoke, C::kDataWrite, kAdminOrEndpoint, kEveryState,
+                true},
     RequestKind{"destroy", K::kWrite, O::kDestroy, C::kDataWrite, kAdminOnly, kEveryState, true},
     RequestKind{"wallet_create", K::kWrite, O::kWalletCreate, C::kDataWrite, kAdminOnly,
                 kEveryState, true},
-    RequestKind{"wallet_member", K::kWrite, O::kWalletMember, C::kDataWrite, kAdminOnly,
+    RequestKind{"wallet_member", K::kWrite, O::kWalletMember, C::kDataWrite, kAdminOrEndpoint,
                 kEveryState, true},
     RequestKind{"endpoint_create", K::kWrite, O::kEndpointCreate, C::kDataWrite, kAdminOnly,
                 kEveryState, true},
-    RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOnly,
+    RequestKind{"endpoint_grant", K::kWrite, O::kEndpointGrant, C::kDataWrite, kAdminOrEndpoint,
                 kEveryState, true},
     RequestKind{"rename", K::kWrite, O::kRename, C::kDataWrite, kAdminOnly, kEveryState, true},
     RequestKind{"rekey", K::kWrite, O::kRekey, C::kDataWrite, kAdminOnly, kEveryState, true},
+    RequestKind{"endpoint_bind", K::kWrite, O::kEndpointBind, C::kDataWrite, kAdminOnly,
+                kEveryState, true},
     // Internal: written by a controller when a candidate joins with a
     // token, never accepted from the client API (issue 11: an admin's raw
     // node_add made a PENDING member that never joined). Still audited when
@@ -75,10 +82,11 @@ constexpr std::array kTable = {
     RequestKind{"upgrade_plan", K::kWrite, O::kUpgradePlan, C::kLifecycle, kAdminOnly, kEveryState,
                 true},
     // Status: every state. A node gathers the others' status for its
-    // /status page (no data in it).
-    RequestKind{"node_status", K::kNodeStatus, O::OP_NOT_SET, C::kStatus, kAdminOrNode,
+    // /status page (no data in it); an endpoint's failover client finds the
+    // members through cluster_status.
+    RequestKind{"node_status", K::kNodeStatus, O::OP_NOT_SET, C::kStatus, kAdminOrNode | kEndpoint,
                 kEveryState},
-    RequestKind{"cluster_status", K::kClusterStatus, O::OP_NOT_SET, C::kStatus, kAdminOnly,
+    RequestKind{"cluster_status", K::kClusterStatus, O::OP_NOT_SET, C::kStatus, kAdminOrEndpoint,
                 kEveryState},
     // Induction, controller side.
     RequestKind{"join_token", K::kJoinToken, O::OP_NOT_SET, C::kInduction, kAdminOnly, kEveryState,
@@ -141,6 +149,10 @@ Status AuthorizeRequest(const pb::Request& request, const ClientIdentity& who) {
   if (request.has_write()) COFFER_RETURN_IF_ERROR(ClientMayWrite(request.write()));
   if ((kind.callers & RoleOf(who)) != 0) return Status::Ok();
   bool node_request = kind.request_class == RequestClass::kInduction && (kind.callers & kNode);
+  if (!node_request && who.organizational_unit == kEndpointRole) {
+    return PermissionDenied("an endpoint certificate may not use '" + std::string(kind.name) +
+                            "': an administrator's request (docs/endpoints.md)");
+  }
   return PermissionDenied(
       "certificate role '" + who.organizational_unit + "' may not use the " +
       (node_request ? "join requests (needs role 'node')" : "client API (needs role 'admin')"));

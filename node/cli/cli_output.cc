@@ -322,9 +322,13 @@ std::string RenderEndpoints(const pb::EndpointList& list, OutputFormat format) {
       grants += (g.wallet_name().empty() ? g.wallet() : g.wallet_name()) + ":" +
                 AccessName(g.access()) + (g.manage_wallet() ? "+manage" : "");
     }
-    rows.push_back({e.name(), e.uuid(), e.certificate_subject(), grants.empty() ? "-" : grants});
+    // The bound key's hash, shortened as fingerprints are ("-": not bound).
+    const std::string bound =
+        e.public_key_sha256().empty() ? "-" : e.public_key_sha256().substr(0, 16);
+    rows.push_back(
+        {e.name(), e.uuid(), e.certificate_subject(), bound, grants.empty() ? "-" : grants});
   }
-  return RenderTable({"name", "uuid", "subject", "grants"}, rows);
+  return RenderTable({"name", "uuid", "subject", "key sha256", "grants"}, rows);
 }
 
 std::string RenderConflicts(const pb::ConflictList& list, OutputFormat format) {

@@ -1,4 +1,4 @@
-// coffer endpoint create|grant|list
+// coffer endpoint create|bind|grant|list
 #include <iostream>
 
 #include "node/cli/commands.h"
@@ -12,6 +12,12 @@ struct EndpointCreateFlags {
   std::string name;
   std::string subject;  // "" = the name
   std::string description;
+};
+
+struct EndpointBindFlags {
+  ClientFlags client;
+  std::string endpoint;
+  std::string cert;
 };
 
 struct GrantFlags {
@@ -42,6 +48,23 @@ void AddEndpointCommands(CLI::App& app, const ClientFlags& defaults) {
   create.app->add_option("NAME", create.flags->name)->required();
   create.app->add_option("--subject", create.flags->subject, "certificate CN (default: NAME)");
   create.app->add_option("--description", create.flags->description);
+  auto bind = AddClientCommand<EndpointBindFlags>(
+      e, "bind",
+      "bind (or re-enroll) an endpoint to its certificate's key: from then on that certificate "
+      "reaches the wallets granted to the endpoint, and a certificate bound before does not",
+      defaults, false, [](const EndpointBindFlags& f) {
+        auto pem = ReadFile(f.cert, limits::kMaxCertificatePemBytes);
+        if (!pem.ok()) return Fail(pem.status());
+        pb::Op op;
+        op.mutable_endpoint_bind()->set_endpoint(f.endpoint);
+        op.mutable_endpoint_bind()->set_certificate_pem(*pem);
+        return RunWrite(f.client, op);
+      });
+  bind.app->add_option("ENDPOINT", bind.flags->endpoint, "endpoint name or uuid")->required();
+  bind.app
+      ->add_option("--endpoint-cert", bind.flags->cert,
+                   "the endpoint's certificate (PEM, role endpoint, CN as the endpoint's subject)")
+      ->required();
   auto grant = AddClientCommand<GrantFlags>(
       e, "grant", "grant (or with --access none, revoke) wallet access", defaults, false,
       [](const GrantFlags& f) {

@@ -12,6 +12,9 @@ namespace {
 constexpr const char* kCommentHelp =
     "free text kept with the object (feature object-comment: needs cluster version 0.3; "
     "FEATURE_NOT_ACTIVE before)";
+constexpr const char* kWalletHelp =
+    "the wallet (name or uuid) the new object joins, in the same write; an endpoint must "
+    "name one it has read-modify on (feature endpoint-access: cluster version 0.3)";
 
 struct KeyCreateFlags {
   ClientFlags client;
@@ -20,6 +23,7 @@ struct KeyCreateFlags {
   bool activate = false;
   std::vector<std::string> attrs, tags;
   std::string comment;
+  std::string wallet;
 };
 
 struct RegisterFlags {
@@ -31,6 +35,7 @@ struct RegisterFlags {
   bool activate = false;
   std::vector<std::string> attrs, tags;
   std::string comment;
+  std::string wallet;
 };
 
 struct GetFlags {
@@ -97,6 +102,7 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
         c->set_name(f.name);
         c->set_activate(f.activate);
         c->set_comment(f.comment);
+        c->set_wallet(f.wallet);
         if (!f.file.empty()) {
           auto data = ReadFile(f.file, limits::kMaxMaterialBytes);
           if (!data.ok()) return Fail(data.status());
@@ -124,6 +130,7 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
   reg->add_option("--attr", flags.attrs, "attribute name=value (repeatable)");
   reg->add_option("--tag", flags.tags, "tag (repeatable)");
   reg->add_option("--comment", flags.comment, kCommentHelp);
+  reg->add_option("--wallet", flags.wallet, kWalletHelp);
 }
 
 void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
@@ -138,6 +145,7 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
         c->set_length_bits(f.length);
         c->set_activate(f.activate);
         c->set_comment(f.comment);
+        c->set_wallet(f.wallet);
         Status s = AddAttributes(f.attrs, f.tags, c->mutable_attributes());
         if (!s.ok()) return Fail(s);
         return RunWrite(f.client, op);
@@ -149,6 +157,7 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
   create.app->add_option("--attr", create.flags->attrs, "attribute name=value (repeatable)");
   create.app->add_option("--tag", create.flags->tags, "tag (repeatable)");
   create.app->add_option("--comment", create.flags->comment, kCommentHelp);
+  create.app->add_option("--wallet", create.flags->wallet, kWalletHelp);
 
   auto rekey = AddClientCommand<RekeyFlags>(
       key, "rekey",

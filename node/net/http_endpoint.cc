@@ -31,13 +31,13 @@
 namespace coffer::node {
 
 namespace http_endpoint_internal {
-class Connection;
+class HttpConnection;
 }  // namespace http_endpoint_internal
 
 namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 using boost::system::error_code;
-using http_endpoint_internal::Connection;
+using http_endpoint_internal::HttpConnection;
 
 struct HttpEndpoint::State {
   State(boost::asio::io_context& io, HttpEndpointOptions opts, HttpHandler http_handler)
@@ -64,7 +64,7 @@ struct HttpEndpoint::State {
   bool stopped = false;  // GUARDED_BY(mu)
   // Open connections by id (growing); owning, so that a connection waiting
   // for its handler's response (no I/O pending) stays alive. GUARDED_BY(mu).
-  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections;
+  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections;
   uint64_t next_id = 1;  // GUARDED_BY(mu)
   // Every open connection; evictable while it waits for a complete request.
   // GUARDED_BY(mu).
@@ -106,10 +106,10 @@ std::string_view TargetPath(std::string_view target) {
 // One client connection. Every member function runs on the connection's
 // strand (the executor of its socket), except the constructor, executor() and
 // Start().
-class Connection : public std::enable_shared_from_this<Connection> {
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  Connection(std::shared_ptr<HttpEndpoint::State> state, tcp::socket socket, uint64_t id,
-             std::string remote)
+  HttpConnection(std::shared_ptr<HttpEndpoint::State> state, tcp::socket socket, uint64_t id,
+                 std::string remote)
       : state_(std::move(state)),
         executor_(socket.get_executor()),
         socket_(std::move(socket)),
@@ -174,7 +174,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // connection weakly: a connection gone meanwhile is not kept alive.
   class ReplySlot {
    public:
-    ReplySlot(std::weak_ptr<Connection> connection, uint64_t request)
+    ReplySlot(std::weak_ptr<HttpConnection> connection, uint64_t request)
         : connection_(std::move(connection)), request_(request) {}
     ~ReplySlot() {
       if (!sent_.exchange(true)) {
@@ -194,7 +194,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
    private:
     void Post(HttpReply reply) {
-      std::shared_ptr<Connection> connection = connection_.lock();
+      std::shared_ptr<HttpConnection> connection = connection_.lock();
       if (!connection) return;
       boost::asio::post(connection->executor(),
                         [connection, reply = std::move(reply), request = request_]() mutable {
@@ -202,7 +202,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         });
     }
 
-    std::weak_ptr<Connection> connection_;
+    std::weak_ptr<HttpConnection> connection_;
     const uint64_t request_;
     std::atomic<bool> sent_{false};
   };
@@ -388,15 +388,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 namespace {
 
-using State = HttpEndpoint::State;
-
 // Takes a connection if the slots allow (see SlotTable), closing the idle
 // one it replaces, or refuses it.
-void AcceptRequests(const std::shared_ptr<State>& state) {
+void AcceptRequests(const std::shared_ptr<HttpEndpoint::State>& state) {
   AcceptConnections(state, state->retry_timer, "http", [state](tcp::socket socket) {
     auto [source, remote] = RemoteOf(socket);
-    std::shared_ptr<Connection> connection;
-    std::shared_ptr<Connection> evicted;
+    std::shared_ptr<HttpConnection> connection;
+    std::shared_ptr<HttpConnection> evicted;
     SlotTable::Admission admission;
     {
       std::lock_guard<std::mutex> lock(state->mu);
@@ -408,7 +406,7 @@ void AcceptRequests(const std::shared_ptr<State>& state) {
           auto it = state->connections.find(*admission.evicted);
           if (it != state->connections.end()) evicted = it->second;
         }
-        connection = std::make_shared<Connection>(state, std::move(socket), id, remote);
+        connection = std::make_shared<HttpConnection>(state, std::move(socket), id, remote);
         state->connections.emplace(id, connection);
       }
     }
@@ -450,7 +448,7 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(boost::asio::io_cont
                                                             HttpEndpointOptions options,
                                                             HttpHandler handler) {
   COFFER_RETURN_IF_ERROR(ValidateOptions(options, handler));
-  auto state = std::make_shared<State>(io, std::move(options), std::move(handler));
+  auto state = std::make_shared<HttpEndpoint::State>(io, std::move(options), std::move(handler));
   tcp::acceptor& acceptor = state->acceptor;
   COFFER_ASSIGN_OR_RETURN(tcp::endpoint bound, ListenOn(acceptor, state->options.listen_host,
                                                         state->options.port, "http"));

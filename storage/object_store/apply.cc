@@ -271,6 +271,9 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     case pb::LogRecord::kEndpointCreated:
       COFFER_RETURN_IF_ERROR(ApplyEndpointCreated(txn, record.endpoint_created(), stamp));
       break;
+    case pb::LogRecord::kEndpointBound:
+      COFFER_RETURN_IF_ERROR(ApplyEndpointBound(txn, record.endpoint_bound(), stamp));
+      break;
     case pb::LogRecord::kGrantSet: {
       const auto& b = record.grant_set();
       pb::StoredGrant incoming;

@@ -170,6 +170,24 @@ Status ObjectStore::ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b,
   return Status::Ok();
 }
 
+Status ObjectStore::ApplyEndpointBound(Txn& txn, const pb::EndpointBound& b,
+                                       const pb::Stamp& stamp) {
+  if (!Uuid::IsValid(b.endpoint())) return InvalidArgument("record with a bad endpoint uuid");
+  std::string key = keys::Endpoint(b.endpoint());
+  COFFER_ASSIGN_OR_RETURN(auto old, LoadMessage<pb::StoredEndpoint>(txn.reader(), key));
+  // A binding may arrive before its endpoint's creation (another origin):
+  // it waits in a placeholder row that the creation fills in.
+  pb::StoredEndpoint e = old.value_or(pb::StoredEndpoint());
+  e.set_uuid(b.endpoint());
+  if (e.has_bound_stamp() && merge::CompareStamps(stamp, e.bound_stamp()) <= 0) {
+    return Status::Ok();  // an older binding than the one held: last writer wins
+  }
+  e.set_public_key_sha256(b.public_key_sha256());
+  *e.mutable_bound_stamp() = stamp;
+  txn.PutEntity(key, old, e);
+  return Status::Ok();
+}
+
 Status ObjectStore::ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp) {
   if (!Uuid::IsValid(b.uuid())) return InvalidArgument("record with a bad uuid");
   pb::NameRegister incoming;

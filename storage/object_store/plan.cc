@@ -32,6 +32,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       return PlanEndpointCreate(op.endpoint_create());
     case pb::Op::kEndpointGrant:
       return PlanEndpointGrant(op.endpoint_grant());
+    case pb::Op::kEndpointBind:
+      return PlanEndpointBind(op.endpoint_bind());
     case pb::Op::kRename:
       return PlanRename(op.rename());
     case pb::Op::kClusterInit:

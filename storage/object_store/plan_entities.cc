@@ -73,6 +73,27 @@ StatusOr<pb::LogRecord> ObjectStore::PlanEndpointGrant(const pb::EndpointGrantOp
   return record;
 }
 
+StatusOr<pb::LogRecord> ObjectStore::PlanEndpointBind(const pb::EndpointBindOp& c) {
+  constexpr size_t kSha256Bytes = 32;
+  if (c.public_key_sha256().size() != kSha256Bytes) {
+    return InvalidArgument("endpoint bind needs the SHA-256 of the certificate's public key");
+  }
+  COFFER_ASSIGN_OR_RETURN(std::string endpoint, ResolveEndpoint(c.endpoint()));
+  COFFER_ASSIGN_OR_RETURN(auto e, LoadMessage<pb::StoredEndpoint>(*kv_, keys::Endpoint(endpoint)));
+  if (!e) return NotFound("no endpoint '" + c.endpoint() + "'");
+  if (c.certificate_subject() != e->certificate_subject()) {
+    return InvalidArgument("the certificate's CN is '" + c.certificate_subject() +
+                           "' but endpoint '" + c.endpoint() + "' expects CN '" +
+                           e->certificate_subject() + "'");
+  }
+  pb::LogRecord record;
+  auto* b = record.mutable_endpoint_bound();
+  b->set_endpoint(endpoint);
+  b->set_public_key_sha256(c.public_key_sha256());
+  record.mutable_result()->set_uuid(endpoint);
+  return record;
+}
+
 StatusOr<pb::LogRecord> ObjectStore::PlanRename(const pb::RenameOp& c) {
   if (!Uuid::IsValid(c.uuid())) return InvalidArgument("'" + c.uuid() + "' is not a uuid");
   std::string supplied;

@@ -31,12 +31,16 @@ pb::LogRecord LifecycleRecord(const std::string& uuid, const merge::Lifecycle& t
 StatusOr<pb::LogRecord> ObjectStore::PlanObjectCreation(
     pb::ObjectType type, const std::string& name,
     google::protobuf::Map<std::string, pb::AttributeValue> attributes, bool activate,
-    const std::string& material, const std::string& comment) {
+    const std::string& material, const std::string& comment, const std::string& wallet) {
   if (comment.size() > kMaxDescriptionBytes) {
     return InvalidArgument("a comment is at most " + std::to_string(kMaxDescriptionBytes) +
                            " bytes");
   }
   if (!name.empty()) COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_OBJECT, name, "object"));
+  std::string wallet_uuid;
+  if (!wallet.empty()) {
+    COFFER_ASSIGN_OR_RETURN(wallet_uuid, ResolveWallet(wallet));
+  }
   if (!attributes.count("extractable")) attributes["extractable"] = BoolValue(true);
   if (activate) attributes["activation_date"] = IntValue(clock_.WallMicros());
   pb::LogRecord record;
@@ -48,7 +52,9 @@ StatusOr<pb::LogRecord> ObjectStore::PlanObjectCreation(
   b->set_stage(activate ? pb::STAGE_ACTIVE : pb::STAGE_PRE_ACTIVE);
   b->set_material(material);
   b->set_material_length(static_cast<uint32_t>(material.size()));
-  b->set_comment(comment);  // a comment makes the record format 4 (RecordFormatOf)
+  b->set_comment(comment);  // a comment makes the record format 5 (RecordFormatOf)
+  // Joins the wallet in this record (format 4), as a rekey's new key does.
+  if (!wallet_uuid.empty()) b->add_in_wallets(wallet_uuid);
   record.mutable_result()->set_uuid(b->uuid());
   return record;
 }
@@ -71,7 +77,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanCreateKey(const pb::CreateKeyOp& c) {
   attributes["algorithm"] = TextValue(algorithm);
   attributes["length"] = IntValue(bits);
   return PlanObjectCreation(pb::SYMMETRIC_KEY, c.name(), std::move(attributes), c.activate(),
-                            material.reveal(), c.comment());
+                            material.reveal(), c.comment(), c.wallet());
 }
 
 StatusOr<pb::LogRecord> ObjectStore::PlanRekey(const pb::RekeyOp& c) {
@@ -133,7 +139,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanRekey(const pb::RekeyOp& c) {
   COFFER_ASSIGN_OR_RETURN(SecretBytes material, RandomSecret(static_cast<size_t>(bits / 8)));
   COFFER_ASSIGN_OR_RETURN(pb::LogRecord record,
                           PlanObjectCreation(pb::SYMMETRIC_KEY, c.name(), std::move(attributes),
-                                             /*activate=*/true, material.reveal(), ""));
+                                             /*activate=*/true, material.reveal(), "", ""));
   auto* b = record.mutable_object_created();
   b->set_replaces(old.uuid());
   for (std::string& wallet : holding) b->add_in_wallets(std::move(wallet));
@@ -156,7 +162,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanRegister(const pb::RegisterOp& c) {
   }
   COFFER_RETURN_IF_ERROR(ValidateClientAttributes(c.attributes()));
   return PlanObjectCreation(c.type(), c.name(), c.attributes(), c.activate(), c.material(),
-                            c.comment());
+                            c.comment(), c.wallet());
 }
 
 StatusOr<pb::LogRecord> ObjectStore::PlanSetAttributes(const pb::SetAttributesOp& c) {

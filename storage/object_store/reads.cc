@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/crypto.h"
 #include "storage/keys.h"
 #include "storage/merge.h"
 #include "storage/object_store.h"
@@ -57,7 +58,9 @@ StatusOr<pb::ObjectView> ObjectStore::Get(const std::string& uuid, bool include_
   return ViewObject(*o, include_material);
 }
 
-StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateRequest& q) const {
+StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(
+    const pb::LocateRequest& q,
+    const std::function<StatusOr<bool>(const std::string& uuid)>& visible) const {
   uint32_t limit = q.limit() == 0 ? options_.default_locate_limit : q.limit();
   std::vector<std::string> candidates;
   auto collect_suffix = [&](const std::string& prefix) -> Status {
@@ -117,6 +120,10 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(const pb::LocateReques
       }
     }
     if (!match) continue;
+    if (visible) {
+      COFFER_ASSIGN_OR_RETURN(bool shown, visible(uuid));
+      if (!shown) continue;
+    }
     COFFER_ASSIGN_OR_RETURN(pb::ObjectView view, ViewObject(*o, false));
     out.push_back(std::move(view));
   }
@@ -163,6 +170,13 @@ StatusOr<std::vector<pb::WalletView>> ObjectStore::ListWallets() const {
   return out;
 }
 
+StatusOr<bool> ObjectStore::InWallet(const std::string& wallet_uuid,
+                                     const std::string& object_uuid) const {
+  COFFER_ASSIGN_OR_RETURN(
+      auto member, LoadMessage<pb::StoredMember>(*kv_, keys::Member(wallet_uuid, object_uuid)));
+  return member && member->present();
+}
+
 StatusOr<pb::WalletView> ObjectStore::GetWallet(const std::string& name_or_uuid) const {
   COFFER_ASSIGN_OR_RETURN(std::string uuid, ResolveWallet(name_or_uuid));
   COFFER_ASSIGN_OR_RETURN(auto w, LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(uuid)));
@@ -184,6 +198,7 @@ StatusOr<std::vector<pb::EndpointView>> ObjectStore::ListEndpoints() const {
     v.set_uuid(e.uuid());
     v.set_certificate_subject(e.certificate_subject());
     v.set_description(e.description());
+    if (!e.public_key_sha256().empty()) v.set_public_key_sha256(ToHex(e.public_key_sha256()));
     auto holds = HoldsName(pb::ENTITY_ENDPOINT, e.name().name(), e.uuid());
     if (!holds.ok()) {
       inner = holds.status();

@@ -15,7 +15,6 @@
 namespace coffer::storage {
 namespace {
 
-using testing::Backend;
 using testing::CreateKey;
 using testing::LogOf;
 using testing::Rekey;
@@ -26,20 +25,13 @@ std::string Text(const pb::ObjectView& v, const std::string& attribute) {
   return it == v.attributes().end() ? "" : it->second.text();
 }
 
-class RekeyTest : public ::testing::Test {
+class RekeyTest : public testing::TwoStoresTest {
  protected:
-  void SetUp() override {
-    a_ = testing::MakeNode(Backend::kMemEnv, "/a", 1, 1);
-    b_ = testing::MakeNode(Backend::kMemEnv, "/b", 2, 2);
-    ASSERT_NE(a_, nullptr);
-    ASSERT_NE(b_, nullptr);
-  }
   std::string Write(const pb::Op& op) {
     auto result = a_->store->Execute(op, "r" + std::to_string(++requests_));
     EXPECT_TRUE(result.ok()) << result.status().ToString();
     return result.ok() ? result->uuid() : "";
   }
-  std::unique_ptr<testing::TestNode> a_, b_;
   int requests_ = 0;
 };
 

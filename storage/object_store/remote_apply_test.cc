@@ -22,16 +22,7 @@ using testing::LogOf;
 using testing::Register;
 using testing::WalletCreate;
 
-class RemoteApplyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    a_ = testing::MakeNode(Backend::kMemEnv, "/a", 1, 1);
-    b_ = testing::MakeNode(Backend::kMemEnv, "/b", 2, 2);
-    ASSERT_NE(a_, nullptr);
-    ASSERT_NE(b_, nullptr);
-  }
-  std::unique_ptr<testing::TestNode> a_, b_;
-};
+using RemoteApplyTest = testing::TwoStoresTest;
 
 TEST_F(RemoteApplyTest, DuplicatesAreIgnoredGapsRefusedOwnOriginRefused) {
   ASSERT_TRUE(a_->store->Execute(CreateKey(), "r1").ok());

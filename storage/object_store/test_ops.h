@@ -8,6 +8,7 @@
 
 #include "proto/records.pb.h"
 #include "storage/object_store.h"
+#include "storage/test_util.h"
 
 namespace coffer::storage::testing {
 
@@ -70,6 +71,19 @@ inline pb::Op WalletMember(const std::string& wallet, const std::string& object,
   op.mutable_wallet_member()->set_present(present);
   return op;
 }
+
+// Two stores, node ids 1 and 2, on RocksDB's in-memory Env: for tests that
+// write on one and apply on the other.
+class TwoStoresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = MakeNode(Backend::kMemEnv, "/a", 1, 1);
+    b_ = MakeNode(Backend::kMemEnv, "/b", 2, 2);
+    ASSERT_NE(a_, nullptr);
+    ASSERT_NE(b_, nullptr);
+  }
+  std::unique_ptr<TestNode> a_, b_;
+};
 
 // A copy of one origin's records (a range-for over *ReadLog() would dangle).
 inline std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,

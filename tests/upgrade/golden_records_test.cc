@@ -111,6 +111,12 @@ const std::map<std::string, std::string>& Bodies() {
                                   certificate_subject: "CN=db1"
                                   description: "orders database"
                                 })pb"},
+      // Release 0.3: an endpoint's certificate key (feature endpoint-access,
+      // record format 4).
+      {"endpoint_bound", R"pb(endpoint_bound {
+                                endpoint: "8b1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                                public_key_sha256: "sha256-of-the-public-key-32bytes"
+                              })pb"},
       {"grant_set", R"pb(grant_set {
                            endpoint: "8b1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
                            wallet: "7a1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"

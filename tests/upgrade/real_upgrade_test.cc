@@ -2,8 +2,9 @@
 // release, built from its own commit (upgrade/previous-release,
 // scripts/build-previous-release.sh), two read-write pairs and a read-only
 // node, upgraded node by node to this build by the orchestrator while a
-// writer has critical writes acknowledged. The release's gated feature
-// (key-rekey) is refused by every node until `finalize` (a node still on
+// writer has critical writes acknowledged. The release's gated features
+// (key-rekey; endpoint-access through an object created into a wallet)
+// are refused by every node until `finalize` (a node still on
 // the previous release does not know the request at all; a node of this
 // release answers FEATURE_NOT_ACTIVE naming what holds the version back)
 // and works on every node after it. Nothing acknowledged is lost.
@@ -109,6 +110,12 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
     auto refused = Write(*n, Rekey(key->uuid()));
     EXPECT_EQ(refused.status().code(), Code::kFeatureNotActive) << n->name();
     EXPECT_THAT(refused.status().message(), HasSubstr("key-rekey")) << n->name();
+    // endpoint-access too: an object created into a wallet.
+    pb::Op into_wallet = CreateKey("gated-" + n->name());
+    into_wallet.mutable_create_key()->set_wallet("db");
+    auto gated = Write(*n, into_wallet);
+    EXPECT_EQ(gated.status().code(), Code::kFeatureNotActive) << n->name();
+    EXPECT_THAT(gated.status().message(), HasSubstr("endpoint-access")) << n->name();
   }
   sampler.Stop();
   writer.Stop();
@@ -139,11 +146,15 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
       WaitFor([&] { return GetObject(*c_, second->uuid()).ok(); }, std::chrono::seconds(30)));
   auto third = Write(*c_, Rekey(second->uuid()));
   ASSERT_TRUE(third.ok()) << third.status().ToString();
+  pb::Op into_wallet = CreateKey("after-finalize");
+  into_wallet.mutable_create_key()->set_wallet("db");
+  auto joined = Write(*d_, into_wallet);
+  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
   ASSERT_TRUE(WaitFor([&] { return Converged(all_); }, std::chrono::seconds(30)));
   for (NodeProcess* n : all_) {
     auto wallet = GetWallet(*n, "db");
     ASSERT_TRUE(wallet.ok()) << n->name();
-    EXPECT_EQ(wallet->members_size(), 3) << n->name();
+    EXPECT_EQ(wallet->members_size(), 4) << n->name();  // the chain and after-finalize
     EXPECT_EQ(wallet->replaced_by().at(key->uuid()), second->uuid()) << n->name();
     EXPECT_EQ(wallet->replaced_by().at(second->uuid()), third->uuid()) << n->name();
     auto newest = GetObject(*n, third->uuid());
