@@ -69,6 +69,8 @@ inline constexpr size_t kMaxNameBytes = 256;  // object, wallet and endpoint nam
 inline constexpr size_t kMaxUuidBytes = 64;
 inline constexpr size_t kMaxDescriptionBytes = 4 * kKiB;
 inline constexpr size_t kMaxCertificateSubjectBytes = 1 * kKiB;
+// A PKCS#12 keystore file `wallet upload` reads.
+inline constexpr size_t kMaxKeystoreBytes = 16 * kMiB;
 // An endpoint's certificate in `endpoint bind` (PEM; a leaf with a chain).
 inline constexpr size_t kMaxCertificatePemBytes = 16 * kKiB;
 // A SHA-256 (32 bytes), e.g. an endpoint's certificate key.

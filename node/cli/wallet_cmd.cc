@@ -1,4 +1,4 @@
-// coffer wallet create|add|remove|list|show
+// coffer wallet create|add|remove|list|show (upload|download: keystore_cmd.cc)
 #include <iostream>
 
 #include "node/cli/commands.h"
@@ -109,6 +109,7 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
                                             });
                                           });
   show.app->add_option("WALLET", show.flags->wallet)->required();
+  AddKeystoreCommands(w, defaults);  // upload, download
 }
 
 }  // namespace coffer::node::cli
