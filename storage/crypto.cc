@@ -403,14 +403,31 @@ StatusOr<SecretBytes> Sealer::Open(std::string_view sealed, std::string_view aad
   return plain;
 }
 
-StatusOr<std::unique_ptr<RootOfTrust>> NewPassphraseRootOfTrust(SecretBytes passphrase,
-                                                                ScryptParams params) {
+namespace {
+
+Status CheckScrypt(const SecretBytes& passphrase, const ScryptParams& params) {
   if (passphrase.empty()) return InvalidArgument("passphrase is empty");
   if (!ScryptParamsValid(params.n, params.r, params.p)) {
     return InvalidArgument(
         "scrypt parameters out of range: n must be a power of two >= 2, r and p "
         ">= 1, and 128*r*(n+p+2) at most 1 GiB");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<SecretBytes> DeriveScryptKey(const SecretBytes& secret, std::string_view salt,
+                                      const ScryptParams& params) {
+  COFFER_RETURN_IF_ERROR(CheckScrypt(secret, params));
+  KeyBuffer key;
+  COFFER_RETURN_IF_ERROR(DeriveKek(secret, salt, params.n, params.r, params.p, &key));
+  return SecretBytes(std::string(reinterpret_cast<const char*>(key.data()), key.size()));
+}
+
+StatusOr<std::unique_ptr<RootOfTrust>> NewPassphraseRootOfTrust(SecretBytes passphrase,
+                                                                ScryptParams params) {
+  COFFER_RETURN_IF_ERROR(CheckScrypt(passphrase, params));
   return std::unique_ptr<RootOfTrust>(
       std::make_unique<PassphraseRootOfTrust>(std::move(passphrase), params));
 }

@@ -73,4 +73,10 @@ struct ScryptParams {
 StatusOr<std::unique_ptr<RootOfTrust>> NewPassphraseRootOfTrust(SecretBytes passphrase,
                                                                 ScryptParams params = {});
 
+// A kDataKeyBytes key from `secret` by scrypt with `salt` and `params` (for
+// a Sealer: wallet export files). INVALID_ARGUMENT as above; INTERNAL if
+// OpenSSL fails.
+StatusOr<SecretBytes> DeriveScryptKey(const SecretBytes& secret, std::string_view salt,
+                                      const ScryptParams& params);
+
 }  // namespace coffer::storage

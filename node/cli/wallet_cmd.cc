@@ -1,4 +1,5 @@
-// coffer wallet create|add|remove|list|show (upload|download: keystore_cmd.cc)
+// coffer wallet create|add|remove|list|show (upload|download:
+// keystore_cmd.cc; export|import|merge|move: wallet_transfer_cmd.cc)
 #include <iostream>
 
 #include "node/cli/commands.h"
@@ -109,7 +110,8 @@ void AddWalletCommands(CLI::App& app, const ClientFlags& defaults) {
                                             });
                                           });
   show.app->add_option("WALLET", show.flags->wallet)->required();
-  AddKeystoreCommands(w, defaults);  // upload, download
+  AddKeystoreCommands(w, defaults);        // upload, download
+  AddWalletTransferCommands(w, defaults);  // export, import, merge, move
 }
 
 }  // namespace coffer::node::cli

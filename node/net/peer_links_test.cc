@@ -61,7 +61,7 @@ PemPair Issue(const PemPair& ca, const std::string& cn, const std::string& ou) {
   return pair.ok() ? *pair : PemPair{};
 }
 
-struct Pki {
+struct PeerPki {
   PemPair ca;
   std::map<uint32_t, PemPair> nodes;  // CN=node<N> OU=node IP 127.0.0.1
   PemPair admin;                      // CN=admin OU=admin IP 127.0.0.1
@@ -190,7 +190,7 @@ class RawPeer {
 class PeerLinksTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pki_ = new Pki;
+    pki_ = new PeerPki;
     auto ca = CreateCertificateAuthority("coffer-test-ca");
     ASSERT_TRUE(ca.ok());
     pki_->ca = *ca;
@@ -293,7 +293,7 @@ class PeerLinksTest : public testing::Test {
     return WaitFor([&] { return dialer->LastError(peer).starts_with(prefix); });
   }
 
-  static Pki* pki_;
+  static PeerPki* pki_;
   // Declared before the io_context so that they outlive its handlers.
   std::vector<std::unique_ptr<TestNode>> nodes_;
   std::vector<std::unique_ptr<ssl::context>> extra_tls_;
@@ -303,7 +303,7 @@ class PeerLinksTest : public testing::Test {
   std::vector<std::thread> io_threads_;
 };
 
-Pki* PeerLinksTest::pki_ = nullptr;
+PeerPki* PeerLinksTest::pki_ = nullptr;
 
 TEST_F(PeerLinksTest, StartValidatesOptions) {
   TestNode* node = MakeNode(1);
