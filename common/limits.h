@@ -71,6 +71,9 @@ inline constexpr size_t kMaxDescriptionBytes = 4 * kKiB;
 inline constexpr size_t kMaxCertificateSubjectBytes = 1 * kKiB;
 // A PKCS#12 keystore file `wallet upload` reads.
 inline constexpr size_t kMaxKeystoreBytes = 16 * kMiB;
+// Pages of kListResponseBytes a `wallet download|export` reads at most:
+// twice what fits in one keystore or export file.
+inline constexpr size_t kMaxWalletPages = 2 * kMaxKeystoreBytes / kListResponseBytes;
 // An endpoint's certificate in `endpoint bind` (PEM; a leaf with a chain).
 inline constexpr size_t kMaxCertificatePemBytes = 16 * kKiB;
 // A SHA-256 (32 bytes), e.g. an endpoint's certificate key.
@@ -96,6 +99,10 @@ inline constexpr size_t kMaxRepeatedPerRequest = kMaxAttributesPerOp;
 // a key in more is refused RESOURCE_EXHAUSTED.
 inline constexpr size_t kMaxWalletsPerRekey = 64;
 
+// Members one `wallet merge|move` record carries (WalletTransferOp,
+// MembersMoved): a larger wallet moves in several records, each whole.
+inline constexpr size_t kMaxMembersPerTransfer = 1024;
+
 // One rolling-upgrade plan with its progress (upgrade/orchestrator/), as
 // written by the orchestrator: about 200 bytes per node plus paths and
 // observed values.
@@ -106,7 +113,7 @@ inline constexpr size_t kMaxUpgradePlanBytes = 32 * kKiB;
 inline constexpr size_t kMaxRecordBytes =
     kMaxMaterialBytes + kMaxAttributesPerOp * (kMaxAttributeTextBytes + 128) + 4 * kMaxNameBytes +
     kMaxDescriptionBytes + kMaxCertificateSubjectBytes + kMaxWalletsPerRekey * (kMaxUuidBytes + 2) +
-    4 * kKiB;
+    kMaxMembersPerTransfer * (kMaxUuidBytes + 2) + 4 * kKiB;
 
 // ---- The audit log (node/audit/audit_log.h) ----
 

@@ -314,6 +314,7 @@ class ObjectStore {
   // plan_entities.cc
   StatusOr<pb::LogRecord> PlanWalletCreate(const pb::WalletCreateOp& c);
   StatusOr<pb::LogRecord> PlanWalletMember(const pb::WalletMemberOp& c);
+  StatusOr<pb::LogRecord> PlanWalletTransfer(const pb::WalletTransferOp& c);
   StatusOr<pb::LogRecord> PlanEndpointCreate(const pb::EndpointCreateOp& c);
   StatusOr<pb::LogRecord> PlanEndpointGrant(const pb::EndpointGrantOp& c);
   StatusOr<pb::LogRecord> PlanEndpointBind(const pb::EndpointBindOp& c);
@@ -356,6 +357,7 @@ class ObjectStore {
                             uint64_t seq);
   Status ApplyEndpointCreated(Txn& txn, const pb::EndpointCreated& b, const pb::Stamp& stamp);
   Status ApplyEndpointBound(Txn& txn, const pb::EndpointBound& b, const pb::Stamp& stamp);
+  Status ApplyMembersMoved(Txn& txn, const pb::MembersMoved& b, const pb::Stamp& stamp);
   Status ApplyRenamed(Txn& txn, const pb::Renamed& b, const pb::Stamp& stamp);
   // apply_cluster.cc
   Status ApplyClusterCreated(Txn& txn, const pb::ClusterCreated& b, const pb::Stamp& stamp);

@@ -10,7 +10,7 @@
 namespace coffer::storage {
 
 uint32_t RecordFormatOf(const pb::LogRecord& record) {
-  if (record.has_endpoint_bound()) return kRecordFormatRekey;
+  if (record.has_endpoint_bound() || record.has_members_moved()) return kRecordFormatRekey;
   if (!record.has_object_created()) return kRecordFormatChained;
   const pb::ObjectCreated& created = record.object_created();
   if (!created.comment().empty()) return kRecordFormatObjectComment;

@@ -35,6 +35,15 @@ enum class Feature : uint16_t {
   // format 4, and every request an endpoint certificate sends
   // (docs/endpoints.md).
   kEndpointAccess = 4,
+  // Keystore upload and download (`wallet upload|download`, PKCS#12):
+  // RegisterOp.source = keystore upload, and WalletObjectsRequest for a
+  // download (docs/keystores.md).
+  kWalletKeystore = 5,
+  // Wallet export and import under a secret, merge and move
+  // (`wallet export|import|merge|move`): WalletTransferOp (record
+  // MembersMoved, format 4), RegisterOp.source = export import, and
+  // WalletObjectsRequest for an export (docs/wallet-export.md).
+  kWalletExport = 6,
 };
 
 struct FeatureInfo {
@@ -54,6 +63,12 @@ inline constexpr FeatureInfo kFeatures[] = {
     {Feature::kEndpointAccess, "endpoint-access", Release{0, 3, 0},
      "endpoint certificates bound to endpoints reach the wallets they are granted (endpoint "
      "bind, key create --wallet), in record format 4"},
+    {Feature::kWalletKeystore, "wallet-keystore", Release{0, 3, 0},
+     "PKCS#12 keystores uploaded into a wallet and downloaded from it (wallet upload, wallet "
+     "download)"},
+    {Feature::kWalletExport, "wallet-export", Release{0, 3, 0},
+     "wallets exported and imported under a secret, merged and moved (wallet export, import, "
+     "merge, move), in record format 4"},
 };
 
 // The checks the registry must pass: rows in release order, each a minor
@@ -86,6 +101,8 @@ inline constexpr FeatureInfo kNextReleaseFeatures[] = {
     kFeatures[0],
     kFeatures[1],
     kFeatures[2],
+    kFeatures[3],
+    kFeatures[4],
     {Feature::kObjectComment, "object-comment", kBinaryRelease.NextMinor(),
      "objects carry a comment (key create/register --comment), in record format 5"},
 };

@@ -70,6 +70,17 @@ Status AuthorizeWrite(const storage::ObjectStore& store, const EndpointScope& sc
       return RequireObject(store, scope, op.wallet_member().object(), &EndpointScope::MayRead,
                            "read-only or read-modify");
     }
+    case pb::Op::kWalletTransfer: {
+      // Both wallets' membership changes hands: manage-wallet on the target,
+      // and on the source to move; reading the source's members is implied
+      // by adding them elsewhere (as for wallet_member).
+      const pb::WalletTransferOp& t = op.wallet_transfer();
+      COFFER_RETURN_IF_ERROR(RequireWallet(store, scope, t.target(), manage, "manage-wallet"));
+      COFFER_RETURN_IF_ERROR(RequireWallet(store, scope, t.source(), &EndpointScope::MayRead,
+                                           "read-only or read-modify"));
+      if (!t.move()) return Status::Ok();
+      return RequireWallet(store, scope, t.source(), manage, "manage-wallet");
+    }
     case pb::Op::kEndpointGrant: {
       COFFER_RETURN_IF_ERROR(
           RequireWallet(store, scope, op.endpoint_grant().wallet(), manage, "manage-wallet"));
@@ -141,6 +152,9 @@ Status AuthorizeEndpoint(const storage::ObjectStore& store, const EndpointScope&
                            "read-only or read-modify");
     case pb::Request::kWalletGet:
       return RequireWallet(store, scope, request.wallet_get().wallet(), &EndpointScope::MayRead,
+                           "read-only or read-modify");
+    case pb::Request::kWalletObjects:  // material only where extractable, as a get
+      return RequireWallet(store, scope, request.wallet_objects().wallet(), &EndpointScope::MayRead,
                            "read-only or read-modify");
     case pb::Request::kLocate:
     case pb::Request::kWalletList:

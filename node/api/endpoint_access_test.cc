@@ -97,7 +97,7 @@ class EndpointAccessTest : public ::testing::Test {
   NodeInfo info_;
   PemPair ca_, cert_;
   ClientIdentity admin_{"admin", std::string(kAdminRole), ""};
-  std::string wallet_a_, wallet_b_, key_a_, key_b_, key_sealed_;
+  std::string wallet_a_, wallet_b_, wallet_c_, key_a_, key_b_, key_sealed_;
   int ids_ = 0;
 };
 
@@ -204,6 +204,42 @@ TEST_F(EndpointAccessTest, ManageWalletAddsOnlyObjectsItCanReadAndGrantsOnThatWa
   pb::Response own = Write(grant, db01);
   EXPECT_EQ(own.code(), "PERMISSION_DENIED");
   EXPECT_NE(own.message().find("its own grant"), std::string::npos) << own.message();
+}
+
+// Whole-wallet requests (features wallet-keystore, wallet-export): a
+// download of a wallet it can read, merge only into a wallet it manages
+// from one it can read, move only with manage-wallet on both.
+TEST_F(EndpointAccessTest, WholeWalletReadsAndTransfersFollowTheGrants) {
+  Grant("A", pb::ACCESS_READ_ONLY, true);
+  wallet_c_ = Admin(st::WalletCreate("C"));
+  Grant("C", pb::ACCESS_READ_ONLY, true);
+  ASSERT_EQ(Bind(cert_).code(), "OK");
+  const ClientIdentity db01 = Who(cert_);
+  auto download = [&](const std::string& wallet) {
+    pb::Request r;
+    r.mutable_wallet_objects()->set_wallet(wallet);
+    r.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_DOWNLOAD);
+    return Ask(r, db01);
+  };
+  pb::Response a = download("A");
+  ASSERT_EQ(a.code(), "OK") << a.message();
+  ASSERT_EQ(a.wallet_objects().objects_size(), 2);
+  EXPECT_EQ(download("B").code(), "PERMISSION_DENIED");
+  auto transfer = [&](const std::string& source, const std::string& target, bool move) {
+    pb::Op op;
+    op.mutable_wallet_transfer()->set_source(source);
+    op.mutable_wallet_transfer()->set_target(target);
+    op.mutable_wallet_transfer()->set_move(move);
+    return Write(op, db01);
+  };
+  EXPECT_EQ(transfer("B", "C", false).code(), "PERMISSION_DENIED");  // cannot read B
+  EXPECT_EQ(transfer("A", "B", false).code(), "PERMISSION_DENIED");  // does not manage B
+  pb::Response merged = transfer("A", "C", false);
+  ASSERT_EQ(merged.code(), "OK") << merged.message();
+  EXPECT_EQ(merged.op_result().count(), 2u);
+  Grant("A", pb::ACCESS_READ_ONLY, false);  // no longer manages A: may not empty it
+  EXPECT_EQ(transfer("C", "A", true).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(transfer("A", "C", true).code(), "PERMISSION_DENIED");
 }
 
 TEST_F(EndpointAccessTest, ReEnrollmentReplacesTheKeySoTheOldCertificateStopsWorking) {

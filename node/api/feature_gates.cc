@@ -5,6 +5,11 @@
 namespace coffer::node {
 
 std::optional<upgrade::Feature> FeatureNeededBy(const pb::Request& request) {
+  if (request.has_wallet_objects()) {
+    return request.wallet_objects().purpose() == pb::WALLET_OBJECTS_EXPORT
+               ? upgrade::Feature::kWalletExport
+               : upgrade::Feature::kWalletKeystore;
+  }
   if (!request.has_write()) return std::nullopt;
   const pb::Op& op = request.write();
   if ((op.has_create_key() && !op.create_key().comment().empty()) ||
@@ -12,6 +17,13 @@ std::optional<upgrade::Feature> FeatureNeededBy(const pb::Request& request) {
     return upgrade::Feature::kObjectComment;
   }
   if (op.has_rekey()) return upgrade::Feature::kKeyRekey;
+  if (op.has_wallet_transfer() ||
+      (op.has_register_object() && op.register_object().source() == pb::REGISTER_EXPORT_IMPORT)) {
+    return upgrade::Feature::kWalletExport;
+  }
+  if (op.has_register_object() && op.register_object().source() == pb::REGISTER_KEYSTORE_UPLOAD) {
+    return upgrade::Feature::kWalletKeystore;
+  }
   if (op.has_endpoint_bind() || (op.has_create_key() && !op.create_key().wallet().empty()) ||
       (op.has_register_object() && !op.register_object().wallet().empty())) {
     return upgrade::Feature::kEndpointAccess;

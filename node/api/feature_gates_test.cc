@@ -59,5 +59,42 @@ TEST(FeatureGatesTest, RekeyNeedsTheKeyRekeyFeatureOfThisRelease) {
   EXPECT_TRUE(CheckFeatureGates(rekey, upgraded).ok());
 }
 
+// Items 3 and 4 of release 0.3: the keystore and export commands send
+// requests that name their feature, refused while the cluster is at 0.2.
+TEST(FeatureGatesTest, KeystoreAndExportRequestsNeedTheirFeatures) {
+  pb::Request download;
+  download.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_DOWNLOAD);
+  pb::Request exported = download;
+  exported.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_EXPORT);
+  pb::Request upload;
+  upload.mutable_write()->mutable_register_object()->set_source(pb::REGISTER_KEYSTORE_UPLOAD);
+  pb::Request imported;
+  imported.mutable_write()->mutable_register_object()->set_source(pb::REGISTER_EXPORT_IMPORT);
+  pb::Request merge;
+  merge.mutable_write()->mutable_wallet_transfer()->set_source("a");
+  EXPECT_EQ(FeatureNeededBy(download), upgrade::Feature::kWalletKeystore);
+  EXPECT_EQ(FeatureNeededBy(upload), upgrade::Feature::kWalletKeystore);
+  EXPECT_EQ(FeatureNeededBy(exported), upgrade::Feature::kWalletExport);
+  EXPECT_EQ(FeatureNeededBy(imported), upgrade::Feature::kWalletExport);
+  EXPECT_EQ(FeatureNeededBy(merge), upgrade::Feature::kWalletExport);
+  pb::Request plain;
+  plain.mutable_write()->mutable_register_object()->set_name("n");
+  EXPECT_FALSE(FeatureNeededBy(plain).has_value());
+
+  const upgrade::BinaryProfile& current = upgrade::CurrentRelease();
+  upgrade::GateSnapshot previous(current.registry, current.versions.min_cluster_version, false,
+                                 {"node b (2) runs 0.2.0"});
+  upgrade::GateSnapshot upgraded(current.registry, current.versions.release.Minor(), false, {});
+  for (const pb::Request* r : {&download, &upload, &exported, &imported, &merge}) {
+    Status refused = CheckFeatureGates(*r, previous);
+    EXPECT_EQ(refused.code(), Code::kFeatureNotActive) << r->ShortDebugString();
+    EXPECT_THAT(refused.message(), ::testing::HasSubstr("node b (2) runs 0.2.0"));
+    EXPECT_TRUE(CheckFeatureGates(*r, upgraded).ok()) << r->ShortDebugString();
+  }
+  EXPECT_THAT(CheckFeatureGates(download, previous).message(),
+              ::testing::HasSubstr("wallet-keystore"));
+  EXPECT_THAT(CheckFeatureGates(merge, previous).message(), ::testing::HasSubstr("wallet-export"));
+}
+
 }  // namespace
 }  // namespace coffer::node

@@ -53,7 +53,32 @@ const google::protobuf::Message* SetOneofMessage(const google::protobuf::Message
 }
 
 bool ReadsMaterial(const pb::Request& request) {
-  return request.has_get() && request.get().include_material();
+  return (request.has_get() && request.get().include_material()) || request.has_wallet_objects();
+}
+
+// What a wallet_objects read or a register is for, in its audit line: a
+// keystore download or upload and an export or import under a secret are
+// told apart from plain requests.
+std::string_view PurposeOf(const pb::Request& request) {
+  if (request.write().has_register_object()) {
+    switch (request.write().register_object().source()) {
+      case pb::REGISTER_KEYSTORE_UPLOAD:
+        return ":upload";
+      case pb::REGISTER_EXPORT_IMPORT:
+        return ":import";
+      default:
+        return {};
+    }
+  }
+  if (!request.has_wallet_objects()) return {};
+  switch (request.wallet_objects().purpose()) {
+    case pb::WALLET_OBJECTS_DOWNLOAD:
+      return ":download";
+    case pb::WALLET_OBJECTS_EXPORT:
+      return ":export";
+    default:
+      return ":unspecified";
+  }
 }
 
 }  // namespace
@@ -67,7 +92,8 @@ audit::AuditEvent AuditEventFor(const pb::Request& request, const ClientIdentity
   audit::AuditEvent event;
   event.client = who.common_name;
   event.role = who.organizational_unit;
-  event.op = std::string(RequestKindName(request)) + (ReadsMaterial(request) ? "+material" : "");
+  event.op = std::string(RequestKindName(request)) + std::string(PurposeOf(request)) +
+             (ReadsMaterial(request) ? "+material" : "");
   if (const auto* kind = SetOneofMessage(request, "kind")) {
     const google::protobuf::Message* op = request.has_write() ? SetOneofMessage(*kind, "op") : kind;
     if (op != nullptr) AddIds(*op, &event.objects);

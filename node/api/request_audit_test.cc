@@ -6,8 +6,10 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
+#include "common/limits.h"
 #include "node/api/request_handler.h"
 #include "storage/test_util.h"
 
@@ -89,6 +91,88 @@ TEST(RequestAuditTest, AMaterialReadIsAuditedWithoutTheMaterial) {
   EXPECT_EQ(text.find("TOP-SECRET"), std::string::npos);
   EXPECT_EQ(text.find("VE9QLVNFQ1JFVC"), std::string::npos);  // its base64
   EXPECT_EQ(text.find("ATTRIBUTE-VALUE"), std::string::npos);
+}
+
+// A keystore download reads a wallet's objects with their material in
+// pages cut by bytes; a non-extractable key is listed as left out; the
+// audit line names the purpose and never the material.
+TEST(RequestAuditTest, AWalletDownloadPagesItsMaterialAndIsAuditedByPurpose) {
+  Handler h;
+  pb::Request wallet;
+  wallet.set_request_id("wallet-1");
+  wallet.mutable_write()->mutable_wallet_create()->set_name("payroll");
+  pb::Response made = h.Ask(wallet, Admin());
+  ASSERT_EQ(made.code(), "OK") << made.message();
+  // 20 secrets of 64 KiB: more than one page (limits::kListResponseBytes).
+  const size_t secrets = limits::kListResponseBytes / limits::kMaxMaterialBytes + 4;
+  std::set<std::string> expected;
+  for (size_t i = 0; i < secrets; ++i) {
+    pb::Request reg;
+    reg.set_request_id("upload-" + std::to_string(i));
+    auto* r = reg.mutable_write()->mutable_register_object();
+    r->set_type(pb::SECRET_DATA);
+    r->set_name("s" + std::to_string(i));
+    r->set_material(std::string(limits::kMaxMaterialBytes, static_cast<char>('a' + i % 26)));
+    r->set_wallet("payroll");
+    r->set_source(pb::REGISTER_KEYSTORE_UPLOAD);
+    pb::Response created = h.Ask(reg, Admin());
+    ASSERT_EQ(created.code(), "OK") << created.message();
+    expected.insert(created.op_result().uuid());
+  }
+  pb::Request key;
+  key.set_request_id("key-1");
+  auto* k = key.mutable_write()->mutable_create_key();
+  k->set_name("sealed-in");
+  k->set_wallet("payroll");
+  (*k->mutable_attributes())["extractable"].set_boolean(false);
+  pb::Response key_created = h.Ask(key, Admin());
+  ASSERT_EQ(key_created.code(), "OK") << key_created.message();
+
+  pb::Request page;
+  page.mutable_wallet_objects()->set_wallet("payroll");
+  page.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_DOWNLOAD);
+  std::set<std::string> served;
+  std::vector<std::string> left_out;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    pb::Response got = h.Ask(page, Admin());
+    ASSERT_EQ(got.code(), "OK") << got.message();
+    EXPECT_EQ(got.wallet_objects().wallet().name(), "payroll");
+    EXPECT_EQ(got.wallet_objects().wallet().members_size(), 0) << "not repeated per page";
+    EXPECT_LE(got.ByteSizeLong(), limits::kListResponseBytes + limits::kMaxMaterialBytes);
+    for (const pb::WalletObject& o : got.wallet_objects().objects()) {
+      if (o.has_object()) {
+        EXPECT_EQ(o.object().material().size(), limits::kMaxMaterialBytes);
+        served.insert(o.uuid());
+      } else {
+        left_out.push_back(o.uuid() + " " + o.left_out());
+      }
+    }
+    if (got.wallet_objects().next_after().empty()) break;
+    page.mutable_wallet_objects()->set_after(got.wallet_objects().next_after());
+  }
+  EXPECT_GE(pages, 1) << "the wallet takes more than one page";
+  EXPECT_EQ(served, expected);
+  EXPECT_EQ(left_out,
+            std::vector<std::string>{key_created.op_result().uuid() + " not extractable"});
+  pb::Request no_purpose;
+  no_purpose.mutable_wallet_objects()->set_wallet("payroll");
+  EXPECT_EQ(h.Ask(no_purpose, Admin()).code(), "INVALID_ARGUMENT");
+
+  std::vector<nlohmann::json> lines = h.Lines();
+  int downloads = 0, uploads = 0;
+  for (const auto& line : lines) {
+    if (line["op"] == "wallet_objects:download+material") {
+      ++downloads;
+      EXPECT_EQ(line["objects"], nlohmann::json::array({"payroll"}));
+    }
+    if (line["op"] == "register:upload") ++uploads;
+  }
+  EXPECT_EQ(downloads, pages + 1);
+  EXPECT_EQ(uploads, static_cast<int>(secrets));
+  std::ifstream in(h.file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find(std::string(64, 'a')), std::string::npos);
 }
 
 // Issue 11 item 6: an endpoint certificate (refused everything) forged an

@@ -28,6 +28,10 @@ constexpr std::array kTable = {
                 kCurrentData},
     RequestKind{"wallet_get", K::kWalletGet, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint,
                 kCurrentData},
+    // A wallet's objects with their material (keystore download, export):
+    // audited as a material read is (request_audit.cc), each page.
+    RequestKind{"wallet_objects", K::kWalletObjects, O::OP_NOT_SET, C::kDataRead, kAdminOrEndpoint,
+                kCurrentData},
     RequestKind{"endpoint_list", K::kEndpointList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
                 kCurrentData},
     RequestKind{"conflict_list", K::kConflictList, O::OP_NOT_SET, C::kDataRead, kAdminOnly,
@@ -48,6 +52,8 @@ constexpr std::array kTable = {
     RequestKind{"wallet_create", K::kWrite, O::kWalletCreate, C::kDataWrite, kAdminOnly,
                 kEveryState, true},
     RequestKind{"wallet_member", K::kWrite, O::kWalletMember, C::kDataWrite, kAdminOrEndpoint,
+                kEveryState, true},
+    RequestKind{"wallet_transfer", K::kWrite, O::kWalletTransfer, C::kDataWrite, kAdminOrEndpoint,
                 kEveryState, true},
     RequestKind{"endpoint_create", K::kWrite, O::kEndpointCreate, C::kDataWrite, kAdminOnly,
                 kEveryState, true},

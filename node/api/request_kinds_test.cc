@@ -24,13 +24,14 @@ constexpr ServingState kAllStates[] = {
 
 // One request of every data-read kind.
 std::vector<pb::Request> DataReads() {
-  std::vector<pb::Request> reads(6);
+  std::vector<pb::Request> reads(7);
   reads[0].mutable_get()->set_uuid("u");
   reads[1].mutable_locate()->set_name("n");
   reads[2].mutable_wallet_list();
   reads[3].mutable_wallet_get()->set_wallet("w");
   reads[4].mutable_endpoint_list();
   reads[5].mutable_conflict_list();
+  reads[6].mutable_wallet_objects()->set_wallet("w");
   return reads;
 }
 
@@ -79,10 +80,11 @@ TEST(RequestKindsTest, AdminsMayAskEverythingNodesOnlyInductionEndpointsTheirGra
     if (kind.callers & kEndpoint) endpoint_kinds.insert(kind.name);
   }
   EXPECT_EQ(node_kinds, (std::set<std::string_view>{"node_status", "join", "snapshot_chunk"}));
-  EXPECT_EQ(endpoint_kinds, (std::set<std::string_view>{
-                                "get", "locate", "wallet_list", "wallet_get", "create_key",
-                                "register", "set_attributes", "activate", "revoke", "wallet_member",
-                                "endpoint_grant", "node_status", "cluster_status"}));
+  EXPECT_EQ(endpoint_kinds,
+            (std::set<std::string_view>{"get", "locate", "wallet_list", "wallet_get", "create_key",
+                                        "register", "set_attributes", "activate", "revoke",
+                                        "wallet_member", "endpoint_grant", "node_status",
+                                        "cluster_status", "wallet_objects", "wallet_transfer"}));
   const ClientIdentity endpoint{"e", std::string(kEndpointRole), ""};
   pb::Request read, destroy, bind;
   read.mutable_wallet_list();
@@ -171,8 +173,9 @@ TEST(RequestKindsTest, DataReadsAreServedOnlyWhereDataIsCurrentEverythingElseEve
       EXPECT_EQ(kind.serves, kEveryState) << kind.name;
     }
   }
-  EXPECT_EQ(reads, (std::set<std::string_view>{"get", "locate", "wallet_list", "wallet_get",
-                                               "endpoint_list", "conflict_list"}));
+  EXPECT_EQ(reads,
+            (std::set<std::string_view>{"get", "locate", "wallet_list", "wallet_get",
+                                        "endpoint_list", "conflict_list", "wallet_objects"}));
   pb::Op disable;
   disable.mutable_node_state()->set_state(pb::NODE_DISABLING);
   EXPECT_TRUE(IsLifecycleOp(disable));

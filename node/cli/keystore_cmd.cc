@@ -83,6 +83,7 @@ int Upload(const KeystoreFlags& f) {
     r->set_material(e.material.reveal());
     r->set_activate(true);
     r->set_wallet(f.wallet);
+    r->set_source(pb::REGISTER_KEYSTORE_UPLOAD);
     if (!e.secret_type.empty())
       (*r->mutable_attributes())[kSecretTypeAttribute].set_text(e.secret_type);
     auto uuid = WriteOp(f.client, op);
@@ -103,7 +104,7 @@ int Download(const KeystoreFlags& f) {
   if (std::filesystem::exists(f.file)) {  // checked again when it is created
     return Fail(AlreadyExists(f.file + " exists; download writes a new file"));
   }
-  auto wallet = FetchWalletMaterial(f.client, f.wallet);
+  auto wallet = FetchWalletMaterial(f.client, f.wallet, pb::WALLET_OBJECTS_DOWNLOAD);
   if (!wallet.ok()) return Fail(wallet.status());
   std::vector<KeystoreEntry> entries;
   std::vector<std::string> left_out = wallet->left_out;

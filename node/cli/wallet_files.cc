@@ -80,30 +80,34 @@ StatusOr<std::string> ObjectNamed(const ClientFlags& client, const std::string& 
                                               : response.located().objects(0).uuid();
 }
 
-StatusOr<WalletMaterial> FetchWalletMaterial(const ClientFlags& client, const std::string& wallet) {
+StatusOr<WalletMaterial> FetchWalletMaterial(const ClientFlags& client, const std::string& wallet,
+                                             pb::WalletObjectsPurpose purpose) {
   WalletMaterial out;
-  pb::Request show;
-  show.mutable_wallet_get()->set_wallet(wallet);
-  COFFER_ASSIGN_OR_RETURN(pb::Response shown, Call(client, show));
-  COFFER_RETURN_IF_ERROR(StatusFromResponse(shown));
-  out.wallet = shown.wallet();
-  for (const std::string& uuid : out.wallet.members()) {
-    pb::Request get;
-    get.mutable_get()->set_uuid(uuid);
-    get.mutable_get()->set_include_material(true);
-    COFFER_ASSIGN_OR_RETURN(pb::Response got, Call(client, get));
-    Status s = StatusFromResponse(got);
-    if (s.code() == Code::kPermissionDenied) {  // the node never serves such material
-      out.left_out.push_back(uuid + " (not extractable)");
-    } else if (s.code() == Code::kInvalidState) {
-      out.left_out.push_back(uuid + " (destroyed: no material)");
-    } else if (!s.ok()) {
-      return s.Annotate(uuid);
-    } else {
-      out.objects.push_back(got.object());
+  pb::Request page;
+  page.mutable_wallet_objects()->set_wallet(wallet);
+  page.mutable_wallet_objects()->set_purpose(purpose);
+  // Each page moves the cursor forward (uuid order), so this ends; the
+  // bound guards against a node that answers the same cursor again.
+  for (size_t pages = 0; pages < limits::kMaxWalletPages; ++pages) {
+    COFFER_ASSIGN_OR_RETURN(pb::Response answer, Call(client, page));
+    COFFER_RETURN_IF_ERROR(StatusFromResponse(answer));
+    pb::WalletObjects& got = *answer.mutable_wallet_objects();
+    if (pages == 0) out.wallet = got.wallet();
+    for (pb::WalletObject& member : *got.mutable_objects()) {
+      if (member.has_object()) {
+        out.objects.push_back(std::move(*member.mutable_object()));
+      } else {
+        out.left_out.push_back(member.uuid() + " (" + member.left_out() + ")");
+      }
     }
+    if (got.next_after().empty()) return out;
+    if (got.next_after() <= page.wallet_objects().after()) {
+      return DataLoss("the node answered a wallet page that does not move forward");
+    }
+    page.mutable_wallet_objects()->set_after(got.next_after());
   }
-  return out;
+  return ResourceExhausted("wallet '" + wallet + "' has more than " +
+                           std::to_string(limits::kMaxWalletPages) + " pages of objects");
 }
 
 }  // namespace coffer::node::cli

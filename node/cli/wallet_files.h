@@ -34,14 +34,17 @@ StatusOr<std::string> WriteOp(const ClientFlags& client, const pb::Op& op);
 // The uuid of the live object named `name` ("" if none, or no name).
 StatusOr<std::string> ObjectNamed(const ClientFlags& client, const std::string& name);
 
-// The wallet's members, each with its material (`object get --material`,
-// audited), in member order; `left_out` gets "UUID (why)" for each member
-// without material to give (not extractable, destroyed).
+// The wallet's members, each with its material, in uuid order, read with
+// WalletObjectsRequest pages (audited with `purpose`; feature
+// wallet-keystore for a download, wallet-export for an export); `left_out`
+// gets "UUID (why)" for each member without material to give (not
+// extractable, destroyed).
 struct WalletMaterial {
   pb::WalletView wallet;
   std::vector<pb::ObjectView> objects;
   std::vector<std::string> left_out;
 };
-StatusOr<WalletMaterial> FetchWalletMaterial(const ClientFlags& client, const std::string& wallet);
+StatusOr<WalletMaterial> FetchWalletMaterial(const ClientFlags& client, const std::string& wallet,
+                                             pb::WalletObjectsPurpose purpose);
 
 }  // namespace coffer::node::cli

@@ -26,6 +26,10 @@ struct MergeFlags {
   std::string target;
 };
 
+// Transfer records one merge or move writes at most (each carries up to
+// limits::kMaxMembersPerTransfer members).
+constexpr size_t kMaxTransferRecords = 10'000;
+
 // The attributes a client may set (the rest, dates, algorithm and links,
 // are the cluster's own and start again on import).
 bool CarriedAttribute(const std::string& name) {
@@ -39,7 +43,7 @@ int Export(const TransferFlags& f) {
   if (std::filesystem::exists(f.file)) {  // checked again when it is created
     return Fail(AlreadyExists(f.file + " exists; export writes a new file"));
   }
-  auto wallet = FetchWalletMaterial(f.client, f.wallet);
+  auto wallet = FetchWalletMaterial(f.client, f.wallet, pb::WALLET_OBJECTS_EXPORT);
   if (!wallet.ok()) return Fail(wallet.status());
   pb::WalletExport contents;
   contents.set_wallet_name(wallet->wallet.name());
@@ -100,6 +104,7 @@ int Import(const TransferFlags& f) {
     r->set_material(o.material());
     r->set_activate(o.state() == pb::ACTIVE);
     r->set_wallet(target);
+    r->set_source(pb::REGISTER_EXPORT_IMPORT);
     for (const auto& [name, value] : o.attributes()) {
       if (CarriedAttribute(name) && !value.deleted()) (*r->mutable_attributes())[name] = value;
     }
@@ -114,40 +119,36 @@ int Import(const TransferFlags& f) {
   return kExitOk;
 }
 
-// Every member of the source joins the target; with `move` each then
-// leaves the source. Members already in the target count as present.
+// Every member of the source joins the target; with `move` each also leaves
+// the source. Each WalletTransferOp is one record carrying up to
+// limits::kMaxMembersPerTransfer members, whole or not at all; a larger
+// wallet takes several, each moving the members not yet done.
 int Merge(const MergeFlags& f, bool move) {
-  pb::Request show;
-  show.mutable_wallet_get()->set_wallet(f.source);
-  auto source = Call(f.client, show);
-  if (!source.ok()) return Fail(source.status());
-  if (Status s = StatusFromResponse(*source); !s.ok()) return Fail(s);
-  int added = 0, present = 0;
-  for (const std::string& uuid : source->wallet().members()) {
-    pb::Op join;
-    join.mutable_wallet_member()->set_wallet(f.target);
-    join.mutable_wallet_member()->set_object(uuid);
-    join.mutable_wallet_member()->set_present(true);
-    Status joined = WriteOp(f.client, join).status();
-    if (joined.code() == Code::kAlreadyExists) {
-      ++present;
-    } else if (!joined.ok()) {
-      return Fail(joined.Annotate(uuid));
-    } else {
-      ++added;
+  pb::Request transfer;
+  auto* op = transfer.mutable_write()->mutable_wallet_transfer();
+  op->set_source(f.source);
+  op->set_target(f.target);
+  op->set_move(move);
+  uint64_t done = 0;
+  // Each write moves at least one member or answers ALREADY_EXISTS (nothing
+  // left), so the wallet's size bounds the loop; the cap guards the rest.
+  for (size_t records = 0; records < kMaxTransferRecords; ++records) {
+    auto answer = Call(f.client, transfer);
+    if (!answer.ok()) return Fail(answer.status());
+    Status s = StatusFromResponse(*answer);
+    if (s.code() == Code::kAlreadyExists) {
+      std::cout << EscapeForTerminal(f.target) << ": " << done << " members "
+                << (move ? "moved from " : "merged from ") << EscapeForTerminal(f.source) << "\n";
+      return kExitOk;
     }
-    if (!move) continue;
-    pb::Op leave = join;
-    leave.mutable_wallet_member()->set_wallet(f.source);
-    leave.mutable_wallet_member()->set_present(false);
-    if (Status left = WriteOp(f.client, leave).status(); !left.ok()) {
-      return Fail(left.Annotate(uuid + " joined " + f.target + " but did not leave " + f.source));
+    if (!s.ok()) {
+      return Fail(s.Annotate(std::to_string(done) + " members were " + (move ? "moved" : "merged") +
+                             " before this"));
     }
+    done += answer->op_result().count();
   }
-  std::cout << EscapeForTerminal(f.target) << ": " << added << " added, " << present
-            << " already there" << (move ? "; " + EscapeForTerminal(f.source) + " emptied" : "")
-            << "\n";
-  return kExitOk;
+  return Fail(ResourceExhausted("stopped after " + std::to_string(kMaxTransferRecords) +
+                                " transfer records (" + std::to_string(done) + " members)"));
 }
 
 void AddSecretFlags(CLI::App* cmd, TransferFlags* f) {

@@ -238,6 +238,30 @@ Status ObjectStore::MergeElement(Txn& txn, const std::string& key, const Element
   return Status::Ok();
 }
 
+Status ObjectStore::ApplyMembersMoved(Txn& txn, const pb::MembersMoved& b, const pb::Stamp& stamp) {
+  if (!Uuid::IsValid(b.source()) || !Uuid::IsValid(b.target())) {
+    return InvalidArgument("record with a bad wallet uuid");
+  }
+  if (static_cast<size_t>(b.objects_size()) > limits::kMaxMembersPerTransfer) {
+    return InvalidArgument("record moving more than " +
+                           std::to_string(limits::kMaxMembersPerTransfer) + " members");
+  }
+  for (const std::string& object : b.objects()) {
+    if (!Uuid::IsValid(object)) return InvalidArgument("record with a bad object uuid");
+    pb::StoredMember joins;  // each as a MemberSet with this record's stamp
+    joins.set_present(true);
+    *joins.mutable_stamp() = stamp;
+    COFFER_RETURN_IF_ERROR(
+        MergeElement(txn, keys::Member(b.target(), object), joins, merge::MergeMember));
+    if (!b.move()) continue;
+    pb::StoredMember leaves = joins;
+    leaves.set_present(false);
+    COFFER_RETURN_IF_ERROR(
+        MergeElement(txn, keys::Member(b.source(), object), leaves, merge::MergeMember));
+  }
+  return Status::Ok();
+}
+
 Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
   pb::Stamp stamp =
       merge::MakeStamp({record.hlc().wall_micros(), record.hlc().logical()}, record.origin());
@@ -268,6 +292,9 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
           MergeElement(txn, keys::Member(b.wallet(), b.object()), incoming, merge::MergeMember));
       break;
     }
+    case pb::LogRecord::kMembersMoved:
+      COFFER_RETURN_IF_ERROR(ApplyMembersMoved(txn, record.members_moved(), stamp));
+      break;
     case pb::LogRecord::kEndpointCreated:
       COFFER_RETURN_IF_ERROR(ApplyEndpointCreated(txn, record.endpoint_created(), stamp));
       break;

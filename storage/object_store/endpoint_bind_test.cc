@@ -35,27 +35,11 @@ pb::Op Bind(const std::string& endpoint, char key_byte, const std::string& cn) {
 
 class EndpointBindTest : public testing::TwoStoresTest {
  protected:
-  StatusOr<pb::OpResult> Exec(testing::TestNode& node, const pb::Op& op) {
-    return node.store->Execute(op, "r" + std::to_string(++requests_));
-  }
-  std::string Write(testing::TestNode& node, const pb::Op& op) {
-    auto result = Exec(node, op);
-    EXPECT_TRUE(result.ok()) << result.status().ToString();
-    return result.ok() ? result->uuid() : "";
-  }
-  // Applies `from`'s records of `origin` after `after` to `to`.
-  void Ship(testing::TestNode& from, uint32_t origin, uint64_t after, testing::TestNode& to) {
-    for (const auto& r : LogOf(*from.store, origin, after + 1, 1000)) {
-      ASSERT_TRUE(to.store->ApplyRemote(r).ok());
-    }
-  }
   static std::string BoundKey(testing::TestNode& node) {
     auto endpoints = node.store->ListEndpoints();
     EXPECT_TRUE(endpoints.ok());
     return endpoints.ok() && endpoints->size() == 1 ? endpoints->at(0).public_key_sha256() : "?";
   }
-
-  int requests_ = 0;
 };
 
 TEST_F(EndpointBindTest, ABindIsFormatFourAndTheLaterOfTwoConcurrentBindsWinsEverywhere) {

@@ -28,6 +28,8 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
       return PlanWalletCreate(op.wallet_create());
     case pb::Op::kWalletMember:
       return PlanWalletMember(op.wallet_member());
+    case pb::Op::kWalletTransfer:
+      return PlanWalletTransfer(op.wallet_transfer());
     case pb::Op::kEndpointCreate:
       return PlanEndpointCreate(op.endpoint_create());
     case pb::Op::kEndpointGrant:

@@ -44,6 +44,34 @@ StatusOr<pb::LogRecord> ObjectStore::PlanWalletMember(const pb::WalletMemberOp& 
   return record;
 }
 
+StatusOr<pb::LogRecord> ObjectStore::PlanWalletTransfer(const pb::WalletTransferOp& c) {
+  COFFER_ASSIGN_OR_RETURN(std::string source, ResolveWallet(c.source()));
+  COFFER_ASSIGN_OR_RETURN(std::string target, ResolveWallet(c.target()));
+  if (source == target) return InvalidArgument("a wallet cannot be merged or moved into itself");
+  COFFER_ASSIGN_OR_RETURN(pb::WalletView from, GetWallet(source));  // members in uuid order
+  pb::LogRecord record;
+  auto* b = record.mutable_members_moved();
+  b->set_source(source);
+  b->set_target(target);
+  b->set_move(c.move());
+  for (const std::string& object : from.members()) {
+    if (static_cast<size_t>(b->objects_size()) == limits::kMaxMembersPerTransfer) break;
+    // A merge skips members the target already has; a move takes them too
+    // (they still leave the source).
+    COFFER_ASSIGN_OR_RETURN(bool in_target, InWallet(target, object));
+    if (in_target && !c.move()) continue;
+    b->add_objects(object);
+  }
+  if (b->objects().empty()) {
+    return AlreadyExists(c.move() ? "wallet " + c.source() + " has no members to move"
+                                  : "every member of wallet " + c.source() + " is already in " +
+                                        c.target());
+  }
+  record.mutable_result()->set_uuid(target);
+  record.mutable_result()->set_count(static_cast<uint32_t>(b->objects_size()));
+  return record;
+}
+
 StatusOr<pb::LogRecord> ObjectStore::PlanEndpointCreate(const pb::EndpointCreateOp& c) {
   COFFER_RETURN_IF_ERROR(CheckFreeName(pb::ENTITY_ENDPOINT, c.name(), "endpoint"));
   if (c.description().size() > kMaxDescriptionBytes) {

@@ -27,12 +27,8 @@ std::string Text(const pb::ObjectView& v, const std::string& attribute) {
 
 class RekeyTest : public testing::TwoStoresTest {
  protected:
-  std::string Write(const pb::Op& op) {
-    auto result = a_->store->Execute(op, "r" + std::to_string(++requests_));
-    EXPECT_TRUE(result.ok()) << result.status().ToString();
-    return result.ok() ? result->uuid() : "";
-  }
-  int requests_ = 0;
+  using TwoStoresTest::Write;
+  std::string Write(const pb::Op& op) { return Write(*a_, op); }  // on node a
 };
 
 TEST_F(RekeyTest, AChainOfThreeKeysStaysRetrievableLinkedAndInTheWallet) {

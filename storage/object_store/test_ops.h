@@ -72,6 +72,14 @@ inline pb::Op WalletMember(const std::string& wallet, const std::string& object,
   return op;
 }
 
+// A copy of one origin's records (a range-for over *ReadLog() would dangle).
+inline std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,
+                                        size_t limit) {
+  auto records = store.ReadLog(origin, from, limit);
+  EXPECT_TRUE(records.ok()) << records.status().ToString();
+  return records.ok() ? *records : std::vector<pb::LogRecord>{};
+}
+
 // Two stores, node ids 1 and 2, on RocksDB's in-memory Env: for tests that
 // write on one and apply on the other.
 class TwoStoresTest : public ::testing::Test {
@@ -82,15 +90,26 @@ class TwoStoresTest : public ::testing::Test {
     ASSERT_NE(a_, nullptr);
     ASSERT_NE(b_, nullptr);
   }
-  std::unique_ptr<TestNode> a_, b_;
-};
+  // `op` executed on `node` under a request id of its own.
+  StatusOr<pb::OpResult> Exec(TestNode& node, const pb::Op& op) {
+    return node.store->Execute(op, "r" + std::to_string(++requests_));
+  }
+  // The same, expected to succeed; the uuid it answered.
+  std::string Write(TestNode& node, const pb::Op& op) {
+    auto result = Exec(node, op);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? result->uuid() : "";
+  }
+  // Applies `from`'s records of `origin` after `after` to `to`.
+  void Ship(TestNode& from, uint32_t origin, uint64_t after, TestNode& to) {
+    for (const auto& r : LogOf(*from.store, origin, after + 1, 100000)) {
+      auto applied = to.store->ApplyRemote(r);
+      ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+    }
+  }
 
-// A copy of one origin's records (a range-for over *ReadLog() would dangle).
-inline std::vector<pb::LogRecord> LogOf(const ObjectStore& store, uint32_t origin, uint64_t from,
-                                        size_t limit) {
-  auto records = store.ReadLog(origin, from, limit);
-  EXPECT_TRUE(records.ok()) << records.status().ToString();
-  return records.ok() ? *records : std::vector<pb::LogRecord>{};
-}
+  std::unique_ptr<TestNode> a_, b_;
+  int requests_ = 0;
+};
 
 }  // namespace coffer::storage::testing

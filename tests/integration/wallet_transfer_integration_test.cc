@@ -139,13 +139,16 @@ TEST_F(WalletTransferTest, MergeKeepsTheSourceMoveEmptiesIt) {
   Ok(source_, "key create --name k3 --wallet b");
   std::string out;
   ASSERT_EQ(Cli(source_, "wallet merge a b", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("b: 2 added, 0 already there"));
+  EXPECT_THAT(out, HasSubstr("b: 2 members merged from a"));
   EXPECT_EQ(Members(source_, "a"), 2u);
   EXPECT_EQ(Members(source_, "b"), 3u);
   ASSERT_EQ(Cli(source_, "wallet move b c", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("c: 3 added, 0 already there; b emptied"));
+  EXPECT_THAT(out, HasSubstr("c: 3 members moved from b"));
   EXPECT_EQ(Members(source_, "b"), 0u);
   EXPECT_EQ(Members(source_, "c"), 3u);
+  // Merging again finds nothing left to merge.
+  ASSERT_EQ(Cli(source_, "wallet merge a c", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("c: 0 members merged from a"));
   EXPECT_EQ(Cli(source_, "wallet merge a nowhere", &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
 }

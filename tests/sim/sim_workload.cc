@@ -120,6 +120,18 @@ void Simulation::ClientOp() {
       write.op.mutable_revoke()->set_uuid(some_object());
       write.op.mutable_revoke()->set_reason(Chance() < 0.3 ? pb::KEY_COMPROMISE
                                                            : pb::CESSATION_OF_OPERATION);
+    } else if (options_.wallet_ops && r < 0.87) {
+      // Membership, and (below) whole-wallet merges and moves: concurrent
+      // ones must converge member by member (MembersMoved, MemberSet).
+      auto* m = write.op.mutable_wallet_member();
+      m->set_wallet("w" + std::to_string(rng_.Uniform(5)));
+      m->set_object(some_object());
+      m->set_present(Chance() < 0.7);
+    } else if (options_.wallet_ops && r < 0.91) {
+      auto* t = write.op.mutable_wallet_transfer();
+      t->set_source("w" + std::to_string(rng_.Uniform(5)));
+      t->set_target("w" + std::to_string(rng_.Uniform(5)));
+      t->set_move(Chance() < 0.5);
     } else {
       write.op.mutable_destroy()->set_uuid(some_object());
     }

@@ -81,6 +81,9 @@ struct SimOptions {
   // A planted client bug: retry OUTCOME_UNKNOWN on any node without naming
   // the record (Request.retry_of), which can run the write twice.
   bool plant_retry_without_record = false;
+  // Clients also change wallet membership and merge or move whole wallets
+  // (WalletMemberOp, WalletTransferOp): concurrent ones must converge.
+  bool wallet_ops = true;
   // A mixed-version seed (sim_versions.cc): the operator restarts nodes on
   // NextRelease() during the run; clients send gated writes.
   bool mixed_versions = false;

@@ -117,6 +117,15 @@ const std::map<std::string, std::string>& Bodies() {
                                 endpoint: "8b1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
                                 public_key_sha256: "sha256-of-the-public-key-32bytes"
                               })pb"},
+      // Release 0.3: a wallet merge or move (feature wallet-export, record
+      // format 4).
+      {"members_moved", R"pb(members_moved {
+                               source: "7a1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                               target: "7b1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                               objects: "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                               objects: "6e1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+                               move: true
+                             })pb"},
       {"grant_set", R"pb(grant_set {
                            endpoint: "8b1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
                            wallet: "7a1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"

@@ -10,6 +10,8 @@
 // and works on every node after it. Nothing acknowledged is lost.
 #include <filesystem>
 
+#include "node/net/certs.h"
+#include "node/net/tls.h"
 #include "storage/object_store/test_ops.h"
 #include "tests/upgrade/orchestrator_fixture.h"
 #include "upgrade/version.h"
@@ -28,6 +30,60 @@ using storage::testing::WalletMember;
 std::string Attribute(const pb::ObjectView& v, const std::string& name) {
   auto it = v.attributes().find(name);
   return it == v.attributes().end() ? "" : it->second.text();
+}
+
+pb::Op EndpointCreate(const std::string& name) {
+  pb::Op op;
+  op.mutable_endpoint_create()->set_name(name);
+  return op;
+}
+
+// One request of each 0.3.0 feature but rekey (asserted on its own), with
+// the feature's name. Each names wallet "db".
+std::vector<std::pair<std::string, pb::Request>> GatedRequests(const std::string& tag) {
+  std::vector<std::pair<std::string, pb::Request>> out;
+  pb::Request into_wallet;  // endpoint-access
+  *into_wallet.mutable_write() = CreateKey("gated-" + tag);
+  into_wallet.mutable_write()->mutable_create_key()->set_wallet("db");
+  out.emplace_back("endpoint-access", into_wallet);
+  pb::Request download;  // wallet-keystore
+  download.mutable_wallet_objects()->set_wallet("db");
+  download.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_DOWNLOAD);
+  out.emplace_back("wallet-keystore", download);
+  pb::Request upload;
+  auto* r = upload.mutable_write()->mutable_register_object();
+  r->set_type(pb::SECRET_DATA);
+  r->set_name("uploaded-" + tag);
+  r->set_material("m");
+  r->set_source(pb::REGISTER_KEYSTORE_UPLOAD);
+  out.emplace_back("wallet-keystore", upload);
+  pb::Request merge;  // wallet-export
+  merge.mutable_write()->mutable_wallet_transfer()->set_source("db");
+  merge.mutable_write()->mutable_wallet_transfer()->set_target("db-copy");
+  out.emplace_back("wallet-export", merge);
+  pb::Request exported = download;
+  exported.mutable_wallet_objects()->set_purpose(pb::WALLET_OBJECTS_EXPORT);
+  out.emplace_back("wallet-export", exported);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].second.has_write()) out[i].second.set_request_id(tag + "-" + std::to_string(i));
+  }
+  return out;
+}
+
+// A client TLS context for an endpoint certificate of CN `cn`.
+std::unique_ptr<boost::asio::ssl::context> EndpointTls(const node::PemPair& ca,
+                                                       const std::string& cn, node::PemPair* cert) {
+  *cert = *node::IssueCertificate(ca, {cn, "endpoint", {}, {}, 30});
+  return std::move(node::MakeClientTlsContext(
+                       node::TlsCredentials{ca.cert_pem, cert->cert_pem, cert->key_pem}))
+      .value();
+}
+
+// `request` sent on `node` with the endpoint's certificate.
+StatusOr<pb::Response> AskAsEndpoint(NodeProcess& node, boost::asio::ssl::context& tls,
+                                     const pb::Request& request) {
+  COFFER_ASSIGN_OR_RETURN(auto client, node.Connect(tls));
+  return client->Call(request, std::chrono::seconds(10));
 }
 
 class RealUpgradeTest : public OrchestratorTest {};
@@ -51,6 +107,9 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   ASSERT_TRUE(Write(*a_, WalletCreate("db")).ok());
   ASSERT_TRUE(Write(*a_, WalletMember("db", key->uuid())).ok());
+  ASSERT_TRUE(Write(*a_, WalletCreate("db-copy")).ok());
+  node::PemPair db01_cert;
+  auto db01 = EndpointTls(ca_, "db01", &db01_cert);
   // The previous release does not know the request.
   auto unknown = Write(*a_, Rekey(key->uuid()));
   EXPECT_EQ(unknown.status().code(), Code::kInvalidArgument) << unknown.status().ToString();
@@ -110,12 +169,20 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
     auto refused = Write(*n, Rekey(key->uuid()));
     EXPECT_EQ(refused.status().code(), Code::kFeatureNotActive) << n->name();
     EXPECT_THAT(refused.status().message(), HasSubstr("key-rekey")) << n->name();
-    // endpoint-access too: an object created into a wallet.
-    pb::Op into_wallet = CreateKey("gated-" + n->name());
-    into_wallet.mutable_create_key()->set_wallet("db");
-    auto gated = Write(*n, into_wallet);
-    EXPECT_EQ(gated.status().code(), Code::kFeatureNotActive) << n->name();
-    EXPECT_THAT(gated.status().message(), HasSubstr("endpoint-access")) << n->name();
+    for (const auto& [feature, request] : GatedRequests(n->name())) {
+      auto gated = Ask(*n, request);
+      EXPECT_EQ(gated.status().code(), Code::kFeatureNotActive) << n->name() << " " << feature;
+      EXPECT_THAT(gated.status().message(), HasSubstr(feature)) << n->name();
+    }
+  }
+  // An endpoint certificate: refused whatever it asks until 0.3.
+  for (NodeProcess* n : all_) {
+    pb::Request status;
+    status.mutable_cluster_status();
+    auto refused = AskAsEndpoint(*n, *db01, status);
+    ASSERT_TRUE(refused.ok()) << n->name() << ": " << refused.status().ToString();
+    EXPECT_EQ(refused->code(), "FEATURE_NOT_ACTIVE") << n->name();
+    EXPECT_THAT(refused->message(), HasSubstr("endpoint-access")) << n->name();
   }
   sampler.Stop();
   writer.Stop();
@@ -165,6 +232,41 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
     ASSERT_TRUE(oldest.ok()) << n->name();
     EXPECT_EQ(oldest->state(), pb::DEACTIVATED) << n->name();
   }
+  // And every other 0.3.0 feature, on every node: the download and merge
+  // through pair c/d and the read-only node, an endpoint bound to db01's
+  // certificate reading "db" on every node.
+  for (const auto& [feature, request] : GatedRequests("after")) {
+    if (request.has_write() && request.write().has_create_key()) continue;  // done above
+    auto answered = Ask(request.has_write() ? *c_ : *e_, request);
+    ASSERT_TRUE(answered.ok()) << feature << ": " << answered.status().ToString();
+    if (request.has_wallet_objects()) {
+      EXPECT_GE(answered->wallet_objects().objects_size(), 4) << feature;
+    }
+  }
+  ASSERT_TRUE(Write(*a_, EndpointCreate("db01")).ok());
+  pb::Op grant;
+  grant.mutable_endpoint_grant()->set_endpoint("db01");
+  grant.mutable_endpoint_grant()->set_wallet("db");
+  grant.mutable_endpoint_grant()->set_access(pb::ACCESS_READ_ONLY);
+  ASSERT_TRUE(Write(*a_, grant).ok());
+  pb::Op bind;
+  bind.mutable_endpoint_bind()->set_endpoint("db01");
+  bind.mutable_endpoint_bind()->set_certificate_pem(db01_cert.cert_pem);
+  ASSERT_TRUE(Write(*a_, bind).ok());
+  ASSERT_TRUE(WaitFor([&] { return Converged(all_); }, std::chrono::seconds(30)));
+  for (NodeProcess* n : all_) {
+    pb::Request get;
+    get.mutable_get()->set_uuid(third->uuid());
+    auto got = AskAsEndpoint(*n, *db01, get);
+    ASSERT_TRUE(got.ok()) << n->name() << ": " << got.status().ToString();
+    EXPECT_EQ(got->code(), "OK") << n->name() << ": " << got->message();
+    pb::Request outside;  // not in a wallet it was granted
+    outside.mutable_get()->set_uuid(acked.front());
+    auto denied = AskAsEndpoint(*n, *db01, outside);
+    ASSERT_TRUE(denied.ok()) << n->name();
+    EXPECT_EQ(denied->code(), "PERMISSION_DENIED") << n->name();
+  }
+
   std::map<std::string, int> errors = writer.errors();
   std::string error_text;
   for (const auto& [code, count] : errors) error_text += " " + code + "=" + std::to_string(count);

@@ -181,11 +181,21 @@ Decision Stepper::Next(const pb::UpgradePlan& plan, const ClusterObservation& o)
     switch (step) {
       case pb::STEP_PENDING:
       case pb::STEP_DISABLE:
+        // The plan may say PENDING or DISABLE of a node its disable reached:
+        // an orchestrator died between the disable and persisting the step,
+        // or an abort written from a lagging copy of the plan won over the
+        // step's revision. Only the plan disables while it runs, so a
+        // DISABLING or DISABLED node is the plan's: wait for DISABLED, then
+        // bring it back, never end with it disabled.
+        if (n.state == "DISABLING") return persist(advance(pb::STEP_WAIT_DISABLED));
+        if (n.state == "DISABLED") return persist(advance(pb::STEP_START));
+        // Not disabled yet.
+        if (step == pb::STEP_PENDING || n.state == "ACTIVE") return finish(pb::UPGRADE_ABORTED);
+        break;  // DISABLE of a node in another state: bring it back below
       case pb::STEP_CANARY:
       case pb::STEP_WAIT_RELEASE:
-        // Not disabled yet, or enabled and ACTIVE again.
-        if (step != pb::STEP_DISABLE || n.state == "ACTIVE") return finish(pb::UPGRADE_ABORTED);
-        break;  // a DISABLE that took effect: bring the node back below
+        // Enabled and ACTIVE again.
+        return finish(pb::UPGRADE_ABORTED);
       case pb::STEP_WAIT_DISABLED:
         // The disable was sent and cannot be taken back before it took
         // effect (only a DISABLED node is enabled); a view that has not

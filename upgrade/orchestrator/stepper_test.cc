@@ -316,6 +316,28 @@ TEST(StepperTest, AnAbortRequestEndsAtABoundaryWithTheNodeBack) {
   }
 }
 
+// An abort with the plan's node at PENDING or DISABLE while the cluster sees
+// it disabled (the orchestrator died between the disable and its persist,
+// or an abort written from a lagging copy of the plan won over the step):
+// the node is brought back, never left disabled by an ABORTED plan
+// (simulation seed 58 of the upgrade seeds with wallet operations).
+TEST(StepperTest, AnAbortBringsBackANodeDisabledAheadOfItsStep) {
+  for (pb::UpgradeStep step : {pb::STEP_PENDING, pb::STEP_DISABLE}) {
+    Fixture f(step);
+    f.plan.set_abort_requested(true);
+    f.N(1).state = "DISABLING";
+    Decision d = Stepper().Next(f.plan, f.o);
+    ASSERT_EQ(d.action, Action::kPersist) << d.waiting_for;
+    EXPECT_EQ(d.persist->state(), pb::UPGRADE_RUNNING) << pb::UpgradeStep_Name(step);
+    EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_WAIT_DISABLED) << pb::UpgradeStep_Name(step);
+    f.N(1).state = "DISABLED";
+    d = Stepper().Next(f.plan, f.o);
+    ASSERT_EQ(d.action, Action::kPersist) << d.waiting_for;
+    EXPECT_EQ(d.persist->state(), pb::UPGRADE_RUNNING) << pb::UpgradeStep_Name(step);
+    EXPECT_EQ(d.persist->nodes(0).step(), pb::STEP_START) << pb::UpgradeStep_Name(step);
+  }
+}
+
 // An abort that found the node stopped and not yet swapped brings it back
 // on its old binary: WAIT_ACTIVE takes it ACTIVE on either release, and the
 // plan ends ABORTED (not waiting for ever for the new release).
