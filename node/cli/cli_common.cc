@@ -134,6 +134,29 @@ StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request) {
   return response;
 }
 
+Status RequireClusterFeature(const ClientFlags& flags, std::string_view feature) {
+  pb::Request ask;
+  ask.mutable_cluster_status();
+  COFFER_ASSIGN_OR_RETURN(pb::Response answer, Call(flags, ask));
+  COFFER_RETURN_IF_ERROR(StatusFromResponse(answer));
+  const pb::VersionView& versions = answer.cluster_status().versions();
+  std::string held;
+  for (const std::string& h : versions.holders()) held += (held.empty() ? "" : "; ") + h;
+  if (!held.empty()) held = ". Held back by: " + held;
+  for (const pb::FeatureView& f : versions.features()) {
+    if (f.name() != feature) continue;
+    if (f.active()) return Status::Ok();
+    return Status(Code::kFeatureNotActive,
+                  "feature " + std::string(feature) + " needs cluster version " + f.introduced() +
+                      "; the cluster version is " + versions.cluster_version() + held);
+  }
+  return Status(Code::kFeatureNotActive, "feature " + std::string(feature) + " is not in release " +
+                                             versions.binary_release() +
+                                             " of the node that answered (cluster version " +
+                                             versions.cluster_version() +
+                                             "): upgrade the cluster (`coffer upgrade`)" + held);
+}
+
 StatusOr<std::string> PickObject(const std::string& text, const pb::LocateResult& found) {
   const auto& objects = found.objects();
   if (objects.empty()) {

@@ -69,6 +69,14 @@ StatusOr<pb::RecordRef> ParseRecordRef(const std::string& text);
 // unknown at the end is returned with the flags that retry it safely.
 StatusOr<pb::Response> Call(const ClientFlags& flags, pb::Request request);
 
+// OK if the cluster `flags` reach has `feature` (upgrade/features.h) active,
+// as the answering node's cluster status shows; else FEATURE_NOT_ACTIVE
+// naming what holds the version back. Asked before a command sends a field
+// or request of a newer release: a node of an older release would ignore a
+// field it does not know (RegisterOp.wallet) instead of refusing it, and its
+// registry lacks the feature, so it is never sent one.
+Status RequireClusterFeature(const ClientFlags& flags, std::string_view feature);
+
 // The uuid of the object `text` names: a uuid as it is; otherwise the name
 // of exactly one object (as `object locate --name` finds it). No such object:
 // INVALID_ARGUMENT "... is neither an object uuid nor an object's name".

@@ -62,6 +62,7 @@ int Upload(const KeystoreFlags& f) {
   auto entries = ReadPkcs12(*der, *password);
   if (!entries.ok()) return Fail(entries.status().Annotate(f.file));
   UniqueNames(*entries);
+  if (Status s = RequireClusterFeature(f.client, "wallet-keystore"); !s.ok()) return Fail(s);
   std::map<std::string, std::pair<int, int>> counts;  // type -> added, skipped
   for (const KeystoreEntry& e : *entries) {
     auto existing = ObjectNamed(f.client, e.name);

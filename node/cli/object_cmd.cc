@@ -103,6 +103,11 @@ void AddRegisterCommand(CLI::App* parent, const ClientFlags& defaults, bool fixe
         c->set_activate(f.activate);
         c->set_comment(f.comment);
         c->set_wallet(f.wallet);
+        if (!f.wallet.empty()) {
+          if (Status s = RequireClusterFeature(f.client, "endpoint-access"); !s.ok()) {
+            return Fail(s);
+          }
+        }
         if (!f.file.empty()) {
           auto data = ReadFile(f.file, limits::kMaxMaterialBytes);
           if (!data.ok()) return Fail(data.status());
@@ -146,6 +151,11 @@ void AddKeyCommands(CLI::App& app, const ClientFlags& defaults) {
         c->set_activate(f.activate);
         c->set_comment(f.comment);
         c->set_wallet(f.wallet);
+        if (!f.wallet.empty()) {
+          if (Status s = RequireClusterFeature(f.client, "endpoint-access"); !s.ok()) {
+            return Fail(s);
+          }
+        }
         Status s = AddAttributes(f.attrs, f.tags, c->mutable_attributes());
         if (!s.ok()) return Fail(s);
         return RunWrite(f.client, op);

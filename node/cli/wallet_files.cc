@@ -82,6 +82,8 @@ StatusOr<std::string> ObjectNamed(const ClientFlags& client, const std::string& 
 
 StatusOr<WalletMaterial> FetchWalletMaterial(const ClientFlags& client, const std::string& wallet,
                                              pb::WalletObjectsPurpose purpose) {
+  COFFER_RETURN_IF_ERROR(RequireClusterFeature(
+      client, purpose == pb::WALLET_OBJECTS_EXPORT ? "wallet-export" : "wallet-keystore"));
   WalletMaterial out;
   pb::Request page;
   page.mutable_wallet_objects()->set_wallet(wallet);

@@ -84,6 +84,7 @@ int Import(const TransferFlags& f) {
   auto contents = OpenWalletExport(*sealed, *secret);
   if (!contents.ok()) return Fail(contents.status().Annotate(f.file));
   const std::string target = f.wallet.empty() ? contents->wallet_name() : f.wallet;
+  if (Status s = RequireClusterFeature(f.client, "wallet-export"); !s.ok()) return Fail(s);
   if (Status s = EnsureWallet(f.client, target, contents->wallet_description()); !s.ok()) {
     return Fail(s.Annotate("wallet '" + target + "'"));
   }
@@ -124,6 +125,7 @@ int Import(const TransferFlags& f) {
 // limits::kMaxMembersPerTransfer members, whole or not at all; a larger
 // wallet takes several, each moving the members not yet done.
 int Merge(const MergeFlags& f, bool move) {
+  if (Status s = RequireClusterFeature(f.client, "wallet-export"); !s.ok()) return Fail(s);
   pb::Request transfer;
   auto* op = transfer.mutable_write()->mutable_wallet_transfer();
   op->set_source(f.source);

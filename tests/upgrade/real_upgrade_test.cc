@@ -13,6 +13,7 @@
 #include "node/net/certs.h"
 #include "node/net/tls.h"
 #include "storage/object_store/test_ops.h"
+#include "tests/harness/coffer_cli.h"
 #include "tests/upgrade/orchestrator_fixture.h"
 #include "upgrade/version.h"
 
@@ -113,6 +114,14 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
   // The previous release does not know the request.
   auto unknown = Write(*a_, Rekey(key->uuid()));
   EXPECT_EQ(unknown.status().code(), Code::kInvalidArgument) << unknown.status().ToString();
+  // Nor RegisterOp/CreateKeyOp.wallet: it would create the key outside the
+  // wallet. The CLI asks the node's registry first and sends nothing.
+  std::string out;
+  EXPECT_EQ(Coffer("key create --name via-cli --wallet db" + CofferFlags(*a_), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("FEATURE_NOT_ACTIVE"));
+  EXPECT_THAT(out, HasSubstr("not in release " + kPrevious.ToString()));
+  EXPECT_EQ(Coffer("object locate --name via-cli -o json" + CofferFlags(*a_), &out, true), 0);
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("via-cli"))) << "nothing was created";
 
   Writer writer({a_, b_, c_, d_});
   PairSampler sampler({{a_, b_}, {c_, d_}});
@@ -175,6 +184,10 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
       EXPECT_THAT(gated.status().message(), HasSubstr(feature)) << n->name();
     }
   }
+  // The CLI's own check, on a node of this release: the version is held.
+  EXPECT_EQ(Coffer("wallet merge db db-copy" + CofferFlags(*c_), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("FEATURE_NOT_ACTIVE"));
+  EXPECT_THAT(out, HasSubstr("wallet-export needs cluster version 0.3"));
   // An endpoint certificate: refused whatever it asks until 0.3.
   for (NodeProcess* n : all_) {
     pb::Request status;
@@ -243,6 +256,7 @@ TEST_F(RealUpgradeTest, APreviousReleaseClusterUpgradesToThisOneUnderLoad) {
       EXPECT_GE(answered->wallet_objects().objects_size(), 4) << feature;
     }
   }
+  ASSERT_EQ(Coffer("key create --name via-cli --wallet db" + CofferFlags(*c_), &out), 0) << out;
   ASSERT_TRUE(Write(*a_, EndpointCreate("db01")).ok());
   pb::Op grant;
   grant.mutable_endpoint_grant()->set_endpoint("db01");
