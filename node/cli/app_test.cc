@@ -37,5 +37,20 @@ TEST(UnknownCommandTest, KnownCommandsAndOptionsAreLeftToTheParser) {
   EXPECT_EQ(UnknownCommandError(*app, {"node", "start", "--config", "list"}), "");
 }
 
+// A command of several writes takes no --request-id: the node would answer
+// every write after the first with the first one's result (the same id).
+TEST(ClientFlagsTest, OnlyCommandsOfOneWriteTakeARequestId) {
+  auto app = BuildApp();
+  auto command = [&](const std::string& group, const std::string& name) {
+    return app->get_subcommand(group)->get_subcommand(name);
+  };
+  for (const char* name : {"upload", "import", "merge", "move"}) {
+    EXPECT_EQ(command("wallet", name)->get_option_no_throw("--request-id"), nullptr) << name;
+    EXPECT_EQ(command("wallet", name)->get_option_no_throw("--retry-of"), nullptr) << name;
+  }
+  EXPECT_NE(command("key", "create")->get_option_no_throw("--request-id"), nullptr);
+  EXPECT_NE(command("wallet", "create")->get_option_no_throw("--request-id"), nullptr);
+}
+
 }  // namespace
 }  // namespace coffer::node::cli

@@ -32,7 +32,7 @@ ClientFlags ClientFlagsFromEnvironment() {
   return flags;
 }
 
-void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
+void AddClientFlags(CLI::App* app, ClientFlags* flags, bool no_request_id) {
   app->add_option("--address", flags->address,
                   "node client API address host:port, or several separated by commas: data "
                   "requests then fail over between them (env COFFER_ADDRESS)")
@@ -55,7 +55,7 @@ void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command) {
   app->add_option("-o,--output", flags->output, "output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  if (!read_command) {
+  if (!no_request_id) {
     app->add_option("--request-id", flags->request_id,
                     "id that makes a retry safe (default: a new random id)");
     app->add_option("--retry-of", flags->retry_of,

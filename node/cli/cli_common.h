@@ -53,8 +53,11 @@ struct ClientFlags {
 ClientFlags ClientFlagsFromEnvironment();
 
 // --address, --subgroup, --ca, --cert, --key, --timeout-ms, -o; and for
-// commands that write, --request-id and --retry-of.
-void AddClientFlags(CLI::App* app, ClientFlags* flags, bool read_command);
+// commands that make one write, --request-id and --retry-of. A read, or a
+// command of several writes (each its own request id: one id for all would
+// make the node answer every write after the first with the first's
+// result), passes `no_request_id`.
+void AddClientFlags(CLI::App* app, ClientFlags* flags, bool no_request_id);
 
 OutputFormat Format(const ClientFlags& flags);
 
@@ -107,11 +110,11 @@ struct Command {
 // command is chosen, `body(flags)` runs and its exit code ends the program.
 template <typename Flags, typename Body>
 Command<Flags> AddClientCommand(CLI::App* parent, const std::string& name, const std::string& help,
-                                const ClientFlags& defaults, bool read_command, Body body) {
+                                const ClientFlags& defaults, bool no_request_id, Body body) {
   auto flags = std::make_shared<Flags>();
   flags->client = defaults;
   CLI::App* cmd = parent->add_subcommand(name, help);
-  AddClientFlags(cmd, &flags->client, read_command);
+  AddClientFlags(cmd, &flags->client, no_request_id);
   cmd->final_callback([flags, body] {
     int code = body(*flags);
     if (code != kExitOk) throw CLI::RuntimeError(code);

@@ -140,7 +140,7 @@ void AddKeystoreCommands(CLI::App* wallet, const ClientFlags& defaults) {
   auto upload = AddClientCommand<KeystoreFlags>(
       wallet, "upload",
       "put every key, certificate and secret of a PKCS#12 keystore into the wallet (ACTIVE)",
-      defaults, false, Upload);
+      defaults, /*no_request_id=*/true, Upload);  // several writes; a rerun skips what exists
   upload.app->add_option("WALLET", upload.flags->wallet, "wallet name or uuid")->required();
   upload.app->add_option("--file", upload.flags->file, "the PKCS#12 (.p12, .pfx)")->required();
   upload.app->add_flag("--overwrite", upload.flags->overwrite,

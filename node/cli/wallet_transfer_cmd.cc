@@ -172,7 +172,7 @@ void AddWalletTransferCommands(CLI::App* wallet, const ClientFlags& defaults) {
       wallet, "import",
       "open an export (nothing is written unless it authenticates) and register its objects "
       "into a wallet",
-      defaults, false, Import);
+      defaults, /*no_request_id=*/true, Import);  // several writes; a rerun skips what exists
   im.app->add_option("--file", im.flags->file, "the export file")->required();
   im.app->add_option("--into", im.flags->wallet,
                      "the wallet to import into (default: the exported wallet's name; created "
@@ -183,7 +183,8 @@ void AddWalletTransferCommands(CLI::App* wallet, const ClientFlags& defaults) {
         wallet, move ? "move" : "merge",
         move ? "move every member of SOURCE into TARGET (they leave SOURCE)"
              : "add every member of SOURCE to TARGET (SOURCE unchanged)",
-        defaults, false, [move](const MergeFlags& f) { return Merge(f, move); });
+        // Several writes; a rerun goes on with the members not yet done.
+        defaults, /*no_request_id=*/true, [move](const MergeFlags& f) { return Merge(f, move); });
     cmd.app->add_option("SOURCE", cmd.flags->source, "wallet name or uuid")->required();
     cmd.app->add_option("TARGET", cmd.flags->target, "wallet name or uuid")->required();
   }
