@@ -177,10 +177,16 @@ class ObjectStore {
       const pb::LocateRequest& query,
       const std::function<StatusOr<bool>(const std::string& uuid)>& visible = {}) const;
   StatusOr<std::vector<pb::WalletView>> ListWallets() const;
-  StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid) const;
+  // `with_members` false: name, state and description only (no member
+  // rows or rekey links read).
+  StatusOr<pb::WalletView> GetWallet(const std::string& name_or_uuid,
+                                     bool with_members = true) const;
   // The uuid of wallet (endpoint) `name_or_uuid`; NOT_FOUND if there is none.
   StatusOr<std::string> ResolveWallet(const std::string& name_or_uuid) const;
   StatusOr<std::string> ResolveEndpoint(const std::string& name_or_uuid) const;
+  // The members of wallet `wallet_uuid` now, in uuid order: one scan of its
+  // membership rows (GetWallet also reads each member for its rekey link).
+  StatusOr<std::vector<std::string>> WalletMembers(const std::string& wallet_uuid) const;
   // Whether object `object_uuid` is a member of wallet `wallet_uuid` now.
   StatusOr<bool> InWallet(const std::string& wallet_uuid, const std::string& object_uuid) const;
   // Every endpoint with its grants; DATA_LOSS if a row (endpoint, grant or a
@@ -381,7 +387,7 @@ class ObjectStore {
   // True if the entity holds its supplied name (wins its claim group).
   StatusOr<bool> HoldsName(pb::EntityKind kind, const std::string& supplied,
                            const std::string& uuid) const;
-  StatusOr<pb::WalletView> ViewWallet(const pb::StoredWallet& w) const;
+  StatusOr<pb::WalletView> ViewWallet(const pb::StoredWallet& w, bool with_members = true) const;
 
   std::unique_ptr<KvStore> kv_;
   std::unique_ptr<Sealer> sealer_;

@@ -40,10 +40,13 @@ StatusOr<pb::WalletObjects> WalletObjectsPage(const storage::ObjectStore& store,
       !pb::WalletObjectsPurpose_IsValid(request.purpose())) {
     return InvalidArgument("wallet_objects needs a purpose (download or export)");
   }
-  COFFER_ASSIGN_OR_RETURN(pb::WalletView wallet, store.GetWallet(request.wallet()));
+  COFFER_ASSIGN_OR_RETURN(std::string wallet_uuid, store.ResolveWallet(request.wallet()));
   pb::WalletObjects page;
+  COFFER_ASSIGN_OR_RETURN(*page.mutable_wallet(),
+                          store.GetWallet(wallet_uuid, /*with_members=*/false));
+  COFFER_ASSIGN_OR_RETURN(std::vector<std::string> members, store.WalletMembers(wallet_uuid));
   size_t used = 0;
-  for (const std::string& uuid : wallet.members()) {  // in uuid order
+  for (const std::string& uuid : members) {  // in uuid order
     if (!request.after().empty() && uuid <= request.after()) continue;
     pb::WalletObject member;
     member.set_uuid(uuid);
@@ -68,9 +71,6 @@ StatusOr<pb::WalletObjects> WalletObjectsPage(const storage::ObjectStore& store,
     used += bytes;
     *page.add_objects() = std::move(member);
   }
-  wallet.clear_members();
-  wallet.clear_replaced_by();
-  *page.mutable_wallet() = std::move(wallet);
   return page;
 }
 

@@ -48,13 +48,13 @@ StatusOr<pb::LogRecord> ObjectStore::PlanWalletTransfer(const pb::WalletTransfer
   COFFER_ASSIGN_OR_RETURN(std::string source, ResolveWallet(c.source()));
   COFFER_ASSIGN_OR_RETURN(std::string target, ResolveWallet(c.target()));
   if (source == target) return InvalidArgument("a wallet cannot be merged or moved into itself");
-  COFFER_ASSIGN_OR_RETURN(pb::WalletView from, GetWallet(source));  // members in uuid order
+  COFFER_ASSIGN_OR_RETURN(std::vector<std::string> members, WalletMembers(source));
   pb::LogRecord record;
   auto* b = record.mutable_members_moved();
   b->set_source(source);
   b->set_target(target);
   b->set_move(c.move());
-  for (const std::string& object : from.members()) {
+  for (const std::string& object : members) {
     if (static_cast<size_t>(b->objects_size()) == limits::kMaxMembersPerTransfer) break;
     // A merge skips members the target already has; a move takes them too
     // (they still leave the source).

@@ -130,7 +130,8 @@ StatusOr<std::vector<pb::ObjectView>> ObjectStore::Locate(
   return out;
 }
 
-StatusOr<pb::WalletView> ObjectStore::ViewWallet(const pb::StoredWallet& w) const {
+StatusOr<pb::WalletView> ObjectStore::ViewWallet(const pb::StoredWallet& w,
+                                                 bool with_members) const {
   pb::WalletView v;
   v.set_uuid(w.uuid());
   v.set_supplied_name(w.name().name());
@@ -138,12 +139,9 @@ StatusOr<pb::WalletView> ObjectStore::ViewWallet(const pb::StoredWallet& w) cons
   v.set_name(holds ? w.name().name() : merge::GeneratedName(w.name().name(), w.uuid()));
   v.set_state(w.confirmed() ? "ACTIVE" : "PENDING");
   v.set_description(w.description());
-  std::string prefix = keys::MemberPrefix(w.uuid());
-  COFFER_RETURN_IF_ERROR(
-      ForEachRow<pb::StoredMember>(*kv_, prefix, [&](auto key, const pb::StoredMember& m) {
-        if (m.present()) v.add_members(std::string(key.substr(prefix.size())));
-        return true;
-      }));
+  if (!with_members) return v;
+  COFFER_ASSIGN_OR_RETURN(std::vector<std::string> members, WalletMembers(w.uuid()));
+  for (std::string& member : members) *v.add_members() = std::move(member);
   for (const std::string& member : v.members()) {
     COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, member));
     if (!o) continue;
@@ -170,6 +168,18 @@ StatusOr<std::vector<pb::WalletView>> ObjectStore::ListWallets() const {
   return out;
 }
 
+StatusOr<std::vector<std::string>> ObjectStore::WalletMembers(
+    const std::string& wallet_uuid) const {
+  std::vector<std::string> members;
+  const std::string prefix = keys::MemberPrefix(wallet_uuid);
+  COFFER_RETURN_IF_ERROR(
+      ForEachRow<pb::StoredMember>(*kv_, prefix, [&](auto key, const pb::StoredMember& m) {
+        if (m.present()) members.emplace_back(key.substr(prefix.size()));
+        return true;
+      }));
+  return members;
+}
+
 StatusOr<bool> ObjectStore::InWallet(const std::string& wallet_uuid,
                                      const std::string& object_uuid) const {
   COFFER_ASSIGN_OR_RETURN(
@@ -177,11 +187,12 @@ StatusOr<bool> ObjectStore::InWallet(const std::string& wallet_uuid,
   return member && member->present();
 }
 
-StatusOr<pb::WalletView> ObjectStore::GetWallet(const std::string& name_or_uuid) const {
+StatusOr<pb::WalletView> ObjectStore::GetWallet(const std::string& name_or_uuid,
+                                                bool with_members) const {
   COFFER_ASSIGN_OR_RETURN(std::string uuid, ResolveWallet(name_or_uuid));
   COFFER_ASSIGN_OR_RETURN(auto w, LoadMessage<pb::StoredWallet>(*kv_, keys::Wallet(uuid)));
   if (!w) return NotFound("no wallet '" + name_or_uuid + "'");
-  return ViewWallet(*w);
+  return ViewWallet(*w, with_members);
 }
 
 StatusOr<std::vector<pb::EndpointView>> ObjectStore::ListEndpoints() const {
