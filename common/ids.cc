@@ -2,11 +2,10 @@
 
 namespace coffer {
 
-Uuid Uuid::Generate(Rng& rng) {
-  uint64_t hi = rng.Next();
-  uint64_t lo = rng.Next();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;              // version 4
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // variant 10
+namespace {
+
+// The canonical text of the 128 bits hi:lo.
+std::string CanonicalText(uint64_t hi, uint64_t lo) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -16,7 +15,30 @@ Uuid Uuid::Generate(Rng& rng) {
     out.push_back(kHex[(word >> shift) & 0xF]);
     if (i == 7 || i == 11 || i == 15 || i == 19) out.push_back('-');
   }
-  return Uuid(std::move(out));
+  return out;
+}
+
+constexpr uint64_t kVariantMask = 0xC0ULL << 56;
+constexpr uint64_t kVariant10 = 0x80ULL << 56;
+
+}  // namespace
+
+Uuid Uuid::Generate(Rng& rng) {
+  uint64_t hi = rng.Next();
+  uint64_t lo = rng.Next();
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;  // version 4
+  lo = (lo & ~kVariantMask) | kVariant10;
+  return Uuid(CanonicalText(hi, lo));
+}
+
+Uuid Uuid::GenerateTimeOrdered(int64_t unix_micros, Rng& rng) {
+  const uint64_t micros = unix_micros < 0 ? 0 : static_cast<uint64_t>(unix_micros);
+  const uint64_t millis = (micros / 1000) & ((1ULL << 48) - 1);
+  const uint64_t fraction = (micros % 1000) * 4096 / 1000;    // 12 bits, < 4096
+  const uint64_t hi = (millis << 16) | 0x7000ULL | fraction;  // version 7
+  (void)rng.Next();  // two draws, as Generate makes: a simulation's streams stay as they were
+  const uint64_t lo = (rng.Next() & ~kVariantMask) | kVariant10;
+  return Uuid(CanonicalText(hi, lo));
 }
 
 bool Uuid::IsValid(std::string_view text) {

@@ -303,6 +303,9 @@ class ObjectStore {
   // Planning: a validated client intent -> the log record that carries it
   // (no origin, seq or stamp yet). plan.cc dispatches to one PlanX per op.
   StatusOr<pb::LogRecord> Plan(const pb::Op& op);
+  // The uuid of a new object, wallet or endpoint: time-ordered (version 7,
+  // common/ids.h), so the rows of new entities go in next to each other.
+  std::string NewEntityUuid();
   // plan_objects.cc
   StatusOr<pb::LogRecord> PlanCreateKey(const pb::CreateKeyOp& c);
   StatusOr<pb::LogRecord> PlanRekey(const pb::RekeyOp& c);

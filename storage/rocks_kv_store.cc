@@ -308,6 +308,7 @@ StatusOr<std::unique_ptr<KvStore>> OpenRocksKvStore(const RocksOptions& options)
   rocks.IncreaseParallelism(2);
   rocks.max_log_file_size = 8 << 20;
   rocks.keep_log_file_num = 4;
+  rocks.write_buffer_size = options.write_buffer_bytes;
   // Values are mostly ciphertext, which does not compress; without compression
   // a scan of the files for plaintext (the at-rest test) sees every byte.
   rocks.compression = rocksdb::kNoCompression;

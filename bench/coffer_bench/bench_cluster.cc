@@ -43,7 +43,7 @@ std::string Tail(const std::string& path, size_t bytes) {
 
 StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::StartLocal(
     const std::string& coffer_bin, int pairs, int read_only, bool keep,
-    const std::function<void(const std::string&)>& progress) {
+    const std::string& extra_config, const std::function<void(const std::string&)>& progress) {
   if (::access(coffer_bin.c_str(), X_OK) != 0) {
     return InvalidArgument("no coffer binary at " + coffer_bin + " (build it, or give --coffer)");
   }
@@ -87,7 +87,8 @@ StatusOr<std::unique_ptr<BenchCluster>> BenchCluster::StartLocal(
                             node::IssueCertificate(ca, {n.name, "node", {n.host}, {}, 30}));
     COFFER_RETURN_IF_ERROR(
         node::WritePemPair(cert, node_dir + "/node.pem", node_dir + "/node.key"));
-    integration::WriteWholeFile(node_dir + "/node.toml", NodeConfig(n, peer.port(), http.port()));
+    integration::WriteWholeFile(node_dir + "/node.toml",
+                                NodeConfig(n, peer.port(), http.port()) + extra_config);
     cluster->nodes_.push_back(n);
     cluster->port_holds_.push_back(std::move(client));
     cluster->port_holds_.push_back(std::move(peer));

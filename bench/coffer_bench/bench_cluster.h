@@ -39,10 +39,11 @@ class BenchCluster {
   // `coffer` binary at `coffer_bin` and waits until every node is ACTIVE
   // (pairs == 0, read_only == 1: one standalone node). `progress` gets one
   // line per step. An error names the node that failed and its log file;
-  // the nodes started so far are stopped.
+  // the nodes started so far are stopped. `extra_config` is TOML appended to
+  // every node's generated config.
   static StatusOr<std::unique_ptr<BenchCluster>> StartLocal(
       const std::string& coffer_bin, int pairs, int read_only, bool keep,
-      const std::function<void(const std::string&)>& progress);
+      const std::string& extra_config, const std::function<void(const std::string&)>& progress);
 
   // An existing cluster: `addresses` (host:port), an admin certificate and
   // optionally the nodes' process ids. Asks each node's status for its mode.

@@ -192,4 +192,17 @@ TEST(CofferBenchRun, NodeThatDoesNotStartFailsNamingItsLog) {
   EXPECT_NE(ran.err.find("node1/node.log"), std::string::npos) << ran.err;
 }
 
+TEST(CofferBenchRun, NodeConfigIsAppendedToEveryNodeConfig) {
+  // A value every node refuses proves the text reached the node's config:
+  // node1 exits naming the key, and nothing runs.
+  const std::string file = ::testing::TempDir() + "/bench-node-config.toml";
+  coffer::integration::WriteWholeFile(file, "[storage]\nwrite_buffer_mb = 0\n");
+  Ran ran = RunBench(std::string("--coffer ") + COFFER_BIN + " --node-config " + file +
+                     " --pairs 1 --duration 1s --warmup 0s");
+  EXPECT_EQ(ran.exit_code, 1);
+  EXPECT_NE(ran.err.find("node1 exited while starting"), std::string::npos) << ran.err;
+  EXPECT_NE(ran.err.find("storage.write_buffer_mb"), std::string::npos) << ran.err;
+  std::remove(file.c_str());
+}
+
 }  // namespace

@@ -69,7 +69,8 @@ StatusOr<std::unique_ptr<BenchCluster>> OpenCluster(const BenchOptions& o, int p
   }
   const std::string coffer = o.coffer_path.empty() ? DefaultCofferPath() : o.coffer_path;
   Progress("starting " + std::to_string(2 * pairs + read_only) + " node(s) from " + coffer);
-  auto cluster = BenchCluster::StartLocal(coffer, pairs, read_only, o.keep, Progress);
+  auto cluster =
+      BenchCluster::StartLocal(coffer, pairs, read_only, o.keep, o.node_config_text, Progress);
   if (cluster.ok() && o.keep) Progress("cluster directory (kept): " + (*cluster)->dir());
   return cluster;
 }

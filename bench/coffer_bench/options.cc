@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "common/limits.h"
@@ -87,6 +89,8 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
   app.add_option("--pairs", o.pairs, "read-write pairs of the local cluster (default 1)");
   app.add_option("--read-only", o.read_only, "read-only nodes of the local cluster (default 0)");
   app.add_flag("--keep", o.keep, "keep the local cluster's temp directory (data, logs)");
+  app.add_option("--node-config", o.node_config_file,
+                 "FILE: TOML appended to every local node's config (e.g. a [storage] table)");
   app.add_option("--address", addresses, "A,B,...: target this existing cluster's nodes");
   app.add_option("--ca", o.ca_file, "CA certificate (with --address)");
   app.add_option("--cert", o.cert_file, "admin client certificate (with --address)");
@@ -217,8 +221,20 @@ ParseOutcome ParseBenchOptions(const std::vector<std::string>& args) {
       return Refuse("--pids must name one process per --address");
     }
     if (!o.scale.empty()) return Refuse("--scale starts clusters: not with --address");
+    if (!o.node_config_file.empty()) {
+      return Refuse("--node-config configures the nodes coffer-bench starts: not with --address");
+    }
   } else if (!o.pids.empty()) {
     return Refuse("--pids goes with --address");
+  }
+  if (!o.node_config_file.empty()) {
+    std::ifstream in(o.node_config_file, std::ios::binary);
+    if (!in) return Refuse("--node-config: cannot read " + o.node_config_file);
+    o.node_config_text.assign(std::istreambuf_iterator<char>(in), {});
+    if (o.node_config_text.size() > kMaxNodeConfigBytes) {
+      return Refuse("--node-config: " + o.node_config_file + " is over " +
+                    std::to_string(kMaxNodeConfigBytes) + " bytes");
+    }
   }
   if (!o.scale.empty() && (o.vs_etcd || o.baseline_raw)) {
     return Refuse("--scale runs alone: not with --vs-etcd or --baseline");

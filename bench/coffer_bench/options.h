@@ -21,6 +21,8 @@ inline constexpr int kMaxBenchInFlight = 64;
 // --in-flight-mode connections: one thread and one connection per client
 // and in-flight slot.
 inline constexpr int kMaxBenchConnections = 4096;
+// --node-config: the largest file taken.
+inline constexpr size_t kMaxNodeConfigBytes = 64 << 10;
 inline constexpr int kMaxPrepareObjects = 1000000;
 // --catch-up N: records written while the node is disabled.
 inline constexpr uint64_t kMaxCatchUpRecords = 100'000'000;
@@ -41,6 +43,10 @@ struct BenchOptions {
   int pairs = 1;
   int read_only = 0;
   bool keep = false;  // keep the temp directory (data, logs, certificates)
+  // --node-config FILE: TOML appended to every generated node.toml (tables
+  // the generated config has not: [storage], [replication], [limits]...).
+  std::string node_config_file;
+  std::string node_config_text;  // its contents, read by ParseBenchOptions
   // Existing cluster: every client address, and the admin credentials.
   std::vector<std::string> addresses;
   std::string ca_file, cert_file, key_file;

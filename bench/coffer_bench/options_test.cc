@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace coffer::bench {
 namespace {
 
@@ -172,6 +175,23 @@ TEST(BenchOptions, BadValuesAreRefusedWithExitTwo) {
                 "one process per --address");
   ExpectRefused({"--scale", "2,4", "--vs-etcd"}, "--scale runs alone");
   ExpectRefused({"--no-such-flag"}, "--no-such-flag");
+  ExpectRefused({"--node-config", "/no/such/file.toml"}, "--node-config: cannot read");
+  ExpectRefused(
+      {"--address", "a:1", "--ca", "c", "--cert", "c", "--key", "k", "--node-config", "/dev/null"},
+      "not with --address");
+}
+
+TEST(BenchOptions, NodeConfigIsReadWhole) {
+  const std::string small = ::testing::TempDir() + "/node-extra.toml";
+  { std::ofstream(small) << "[storage]\nwrite_buffer_mb = 16\n"; }
+  ParseOutcome out = Parse({"--node-config", small});
+  ASSERT_TRUE(out.options.has_value()) << out.text;
+  EXPECT_EQ(out.options->node_config_text, "[storage]\nwrite_buffer_mb = 16\n");
+  const std::string big = ::testing::TempDir() + "/node-extra-big.toml";
+  { std::ofstream(big) << std::string(kMaxNodeConfigBytes + 1, '#'); }
+  ExpectRefused({"--node-config", big}, "is over 65536 bytes");
+  std::remove(small.c_str());
+  std::remove(big.c_str());
 }
 
 TEST(BenchOptions, HelpExitsZeroListingTheFlags) {

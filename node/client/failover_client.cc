@@ -6,12 +6,18 @@
 #include <set>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/rng.h"
 #include "node/api/request_handler.h"
 #include "node/config/config.h"
 
 namespace coffer::node {
+
+std::string NewRequestId() {
+  SystemRng rng;
+  return Uuid::GenerateTimeOrdered(SystemClock().WallMicros(), rng).str();
+}
 namespace {
 
 // Retries on the same node after an OUTCOME_UNKNOWN that named no record.
@@ -257,10 +263,7 @@ StatusOr<pb::Response> FailoverClient::Call(pb::Request request) {
                   : CofferClient::Clock::time_point::max();
   const bool write = request.has_write();
   const bool read = IsRead(request);
-  if (write && request.request_id().empty()) {
-    SystemRng rng;
-    request.set_request_id(Uuid::Generate(rng).str());
-  }
+  if (write && request.request_id().empty()) request.set_request_id(NewRequestId());
 
   std::vector<std::string> tried;  // "address (what happened)", in order
   // The last refusal a node answered (UNAVAILABLE, READ_ONLY_*), and where.

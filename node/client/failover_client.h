@@ -27,6 +27,11 @@
 
 namespace coffer::node {
 
+// A new request id for a write sent without one: a time-ordered uuid
+// (version 7, common/ids.h), so the node's request rows of writes made close
+// in time are stored next to each other.
+std::string NewRequestId();
+
 struct FailoverOptions {
   // Client API addresses "host:port" (or "[ipv6]:port"); at least one.
   // Duplicates are ignored.

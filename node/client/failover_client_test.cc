@@ -327,6 +327,8 @@ TEST_F(FailoverClientTest, TriesTheCallersSubgroupFirst) {
             (std::vector<std::string>{e2_->address, e1_->address, w1_->address, w2_->address}));
   ASSERT_EQ(e2_->Writes(), 1u);
   EXPECT_TRUE(Uuid::IsValid(e2_->Received()[0].request_id())) << e2_->Received()[0].request_id();
+  // Time-ordered (NewRequestId): request rows of close writes sit together.
+  EXPECT_EQ(e2_->Received()[0].request_id()[14], '7') << e2_->Received()[0].request_id();
   EXPECT_FALSE(e2_->Received()[0].has_retry_of());
   EXPECT_EQ(w1_->Writes() + e1_->Writes() + w2_->Writes(), 0u);
 

@@ -1,7 +1,5 @@
 #include "node/client/retry_policy.h"
 
-#include "common/ids.h"
-#include "common/rng.h"
 #include "node/api/request_kinds.h"
 #include "node/client/failover_client.h"
 
@@ -30,8 +28,7 @@ RetrySession::~RetrySession() = default;
 StatusOr<pb::Response> RetrySession::Call(const RetryPolicyOptions& options, pb::Request* request) {
   if (options.addresses.empty()) return InvalidArgument("no node address given");
   if (request->has_write() && request->request_id().empty()) {
-    SystemRng rng;
-    request->set_request_id(Uuid::Generate(rng).str());
+    request->set_request_id(NewRequestId());
   }
   FailoverOptions failover{options.addresses, options.subgroup, options.tls, options.timeout};
   // The timeout bounds the whole request, not each attempt: a frozen first

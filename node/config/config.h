@@ -122,6 +122,8 @@ struct StorageSection {
   bool sync_writes = true;
   // RocksDB block cache size in MiB, in [1, 1048576]. Default: 64
   int64_t block_cache_mb = 64;
+  // RocksDB memtable size in MiB, in [1, 1024]. Default: 64
+  int64_t write_buffer_mb = 64;
   bool operator==(const StorageSection&) const = default;
 };
 

@@ -80,6 +80,7 @@ StatusOr<OpenedStore> OpenNodeStore(const NodeConfig& config, SecretBytes passph
   storage::RocksOptions rocks;
   rocks.path = config.node.data_dir + "/db";
   rocks.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
+  rocks.write_buffer_bytes = static_cast<size_t>(config.storage.write_buffer_mb) << 20;
   // A store this binary may not run (a cluster version it does not
   // support) is refused before it is opened for writing: not a byte of it
   // changes.

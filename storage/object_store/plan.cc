@@ -61,6 +61,10 @@ StatusOr<pb::LogRecord> ObjectStore::Plan(const pb::Op& op) {
   }
 }
 
+std::string ObjectStore::NewEntityUuid() {
+  return Uuid::GenerateTimeOrdered(clock_.WallMicros(), rng_).str();
+}
+
 StatusOr<pb::StoredObject> ObjectStore::LoadCreatedObject(const std::string& uuid) const {
   if (!Uuid::IsValid(uuid)) return InvalidArgument("'" + uuid + "' is not a uuid");
   COFFER_ASSIGN_OR_RETURN(auto o, ReadObject(*kv_, uuid));

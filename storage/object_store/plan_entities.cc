@@ -16,7 +16,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanWalletCreate(const pb::WalletCreateOp& 
   }
   pb::LogRecord record;
   auto* b = record.mutable_wallet_created();
-  b->set_uuid(Uuid::Generate(rng_).str());
+  b->set_uuid(NewEntityUuid());
   b->set_name(c.name());
   b->set_description(c.description());
   record.mutable_result()->set_uuid(b->uuid());
@@ -79,7 +79,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanEndpointCreate(const pb::EndpointCreate
   }
   pb::LogRecord record;
   auto* b = record.mutable_endpoint_created();
-  b->set_uuid(Uuid::Generate(rng_).str());
+  b->set_uuid(NewEntityUuid());
   b->set_name(c.name());
   b->set_certificate_subject(c.certificate_subject().empty() ? c.name() : c.certificate_subject());
   b->set_description(c.description());

@@ -45,7 +45,7 @@ StatusOr<pb::LogRecord> ObjectStore::PlanObjectCreation(
   if (activate) attributes["activation_date"] = IntValue(clock_.WallMicros());
   pb::LogRecord record;
   auto* b = record.mutable_object_created();
-  b->set_uuid(Uuid::Generate(rng_).str());
+  b->set_uuid(NewEntityUuid());
   b->set_type(type);
   b->set_name(name);
   *b->mutable_attributes() = std::move(attributes);
