@@ -116,9 +116,10 @@ struct RocksOptions {
   // Block cache size. Default: 64 MiB.
   size_t block_cache_bytes = 64 << 20;
   // Memtable size (RocksDB write_buffer_size): how much is written before a
-  // flush to a table file. A smaller memtable makes each insert cheaper (a
-  // shallower skiplist that stays in the CPU caches) at the price of more
-  // flushes and compactions. Default: 64 MiB.
+  // flush to a table file; up to two are held in memory (one flushing).
+  // Smaller: less memory, more flushes and compactions. 4 to 32 MiB gave the
+  // same write rate as 64 on the 2-core bench machine (bench/README.md).
+  // Default: 64 MiB.
   size_t write_buffer_bytes = 64 << 20;
   // Open an existing database (e.g. a Checkpoint) for reading only: nothing
   // is created, Write and Sync fail with INVALID_STATE, and any number of

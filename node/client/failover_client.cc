@@ -18,6 +18,7 @@ std::string NewRequestId() {
   SystemRng rng;
   return Uuid::GenerateTimeOrdered(SystemClock().WallMicros(), rng).str();
 }
+
 namespace {
 
 // Retries on the same node after an OUTCOME_UNKNOWN that named no record.

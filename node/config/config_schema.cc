@@ -251,7 +251,7 @@ const std::vector<Field>& Fields() {
       {.table = "storage",
        .key = "write_buffer_mb",
        .doc = "RocksDB memtable size in MiB (1 to 1024): written before a flush\n"
-              "to a table file. Smaller: cheaper inserts, more compaction.",
+              "to a table file. Smaller: less memory, more flushes and compaction.",
        .kind = Kind::kInt,
        .num = COFFER_CONFIG_INT(storage, write_buffer_mb),
        .min = 1,
