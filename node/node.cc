@@ -96,6 +96,7 @@ struct Node::Impl {
   IntegrityAlertLog alert_log;
   IntegrityAlertLog clock_log{"clock refusal"};
   boost::asio::steady_timer tick_timer{store_io};
+  boost::asio::steady_timer group_commit_timer{store_io};  // a sync SyncDone put off
   int64_t last_membership_refresh = 0;
   std::string members_fingerprint;
   replication::NodeLifecycle lifecycle;  // the node-state steps (sans-IO)
@@ -319,12 +320,10 @@ struct Node::Impl {
     if (!deleted.ok()) spdlog::warn("log GC: {}", deleted.status().ToString());
   }
 
-  // Group commit. The fsync runs on the sync thread while the store thread
-  // goes on executing writes and applying received records, which wait for
-  // the next sync (started as soon as the previous one is done). When to
-  // sync is replication::GroupCommit's decision (the simulation's too).
+  // Group commit: the fsync runs on the sync thread while the store thread goes
+  // on; when each starts is replication::GroupCommit's decision (the sim's too).
   void ScheduleFlush() {
-    if (group_commit.WritesArrived()) StartSync();
+    if (group_commit.WritesArrived(clock.MonotonicMicros())) StartSync();
   }
 
   void StartSync() {
@@ -333,14 +332,18 @@ struct Node::Impl {
     boost::asio::post(sync_io, [this, batch = std::move(batch)]() mutable {
       Status synced = replication::Replicator::SyncGroupCommit(*store);
       boost::asio::post(store_io, [this, batch = std::move(batch), synced] {
-        if (replicator) replicator->Committed(batch, synced);
-        if (group_commit.SyncDone()) {
-          if (replicator) {
-            StartSync();
-          } else {
-            group_commit.NothingToSync();
-          }
-        }
+        if (!replicator) return group_commit.NothingToSync();
+        replicator->Committed(batch, synced);
+        auto next = group_commit.SyncDone(clock.MonotonicMicros(),
+                                          synced.ok() && replicator->HasUnsynced());
+        if (!next) return;
+        if (*next <= clock.MonotonicMicros()) return StartSync();
+        group_commit_timer.expires_after(
+            std::chrono::microseconds(*next - clock.MonotonicMicros()));
+        group_commit_timer.async_wait([this](const boost::system::error_code& ec) {
+          if (ec || !replicator) return group_commit.NothingToSync();
+          StartSync();
+        });
       });
     });
   }
@@ -386,6 +389,8 @@ struct Node::Impl {
     replicator = std::make_unique<replication::Replicator>(
         *store, replication::CoreMembers(members), replication::CoreOptions{}, *links, clock);
     replicator->EnableGroupCommit();
+    group_commit =
+        replication::GroupCommit({.min_interval_micros = config.storage.group_commit_interval_us});
     replicator->SetSignatureVerifier(record_verifier.get());
     replicator->SetIntegrityAlertObserver([this](const replication::IntegrityAlert& alert) {
       alert_log.Report(alert, clock.MonotonicMicros());
@@ -655,6 +660,7 @@ void Node::Stop() {
   Impl* raw = impl_.get();
   boost::asio::post(raw->store_io, [raw] {
     raw->tick_timer.cancel();
+    raw->group_commit_timer.cancel();  // Flush() below syncs what it would have
     raw->storage_watch->Stop();
     if (raw->replicator) {
       raw->replicator->Flush();

@@ -116,6 +116,8 @@ class Replicator {
     bool empty() const { return writes.empty() && !received; }
   };
   SyncBatch TakeUnsynced();
+  // Work waits for a sync: TakeUnsynced would not return an empty batch.
+  bool HasUnsynced() const { return !unsynced_.empty() || received_unsynced_; }
   void Committed(const SyncBatch& batch, const Status& synced);
   // The sync of a group commit, for Flush() and for a driver that runs it
   // on another thread (callable from any thread, as ObjectStore::Sync).

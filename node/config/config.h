@@ -124,6 +124,11 @@ struct StorageSection {
   int64_t block_cache_mb = 64;
   // RocksDB memtable size in MiB, in [1, 1024]. Default: 64
   int64_t write_buffer_mb = 64;
+  // Group commit: a sync that follows another back to back (work came in
+  // while the previous one ran) starts no sooner than this many microseconds
+  // after the previous one started; after an idle moment a sync starts at
+  // once. In [0, 100000]; 0: back to back. Default: 2000 (bench/README.md)
+  int64_t group_commit_interval_us = 2000;
   bool operator==(const StorageSection&) const = default;
 };
 

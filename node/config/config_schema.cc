@@ -256,6 +256,15 @@ const std::vector<Field>& Fields() {
        .num = COFFER_CONFIG_INT(storage, write_buffer_mb),
        .min = 1,
        .max = 1024},
+      {.table = "storage",
+       .key = "group_commit_interval_us",
+       .doc = "Group commit: a sync that follows another back to back starts no\n"
+              "sooner than this after the previous one started (0 to 100000 us;\n"
+              "0: at once). Fewer syncs and signatures per write under load.",
+       .kind = Kind::kInt,
+       .num = COFFER_CONFIG_INT(storage, group_commit_interval_us),
+       .min = 0,
+       .max = 100'000},
       {.table = "root_of_trust",
        .key = "kind",
        .doc = "What wraps the data key: \"passphrase\" (scrypt-derived key).",

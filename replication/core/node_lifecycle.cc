@@ -77,21 +77,21 @@ std::optional<VersionVector> LogGc::CollectibleThrough(uint32_t self, const Vers
   return through;
 }
 
-bool GroupCommit::WritesArrived() {
-  if (in_flight_) {
-    wanted_ = true;
-    return false;
-  }
+bool GroupCommit::WritesArrived(int64_t now_micros) {
+  if (in_flight_) return false;  // the running or scheduled sync's SyncDone decides
   in_flight_ = true;
+  last_start_ = now_micros;
   return true;
 }
 
-bool GroupCommit::SyncDone() {
+std::optional<int64_t> GroupCommit::SyncDone(int64_t now_micros, bool work_waiting) {
   in_flight_ = false;
-  if (!wanted_) return false;
-  wanted_ = false;
+  if (!work_waiting) return std::nullopt;
   in_flight_ = true;
-  return true;
+  int64_t start = now_micros;
+  if (last_start_) start = std::max(start, *last_start_ + options_.min_interval_micros);
+  last_start_ = start;
+  return start;
 }
 
 }  // namespace coffer::replication

@@ -102,32 +102,58 @@ class LogGc {
   std::optional<int64_t> last_run_;
 };
 
-// Group commit (one fsync for every client write that came in while the
-// previous one ran), the decisions only. The driver takes the writes waiting
-// for a sync (Replicator::TakeUnsynced), runs the sync off the owner's
-// thread, and hands the result back (Replicator::Committed).
+// Group commit (one fsync for all the work that came in while the previous
+// one ran: client writes executed unsynced, received records applied), the
+// decisions only. The driver takes the work waiting for a sync
+// (Replicator::TakeUnsynced), runs the sync off the owner's thread, and hands
+// the result back (Replicator::Committed).
 //
-//   if (group.WritesArrived()) StartSync();   // after client writes were executed
+//   if (group.WritesArrived(now)) StartSync();   // after work was done unsynced
 //   ...when a sync is done, on the owner's thread:
-//   if (group.SyncDone()) StartSync();
+//   if (auto at = group.SyncDone(now, synced.ok() && replicator.HasUnsynced()))
+//     StartSyncAt(*at);
 //
-// where StartSync takes the unsynced writes and, if there are none, calls
+// where StartSync takes the unsynced work and, if there is none, calls
 // group.NothingToSync().
+struct GroupCommitOptions {
+  // A sync that follows another back to back (work came in while the
+  // previous one ran) starts no sooner than this after the previous one
+  // started; a sync after an idle moment starts at once. Under load each
+  // sync then covers more work: fewer fsyncs, chain signatures (one per
+  // group commit) and signature checks on every receiver per write, at the
+  // price of up to this much more latency for a write that just missed a
+  // sync. 0: back to back (node config storage.group_commit_interval_us).
+  int64_t min_interval_micros = 0;
+};
+
 class GroupCommit {
  public:
-  // Client writes were executed unsynced. True: start a sync now. False: one
-  // is running; another follows when it is done.
-  bool WritesArrived();
-  // A sync finished. True: writes came in meanwhile, start the next sync now.
-  bool SyncDone();
-  // StartSync found no writes waiting: no sync runs.
+  GroupCommit() = default;
+  explicit GroupCommit(GroupCommitOptions options) : options_(options) {}
+
+  // Work was done unsynced at `now_micros` (monotonic). True: start a sync
+  // now. False: one is running or scheduled; SyncDone decides on the next.
+  bool WritesArrived(int64_t now_micros);
+  // A sync finished at `now_micros` and its batch was handed back
+  // (Replicator::Committed); `work_waiting`: it succeeded and unsynced work
+  // is there now (Replicator::HasUnsynced), asked of the replicator rather
+  // than counted from WritesArrived calls (a call during a put-off sync's
+  // wait would otherwise ask for an empty sync after it, and the next work
+  // would then start one at once, unspaced). After a failed sync pass false:
+  // its work waits for the next WritesArrived (a tick or a message), so a
+  // failing disk is not retried in a loop. Returns when to start the next
+  // sync (at or before now: at once), or nullopt: none now (the next
+  // WritesArrived starts one).
+  std::optional<int64_t> SyncDone(int64_t now_micros, bool work_waiting);
+  // StartSync found no work waiting: no sync runs.
   void NothingToSync() { in_flight_ = false; }
 
   bool sync_in_flight() const { return in_flight_; }
 
  private:
-  bool in_flight_ = false;
-  bool wanted_ = false;  // writes came in during the sync in flight
+  GroupCommitOptions options_;
+  bool in_flight_ = false;  // a sync is running, or scheduled by SyncDone
+  std::optional<int64_t> last_start_;
 };
 
 }  // namespace coffer::replication

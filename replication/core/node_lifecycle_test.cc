@@ -126,20 +126,39 @@ TEST(LogGcTest, RunsAtMostOncePerInterval) {
   EXPECT_TRUE(gc.Due(1005 * kMs));
 }
 
-TEST(GroupCommitTest, OneSyncAtATimeAndWritesDuringItStartTheNext) {
-  GroupCommit group;
-  EXPECT_TRUE(group.WritesArrived());
+TEST(GroupCommitTest, OneSyncAtATimeAndWorkDuringItStartsTheNext) {
+  GroupCommit group;  // no interval: back to back
+  EXPECT_TRUE(group.WritesArrived(0));
   EXPECT_TRUE(group.sync_in_flight());
-  EXPECT_FALSE(group.WritesArrived()) << "joins the next sync";
-  EXPECT_FALSE(group.WritesArrived());
-  EXPECT_TRUE(group.SyncDone()) << "writes came in meanwhile: the next sync starts";
+  EXPECT_FALSE(group.WritesArrived(100)) << "joins the next sync";
+  EXPECT_FALSE(group.WritesArrived(200));
+  EXPECT_EQ(group.SyncDone(1000, /*work_waiting=*/true), 1000) << "the next sync starts at once";
   EXPECT_TRUE(group.sync_in_flight());
-  EXPECT_FALSE(group.SyncDone()) << "nothing came in";
+  EXPECT_EQ(group.SyncDone(2000, /*work_waiting=*/false), std::nullopt) << "nothing came in";
   EXPECT_FALSE(group.sync_in_flight());
-  EXPECT_TRUE(group.WritesArrived());
+  EXPECT_TRUE(group.WritesArrived(3000));
   group.NothingToSync();
   EXPECT_FALSE(group.sync_in_flight());
-  EXPECT_TRUE(group.WritesArrived());
+  EXPECT_TRUE(group.WritesArrived(4000));
+}
+
+TEST(GroupCommitTest, ABackToBackSyncWaitsTheIntervalAfterThePreviousStart) {
+  GroupCommit group({.min_interval_micros = 2000});
+  EXPECT_TRUE(group.WritesArrived(10'000)) << "after an idle moment: at once";
+  EXPECT_FALSE(group.WritesArrived(10'300));
+  // Done 700 us later with work waiting: put off to 2 ms after the start.
+  EXPECT_EQ(group.SyncDone(10'700, true), 12'000);
+  EXPECT_TRUE(group.sync_in_flight()) << "scheduled counts as in flight";
+  EXPECT_FALSE(group.WritesArrived(11'000)) << "joins the scheduled sync";
+  // That one ran from 12,000 and took 2.5 ms: longer than the interval.
+  EXPECT_EQ(group.SyncDone(14'500, true), 14'500);
+  // Calls came in during it, but that sync took their work: no next sync.
+  EXPECT_FALSE(group.WritesArrived(14'600));
+  EXPECT_EQ(group.SyncDone(15'000, false), std::nullopt);
+  EXPECT_FALSE(group.sync_in_flight());
+  // Idle, then work within the interval of the last start: still at once
+  // (the interval spaces back-to-back syncs only, a lone write never waits).
+  EXPECT_TRUE(group.WritesArrived(15'100));
 }
 
 TEST(ProtocolStateTest, MapsStoredStatesToTheProtocol) {

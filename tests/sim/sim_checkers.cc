@@ -99,9 +99,17 @@ void Simulation::CheckActiveStep(SimNode& node) {
   }
 }
 
+void Simulation::RaiseDurableFloor(uint32_t id, const replication::VersionVector& durable) {
+  auto& floor = durable_floor_[id];
+  for (const auto& [origin, seq] : durable) floor[origin] = std::max(floor[origin], seq);
+}
+
 // Semantics 5: a DISABLED node within its window keeps every record it
 // lacks available: no node's GC drops one. "Within" allows for the skew of
-// the collecting node's clock.
+// the collecting node's clock. "Lacks" is the truth, not a node's view: the
+// DISABLED record's vector, or more if the node's disk is known to hold more
+// (a collector that has not yet seen the DISABLED record counts the node by
+// what it reported, which grows again once the node is ENABLING).
 void Simulation::CheckLogGc(SimNode& node) {
   auto cluster = node.store->Cluster();
   if (!cluster.ok() || !*cluster) return;
@@ -109,11 +117,13 @@ void Simulation::CheckLogGc(SimNode& node) {
   for (const auto& m : replication::MemberRecords(MembersOf(node), **cluster)) {
     if (m.id == node.id || m.state != pb::NODE_DISABLED) continue;
     if (kEpochMicros + now_ + kMaxSkewMicros >= m.window_end_wall_micros) continue;
+    const replication::VersionVector& durable = durable_floor_[m.id];
     for (const auto& [origin, through] : collected) {
-      if (origin == m.id || through <= SeqOf(m.disabled_applied, origin)) continue;
+      uint64_t has = std::max(SeqOf(m.disabled_applied, origin), SeqOf(durable, origin));
+      if (origin == m.id || through <= has) continue;
       Violation(NodeName(node.id) + " collected origin " + std::to_string(origin) + " through " +
                 std::to_string(through) + " while DISABLED " + NodeName(m.id) +
-                " within its window had only " + std::to_string(SeqOf(m.disabled_applied, origin)));
+                " within its window had only " + std::to_string(has));
     }
   }
 }

@@ -398,6 +398,12 @@ class Simulation {
   std::map<uint32_t, uint64_t> expired_seq_;  // EXPIRED node -> its own records then
   std::set<uint32_t> pending_delete_;         // force-delete scheduled
   std::map<uint32_t, CatchUpWatch> catching_up_;
+  // Per node: what the simulated disk is known to hold durably (the store's
+  // vector at boot, after recovery, and at each group-commit sync that
+  // succeeded), max-merged. The log-GC checker's ground truth of what a
+  // DISABLED node has beyond the vector its DISABLED record carries.
+  std::map<uint32_t, replication::VersionVector> durable_floor_;
+  void RaiseDurableFloor(uint32_t id, const replication::VersionVector& durable);
   // The Byzantine relay (0: none): its own rng, so the rest of a seed's trace
   // is drawn as before.
   uint32_t byzantine_ = 0;

@@ -304,9 +304,11 @@ bool Simulation::Perform(const upgrade::Decision& d) {
       // others wait for a DISABLED that never comes, and the DISABLED node
       // takes nothing more (the planted plant_disable_through_any_node).
       uint32_t via = node->up() && node->storage_ok() ? d.node_id : 0;
-      for (uint32_t id : UpNodes()) {
-        if (via == 0 && options_.plant_disable_through_any_node && nodes_[id]->storage_ok()) {
+      if (options_.plant_disable_through_any_node) {
+        for (uint32_t id : UpNodes()) {
+          if (id == d.node_id || !nodes_[id]->storage_ok()) continue;
           via = id;
+          break;
         }
       }
       if (via == 0 || !OrchestratorWrite(via, op, "disable").ok()) return false;

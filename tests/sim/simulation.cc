@@ -194,9 +194,11 @@ void Simulation::Boot(SimNode& node) {
   node.replicator->SetAppliedObserver(
       [this, id = node.id](const pb::LogRecord& record) { ObserveApplied(id, record); });
   node.last_applied = node.store->Applied();
+  RaiseDurableFloor(node.id, node.last_applied);  // recovered from the disk
   node.lifecycle = replication::NodeLifecycle();
   node.gc = replication::LogGc();
-  node.group_commit = replication::GroupCommit();
+  node.group_commit =
+      replication::GroupCommit({.min_interval_micros = options_.group_commit_interval_micros});
   node.storage = replication::StorageGuard();
   node.version_round_at = now_;
   RefreshGate(node);  // as node.cc builds its gate before it serves
@@ -283,7 +285,7 @@ std::vector<uint32_t> Simulation::UpNodes() const {
 }
 
 void Simulation::ScheduleFlush(SimNode& node) {
-  if (node.group_commit.WritesArrived()) StartSync(node);
+  if (node.group_commit.WritesArrived(now_)) StartSync(node);
 }
 
 void Simulation::StartSync(SimNode& node) {
@@ -292,13 +294,21 @@ void Simulation::StartSync(SimNode& node) {
   // The sync thread's fsync: the disk keeps what was written up to now; the
   // writes are sent and acknowledged when it returns, a little later.
   Status synced = replication::Replicator::SyncGroupCommit(*node.store);
+  if (synced.ok()) RaiseDurableFloor(node.id, batch.applied);
   int64_t sync_time = 200 + static_cast<int64_t>(rng_.Uniform(2 * kMs));
   At(now_ + sync_time,
      [this, id = node.id, incarnation = node.incarnation, batch = std::move(batch), synced] {
        SimNode* n = Node(id);
        if (n == nullptr || !n->up() || n->incarnation != incarnation) return;  // crashed meanwhile
        n->replicator->Committed(batch, synced);
-       if (n->group_commit.SyncDone()) StartSync(*n);
+       auto next = n->group_commit.SyncDone(now_, synced.ok() && n->replicator->HasUnsynced());
+       if (!next) return;
+       if (*next <= now_) return StartSync(*n);
+       At(*next, [this, id, incarnation] {
+         SimNode* later = Node(id);
+         if (later == nullptr || !later->up() || later->incarnation != incarnation) return;
+         StartSync(*later);
+       });
      });
 }
 
@@ -341,6 +351,7 @@ SimResult Simulation::Run() {
   if (!options_.plant.empty()) planted.emplace(options_.plant, fault::Arming{});
   BuildTopology();
   result_.mixed_versions = options_.mixed_versions;
+  result_.group_commit_interval_micros = options_.group_commit_interval_micros;
   result_.upgrade = options_.upgrade;
   if (options_.upgrade) {
     // The orchestrator starts 0.3-1.5 s in, while clients write and faults
@@ -478,7 +489,11 @@ SimResult Simulation::Run() {
 
 std::string SimResult::ReplayCommand() const {
   return std::string(mixed_versions ? "COFFER_SIM_MIXED=1 " : "") +
-         (upgrade ? "COFFER_SIM_UPGRADE=1 " : "") + "COFFER_SIM_SEED=" + std::to_string(seed) +
+         (upgrade ? "COFFER_SIM_UPGRADE=1 " : "") +
+         (group_commit_interval_micros != SimOptions{}.group_commit_interval_micros
+              ? "COFFER_SIM_GROUP_COMMIT_US=" + std::to_string(group_commit_interval_micros) + " "
+              : "") +
+         "COFFER_SIM_SEED=" + std::to_string(seed) +
          " build/dev/tests/sim/sim_test --gtest_filter=Simulation.ReplaySeed";
 }
 

@@ -84,6 +84,11 @@ struct SimOptions {
   // Clients also change wallet membership and merge or move whole wallets
   // (WalletMemberOp, WalletTransferOp): concurrent ones must converge.
   bool wallet_ops = true;
+  // Each node's group commit: a sync that follows another back to back
+  // waits this long after the previous one started (GroupCommitOptions; the
+  // node's storage.group_commit_interval_us): the node's default, 2 ms;
+  // Simulation.SeedsWithoutGroupCommitInterval runs 0 (back to back).
+  int64_t group_commit_interval_micros = 2000;
   // A mixed-version seed (sim_versions.cc): the operator restarts nodes on
   // NextRelease() during the run; clients send gated writes.
   bool mixed_versions = false;
@@ -103,8 +108,8 @@ struct SimOptions {
   // node's pair peer (the stepper's pair guard sees none).
   bool plant_takeover_from_one_node = false;
   bool plant_no_pair_peer = false;
-  // The plan's DISABLING goes through any node when its target is down or
-  // its store faulted (not only through the target itself).
+  // The plan's DISABLING goes through another node than its target
+  // whenever one is up with a working store (not through the target itself).
   bool plant_disable_through_any_node = false;
 };
 
@@ -150,6 +155,7 @@ struct SimResult {
   uint64_t gated_refused = 0;
   uint64_t fence_crashes = 0;
   bool mixed_versions = false;
+  int64_t group_commit_interval_micros = SimOptions{}.group_commit_interval_micros;
   bool ended_on_next_version = false;
   // Orchestrated upgrade seeds: the plan's end state (FINALIZED or
   // ROLLED_BACK, "" if it never got there), its actions performed,
