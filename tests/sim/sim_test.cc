@@ -78,10 +78,6 @@ TEST(Simulation, Seeds) {
   EXPECT_GT(alerts, 0u) << "no node ever refused a Byzantine record";
 }
 
-// Mixed-version seeds (sim_versions.cc): the cluster starts on
-// CurrentRelease(), the operator restarts nodes one at a time on
-// NextRelease() (half the seeds leave one node behind), nodes crash right
-// after their fence, clients send gated writes.
 // Syncs back to back (storage.group_commit_interval_us = 0) instead of
 // the default 2 ms interval, on the normal seeds.
 TEST(Simulation, SeedsWithoutGroupCommitInterval) {
@@ -101,6 +97,10 @@ TEST(Simulation, SeedsWithoutGroupCommitInterval) {
             << " failed, " << acked << " acknowledged writes\n";
 }
 
+// Mixed-version seeds (sim_versions.cc): the cluster starts on
+// CurrentRelease(), the operator restarts nodes one at a time on
+// NextRelease() (half the seeds leave one node behind), nodes crash right
+// after their fence, clients send gated writes.
 TEST(Simulation, MixedVersionSeeds) {
   uint64_t first = EnvOr("COFFER_SIM_FIRST_SEED", 1);
   uint64_t count = EnvOr("COFFER_SIM_MIXED_SEEDS", 200);
@@ -252,10 +252,10 @@ TEST(Simulation, PlantedMissingPairGuardIsCaught) {
   EXPECT_GT(caught, 0) << "the pair checker missed a disable beside a down peer in 30 seeds";
 }
 
-// A DISABLING sent through another node when the target does not answer
-// can be accepted by a lagging view after the target went DISABLED and win
-// over it by its later stamp: the target stays DISABLED in its own store
-// while the others wait for its DISABLED.
+// A DISABLING sent through another node than its target can be accepted
+// by a lagging view after the target went DISABLED and win over it by its
+// later stamp: the target stays DISABLED in its own store while the others
+// wait for its DISABLED.
 TEST(Simulation, PlantedDisableThroughAnyNodeIsCaught) {
   int caught = UpgradeSeedsCatching(
       "the plan's DISABLING through any node",
