@@ -102,7 +102,7 @@ void Replicator::Write(const pb::Op& op, const std::string& request_id,
 }
 
 void Replicator::Flush() {
-  if (unsynced_.empty() && !received_unsynced_) return;
+  if (!HasUnsynced()) return;
   SyncBatch batch = TakeUnsynced();
   Committed(batch, SyncGroupCommit(store_));
 }
