@@ -13,15 +13,24 @@ namespace {
 // erases it from a log copy; the digest covers it either way). Not the
 // signature: a record is its signed form; a copy whose signature a relay
 // stripped is the same record (only runs need a signature, at their end).
-bool SameRecord(const pb::LogRecord& a, const pb::LogRecord& b) {
-  if (storage::SignedForm(a) != storage::SignedForm(b)) return false;
+bool SameRecord(const pb::LogRecord& a, pb::LogRecord* b) {
+  if (storage::SignedForm(a) != storage::SignedFormInPlace(b)) return false;
   if (!a.has_object_created()) return true;
   const std::string& ma = a.object_created().material();
-  const std::string& mb = b.object_created().material();
+  const std::string& mb = b->object_created().material();
   return ma.empty() || mb.empty() || ma == mb;
 }
 
 }  // namespace
+
+void ChainAdmission::RecountUnsigned(Run& run) {
+  run.unsigned_records = run.unsigned_bytes = 0;
+  for (auto it = run.records.rbegin(); it != run.records.rend(); ++it) {
+    if (!it->record.signature().empty()) break;
+    ++run.unsigned_records;
+    run.unsigned_bytes += it->record.ByteSizeLong();
+  }
+}
 
 size_t ChainAdmission::held_records() const {
   size_t n = 0;
@@ -36,7 +45,7 @@ bool ChainAdmission::SameAsApplied(const pb::LogRecord& r) const {
   if (!logged.ok() || logged->empty() || logged->front().seq() != r.seq()) {
     return true;  // collected here: nothing to compare with (and not needed)
   }
-  return SameRecord(r, logged->front());
+  return SameRecord(r, &logged->front());
 }
 
 ChainAdmission::Result ChainAdmission::Admit(uint32_t from, const pb::RecordBatch& batch,
@@ -45,6 +54,10 @@ ChainAdmission::Result ChainAdmission::Admit(uint32_t from, const pb::RecordBatc
   Result result;
   const storage::VersionVector applied = store_.Applied();
   std::map<uint32_t, uint64_t> last_in_batch;  // origin -> seq of its previous record here
+  std::map<uint32_t, uint64_t> last_signed;    // origin -> seq of its last signed record here
+  for (const pb::LogRecord& r : batch.records()) {
+    if (!r.signature().empty()) last_signed[r.origin()] = r.seq();
+  }
   for (const pb::LogRecord& r : batch.records()) {
     auto refuse = [&](std::string reason) {
       result.refused.push_back(Refusal{r.origin(), r.seq(), std::move(reason)});
@@ -68,14 +81,44 @@ ChainAdmission::Result ChainAdmission::Admit(uint32_t from, const pb::RecordBatc
       continue;
     }
     if (r.origin() == store_.node_id().value) continue;  // ours: never lost and sent back
-    AdmitOne(from, r, origins_[r.origin()], applied_seq, verifier, key_of, result);
+    const bool check_later = !r.signature().empty() && r.seq() < last_signed[r.origin()];
+    AdmitOne(from, r, check_later, origins_[r.origin()], applied_seq, verifier, key_of, result);
   }
   return result;
 }
 
-void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState& state,
-                              uint64_t applied_seq, storage::SignatureVerifier& verifier,
-                              const KeyLookup& key_of, Result& result) {
+bool ChainAdmission::KeepSignaturesWithinRunBound(Run& run, std::string_view key,
+                                                  storage::SignatureVerifier& verifier) {
+  // Greedy, front to back: a signature goes unless the stretch from the last
+  // kept one through the next signed record would then exceed the bound.
+  const size_t last = run.records.size() - 1;  // signed, verified: kept
+  size_t records = 0, bytes = 0;               // since the last kept signature
+  for (size_t i = 0; i < last; ++i) {
+    pb::LogRecord& r = run.records[i].record;
+    ++records;
+    bytes += r.ByteSizeLong();
+    if (r.signature().empty()) continue;
+    size_t through_next = records, bytes_through_next = bytes;
+    for (size_t j = i + 1; j <= last; ++j) {
+      ++through_next;
+      bytes_through_next += run.records[j].record.ByteSizeLong();
+      if (!run.records[j].record.signature().empty()) break;
+    }
+    if (through_next <= limits::kMaxUnvouchedRecords &&
+        bytes_through_next <= limits::kChainSignEveryBytes) {
+      r.clear_signature();
+      continue;
+    }
+    if (!storage::SignatureVerifies(r, key, verifier)) return false;
+    records = bytes = 0;
+  }
+  return true;
+}
+
+void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, bool check_later,
+                              OriginState& state, uint64_t applied_seq,
+                              storage::SignatureVerifier& verifier, const KeyLookup& key_of,
+                              Result& result) {
   auto refuse = [&](std::string reason) {
     result.refused.push_back(Refusal{r.origin(), r.seq(), std::move(reason)});
   };
@@ -132,24 +175,27 @@ void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState
     run.bytes -= run.records.front().record.ByteSizeLong();
     run.records.pop_front();
   }
+  if (run.records.size() < run.unsigned_records) RecountUnsigned(run);
   if (!run.records.empty() && (run.records.front().record.seq() != tip_seq + 1 ||
                                run.records.front().record.prev_digest() != tip_digest)) {
     run = Run{};  // does not continue the admitted chain: it was not the origin's
   }
-  std::string digest = storage::ChainDigest(r);
+  Held incoming{r, {}};
+  incoming.digest = storage::ChainDigestInPlace(&incoming.record);
   const uint64_t next_seq = run.records.empty() ? tip_seq + 1 : run.records.back().record.seq() + 1;
   if (r.seq() < next_seq) {
     // The sender sends this run again (a retransmission): it restarts here.
     // An honest sender never sends two records at one seq: alerted, and the
     // new one taken in place of the old (the signature decides which holds).
     const Held& before = run.records[r.seq() - run.records.front().record.seq()];
-    if (before.digest != digest) {
+    if (before.digest != incoming.digest) {
       refuse("differs from the record the same node sent before at this seq");
     }
     while (!run.records.empty() && run.records.back().record.seq() >= r.seq()) {
       run.bytes -= run.records.back().record.ByteSizeLong();
       run.records.pop_back();
     }
+    RecountUnsigned(run);
   } else if (r.seq() > next_seq) {
     return;  // a gap (a lost batch): the sender sends the missing ones again
   }
@@ -160,18 +206,29 @@ void ChainAdmission::AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState
     return;
   }
   const size_t size = r.ByteSizeLong();
-  if (run.records.size() >= limits::kMaxUnvouchedRecords ||
-      run.bytes + size > limits::kMaxUnvouchedBytes) {
+  if (run.unsigned_records >= limits::kMaxUnvouchedRecords ||
+      run.unsigned_bytes + size > limits::kMaxUnvouchedBytes) {
     refuse("more records than an origin makes without signing (" +
-           std::to_string(run.records.size()) + " held)");
+           std::to_string(run.unsigned_records) + " held)");
     run = Run{};
     return;
   }
-  run.records.push_back(Held{r, std::move(digest)});
+  run.records.push_back(std::move(incoming));
   run.bytes += size;
-  if (r.signature().empty()) return;  // waits for the signed record
+  if (r.signature().empty()) {
+    ++run.unsigned_records;
+    run.unsigned_bytes += size;
+    return;  // waits for the signed record
+  }
+  run.unsigned_records = run.unsigned_bytes = 0;
+  if (check_later) return;  // the batch's last signed record of this origin decides
   if (!storage::SignatureVerifies(r, key, verifier)) {
     refuse("signature does not verify with the origin's key");
+    run = Run{};
+    return;
+  }
+  if (!KeepSignaturesWithinRunBound(run, key, verifier)) {
+    refuse("an earlier signature in its run does not verify with the origin's key");
     run = Run{};
     return;
   }

@@ -27,6 +27,18 @@
 // A truncated chain (a run without its signed record) is never admitted; the
 // rest arrives from any node.
 //
+// One signature check per origin per batch where it can (issue 12, P4): in
+// a batch holding several of an origin's signed records (a catch-up, a
+// relay), only the last one's signature is checked as it comes; the earlier
+// ones wait in the run like unsigned records (the run bound counts from the
+// last signed record). Once the last verifies, the chain vouches for all of
+// them, and the earlier signatures are removed from the admitted copies
+// (the chain digest does not cover them; this node has not checked them, so
+// it must not pass them on as checked), except where a downstream receiver
+// needs one to keep each unsigned stretch of this node's copy within the
+// run bound: those are checked (KeepSignaturesWithinRunBound). If such a
+// check fails, or the last signature does, the whole run is refused.
+//
 // Sans-IO and deterministic: the store is read (applied vector, chain heads,
 // log copies, object rows), never written; the signature scheme comes in.
 #pragma once
@@ -79,6 +91,10 @@ class ChainAdmission {
   struct Run {  // one sender's unvouched records of one origin, in seq order
     std::deque<Held> records;
     size_t bytes = 0;
+    // Records and bytes after the run's last signed record (not yet
+    // checked): what the run bound limits.
+    size_t unsigned_records = 0;
+    size_t unsigned_bytes = 0;
   };
   struct OriginState {
     // Admitted, not yet applied here: seq -> chain digest (pruned as the
@@ -86,9 +102,20 @@ class ChainAdmission {
     std::map<uint64_t, std::string> admitted;
     std::map<uint32_t, Run> runs;  // by sending node
   };
-  // One record of origin `state`; appends to `result`.
-  void AdmitOne(uint32_t from, const pb::LogRecord& r, OriginState& state, uint64_t applied_seq,
-                storage::SignatureVerifier& verifier, const KeyLookup& key_of, Result& result);
+  // One record of origin `state`; appends to `result`. `check_later`: r is
+  // signed, and a later signed record of its origin in the same batch will be
+  // checked instead.
+  void AdmitOne(uint32_t from, const pb::LogRecord& r, bool check_later, OriginState& state,
+                uint64_t applied_seq, storage::SignatureVerifier& verifier, const KeyLookup& key_of,
+                Result& result);
+  // For a run whose last record's signature verified: removes the earlier
+  // records' signatures, except those that keep every unsigned stretch within
+  // kMaxUnvouchedRecords and kChainSignEveryBytes, which are checked. False
+  // if one of those does not verify.
+  // Sets run.unsigned_records/bytes from its records (after some were dropped).
+  static void RecountUnsigned(Run& run);
+  static bool KeepSignaturesWithinRunBound(Run& run, std::string_view key,
+                                           storage::SignatureVerifier& verifier);
   // Whether a record at a seq this node applied is the one it applied.
   bool SameAsApplied(const pb::LogRecord& r) const;
 

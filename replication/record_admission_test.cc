@@ -25,6 +25,20 @@ pb::ReplicationMessage Batch(const std::vector<pb::LogRecord>& records) {
   return m;
 }
 
+// The fake scheme, counting the signatures it checks.
+class CountingVerifier final : public storage::SignatureVerifier {
+ public:
+  bool Verify(std::string_view public_key, std::string_view message,
+              std::string_view signature) override {
+    ++checks;
+    return fake_->Verify(public_key, message, signature);
+  }
+  int checks = 0;
+
+ private:
+  std::unique_ptr<storage::SignatureVerifier> fake_ = storage::MakeFakeSignatureVerifier();
+};
+
 // Node 1 founds the cluster and adds node 2; node 2 runs a replicator.
 class RecordAdmissionTest : public ::testing::Test {
  protected:
@@ -64,7 +78,7 @@ class RecordAdmissionTest : public ::testing::Test {
       storage::testing::MakeNode(storage::testing::Backend::kMemEnv, "/one", 1);
   std::unique_ptr<storage::testing::TestNode> two_ =
       storage::testing::MakeNode(storage::testing::Backend::kMemEnv, "/two", 2);
-  std::unique_ptr<storage::SignatureVerifier> verifier_ = storage::MakeFakeSignatureVerifier();
+  std::unique_ptr<CountingVerifier> verifier_ = std::make_unique<CountingVerifier>();
   NullTransport transport_;
   std::unique_ptr<Replicator> replicator_;
   std::vector<IntegrityAlert> alerts_;
@@ -278,6 +292,75 @@ TEST_F(RecordAdmissionTest, CreationMaterialMustMatchItsDigestAndAMissingOneIsCo
   EXPECT_EQ(AppliedOfOne(), record.seq());
   EXPECT_EQ(replicator_->withheld_material_records(), 1u);
   EXPECT_EQ(alerts_.size(), 1u);
+}
+
+// Groups of origin 1, one after the other, each of `sizes[i]` records with
+// only its last signed, as one list.
+std::vector<pb::LogRecord> GroupsOfOne(storage::ObjectStore& store, std::vector<int> sizes) {
+  std::vector<pb::LogRecord> all;
+  for (size_t g = 0; g < sizes.size(); ++g) {
+    auto group = GroupOfOne(store, "g" + std::to_string(g) + "-", sizes[g]);
+    all.insert(all.end(), group.begin(), group.end());
+  }
+  return all;
+}
+
+// Whether node 2's log copy of origin 1's record `seq` carries a signature.
+bool SignedInLogOfTwo(storage::ObjectStore& store, uint64_t seq) {
+  return !store.ReadLog(1, seq, 1)->front().signature().empty();
+}
+
+TEST_F(RecordAdmissionTest, SeveralSignedRunsInOneBatchCostOneSignatureCheck) {
+  auto records = GroupsOfOne(*one_->store, {3, 3, 3});
+  ASSERT_FALSE(records[2].signature().empty());
+  ASSERT_FALSE(records[5].signature().empty());
+  replicator_->Receive(1, Batch(records));
+  EXPECT_EQ(AppliedOfOne(), records.back().seq());
+  EXPECT_TRUE(alerts_.empty());
+  EXPECT_EQ(verifier_->checks, 1) << "each group's signature was checked";
+  // The signatures this node did not check are not passed on as if it had.
+  EXPECT_FALSE(SignedInLogOfTwo(*two_->store, records[2].seq()));
+  EXPECT_FALSE(SignedInLogOfTwo(*two_->store, records[5].seq()));
+  EXPECT_TRUE(SignedInLogOfTwo(*two_->store, records[8].seq()));
+}
+
+TEST_F(RecordAdmissionTest, AnEarlierSignatureIsKeptAndCheckedWhereTheRunBoundNeedsIt) {
+  // Without the first group's signature, the stretch to the next would be
+  // 200 + 100 records: more than a receiver of this node's copy holds.
+  auto records = GroupsOfOne(*one_->store, {200, 100});
+  const pb::LogRecord& first_tip = records[199];
+  ASSERT_FALSE(first_tip.signature().empty());
+  replicator_->Receive(1, Batch(records));
+  EXPECT_EQ(AppliedOfOne(), records.back().seq());
+  EXPECT_TRUE(alerts_.empty()) << alerts_.front().ToString();
+  EXPECT_EQ(verifier_->checks, 2);
+  EXPECT_TRUE(SignedInLogOfTwo(*two_->store, first_tip.seq()));
+}
+
+TEST_F(RecordAdmissionTest, AForgedEarlierSignatureThatTheRunBoundNeedsRefusesTheRun) {
+  auto records = GroupsOfOne(*one_->store, {200, 100});
+  const uint64_t before = AppliedOfOne();
+  std::vector<pb::LogRecord> forged = records;
+  forged[199].set_signature("not the origin's");
+  replicator_->Receive(3, Batch(forged));
+  EXPECT_EQ(AppliedOfOne(), before);
+  ASSERT_EQ(alerts_.size(), 1u);
+  EXPECT_EQ(alerts_[0].seq, records.back().seq());
+  EXPECT_EQ(alerts_[0].reason,
+            "an earlier signature in its run does not verify with the origin's key");
+  replicator_->Receive(1, Batch(records));  // an honest node's copy goes in
+  EXPECT_EQ(AppliedOfOne(), records.back().seq());
+}
+
+TEST_F(RecordAdmissionTest, AForgedEarlierSignatureThatIsNotNeededIsNotPassedOn) {
+  // The chain proves the record is the origin's; its signature bytes are
+  // not, and this node's copy must not carry them.
+  auto records = GroupsOfOne(*one_->store, {3, 3});
+  records[2].set_signature("not the origin's");
+  replicator_->Receive(1, Batch(records));
+  EXPECT_EQ(AppliedOfOne(), records.back().seq());
+  EXPECT_TRUE(alerts_.empty());
+  EXPECT_FALSE(SignedInLogOfTwo(*two_->store, records[2].seq()));
 }
 
 }  // namespace
