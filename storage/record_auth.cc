@@ -32,6 +32,28 @@ std::string SignedForm(const pb::LogRecord& record) {
 
 std::string ChainDigest(const pb::LogRecord& record) { return Sha256(SignedForm(record)); }
 
+std::string SignedFormInPlace(pb::LogRecord* record) {
+  // proto3 bytes without presence: an empty field is not serialized, so the
+  // bytes are those of a copy with the fields cleared.
+  std::string signature, material, sealed;
+  signature.swap(*record->mutable_signature());
+  pb::ObjectCreated* created =
+      record->has_object_created() ? record->mutable_object_created() : nullptr;
+  if (created != nullptr) {
+    material.swap(*created->mutable_material());
+    sealed.swap(*created->mutable_sealed_material());
+  }
+  std::string form = DeterministicBytes(*record);
+  signature.swap(*record->mutable_signature());
+  if (created != nullptr) {
+    material.swap(*created->mutable_material());
+    sealed.swap(*created->mutable_sealed_material());
+  }
+  return form;
+}
+
+std::string ChainDigestInPlace(pb::LogRecord* record) { return Sha256(SignedFormInPlace(record)); }
+
 const std::string& ChainStart() {
   static const std::string kZero(32, '\0');
   return kZero;

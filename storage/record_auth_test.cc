@@ -151,6 +151,24 @@ TEST(RecordChain, ChainDigestCoversEverySignedFieldButNotTheSignature) {
   EXPECT_EQ(ChainStart(), std::string(32, '\0'));
 }
 
+TEST(RecordChain, InPlaceFormsEqualTheCopyingOnesAndLeaveTheRecordAsItWas) {
+  pb::LogRecord created = Created("material");
+  created.set_signature("sig");
+  created.mutable_object_created()->set_sealed_material("sealed");
+  pb::LogRecord wallet;
+  wallet.set_origin(2);
+  wallet.set_seq(3);
+  wallet.set_signature("sig");
+  wallet.mutable_wallet_created()->set_name("w");
+  for (const pb::LogRecord& original : {created, wallet}) {
+    pb::LogRecord r = original;
+    EXPECT_EQ(SignedFormInPlace(&r), SignedForm(original));
+    EXPECT_EQ(ChainDigestInPlace(&r), ChainDigest(original));
+    EXPECT_EQ(DeterministicBytes(r), DeterministicBytes(original)) << "the record changed";
+    EXPECT_EQ(r.body_case(), original.body_case());
+  }
+}
+
 std::vector<pb::LogRecord> Log(ObjectStore& store, uint32_t origin) {
   return store.ReadLog(origin, 1, 1000).value();
 }

@@ -363,7 +363,7 @@ Status ObjectStore::Apply(Txn& txn, const pb::LogRecord& record) {
     created->clear_material();
   }
   txn.Put(keys::Log(record.origin(), record.seq()), logged.SerializeAsString());
-  txn.SetApplied(record.origin(), record.seq(), ChainDigest(record));
+  txn.SetApplied(record.origin(), record.seq(), ChainDigestInPlace(&logged));
   if (!record.request_id().empty()) {
     // Two nodes may each have accepted the same request id (two clients chose
     // it). Every node keeps the record with the smaller stamp, so a retry gets
