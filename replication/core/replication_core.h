@@ -11,8 +11,11 @@
 //  - which records to send to which peer, in batches: a node's own records
 //    at once; another origin's records (relays) only those that became
 //    durable here at least `relay_delay_micros` ago and the peer still
-//    lacks, so a node can catch up from anyone while in steady state each
-//    record crosses the network once per receiver, from its origin;
+//    lacks, and only once the peer has acknowledged nothing more of that
+//    origin for `relay_delay_micros` (then until it has them all), so a
+//    node can catch up from anyone while each record crosses the network
+//    once per receiver, from its origin, whenever the origin gets through
+//    (in steady state and in a catch-up);
 //  - which received records are contiguous per origin and may be applied, in
 //    order and exactly once (duplicates dropped, gaps wait);
 //  - the node's write mode: read-write, READ_ONLY_RESTRICTED (no peer, or the
@@ -74,15 +77,27 @@ struct CoreOptions {
   int64_t retransmit_micros = 300'000;
   // Records per batch. Default: 256.
   uint32_t max_batch_records = 256;
-  // Unacknowledged records in flight per peer (backpressure). Default: 4096.
-  uint32_t max_inflight_records = 4096;
+  // Unacknowledged records in flight per peer (backpressure). Default: 1024.
+  // A receiver may hold this many from each sender unapplied, and its
+  // acknowledgements wait behind them: at 4096 a node catching up from two
+  // senders (about 25,000 records/s applied on the bench machine) acked
+  // later than retransmit_micros, so the senders sent their windows again,
+  // and 86,000 of the 186,000 records it received were copies it had
+  // (issue 12, P4; none at 1024 or 2048).
+  uint32_t max_inflight_records = 1024;
   // Received records held while waiting for a gap to fill, per origin. Default: 8192.
   uint32_t max_buffered_records = 8192;
   // Another origin's records are relayed to a peer only once they have been
   // durable here this long and the peer still has not reported them: the
   // origin sends them directly, so without this every node would also get
   // each record from every other node (traffic growing with the square of
-  // the cluster size). Default: 200 ms.
+  // the cluster size). And a relay to a peer starts only once the peer has
+  // acknowledged nothing more of that origin for this long while lacking
+  // records this node could relay (the origin is not getting them through:
+  // it is down, disabled, or its link to the peer is); it goes on until the
+  // peer has them all (ScheduleSends, RelayThrough). A node catching up
+  // from its origins so gets each record once (issue 12, P4).
+  // Default: 200 ms.
   int64_t relay_delay_micros = 200'000;
 };
 
@@ -216,6 +231,11 @@ class ReplicationCore {
     int64_t echoed = 0;            // newest of our report times the peer echoed
     int64_t behind_since = 0;      // see LinkView
     std::optional<VersionVector> catch_up_target;  // see CaughtUp()
+    // Relays (RelayThrough): per origin, since when the peer has lacked
+    // records this node could relay while acknowledging no more of that
+    // origin; and the origins this node relays to the peer now.
+    std::map<uint32_t, int64_t> stalled_since;
+    std::set<uint32_t> relaying;
   };
   struct PendingAck {
     uint64_t token;
@@ -244,6 +264,9 @@ class ReplicationCore {
   std::map<uint32_t, std::deque<std::pair<int64_t, uint64_t>>> durable_since_;
   // Of `origin`'s records, the last that may be relayed at `now`.
   uint64_t RelayableThrough(uint32_t origin, int64_t now);
+  // What of `origin` (not this node) to send the peer of `link` now: what is
+  // relayable if the peer stalled on it (see relay_delay_micros), else 0.
+  uint64_t RelayThrough(Link& link, uint32_t origin, int64_t now);
   std::map<uint32_t, Link> links_;
   std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
   std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack
