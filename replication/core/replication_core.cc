@@ -128,10 +128,7 @@ void ReplicationCore::Receive(uint32_t from, const pb::ReplicationMessage& messa
     // The retransmit clock of each origin restarts when the peer acknowledges
     // more of it (per origin: progress on one must not hide a loss on another).
     for (const auto& [origin, seq] : link.reported) {
-      if (seq > At(before, origin)) {
-        link.progress[origin] = now_;
-        link.stalled_since.erase(origin);  // the origin's records get through
-      }
+      if (seq > At(before, origin)) link.progress[origin] = now_;
     }
     // Nothing to resend below what the peer has.
     RaiseTo(&link.sent, link.reported);
@@ -403,11 +400,7 @@ void ReplicationCore::ScheduleSends(int64_t now) {
   // state changes (it writes nothing else while disabled).
   const bool self_disabled = SelfDisabled();
   for (auto& [peer, link] : links_) {
-    if (!LinkUp(link, now)) {
-      link.stalled_since.clear();
-      link.relaying.clear();
-      continue;
-    }
+    if (!LinkUp(link, now)) continue;
     const Member* member = Find(peer);
     if (member == nullptr || member->state == MemberState::kDisabled) continue;
     uint64_t inflight = 0;
@@ -424,7 +417,7 @@ void ReplicationCore::ScheduleSends(int64_t now) {
     }
     for (const auto& [origin, durable] : durable_) {
       if (self_disabled && origin != self_) continue;
-      const uint64_t have = origin == self_ ? durable : RelayThrough(link, origin, now);
+      const uint64_t have = origin == self_ ? durable : RelayableThrough(origin, now);
       uint64_t next = std::max(At(link.sent, origin), At(link.reported, origin)) + 1;
       if (next <= At(collected_, origin)) continue;  // collected here: another node has them
       while (next <= have && inflight < options_.max_inflight_records) {
@@ -440,25 +433,6 @@ void ReplicationCore::ScheduleSends(int64_t now) {
       }
     }
   }
-}
-
-uint64_t ReplicationCore::RelayThrough(Link& link, uint32_t origin, int64_t now) {
-  const uint64_t relayable = RelayableThrough(origin, now);
-  const uint64_t peer_has = At(link.reported, origin);
-  if (At(durable_, origin) <= peer_has) {  // the peer lacks nothing of it here
-    link.stalled_since.erase(origin);
-    link.relaying.erase(origin);
-    return 0;
-  }
-  if (link.relaying.count(origin)) {
-    if (relayable > peer_has) return relayable;
-    link.relaying.erase(origin);  // the peer has all there is to relay yet
-    link.stalled_since.erase(origin);
-  }
-  auto since = link.stalled_since.try_emplace(origin, now).first;
-  if (now - since->second < options_.relay_delay_micros || relayable <= peer_has) return 0;
-  link.relaying.insert(origin);
-  return relayable;
 }
 
 uint64_t ReplicationCore::RelayableThrough(uint32_t origin, int64_t now) {

@@ -11,11 +11,8 @@
 //  - which records to send to which peer, in batches: a node's own records
 //    at once; another origin's records (relays) only those that became
 //    durable here at least `relay_delay_micros` ago and the peer still
-//    lacks, and only once the peer has acknowledged nothing more of that
-//    origin for `relay_delay_micros` (then until it has them all), so a
-//    node can catch up from anyone while each record crosses the network
-//    once per receiver, from its origin, whenever the origin gets through
-//    (in steady state and in a catch-up);
+//    lacks, so a node can catch up from anyone while in steady state each
+//    record crosses the network once per receiver, from its origin;
 //  - which received records are contiguous per origin and may be applied, in
 //    order and exactly once (duplicates dropped, gaps wait);
 //  - the node's write mode: read-write, READ_ONLY_RESTRICTED (no peer, or the
@@ -91,13 +88,7 @@ struct CoreOptions {
   // durable here this long and the peer still has not reported them: the
   // origin sends them directly, so without this every node would also get
   // each record from every other node (traffic growing with the square of
-  // the cluster size). And a relay to a peer starts only once the peer has
-  // acknowledged nothing more of that origin for this long while lacking
-  // records this node could relay (the origin is not getting them through:
-  // it is down, disabled, or its link to the peer is); it goes on until the
-  // peer has them all (ScheduleSends, RelayThrough). A node catching up
-  // from its origins so gets each record once (issue 12, P4).
-  // Default: 200 ms.
+  // the cluster size). Default: 200 ms.
   int64_t relay_delay_micros = 200'000;
 };
 
@@ -231,11 +222,6 @@ class ReplicationCore {
     int64_t echoed = 0;            // newest of our report times the peer echoed
     int64_t behind_since = 0;      // see LinkView
     std::optional<VersionVector> catch_up_target;  // see CaughtUp()
-    // Relays (RelayThrough): per origin, since when the peer has lacked
-    // records this node could relay while acknowledging no more of that
-    // origin; and the origins this node relays to the peer now.
-    std::map<uint32_t, int64_t> stalled_since;
-    std::set<uint32_t> relaying;
   };
   struct PendingAck {
     uint64_t token;
@@ -264,9 +250,6 @@ class ReplicationCore {
   std::map<uint32_t, std::deque<std::pair<int64_t, uint64_t>>> durable_since_;
   // Of `origin`'s records, the last that may be relayed at `now`.
   uint64_t RelayableThrough(uint32_t origin, int64_t now);
-  // What of `origin` (not this node) to send the peer of `link` now: what is
-  // relayable if the peer stalled on it (see relay_delay_micros), else 0.
-  uint64_t RelayThrough(Link& link, uint32_t origin, int64_t now);
   std::map<uint32_t, Link> links_;
   std::map<uint32_t, std::map<uint64_t, pb::LogRecord>> buffered_;  // origin -> seq -> record
   std::map<uint64_t, PendingAck> pending_acks_;                     // own seq -> ack
