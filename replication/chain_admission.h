@@ -108,12 +108,12 @@ class ChainAdmission {
   void AdmitOne(uint32_t from, const pb::LogRecord& r, bool check_later, OriginState& state,
                 uint64_t applied_seq, storage::SignatureVerifier& verifier, const KeyLookup& key_of,
                 Result& result);
+  // Sets run.unsigned_records/bytes from its records (after some were dropped).
+  static void RecountUnsigned(Run& run);
   // For a run whose last record's signature verified: removes the earlier
   // records' signatures, except those that keep every unsigned stretch within
   // kMaxUnvouchedRecords and kChainSignEveryBytes, which are checked. False
   // if one of those does not verify.
-  // Sets run.unsigned_records/bytes from its records (after some were dropped).
-  static void RecountUnsigned(Run& run);
   static bool KeepSignaturesWithinRunBound(Run& run, std::string_view key,
                                            storage::SignatureVerifier& verifier);
   // Whether a record at a seq this node applied is the one it applied.
