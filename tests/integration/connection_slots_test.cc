@@ -112,17 +112,31 @@ TEST(ConnectionSlotsTest, UnauthenticatedFloodDoesNotLockOutAnAdmin) {
   ASSERT_TRUE(WaitFor([&] { return flood.connected() >= 2000; }, 20s))
       << "connected " << flood.connected();
 
+  // Exit code 0 says the write finished within the client's own 5 s
+  // timeout. The wall time also holds starting and ending the `coffer`
+  // process (under ASan its exit-time leak scan is slow on a busy machine),
+  // measured alongside each write by `coffer --version` and allowed for.
+  auto run_timed = [](const std::string& args, std::string* out, int* code) {
+    Clock::time_point start = Clock::now();
+    *code = Coffer(args, out);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  };
   for (int i = 0; i < 3; ++i) {
     std::string out;
-    Clock::time_point start = Clock::now();
-    int code = Coffer(
-        "wallet create flood-" + std::to_string(i) + " --timeout-ms 5000" + CofferFlags(node),
-        &out);
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    int code = 0;
+    auto took = run_timed(
+        "wallet create flood-" + std::to_string(i) + " --timeout-ms 5000" + CofferFlags(node), &out,
+        &code);
     EXPECT_EQ(code, 0) << "write " << i << " during the flood: " << out;
-    EXPECT_LT(took, 5000ms) << "write " << i;
-    std::printf("[ figures ] admin write %d during a flood of 2000 connections: %lld ms\n", i,
-                static_cast<long long>(took.count()));
+    std::string version_out;
+    int version_code = 0;
+    auto process_cost = run_timed("--version", &version_out, &version_code);
+    EXPECT_EQ(version_code, 0) << version_out;
+    EXPECT_LT(took, 5000ms + process_cost) << "write " << i;
+    std::printf(
+        "[ figures ] admin write %d during a flood of 2000 connections: %lld ms (starting and "
+        "ending a coffer process: %lld ms)\n",
+        i, static_cast<long long>(took.count()), static_cast<long long>(process_cost.count()));
   }
   // The flood went on meanwhile: the node kept closing its connections.
   const uint64_t churned = flood.closed_by_server();
