@@ -68,24 +68,40 @@ const std::vector<pb::LogRecord>& SourceRecords() {
   return records;
 }
 
+// The node (node 2) the apply benchmarks apply to: a fresh store on a new
+// directory for each round through the records (the same directory again
+// would hold every record already, and the round would time duplicates).
+class ApplyTarget {
+ public:
+  ApplyTarget() : node_(Make()) {}
+  ObjectStore& store() { return *node_->store; }
+  // Inside the timing loop, at the start of every round after the first.
+  void NewRound(benchmark::State& state) {
+    state.PauseTiming();
+    node_.reset();
+    node_ = Make();
+    state.ResumeTiming();
+  }
+
+ private:
+  std::unique_ptr<testing::TestNode> Make() {
+    return testing::MakeNode(Backend::kDisk, dir_.path() + "/db" + std::to_string(round_++), 2);
+  }
+  testing::TempDir dir_;
+  int round_ = 0;
+  std::unique_ptr<testing::TestNode> node_;
+};
+
 void BM_RemoteApply(benchmark::State& state) {
-  // Applied by a fresh target each round through the records.
   const std::vector<pb::LogRecord>& records = SourceRecords();
-  testing::TempDir dir;
-  auto target = testing::MakeNode(Backend::kDisk, dir.path() + "/db", 2);
+  ApplyTarget target;
   size_t next = 0;
-  int round = 0;
   for (auto _ : state) {
     if (next == records.size()) {
-      // A new directory each round: the same one again would hold every
-      // record already, and the round would time duplicates.
-      state.PauseTiming();
-      target.reset();
-      target = testing::MakeNode(Backend::kDisk, dir.path() + "/db" + std::to_string(++round), 2);
+      target.NewRound(state);
       next = 0;
-      state.ResumeTiming();
     }
-    auto r = target->store->ApplyRemote(records[next++], Durability::kAsync);
+    auto r = target.store().ApplyRemote(records[next++], Durability::kAsync);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     if (r.ok() && *r != ApplyOutcome::kApplied) state.SkipWithError("a record was a duplicate");
   }
@@ -104,19 +120,14 @@ void BM_RemoteApplyBatch(benchmark::State& state) {
     batches.emplace_back(records.begin() + static_cast<std::ptrdiff_t>(at),
                          records.begin() + static_cast<std::ptrdiff_t>(at + batch_records));
   }
-  testing::TempDir dir;
-  auto target = testing::MakeNode(Backend::kDisk, dir.path() + "/db", 2);
+  ApplyTarget target;
   size_t next = 0;
-  int round = 0;
   for (auto _ : state) {
     if (next == batches.size()) {
-      state.PauseTiming();
-      target.reset();
-      target = testing::MakeNode(Backend::kDisk, dir.path() + "/db" + std::to_string(++round), 2);
+      target.NewRound(state);
       next = 0;
-      state.ResumeTiming();
     }
-    auto r = target->store->ApplyRemoteBatch(batches[next++], Durability::kAsync);
+    auto r = target.store().ApplyRemoteBatch(batches[next++], Durability::kAsync);
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     for (const auto& outcome : r.ok() ? *r : std::vector<StatusOr<ApplyOutcome>>()) {
       if (!outcome.ok() || *outcome != ApplyOutcome::kApplied) {
